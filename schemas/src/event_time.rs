@@ -1,0 +1,151 @@
+//! Time formats fixed by the API contract.
+//!
+//! - Tag `time`: an instant as Java's `Instant.toString()` writes it, always with a
+//!   `Z` suffix, with the fraction omitted when the milliseconds are zero.
+//! - Query ranges: `YYYY-MM-DDTHH:MM:SS[.mmm]`, UTC, no suffix.
+//! - Aggregate buckets: `YYYY-MM-DDTHH:MM:SS`, UTC, no suffix.
+
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use std::fmt;
+
+/// An event time in milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventTime(i64);
+
+/// Why a time string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// Not an ISO-8601 instant with a `Z` suffix.
+    #[error("expected an ISO-8601 UTC instant such as 2026-03-01T12:00:00.123Z")]
+    NotAnInstant,
+    /// A fraction finer than milliseconds that is not zero.
+    #[error("precision finer than milliseconds is not supported")]
+    SubMillisecond,
+    /// Not `YYYY-MM-DDTHH:MM:SS` with the fraction the endpoint asks for.
+    #[error("expected {0}")]
+    BadQueryTime(&'static str),
+}
+
+impl EventTime {
+    /// Wraps milliseconds since the epoch.
+    pub const fn from_millis(millis: i64) -> Self {
+        Self(millis)
+    }
+
+    /// Milliseconds since the epoch.
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// Parses a tag's `time`: an instant with a `Z` suffix, fraction optional.
+    pub fn parse_instant(text: &str) -> Result<Self, TimeError> {
+        if !text.ends_with('Z') {
+            return Err(TimeError::NotAnInstant);
+        }
+        let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| TimeError::NotAnInstant)?;
+        if parsed.nanosecond() % 1_000_000 != 0 {
+            return Err(TimeError::SubMillisecond);
+        }
+        Ok(Self(parsed.timestamp_millis()))
+    }
+
+    /// Parses a query range end with milliseconds: `2026-03-01T12:00:00.000`.
+    pub fn parse_query_millis(text: &str) -> Result<Self, TimeError> {
+        const EXPECTED: &str = "YYYY-MM-DDTHH:MM:SS.mmm";
+        if text.len() != EXPECTED.len() {
+            return Err(TimeError::BadQueryTime(EXPECTED));
+        }
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3f")
+            .map(|naive| Self(naive.and_utc().timestamp_millis()))
+            .map_err(|_| TimeError::BadQueryTime(EXPECTED))
+    }
+
+    /// Parses a query range end with seconds: `2026-03-01T12:00:00`.
+    pub fn parse_query_seconds(text: &str) -> Result<Self, TimeError> {
+        const EXPECTED: &str = "YYYY-MM-DDTHH:MM:SS";
+        if text.len() != EXPECTED.len() {
+            return Err(TimeError::BadQueryTime(EXPECTED));
+        }
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+            .map(|naive| Self(naive.and_utc().timestamp_millis()))
+            .map_err(|_| TimeError::BadQueryTime(EXPECTED))
+    }
+
+    fn to_datetime(self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.0).unwrap_or_default()
+    }
+
+    /// Formats as Java's `Instant.toString()`: `2026-03-01T12:00:00.123Z`, or
+    /// `2026-03-01T12:00:02Z` when the milliseconds are zero.
+    pub fn to_instant_string(self) -> String {
+        let datetime = self.to_datetime();
+        if self.0.rem_euclid(1000) == 0 {
+            datetime.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        } else {
+            datetime.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        }
+    }
+
+    /// Formats as an aggregate bucket: `2026-03-01T12:05:00`.
+    pub fn to_bucket_string(self) -> String {
+        self.to_datetime().format("%Y-%m-%dT%H:%M:%S").to_string()
+    }
+}
+
+impl fmt::Display for EventTime {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.to_instant_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_round_trip_in_java_form() {
+        for text in [
+            "2026-03-01T12:00:00.123Z",
+            "2026-03-01T12:00:02Z",
+            "2026-03-01T12:00:00.100Z",
+        ] {
+            let time = EventTime::parse_instant(text).expect("valid instant");
+            assert_eq!(time.to_instant_string(), text);
+        }
+        let zero_fraction = EventTime::parse_instant("2026-03-01T12:00:02.000Z").expect("valid");
+        assert_eq!(zero_fraction.to_instant_string(), "2026-03-01T12:00:02Z");
+    }
+
+    #[test]
+    fn instants_without_z_or_finer_than_millis_are_refused() {
+        assert_eq!(
+            EventTime::parse_instant("2026-03-01T12:00:00.123"),
+            Err(TimeError::NotAnInstant)
+        );
+        assert_eq!(
+            EventTime::parse_instant("2026-03-01T12:00:00+01:00"),
+            Err(TimeError::NotAnInstant)
+        );
+        assert_eq!(
+            EventTime::parse_instant("yesterday"),
+            Err(TimeError::NotAnInstant)
+        );
+        assert_eq!(
+            EventTime::parse_instant("2026-03-01T12:00:00.1234Z"),
+            Err(TimeError::SubMillisecond)
+        );
+        assert!(EventTime::parse_instant("2026-03-01T12:00:00.123000Z").is_ok());
+    }
+
+    #[test]
+    fn query_times_need_their_exact_precision() {
+        let millis = EventTime::parse_query_millis("2026-03-01T12:00:00.250").expect("valid");
+        assert_eq!(millis.millis() % 1000, 250);
+        assert!(EventTime::parse_query_millis("2026-03-01T12:00:00").is_err());
+        assert!(EventTime::parse_query_millis("2026-03-01T12:00:00.250Z").is_err());
+        let seconds = EventTime::parse_query_seconds("2026-03-01T12:05:00").expect("valid");
+        assert_eq!(seconds.to_bucket_string(), "2026-03-01T12:05:00");
+        assert!(EventTime::parse_query_seconds("2026-03-01T12:05:00.000").is_err());
+        assert!(EventTime::parse_query_seconds("2026-02-30T12:05:00").is_err());
+    }
+}

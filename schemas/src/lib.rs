@@ -1,0 +1,21 @@
+//! The user-tag event shared by every Allezon service.
+//!
+//! Layout:
+//! - [`event_time`]: the contract's time formats (tag instants, query ranges, minute buckets);
+//! - [`tag`]: the typed [`UserTag`] and its strict JSON form, with errors naming the field;
+//! - [`avro`]: the bundled Avro schema versions and the tag <-> Avro value mapping;
+//! - [`wire`]: the Confluent wire format (magic byte, schema id, Avro datum);
+//! - [`catalog`]: where schema ids come from (bundled ids or a Confluent schema registry);
+//! - [`codec`]: encoder and decoder that put the above together.
+
+pub mod avro;
+pub mod catalog;
+pub mod codec;
+pub mod event_time;
+pub mod tag;
+pub mod wire;
+
+pub use catalog::SchemaCatalog;
+pub use codec::{CodecError, TagDecoder, TagEncoder};
+pub use event_time::EventTime;
+pub use tag::{Action, Device, ProductId, ProductInfo, TagError, UserTag};

@@ -1,0 +1,284 @@
+//! The user tag: the one fact the platform records, in its typed form.
+//!
+//! JSON parsing is strict (every field required, unknown fields refused, enums and
+//! int32 price checked) and every error names the offending field, so the write
+//! path can answer `400` before anything is produced.
+
+use crate::event_time::{EventTime, TimeError};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Where the shopper acted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Device {
+    /// A desktop computer.
+    #[serde(rename = "PC")]
+    Pc,
+    /// A phone or tablet.
+    #[serde(rename = "MOBILE")]
+    Mobile,
+    /// A smart TV.
+    #[serde(rename = "TV")]
+    Tv,
+}
+
+/// What the shopper did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// Looked at a product.
+    #[serde(rename = "VIEW")]
+    View,
+    /// Bought a product.
+    #[serde(rename = "BUY")]
+    Buy,
+}
+
+impl Action {
+    /// The contract's name for the action.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::View => "VIEW",
+            Self::Buy => "BUY",
+        }
+    }
+
+    /// Parses the contract's name (`VIEW` or `BUY`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "VIEW" => Some(Self::View),
+            "BUY" => Some(Self::Buy),
+            _ => None,
+        }
+    }
+}
+
+impl Device {
+    /// The contract's name for the device.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pc => "PC",
+            Self::Mobile => "MOBILE",
+            Self::Tv => "TV",
+        }
+    }
+
+    /// Parses the contract's name (`PC`, `MOBILE` or `TV`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "PC" => Some(Self::Pc),
+            "MOBILE" => Some(Self::Mobile),
+            "TV" => Some(Self::Tv),
+            _ => None,
+        }
+    }
+}
+
+/// A product id keeps the JSON type it arrived with, so it is given back the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProductId {
+    /// Sent as a JSON integer (what the reference harness sends).
+    Number(i64),
+    /// Sent as a JSON string.
+    Text(String),
+}
+
+/// The product a tag is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInfo {
+    /// The product.
+    pub product_id: ProductId,
+    /// Its brand.
+    pub brand_id: String,
+    /// Its category.
+    pub category_id: String,
+    /// Its price; sums need 64 bits.
+    pub price: i32,
+}
+
+/// One shopper action, exactly as the contract defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserTag {
+    /// Event time (never wall-clock time).
+    #[serde(
+        serialize_with = "serialize_instant",
+        deserialize_with = "deserialize_instant"
+    )]
+    pub time: EventTime,
+    /// The shopper.
+    pub cookie: String,
+    /// The shopper's country.
+    pub country: String,
+    /// The shopper's device.
+    pub device: Device,
+    /// What the shopper did.
+    pub action: Action,
+    /// The ad campaign that brought the shopper.
+    pub origin: String,
+    /// The product.
+    pub product_info: ProductInfo,
+}
+
+/// A tag that was refused, with the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct TagError {
+    /// Dotted path of the field at fault (`product_info.price`), or `body` for the whole document.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl UserTag {
+    /// Parses and validates a tag from its JSON body.
+    pub fn from_json(body: &[u8]) -> Result<Self, TagError> {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let tag: Self =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(path_error_to_tag_error)?;
+        deserializer.end().map_err(|error| TagError {
+            field: "body".to_owned(),
+            message: error.to_string(),
+        })?;
+        tag.validate()?;
+        Ok(tag)
+    }
+
+    /// The tag as the contract's JSON value.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn validate(&self) -> Result<(), TagError> {
+        if self.cookie.is_empty() {
+            return Err(TagError {
+                field: "cookie".to_owned(),
+                message: "must not be empty".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn path_error_to_tag_error(error: serde_path_to_error::Error<serde_json::Error>) -> TagError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    let message = strip_position(&inner.to_string());
+    // serde reports a missing or unknown field at its parent's path; name the field itself.
+    let field = match backticked_field(&message) {
+        Some(name) if message.starts_with("missing field") => join_path(&path, name),
+        _ if inner.is_syntax() || inner.is_eof() => "body".to_owned(),
+        _ if path == "." => "body".to_owned(),
+        _ => path,
+    };
+    TagError { field, message }
+}
+
+fn backticked_field(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let length = message[start..].find('`')?;
+    Some(&message[start..start + length])
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent == "." {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn serialize_instant<S: Serializer>(time: &EventTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_instant_string())
+}
+
+fn deserialize_instant<'de, D: Deserializer<'de>>(deserializer: D) -> Result<EventTime, D::Error> {
+    let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+    EventTime::parse_instant(&text).map_err(|error: TimeError| serde::de::Error::custom(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> serde_json::Value {
+        json!({
+            "time": "2026-03-01T12:00:00.123Z",
+            "cookie": "9WkYGxkiXBfpMIjBGURC",
+            "country": "CL",
+            "device": "PC",
+            "action": "BUY",
+            "origin": "CAMPAIGN_321",
+            "product_info": {"product_id": 12486, "brand_id": "Ebros_Gift", "category_id": "Shoes___Accessories", "price": 1999}
+        })
+    }
+
+    fn refusal(body: &serde_json::Value) -> TagError {
+        UserTag::from_json(body.to_string().as_bytes()).expect_err("must be refused")
+    }
+
+    #[test]
+    fn a_valid_tag_round_trips_to_the_same_json() {
+        let body = sample();
+        let tag = UserTag::from_json(body.to_string().as_bytes()).expect("valid tag");
+        assert_eq!(tag.to_json_value(), body);
+        let mut string_id = sample();
+        string_id["product_info"]["product_id"] = json!("12486");
+        let tag = UserTag::from_json(string_id.to_string().as_bytes()).expect("valid tag");
+        assert_eq!(tag.product_info.product_id, ProductId::Text("12486".into()));
+        assert_eq!(tag.to_json_value(), string_id);
+    }
+
+    #[test]
+    fn every_refusal_names_its_field() {
+        let mut missing = sample();
+        missing
+            .as_object_mut()
+            .map(|object| object.remove("cookie"));
+        assert_eq!(refusal(&missing).field, "cookie");
+
+        let mut missing_nested = sample();
+        missing_nested["product_info"]
+            .as_object_mut()
+            .map(|object| object.remove("price"));
+        assert_eq!(refusal(&missing_nested).field, "product_info.price");
+
+        let mut unknown = sample();
+        unknown["colour"] = json!("red");
+        assert!(refusal(&unknown).message.contains("colour"));
+
+        let mut bad_enum = sample();
+        bad_enum["device"] = json!("FRIDGE");
+        assert_eq!(refusal(&bad_enum).field, "device");
+
+        let mut bad_time = sample();
+        bad_time["time"] = json!("2026-03-01 12:00");
+        assert_eq!(refusal(&bad_time).field, "time");
+
+        let mut big_price = sample();
+        big_price["product_info"]["price"] = json!(3_000_000_000_i64);
+        assert_eq!(refusal(&big_price).field, "product_info.price");
+
+        let mut float_id = sample();
+        float_id["product_info"]["product_id"] = json!(1.5);
+        assert_eq!(refusal(&float_id).field, "product_info.product_id");
+
+        let mut empty_cookie = sample();
+        empty_cookie["cookie"] = json!("");
+        assert_eq!(refusal(&empty_cookie).field, "cookie");
+
+        let malformed = UserTag::from_json(b"{\"time\":").expect_err("malformed");
+        assert_eq!(malformed.field, "body");
+        let trailing =
+            UserTag::from_json(format!("{} x", sample()).as_bytes()).expect_err("trailing");
+        assert_eq!(trailing.field, "body");
+    }
+}
