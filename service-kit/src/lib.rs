@@ -1,1 +1,18 @@
+//! What every Allezon service shares, so no service copies another.
+//!
+//! Layout:
+//! - [`settings`]: clap argument groups (Kafka, ClickHouse, HTTP, logging) with env fallbacks;
+//! - [`telemetry`]: structured `tracing` logs;
+//! - [`metrics`]: the Prometheus recorder behind `GET /metrics`;
+//! - [`health`]: the `/health`, `/ready` and `/metrics` routes;
+//! - [`shutdown`]: the SIGTERM / Ctrl-C future that starts a graceful shutdown;
+//! - [`clickhouse`]: a ClickHouse client that works on 18.16 and current releases;
+//! - [`kafka`]: the base librdkafka configuration for the broker.
 
+pub mod clickhouse;
+pub mod health;
+pub mod kafka;
+pub mod metrics;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;

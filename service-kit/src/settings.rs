@@ -1,0 +1,82 @@
+//! Command-line settings shared by the services, each flag with an environment
+//! fallback (same names locally and in docker-compose). `--help` is the reference.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where the Kafka-protocol broker and the tag topic are.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaSettings {
+    /// Bootstrap brokers, comma-separated host:port.
+    #[arg(
+        long = "kafka-brokers",
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub brokers: String,
+    /// Topic holding the user tags.
+    #[arg(long = "kafka-topic", env = "KAFKA_TOPIC", default_value = "user-tags")]
+    pub topic: String,
+    /// Confluent schema registry URL; without it the schemas bundled in `schemas/` are used with fixed ids.
+    #[arg(long = "schema-registry-url", env = "SCHEMA_REGISTRY_URL")]
+    pub schema_registry_url: Option<String>,
+}
+
+/// Where ClickHouse is.
+#[derive(Debug, Clone, Args)]
+pub struct ClickHouseSettings {
+    /// ClickHouse HTTP endpoint.
+    #[arg(
+        long = "clickhouse-url",
+        env = "CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
+    pub url: String,
+    /// Database holding the tables of `migrations/`.
+    #[arg(
+        long = "clickhouse-database",
+        env = "CLICKHOUSE_DATABASE",
+        default_value = "allezon"
+    )]
+    pub database: String,
+    /// ClickHouse user.
+    #[arg(
+        long = "clickhouse-user",
+        env = "CLICKHOUSE_USER",
+        default_value = "default"
+    )]
+    pub user: String,
+    /// ClickHouse password.
+    #[arg(
+        long = "clickhouse-password",
+        env = "CLICKHOUSE_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub password: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info,write_api=debug`.
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub filter: String,
+    /// Log format: `json` for machines, `pretty` for people.
+    #[arg(long = "log-format", env = "LOG_FORMAT", default_value = "json", value_parser = ["json", "pretty"])]
+    pub format: String,
+}
+
+/// Parses a duration in milliseconds (`150`) for flags such as deadlines.
+pub fn parse_millis(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("expected milliseconds, got {text:?}"))
+}
+
+/// Parses a listen address (`127.0.0.1:8081`).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("expected host:port, got {text:?}"))
+}
