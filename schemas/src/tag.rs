@@ -167,8 +167,7 @@ fn path_error_to_tag_error(error: serde_path_to_error::Error<serde_json::Error>)
     // serde reports a missing or unknown field at its parent's path; name the field itself.
     let field = match backticked_field(&message) {
         Some(name) if message.starts_with("missing field") => join_path(&path, name),
-        _ if inner.is_syntax() || inner.is_eof() => "body".to_owned(),
-        _ if path == "." => "body".to_owned(),
+        _ if inner.is_eof() || path == "." || path == "?" => "body".to_owned(),
         _ => path,
     };
     TagError { field, message }
@@ -258,6 +257,10 @@ mod tests {
         let mut bad_enum = sample();
         bad_enum["device"] = json!("FRIDGE");
         assert_eq!(refusal(&bad_enum).field, "device");
+
+        let mut null_enum = sample();
+        null_enum["device"] = json!(null);
+        assert_eq!(refusal(&null_enum).field, "device");
 
         let mut bad_time = sample();
         bad_time["time"] = json!("2026-03-01 12:00");

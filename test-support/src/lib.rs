@@ -1,0 +1,252 @@
+//! Fixtures shared by the integration tests of every crate, so no test copies another.
+//!
+//! Tests talk to the real stack started by `make up` (ClickHouse on 8123, Tansu on
+//! 9092; override with `CLICKHOUSE_URL` / `KAFKA_BROKERS`) and keep out of each other's
+//! way with unique topic and database names. Tests that stop a broker start their own
+//! private one ([`PrivateBroker`]) rather than disturbing the shared stack.
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use service_kit::settings::{ClickHouseSettings, KafkaSettings};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test run uses: `<prefix>_<pid>_<n>_<nanos>`.
+pub fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or_default();
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}_{}_{count}_{nanos}", std::process::id())
+}
+
+/// The shared stack's brokers.
+pub fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
+}
+
+/// Kafka settings for `topic` on `brokers`, without a schema registry.
+pub fn kafka_settings(brokers: &str, topic: &str) -> KafkaSettings {
+    KafkaSettings {
+        brokers: brokers.to_owned(),
+        topic: topic.to_owned(),
+        schema_registry_url: None,
+    }
+}
+
+/// ClickHouse settings for `database` on the shared stack.
+pub fn clickhouse_settings(database: &str) -> ClickHouseSettings {
+    ClickHouseSettings {
+        url: std::env::var("CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_owned()),
+        database: database.to_owned(),
+        user: "default".to_owned(),
+        password: String::new(),
+    }
+}
+
+/// A fresh database with every migration applied.
+pub async fn migrated_database(prefix: &str) -> ClickHouseSettings {
+    let settings = clickhouse_settings(&unique_name(prefix));
+    let server = service_kit::clickhouse::server_client(&settings);
+    let applied = migrations::apply(&server, &settings.database, &migrations::bundled_dir()).await;
+    assert!(applied.is_ok(), "migrations failed: {applied:?}");
+    settings
+}
+
+/// Creates `topic` with `partitions` partitions, waiting until the broker reports it.
+/// Uses Tansu's own CLI: Tansu 0.6 times out on librdkafka's CreateTopics admin request.
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    let broker_url = format!("tcp://{brokers}");
+    let output = Command::new(tansu_binary())
+        .args([
+            "topic",
+            "create",
+            topic,
+            "--partitions",
+            &partitions.to_string(),
+            "--broker",
+            &broker_url,
+        ])
+        .output()
+        .unwrap_or_else(|error| panic!("run tansu topic create: {error}"));
+    assert!(
+        output.status.success(),
+        "tansu topic create {topic}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let client: BaseConsumer = service_kit::kafka::base_config(&kafka_settings(brokers, topic))
+        .create()
+        .unwrap_or_else(|error| panic!("metadata client: {error}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let known = client
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .map(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .any(|found| found.partitions().len() == partitions as usize)
+            })
+            .unwrap_or(false);
+        if known {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} not visible after creation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every payload of `topic` (all partitions), with its key, read from the start up to
+/// the high watermarks as they are now.
+pub fn read_topic(brokers: &str, topic: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let consumer: BaseConsumer = service_kit::kafka::base_config(&kafka_settings(brokers, topic))
+        .set("group.id", unique_name("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap_or_else(|error| panic!("consumer: {error}"));
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap_or_else(|error| panic!("metadata: {error}"));
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|found| found.partitions().iter().map(|partition| partition.id()))
+        .collect();
+    let mut remaining = 0_i64;
+    let mut assignment = TopicPartitionList::new();
+    for partition in &partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, *partition, Duration::from_secs(10))
+            .unwrap_or_else(|error| panic!("watermarks: {error}"));
+        remaining += high - low;
+        if high > low {
+            let _ = assignment.add_partition_offset(topic, *partition, Offset::Offset(low));
+        }
+    }
+    if remaining == 0 {
+        return Vec::new();
+    }
+    consumer
+        .assign(&assignment)
+        .unwrap_or_else(|error| panic!("assign: {error}"));
+    let mut payloads = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (payloads.len() as i64) < remaining && Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(500)) {
+            payloads.push((
+                message.key().unwrap_or_default().to_vec(),
+                message.payload().unwrap_or_default().to_vec(),
+            ));
+        }
+    }
+    assert_eq!(
+        payloads.len() as i64,
+        remaining,
+        "could not read all of {topic}"
+    );
+    payloads
+}
+
+/// A Tansu broker of the test's own, on its own port and storage, that the test may
+/// stop and start without disturbing the shared stack.
+pub struct PrivateBroker {
+    port: u16,
+    directory: PathBuf,
+    child: Option<Child>,
+}
+
+impl PrivateBroker {
+    /// Starts a broker on a free port and waits until it accepts connections.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap_or_else(|error| panic!("free port: {error}"));
+        let directory = std::env::temp_dir().join(unique_name("tansu"));
+        std::fs::create_dir_all(&directory).unwrap_or_else(|error| panic!("broker dir: {error}"));
+        let mut broker = Self {
+            port,
+            directory,
+            child: None,
+        };
+        broker.resume();
+        broker
+    }
+
+    /// `host:port` of this broker.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker (its storage is kept).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub fn resume(&mut self) {
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(tansu_binary())
+            .current_dir(&self.directory)
+            .args([
+                "broker",
+                "--listener-url",
+                &listener,
+                "--advertised-listener-url",
+                &listener,
+            ])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(Stdio::null())
+            .stderr(log_file(&self.directory.join("tansu.log")))
+            .spawn()
+            .unwrap_or_else(|error| panic!("start tansu: {error}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "private broker did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.stop();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.directory);
+        }
+    }
+}
+
+fn log_file(path: &std::path::Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+fn tansu_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("TANSU_BIN") {
+        return PathBuf::from(path);
+    }
+    let home_binary =
+        std::env::var("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/tansu"));
+    match home_binary {
+        Ok(path) if path.exists() => path,
+        _ => PathBuf::from("tansu"),
+    }
+}

@@ -1,0 +1,104 @@
+//! Builds the application (listener, producer, router) and serves it until a
+//! shutdown future resolves; tests bind port 0 and pass their own shutdown.
+
+use crate::config::Config;
+use crate::producer::{ProducerSetupError, TagProducer};
+use crate::routes::{record_tag, AppState};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use axum::Router;
+use service_kit::health::{DependencyStatus, Readiness};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(#[from] std::io::Error),
+    /// The producer could not be set up.
+    #[error(transparent)]
+    Producer(#[from] ProducerSetupError),
+}
+
+/// A built, not yet serving, write-api.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    producer: Arc<TagProducer>,
+}
+
+struct BrokerReadiness(Arc<TagProducer>);
+
+impl Readiness for BrokerReadiness {
+    fn check(&self) -> Pin<Box<dyn Future<Output = Vec<DependencyStatus>> + Send + '_>> {
+        let producer = Arc::clone(&self.0);
+        Box::pin(async move {
+            let probe = tokio::task::spawn_blocking(move || {
+                producer.probe_blocking(Duration::from_millis(1000))
+            })
+            .await;
+            vec![probe.unwrap_or_else(|error| DependencyStatus {
+                name: "kafka",
+                ready: false,
+                error: Some(error.to_string()),
+            })]
+        })
+    }
+}
+
+impl Application {
+    /// Binds the listener and sets up the producer.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let metrics = service_kit::metrics::install();
+        let producer = Arc::new(
+            TagProducer::new(&config.kafka, config.produce_deadline, config.linger_ms).await?,
+        );
+        let state = AppState {
+            producer: Arc::clone(&producer),
+            max_body_bytes: config.max_body_bytes,
+        };
+        let router = Router::new()
+            .route("/user_tags", post(record_tag))
+            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .with_state(state)
+            .merge(service_kit::health::routes(
+                Arc::new(BrokerReadiness(Arc::clone(&producer))),
+                metrics,
+            ));
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self {
+            listener,
+            router,
+            producer,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
+    /// finish (each waits for its acknowledgement) and flushes the producer.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        tracing::info!(port = self.port(), "write-api listening");
+        if let Err(error) = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %error, "server error");
+        }
+        let producer = self.producer;
+        let _flushed =
+            tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+        tracing::info!("write-api stopped");
+    }
+}

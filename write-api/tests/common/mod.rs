@@ -1,0 +1,109 @@
+//! `spawn_app`: a write-api on a random port against a real broker, with a shutdown
+//! handle, plus typed request helpers.
+
+#![allow(dead_code, unreachable_pub)]
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use write_api::config::Config;
+use write_api::startup::Application;
+
+pub struct TestApp {
+    pub address: String,
+    pub topic: String,
+    pub brokers: String,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub server: Option<JoinHandle<()>>,
+}
+
+pub async fn spawn_app(brokers: &str, topic: &str) -> TestApp {
+    let mut config = Config::local_defaults();
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.kafka = test_support::kafka_settings(brokers, topic);
+    let application = Application::build(config).await.expect("write-api builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let (sender, receiver) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async move {
+        let _ = receiver.await;
+    }));
+    TestApp {
+        address,
+        topic: topic.to_owned(),
+        brokers: brokers.to_owned(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client"),
+        shutdown: Some(sender),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub async fn post_tag(&self, tag: &Value) -> reqwest::Response {
+        self.post_raw("application/json", tag.to_string()).await
+    }
+
+    pub async fn post_raw(&self, content_type: &str, body: String) -> reqwest::Response {
+        self.http
+            .post(format!("{}/user_tags", self.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Starts the graceful shutdown and waits for it to finish.
+    pub async fn shut_down(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
+        }
+    }
+
+    pub fn topic_payloads(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        test_support::read_topic(&self.brokers, &self.topic)
+    }
+}
+
+pub fn sample_tag(cookie: &str, millis: u32) -> Value {
+    json!({
+        // Java's Instant.toString() form, as the reference harness sends it.
+        "time": schemas::EventTime::from_millis(1_772_366_400_000 + i64::from(millis)).to_instant_string(),
+        "cookie": cookie,
+        "country": "CL",
+        "device": "PC",
+        "action": "BUY",
+        "origin": "CAMPAIGN_321",
+        "product_info": {"product_id": 12486, "brand_id": "Ebros_Gift", "category_id": "Shoes___Accessories", "price": 1999}
+    })
+}
+
+pub async fn decode_all(payloads: &[(Vec<u8>, Vec<u8>)]) -> Vec<Value> {
+    let decoder = schemas::TagDecoder::new(schemas::SchemaCatalog::Bundled);
+    let mut tags = Vec::new();
+    for (_key, payload) in payloads {
+        tags.push(
+            decoder
+                .decode(payload)
+                .await
+                .expect("payload decodes")
+                .to_json_value(),
+        );
+    }
+    tags
+}
