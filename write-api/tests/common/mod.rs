@@ -19,8 +19,16 @@ pub struct TestApp {
     pub server: Option<JoinHandle<()>>,
 }
 
+/// A write-api with a generous deadline: correctness tests must not depend on latency
+/// (a brand-new Tansu partition's first write can take longer than the production
+/// deadline); latency is measured by the benchmarks.
 pub async fn spawn_app(brokers: &str, topic: &str) -> TestApp {
+    spawn_app_with_deadline(brokers, topic, Duration::from_secs(2)).await
+}
+
+pub async fn spawn_app_with_deadline(brokers: &str, topic: &str, deadline: Duration) -> TestApp {
     let mut config = Config::local_defaults();
+    config.produce_deadline = deadline;
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.kafka = test_support::kafka_settings(brokers, topic);
     let application = Application::build(config).await.expect("write-api builds");
