@@ -7,7 +7,8 @@
 //! - [`health`]: the `/health`, `/ready` and `/metrics` routes;
 //! - [`shutdown`]: the SIGTERM / Ctrl-C future that starts a graceful shutdown;
 //! - [`clickhouse`]: a ClickHouse client that works on 18.16 and current releases;
-//! - [`kafka`]: the base librdkafka configuration for the broker.
+//! - [`kafka`]: the base librdkafka configuration for the broker;
+//! - [`tables`]: row shapes of the ClickHouse tables, shared by writer and reader.
 
 pub mod clickhouse;
 pub mod health;
@@ -15,4 +16,5 @@ pub mod kafka;
 pub mod metrics;
 pub mod settings;
 pub mod shutdown;
+pub mod tables;
 pub mod telemetry;
