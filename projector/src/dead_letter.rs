@@ -1,0 +1,91 @@
+//! Messages that cannot be decoded go to a dead-letter topic, untouched, with the
+//! reason and their origin in headers; they are counted and never stop the projector.
+//! Delivery is at least once: a dead letter sent after the last insert of a partition
+//! may be sent again after a restart.
+
+use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use service_kit::settings::KafkaSettings;
+use std::time::Duration;
+use tokio::runtime::Handle;
+
+/// The dead-letter producer.
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+    runtime: Handle,
+}
+
+impl DeadLetters {
+    /// A producer for `topic` on the configured brokers.
+    pub fn new(
+        settings: &KafkaSettings,
+        topic: &str,
+        runtime: Handle,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
+        let producer = service_kit::kafka::base_config(settings)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .create()?;
+        Ok(Self {
+            producer,
+            topic: topic.to_owned(),
+            runtime,
+        })
+    }
+
+    /// Sends `message` to the dead-letter topic, retrying until the broker has it:
+    /// the message's offset moves on only once its dead letter is safe.
+    pub fn send(&self, message: &BorrowedMessage<'_>, reason: &str) {
+        let partition = message.partition().to_string();
+        let offset = message.offset().to_string();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "dead_letter_reason",
+                    value: Some(reason),
+                })
+                .insert(Header {
+                    key: "source_topic",
+                    value: Some(message.topic()),
+                })
+                .insert(Header {
+                    key: "source_partition",
+                    value: Some(&partition),
+                })
+                .insert(Header {
+                    key: "source_offset",
+                    value: Some(&offset),
+                });
+            let mut record = FutureRecord::to(&self.topic).headers(headers);
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            if let Some(payload) = message.payload() {
+                record = record.payload(payload);
+            }
+            match self.runtime.block_on(
+                self.producer
+                    .send(record, Timeout::After(Duration::from_secs(5))),
+            ) {
+                Ok(_) => {
+                    metrics::counter!("projector_dead_letters_total").increment(1);
+                    tracing::warn!(
+                        reason,
+                        partition = message.partition(),
+                        offset = message.offset(),
+                        "message dead-lettered"
+                    );
+                    return;
+                }
+                Err((error, _)) => {
+                    tracing::warn!(error = %error, "dead letter not delivered, retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Builds the projector (consumer, sink, decoder, dead letters, health endpoints) and
+//! runs it until a shutdown future resolves; tests pass their own shutdown.
+
+use crate::batch::Batch;
+use crate::config::Config;
+use crate::dead_letter::DeadLetters;
+use crate::pipeline::{Pipeline, PipelineError, Projection};
+use crate::rebalance::ProjectorContext;
+use crate::sink::ClickHouseSink;
+use axum::Router;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use schemas::{SchemaCatalog, TagDecoder};
+use service_kit::health::{DependencyStatus, Readiness};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+
+/// Why the projector could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(#[from] std::io::Error),
+    /// librdkafka refused the configuration.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The schema registry settings are invalid.
+    #[error("schema registry: {0}")]
+    Catalog(#[from] schemas::catalog::CatalogError),
+    /// The pipeline stopped on an error.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The pipeline thread panicked.
+    #[error("pipeline thread panicked")]
+    PipelinePanicked,
+}
+
+/// A built, not yet running, projector.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pipeline: Pipeline,
+    retention_client: clickhouse::Client,
+    config: Config,
+}
+
+struct ProjectorReadiness {
+    clickhouse: clickhouse::Client,
+    kafka: Arc<BaseConsumer>,
+    topic: String,
+}
+
+impl Readiness for ProjectorReadiness {
+    fn check(&self) -> Pin<Box<dyn Future<Output = Vec<DependencyStatus>> + Send + '_>> {
+        Box::pin(async move {
+            let clickhouse =
+                service_kit::clickhouse::probe(&self.clickhouse, Duration::from_millis(1000)).await;
+            let (kafka, topic) = (Arc::clone(&self.kafka), self.topic.clone());
+            let broker = tokio::task::spawn_blocking(move || {
+                service_kit::kafka::probe_blocking(
+                    kafka.client(),
+                    &topic,
+                    Duration::from_millis(1000),
+                )
+            })
+            .await
+            .unwrap_or_else(|error| DependencyStatus {
+                name: "kafka",
+                ready: false,
+                error: Some(error.to_string()),
+            });
+            vec![clickhouse, broker]
+        })
+    }
+}
+
+impl Application {
+    /// Creates the consumer, sink and endpoints; nothing is consumed until [`Self::run_until`].
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let metrics = service_kit::metrics::install();
+        let clickhouse = service_kit::clickhouse::client(&config.clickhouse);
+        let sink = ClickHouseSink::new(clickhouse.clone(), &config.kafka.topic);
+        let runtime = Handle::current();
+        let context = ProjectorContext::new(runtime.clone(), sink.clone());
+        let consumer: BaseConsumer<ProjectorContext> =
+            service_kit::kafka::base_config(&config.kafka)
+                .set("group.id", &config.group_id)
+                .set("enable.auto.commit", "false")
+                .set("enable.auto.offset.store", "false")
+                .set("auto.offset.reset", "earliest")
+                .set("session.timeout.ms", "10000")
+                .set("heartbeat.interval.ms", "1000")
+                .set("statistics.interval.ms", "5000")
+                .create_with_context(context)?;
+        let catalog =
+            SchemaCatalog::from_registry_url(config.kafka.schema_registry_url.as_deref())?;
+        let projection = Projection {
+            sink,
+            decoder: TagDecoder::new(catalog),
+            dead_letters: DeadLetters::new(
+                &config.kafka,
+                &config.dead_letter_topic(),
+                runtime.clone(),
+            )?,
+            batch: Batch::new(config.batch_max_rows, config.batch_max_wait),
+            topic: config.kafka.topic.clone(),
+            runtime,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let pipeline = Pipeline {
+            consumer,
+            projection,
+        };
+        let readiness = ProjectorReadiness {
+            clickhouse: clickhouse.clone(),
+            kafka: Arc::new(service_kit::kafka::metadata_client(&config.kafka)?),
+            topic: config.kafka.topic.clone(),
+        };
+        let router = service_kit::health::routes(Arc::new(readiness), metrics);
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self {
+            listener,
+            router,
+            pipeline,
+            retention_client: clickhouse,
+            config,
+        })
+    }
+
+    /// The bound port of the health endpoints (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or_default()
+    }
+
+    /// Projects until `shutdown` resolves (or the pipeline fails), then inserts what is
+    /// pending, leaves the group and returns.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Self {
+            listener,
+            router,
+            pipeline,
+            retention_client,
+            config,
+        } = self;
+        let stop = Arc::clone(&pipeline.projection.stop);
+        let (done_sender, done_receiver) = tokio::sync::oneshot::channel();
+        let worker = std::thread::Builder::new()
+            .name("projector-pipeline".into())
+            .spawn(move || {
+                let outcome = pipeline.run();
+                let _ = done_sender.send(());
+                outcome
+            })?;
+        let retention = tokio::spawn(crate::retention::run_periodically(
+            retention_client,
+            config.retention_hours,
+            config.retention_interval,
+        ));
+        tracing::info!(topic = %config.kafka.topic, group = %config.group_id, "projector running");
+        let stop_signal = async move {
+            tokio::select! {
+                () = shutdown => {},
+                _ = done_receiver => {},
+            }
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop_signal)
+            .await
+        {
+            tracing::error!(error = %error, "health server error");
+        }
+        stop.store(true, Ordering::SeqCst);
+        retention.abort();
+        let joined = tokio::task::spawn_blocking(move || worker.join()).await;
+        match joined {
+            Ok(Ok(outcome)) => Ok(outcome?),
+            _ => Err(StartupError::PipelinePanicked),
+        }
+    }
+}

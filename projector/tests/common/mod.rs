@@ -1,0 +1,161 @@
+//! Fixtures for the projector tests: a deterministic tag stream, a producer that
+//! writes it Avro-encoded to a topic, the expected aggregates, and ClickHouse checks.
+
+#![allow(dead_code, unreachable_pub)]
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use schemas::{Action, UserTag};
+use service_kit::settings::ClickHouseSettings;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Event time of tag 0: 2026-03-01T12:00:00Z.
+pub const START_MS: i64 = 1_772_366_400_000;
+
+/// Tag `index` of the deterministic test stream (1 ms apart, mixed actions and filters).
+pub fn tag(index: u32) -> UserTag {
+    let device = ["PC", "MOBILE", "TV"][(index % 3) as usize];
+    let body = serde_json::json!({
+        "time": schemas::EventTime::from_millis(START_MS + i64::from(index) * 7).to_instant_string(),
+        "cookie": format!("cookie{}", index % 53),
+        "country": "PL",
+        "device": device,
+        "action": if index % 5 == 0 { "BUY" } else { "VIEW" },
+        "origin": format!("origin{}", index % 3),
+        "product_info": {
+            "product_id": index,
+            "brand_id": format!("brand{}", index % 4),
+            "category_id": format!("category{}", index % 2),
+            "price": 1_000_000 + (index % 997) as i32
+        }
+    });
+    UserTag::from_json(body.to_string().as_bytes()).expect("test tag is valid")
+}
+
+/// Produces tags `range` to `topic`, keyed by cookie, waiting for every acknowledgement.
+pub async fn produce(brokers: &str, topic: &str, range: std::ops::Range<u32>) {
+    let producer: FutureProducer =
+        service_kit::kafka::base_config(&test_support::kafka_settings(brokers, topic))
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .expect("producer");
+    let encoder = schemas::TagEncoder::new(&schemas::SchemaCatalog::Bundled, "unused")
+        .await
+        .expect("encoder");
+    let indexes: Vec<u32> = range.collect();
+    for chunk in indexes.chunks(500) {
+        let sends = chunk.iter().map(|index| {
+            let tag = tag(*index);
+            let payload = encoder.encode(&tag).expect("encodes");
+            let producer = &producer;
+            async move {
+                let record = FutureRecord::to(topic)
+                    .key(tag.cookie.as_bytes())
+                    .payload(&payload);
+                producer
+                    .send(record, Timeout::After(Duration::from_secs(30)))
+                    .await
+                    .map(|_| ())
+            }
+        });
+        for outcome in futures::future::join_all(sends).await {
+            outcome
+                .map_err(|(error, _)| error)
+                .expect("tag acknowledged");
+        }
+    }
+}
+
+/// Produces one raw payload (for dead-letter tests).
+pub async fn produce_raw(brokers: &str, topic: &str, key: &str, payload: &[u8]) {
+    let producer: FutureProducer =
+        service_kit::kafka::base_config(&test_support::kafka_settings(brokers, topic))
+            .create()
+            .expect("producer");
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Timeout::After(Duration::from_secs(30)),
+        )
+        .await
+        .map_err(|(error, _)| error)
+        .expect("acknowledged");
+}
+
+/// Expected (minute, count, sum_price) of tags `range` for `action`, optionally one origin.
+pub fn expected_minutes(
+    range: std::ops::Range<u32>,
+    action: Action,
+    origin: Option<&str>,
+) -> BTreeMap<u32, (u64, i64)> {
+    let mut minutes = BTreeMap::new();
+    for tag in range.map(tag) {
+        if tag.action != action || origin.is_some_and(|origin| origin != tag.origin) {
+            continue;
+        }
+        let minute = (tag.time.millis() / 60_000 * 60) as u32;
+        let entry = minutes.entry(minute).or_insert((0_u64, 0_i64));
+        entry.0 += 1;
+        entry.1 += i64::from(tag.product_info.price);
+    }
+    minutes
+}
+
+/// Stored (minute, count, sum_price) for `action`, no filter (mask 0) or one origin (mask 1).
+pub async fn stored_minutes(
+    settings: &ClickHouseSettings,
+    action: Action,
+    origin: Option<&str>,
+) -> BTreeMap<u32, (u64, i64)> {
+    let client = service_kit::clickhouse::client(settings);
+    let rows: Vec<(u32, u64, i64)> = client
+        .query(
+            "SELECT toUInt32(minute), sum(count), sum(sum_price) FROM minute_aggregates \
+             WHERE filter_mask = ? AND action = ? AND filter_origin = ? GROUP BY minute ORDER BY minute",
+        )
+        .bind(if origin.is_some() { 1_u8 } else { 0_u8 })
+        .bind(action.as_str())
+        .bind(origin.unwrap_or(""))
+        .fetch_all()
+        .await
+        .expect("aggregates readable");
+    rows.into_iter()
+        .map(|(minute, count, sum)| (minute, (count, sum)))
+        .collect()
+}
+
+/// Distinct tags stored in user_tags (after dedup by cookie, action, time).
+pub async fn distinct_tags(settings: &ClickHouseSettings) -> u64 {
+    service_kit::clickhouse::client(settings)
+        .query("SELECT count() FROM (SELECT DISTINCT cookie, action, time_ms FROM user_tags)")
+        .fetch_one()
+        .await
+        .expect("count readable")
+}
+
+/// Sum of the unfiltered minute counts (every tag counted once per action row).
+pub async fn aggregated_count(settings: &ClickHouseSettings) -> u64 {
+    service_kit::clickhouse::client(settings)
+        .query("SELECT toUInt64(sum(count)) FROM minute_aggregates WHERE filter_mask = 0")
+        .fetch_one()
+        .await
+        .expect("count readable")
+}
+
+/// Polls `check` until it is true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
