@@ -250,3 +250,135 @@ fn tansu_binary() -> PathBuf {
         _ => PathBuf::from("tansu"),
     }
 }
+
+/// A TCP forwarder in front of a dependency that a test can switch off and on, to
+/// simulate an outage without disturbing the shared stack: while disabled, its port
+/// refuses connections and every connection it was carrying is closed.
+pub struct ToggleProxy {
+    address: std::net::SocketAddr,
+    target: String,
+    accepting: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl ToggleProxy {
+    /// Starts forwarding a free local port to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|error| panic!("proxy bind: {error}"));
+        let address = listener
+            .local_addr()
+            .unwrap_or_else(|error| panic!("proxy address: {error}"));
+        let proxy = Self {
+            address,
+            target: target.to_owned(),
+            accepting: tokio::sync::Mutex::new(None),
+            connections: std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
+        };
+        proxy.serve(listener).await;
+        proxy
+    }
+
+    /// The proxy's own address, to use instead of the target's.
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
+    }
+
+    /// Closes the listener and every live connection; new connections are refused.
+    pub async fn disable(&self) {
+        if let Some(accepting) = self.accepting.lock().await.take() {
+            accepting.abort();
+            let _ = accepting.await;
+        }
+        let live: Vec<_> = match self.connections.lock() {
+            Ok(mut connections) => connections.drain(..).collect(),
+            Err(poisoned) => poisoned.into_inner().drain(..).collect(),
+        };
+        for connection in live {
+            connection.abort();
+            let _ = connection.await;
+        }
+    }
+
+    /// Listens again on the same address.
+    pub async fn enable(&self) {
+        if self.accepting.lock().await.is_some() {
+            return;
+        }
+        let listener = tokio::net::TcpListener::bind(self.address)
+            .await
+            .unwrap_or_else(|error| panic!("proxy rebind {}: {error}", self.address));
+        self.serve(listener).await;
+    }
+
+    async fn serve(&self, listener: tokio::net::TcpListener) {
+        let target = self.target.clone();
+        let connections = std::sync::Arc::clone(&self.connections);
+        let accepting = tokio::spawn(async move {
+            while let Ok((inbound, _peer)) = listener.accept().await {
+                let target = target.clone();
+                let connection = tokio::spawn(async move {
+                    if let Ok(outbound) = tokio::net::TcpStream::connect(&target).await {
+                        forward_both_ways(inbound, outbound).await;
+                    }
+                });
+                if let Ok(mut live) = connections.lock() {
+                    live.retain(|task| !task.is_finished());
+                    live.push(connection);
+                }
+            }
+        });
+        *self.accepting.lock().await = Some(accepting);
+    }
+}
+
+impl Drop for ToggleProxy {
+    fn drop(&mut self) {
+        if let Some(accepting) = self.accepting.get_mut().take() {
+            accepting.abort();
+        }
+        if let Ok(connections) = self.connections.lock() {
+            for connection in connections.iter() {
+                connection.abort();
+            }
+        }
+    }
+}
+
+async fn forward_both_ways(inbound: tokio::net::TcpStream, outbound: tokio::net::TcpStream) {
+    let (inbound_read, inbound_write) = inbound.into_split();
+    let (outbound_read, outbound_write) = outbound.into_split();
+    tokio::join!(
+        forward(inbound_read, outbound_write),
+        forward(outbound_read, inbound_write)
+    );
+}
+
+/// Copies bytes until end of stream or an error, then shuts the write side down
+/// (dropping an owned write half sends FIN). Uses only tokio's `net` feature.
+async fn forward(from: tokio::net::tcp::OwnedReadHalf, to: tokio::net::tcp::OwnedWriteHalf) {
+    let mut buffer = vec![0_u8; 16 * 1024];
+    loop {
+        if from.readable().await.is_err() {
+            return;
+        }
+        let read = match from.try_read(&mut buffer) {
+            Ok(0) => return,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        };
+        let mut pending = &buffer[..read];
+        while !pending.is_empty() {
+            if to.writable().await.is_err() {
+                return;
+            }
+            match to.try_write(pending) {
+                Ok(written) => pending = &pending[written..],
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            }
+        }
+    }
+}

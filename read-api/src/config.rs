@@ -1,0 +1,35 @@
+//! read-api settings: flags with environment fallbacks; `read-api --help` is the reference.
+
+use clap::Parser;
+use service_kit::settings::{parse_listen, parse_millis, ClickHouseSettings, LogSettings};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Answers user-profile and aggregate queries from ClickHouse.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "read-api", version)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "READ_API_LISTEN", default_value = "127.0.0.1:8082", value_parser = parse_listen)]
+    pub listen: SocketAddr,
+    /// Deadline for a user-profile answer from ClickHouse, in milliseconds; past it the
+    /// answer is 503 (the contract gives the whole request 200 ms).
+    #[arg(long = "query-deadline-ms", env = "READ_API_QUERY_DEADLINE_MS", default_value = "150", value_parser = parse_millis)]
+    pub query_deadline: Duration,
+    /// Deadline for an aggregates answer from ClickHouse, in milliseconds (the contract allows 60 s).
+    #[arg(long = "aggregates-deadline-ms", env = "READ_API_AGGREGATES_DEADLINE_MS", default_value = "5000", value_parser = parse_millis)]
+    pub aggregates_deadline: Duration,
+    /// ClickHouse connection and database.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseSettings,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+impl Config {
+    /// Defaults for the local stack (as with no flags and no environment).
+    pub fn local_defaults() -> Self {
+        Self::parse_from(["read-api"])
+    }
+}

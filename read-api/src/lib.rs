@@ -1,0 +1,26 @@
+//! read-api: answers the two query endpoints of the contract from ClickHouse.
+//!
+//! - `POST /user_profiles/{cookie}?time_range=..&limit=..`: a shopper's newest views
+//!   and buys, read from `user_tags`;
+//! - `POST /aggregates?time_range=..&action=..&aggregates=..`: per-minute count and
+//!   price sum, read from the pre-summed `minute_aggregates`.
+//!
+//! A JSON request body is the caller's expected answer (debug mode): it is compared
+//! with ours and a mismatch is logged and counted, never echoed.
+//!
+//! Layout:
+//! - [`config`]: command-line settings (`--help`);
+//! - [`params`]: query-string parsing into typed queries, each error naming its parameter;
+//! - [`store`]: the ClickHouse reads, with bound parameters only;
+//! - [`routes`]: the HTTP handlers and their request metrics;
+//! - [`debug_mode`]: comparison of our answer with an expected one;
+//! - [`error`]: the one error enum and its mapping to status codes;
+//! - [`startup`]: binds the listener, wires the state, serves until shutdown.
+
+pub mod config;
+pub mod debug_mode;
+pub mod error;
+pub mod params;
+pub mod routes;
+pub mod startup;
+pub mod store;

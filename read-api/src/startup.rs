@@ -1,0 +1,88 @@
+//! Builds the application (listener, ClickHouse store, router) and serves it until a
+//! shutdown future resolves; tests bind port 0 and pass their own shutdown.
+
+use crate::config::Config;
+use crate::routes::aggregates::aggregates;
+use crate::routes::profiles::user_profile;
+use crate::routes::AppState;
+use crate::store::Store;
+use axum::routing::post;
+use axum::Router;
+use service_kit::health::{DependencyStatus, Readiness};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long the readiness probe waits for ClickHouse.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+/// A built, not yet serving, read-api.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+struct ClickHouseReadiness(Store);
+
+impl Readiness for ClickHouseReadiness {
+    fn check(&self) -> Pin<Box<dyn Future<Output = Vec<DependencyStatus>> + Send + '_>> {
+        Box::pin(async move {
+            vec![service_kit::clickhouse::probe(self.0.client(), READINESS_TIMEOUT).await]
+        })
+    }
+}
+
+impl Application {
+    /// Binds the listener and sets up the store. ClickHouse need not be up yet:
+    /// `/ready` says when it is, and every query connects afresh.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let metrics = service_kit::metrics::install();
+        let store = Store::new(&config.clickhouse);
+        let state = AppState {
+            store: store.clone(),
+            profile_deadline: config.query_deadline,
+            aggregates_deadline: config.aggregates_deadline,
+        };
+        let router = Router::new()
+            .route("/user_profiles/{cookie}", post(user_profile))
+            .route("/aggregates", post(aggregates))
+            .with_state(state)
+            .merge(service_kit::health::routes(
+                Arc::new(ClickHouseReadiness(store)),
+                metrics,
+            ));
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self { listener, router })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight
+    /// requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        tracing::info!(port = self.port(), "read-api listening");
+        if let Err(error) = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %error, "server error");
+        }
+        tracing::info!("read-api stopped");
+    }
+}
