@@ -21,7 +21,7 @@ pub fn tag(index: u32) -> UserTag {
         "cookie": format!("cookie{}", index % 53),
         "country": "PL",
         "device": device,
-        "action": if index % 5 == 0 { "BUY" } else { "VIEW" },
+        "action": if index.is_multiple_of(5) { "BUY" } else { "VIEW" },
         "origin": format!("origin{}", index % 3),
         "product_info": {
             "product_id": index,
