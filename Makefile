@@ -1,0 +1,56 @@
+# Local development stack and checks. The logic lives in scripts/*.sh.
+#   make up      install missing deps, build release binaries, start ClickHouse,
+#                Tansu (+topics), migrations, write-api, read-api, projector, nginx
+#   make down    stop everything (data kept in .stack/)
+#   make reset   down + delete .stack/
+#   make status  one line per component
+#   make logs    follow all logs
+#   make lint    cargo fmt --check + clippy -D warnings
+#   make test    install, lint, make up, cargo test --workspace --release against the stack
+#   make bench   scripts/bench.sh (if present)
+# One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# Where the tests find the stack (the services' defaults match these too).
+TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:8123 KAFKA_BROKERS=127.0.0.1:9092 ALLEZON_STACK=1
+
+.PHONY: up down reset status logs install build lint test bench
+
+up:
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
+reset:
+	scripts/reset.sh
+
+status:
+	scripts/status.sh
+
+logs:
+	scripts/logs.sh
+
+install:
+	scripts/install.sh
+
+build:
+	cargo build --release --workspace
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --release -- -D warnings
+
+# Sequential on purpose (install, lint, the stack, the tests), even under make -j.
+# Install first: clippy compiles librdkafka, which needs the build tools it installs.
+test:
+	scripts/install.sh
+	$(MAKE) --no-print-directory lint
+	scripts/up.sh
+	$(TEST_ENV) cargo test --workspace --release
+
+bench:
+	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; \
+	else echo "no benchmarks yet (scripts/bench.sh does not exist)"; exit 1; fi

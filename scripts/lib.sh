@@ -1,0 +1,197 @@
+# Common helpers for the local stack scripts. Source it, do not run it:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Everything the stack writes lives under $STACK (repo/.stack, gitignored).
+
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables used by the scripts that source this file
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="$ROOT/.stack"
+LOGS="$STACK/logs"
+RUN="$STACK/run"
+DEPLOY="$ROOT/deploy/local"
+RELEASE="$ROOT/target/release"
+
+# Ports of the local stack (the services' built-in defaults match these).
+CLICKHOUSE_HTTP_PORT=8123
+CLICKHOUSE_TCP_PORT=9000
+TANSU_PORT=9092
+NGINX_PORT=8000
+WRITE_API_PORT=8081
+READ_API_PORT=8082
+PROJECTOR_PORT=8083
+
+SERVICES=(write-api read-api projector)
+COMPONENTS=(clickhouse tansu write-api read-api projector nginx)
+
+# Seconds to wait for a component to become healthy / to stop.
+START_TIMEOUT="${START_TIMEOUT:-60}"
+STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
+
+mkdir -p "$LOGS" "$RUN"
+
+# Cargo is usually in ~/.cargo/bin, which non-login shells may not have on PATH.
+if ! command -v cargo >/dev/null 2>&1 && [[ -f "$HOME/.cargo/env" ]]; then
+    # shellcheck disable=SC1091
+    source "$HOME/.cargo/env"
+fi
+case ":$PATH:" in
+    *":$HOME/.cargo/bin:"*) ;;
+    *) [[ -d "$HOME/.cargo/bin" ]] && PATH="$PATH:$HOME/.cargo/bin" ;;
+esac
+export PATH
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+warn() { printf '[stack] WARNING: %s\n' "$*" >&2; }
+die() {
+    printf '[stack] ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+port_of() {
+    case "$1" in
+        clickhouse) echo "$CLICKHOUSE_HTTP_PORT" ;;
+        tansu) echo "$TANSU_PORT" ;;
+        nginx) echo "$NGINX_PORT" ;;
+        write-api) echo "$WRITE_API_PORT" ;;
+        read-api) echo "$READ_API_PORT" ;;
+        projector) echo "$PROJECTOR_PORT" ;;
+        *) die "unknown component: $1" ;;
+    esac
+}
+
+# Executable name expected in /proc/<pid>/cmdline, guards against pid reuse.
+exe_of() {
+    case "$1" in
+        clickhouse) echo "clickhouse" ;;
+        *) echo "$1" ;;
+    esac
+}
+
+pid_file() { echo "$RUN/$1.pid"; }
+log_file() { echo "$LOGS/$1.log"; }
+
+# Prints the pid of a component if its pid file exists and names a live process.
+pid_of() {
+    local name="$1" file pid
+    file="$(pid_file "$name")"
+    [[ -s "$file" ]] || return 1
+    pid="$(<"$file")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    # A recycled pid belonging to some other program does not count.
+    local cmdline
+    if cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"; then
+        [[ "$cmdline" == *"$(exe_of "$name")"* ]] || return 1
+    fi
+    echo "$pid"
+}
+
+is_running() { pid_of "$1" >/dev/null; }
+
+# start_bg NAME WORKDIR CMD [ARGS...]: runs CMD detached (own session, stdin
+# closed, output appended to the component's log) and records its pid.
+start_bg() {
+    local name="$1" dir="$2"
+    shift 2
+    local logf
+    logf="$(log_file "$name")"
+    mkdir -p "$dir"
+    printf '\n===== %s starting %s: %s\n' "$(date -u +%FT%TZ)" "$name" "$*" >>"$logf"
+    (cd "$dir" && exec setsid "$@" </dev/null >>"$logf" 2>&1) &
+    local pid=$!
+    echo "$pid" >"$(pid_file "$name")"
+    log "started $name (pid $pid, log $logf)"
+}
+
+# stop_pid NAME: SIGTERM, wait up to $STOP_TIMEOUT s, then SIGKILL.
+stop_pid() {
+    local name="$1" pid i
+    if ! pid="$(pid_of "$name")"; then
+        rm -f "$(pid_file "$name")"
+        log "$name is not running"
+        return 0
+    fi
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        warn "$name did not stop within ${STOP_TIMEOUT}s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    rm -f "$(pid_file "$name")"
+    log "stopped $name"
+}
+
+show_log_tail() {
+    local name="$1" lines="${2:-40}" f
+    for f in "$(log_file "$name")" "${@:3}"; do
+        [[ -f "$f" ]] || continue
+        printf -- '----- last %s lines of %s -----\n' "$lines" "$f" >&2
+        tail -n "$lines" "$f" >&2
+        printf -- '-----\n' >&2
+    done
+}
+
+# http_code URL: prints the HTTP status (000 if nothing answers).
+http_code() {
+    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
+}
+
+# wait_http NAME URL [EXPECTED_BODY]: waits until URL answers 200 (and the body
+# equals EXPECTED_BODY if given). Fails early if NAME's process dies.
+wait_http() {
+    local name="$1" url="$2" expect="${3:-}" deadline body code
+    deadline=$((SECONDS + START_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if [[ -n "$expect" ]]; then
+            body="$(curl -s --max-time 2 "$url" 2>/dev/null || true)"
+            [[ "$(printf '%s' "$body" | tr -d '\r\n')" == "$expect" ]] && return 0
+        else
+            code="$(http_code "$url")"
+            [[ "$code" == 200 ]] && return 0
+        fi
+        if ! is_running "$name"; then
+            show_log_tail "$name" 40 "${EXTRA_LOGS[@]}"
+            die "$name exited while waiting for $url"
+        fi
+        sleep 0.3
+    done
+    show_log_tail "$name" 40 "${EXTRA_LOGS[@]}"
+    die "$name: $url not healthy after ${START_TIMEOUT}s (last status: ${code:-?})"
+}
+
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_tcp NAME HOST PORT: waits until HOST:PORT accepts connections.
+wait_tcp() {
+    local name="$1" host="$2" port="$3" deadline
+    deadline=$((SECONDS + START_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        tcp_open "$host" "$port" && return 0
+        if ! is_running "$name"; then
+            show_log_tail "$name" 40
+            die "$name exited while waiting for $host:$port"
+        fi
+        sleep 0.3
+    done
+    show_log_tail "$name" 40
+    die "$name: $host:$port not accepting connections after ${START_TIMEOUT}s"
+}
+
+# Fails if something else (not started by these scripts) holds the port.
+ensure_port_free() {
+    local name="$1" port="$2"
+    if tcp_open 127.0.0.1 "$port"; then
+        die "port $port needed by $name is already in use by another process (not started by these scripts); stop it first (ss -ltnp 'sport = :$port')"
+    fi
+}
+
+EXTRA_LOGS=()

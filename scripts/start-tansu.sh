@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Starts the Tansu broker (Kafka protocol, 127.0.0.1:9092) with durable SQLite
+# storage in .stack/tansu/tansu.db, then creates the topics if missing:
+# user-tags and user-tags-dead-letter, $TOPIC_PARTITIONS partitions (default 4).
+# No-op for whatever already exists.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+name=tansu
+dir="$STACK/tansu"
+partitions="${TOPIC_PARTITIONS:-4}"
+topics=(user-tags user-tags-dead-letter)
+broker_url="tcp://127.0.0.1:$TANSU_PORT"
+
+command -v tansu >/dev/null || die "tansu not installed; run scripts/install.sh"
+
+if pid="$(pid_of "$name")"; then
+    log "$name already running (pid $pid)"
+else
+    ensure_port_free "$name" "$TANSU_PORT"
+    # The path after sqlite:// is relative to the working directory ($dir).
+    start_bg "$name" "$dir" tansu broker \
+        --listener-url "$broker_url" \
+        --advertised-listener-url "$broker_url" \
+        --storage-engine "sqlite://tansu.db"
+fi
+
+wait_tcp "$name" 127.0.0.1 "$TANSU_PORT"
+
+# Topics: create only the missing ones so re-running is harmless.
+# (Tansu is IPv4 only: use 127.0.0.1, not localhost.)
+list_topics() { tansu topic list --broker "$broker_url" 2>&1; }
+existing=""
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    if existing="$(list_topics)"; then break; fi
+    ((attempt == 10)) && { printf '%s\n' "$existing" >&2; die "cannot list topics on $broker_url"; }
+    sleep 0.5
+done
+for topic in "${topics[@]}"; do
+    # The list is JSON: [{"error_code":0,"name":"user-tags",...,"partitions":[...]},...]
+    if [[ "$existing" == *"\"name\":\"$topic\""* ]]; then
+        log "topic $topic exists"
+    elif out="$(tansu topic create "$topic" --partitions "$partitions" --broker "$broker_url" 2>&1)"; then
+        log "created topic $topic ($partitions partitions)"
+    elif [[ "$out" == *"already exists"* ]]; then
+        log "topic $topic exists"
+    else
+        printf '%s\n' "$out" >&2
+        die "cannot create topic $topic"
+    fi
+done
+log "$name ready: 127.0.0.1:$TANSU_PORT (data $dir/tansu.db)"
