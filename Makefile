@@ -6,7 +6,7 @@
 #   make status  one line per component
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
-#   make test    install, lint, make up, cargo test --workspace --release against the stack
+#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
 #   make bench   scripts/bench.sh (if present)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
@@ -48,6 +48,7 @@ lint:
 test:
 	scripts/install.sh
 	$(MAKE) --no-print-directory lint
+	scripts/check-compose.sh
 	scripts/up.sh
 	$(TEST_ENV) cargo test --workspace --release
 
