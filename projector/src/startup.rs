@@ -133,10 +133,7 @@ impl Application {
 
     /// The bound port of the health endpoints (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|address| address.port())
-            .unwrap_or_default()
+        service_kit::http::bound_port(&self.listener)
     }
 
     /// Projects until `shutdown` resolves (or the pipeline fails), then inserts what is
@@ -173,12 +170,7 @@ impl Application {
                 _ = done_receiver => {},
             }
         };
-        if let Err(error) = axum::serve(listener, router)
-            .with_graceful_shutdown(stop_signal)
-            .await
-        {
-            tracing::error!(error = %error, "health server error");
-        }
+        service_kit::http::serve(listener, router, stop_signal, "projector").await;
         stop.store(true, Ordering::SeqCst);
         retention.abort();
         let joined = tokio::task::spawn_blocking(move || worker.join()).await;

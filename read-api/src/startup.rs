@@ -67,22 +67,13 @@ impl Application {
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|address| address.port())
-            .unwrap_or_default()
+        service_kit::http::bound_port(&self.listener)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight
     /// requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        tracing::info!(port = self.port(), "read-api listening");
-        if let Err(error) = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %error, "server error");
-        }
+        service_kit::http::serve(self.listener, self.router, shutdown, "read-api").await;
         tracing::info!("read-api stopped");
     }
 }

@@ -5,6 +5,7 @@
 //! - [`telemetry`]: structured `tracing` logs;
 //! - [`metrics`]: the Prometheus recorder behind `GET /metrics`;
 //! - [`health`]: the `/health`, `/ready` and `/metrics` routes;
+//! - [`http`]: serving a router with graceful shutdown;
 //! - [`shutdown`]: the SIGTERM / Ctrl-C future that starts a graceful shutdown;
 //! - [`clickhouse`]: a ClickHouse client that works on 18.16 and current releases;
 //! - [`kafka`]: the base librdkafka configuration for the broker;
@@ -12,6 +13,7 @@
 
 pub mod clickhouse;
 pub mod health;
+pub mod http;
 pub mod kafka;
 pub mod metrics;
 pub mod settings;

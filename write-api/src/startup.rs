@@ -80,22 +80,13 @@ impl Application {
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|address| address.port())
-            .unwrap_or_default()
+        service_kit::http::bound_port(&self.listener)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
     /// finish (each waits for its acknowledgement) and flushes the producer.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        tracing::info!(port = self.port(), "write-api listening");
-        if let Err(error) = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %error, "server error");
-        }
+        service_kit::http::serve(self.listener, self.router, shutdown, "write-api").await;
         let producer = self.producer;
         let _flushed =
             tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
