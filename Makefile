@@ -7,7 +7,7 @@
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
 #   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
-#   make bench   scripts/bench.sh (if present)
+#   make bench   every benchmark (today: bench-write -> docs/bench-write.md)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
@@ -16,7 +16,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # Where the tests find the stack (the services' defaults match these too).
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:8123 KAFKA_BROKERS=127.0.0.1:9092 ALLEZON_STACK=1
 
-.PHONY: up down reset status logs install build lint test bench
+.PHONY: up down reset status logs install build lint test bench bench-write
 
 up:
 	scripts/up.sh
@@ -52,6 +52,8 @@ test:
 	scripts/up.sh
 	$(TEST_ENV) cargo test --workspace --release
 
-bench:
-	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; \
-	else echo "no benchmarks yet (scripts/bench.sh does not exist)"; exit 1; fi
+# Benchmarks write reports under docs/ (see each script's header).
+bench: bench-write
+
+bench-write:
+	scripts/bench-write.sh

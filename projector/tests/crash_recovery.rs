@@ -24,6 +24,7 @@ const TAGS: u32 = 30_000;
 const KILLS: usize = 8;
 
 fn spawn_projector(
+    brokers: &str,
     topic: &str,
     clickhouse: &ClickHouseSettings,
     group: &str,
@@ -35,7 +36,7 @@ fn spawn_projector(
         .open(log)
         .expect("log file");
     Command::new(env!("CARGO_BIN_EXE_projector"))
-        .env("KAFKA_BROKERS", test_support::brokers())
+        .env("KAFKA_BROKERS", brokers)
         .env("KAFKA_TOPIC", topic)
         .env("CLICKHOUSE_URL", &clickhouse.url)
         .env("CLICKHOUSE_DATABASE", &clickhouse.database)
@@ -53,7 +54,10 @@ fn spawn_projector(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_any_moment_counts_every_tag_exactly_once() {
-    let brokers = test_support::brokers();
+    // A private broker: group churn from SIGKILLs can crash Tansu 0.6's storage
+    // (seen here), and that must not take the shared broker down for other tests.
+    let broker = test_support::PrivateBroker::start();
+    let brokers = broker.brokers();
     let topic = test_support::unique_name("crash");
     test_support::create_topic(&brokers, &topic, 4).await;
     test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
@@ -62,8 +66,8 @@ async fn sigkill_at_any_moment_counts_every_tag_exactly_once() {
     let log = std::env::temp_dir().join(format!("{topic}.log"));
 
     let mut projectors = vec![
-        spawn_projector(&topic, &clickhouse, &group, &log),
-        spawn_projector(&topic, &clickhouse, &group, &log),
+        spawn_projector(&brokers, &topic, &clickhouse, &group, &log),
+        spawn_projector(&brokers, &topic, &clickhouse, &group, &log),
     ];
     let producer = {
         let (brokers, topic) = (brokers.clone(), topic.clone());
@@ -82,7 +86,7 @@ async fn sigkill_at_any_moment_counts_every_tag_exactly_once() {
         let victim = kills % projectors.len();
         let _ = projectors[victim].kill();
         let _ = projectors[victim].wait();
-        projectors[victim] = spawn_projector(&topic, &clickhouse, &group, &log);
+        projectors[victim] = spawn_projector(&brokers, &topic, &clickhouse, &group, &log);
         kills += 1;
     }
     producer.await.expect("producer task");
@@ -104,6 +108,7 @@ async fn sigkill_at_any_moment_counts_every_tag_exactly_once() {
     // projector never needs the group's committed offsets anyway (it resumes from
     // ClickHouse), so a new group is a legitimate way to take over.
     let mut survivor = spawn_projector(
+        &brokers,
         &topic,
         &clickhouse,
         &test_support::unique_name("survivor"),

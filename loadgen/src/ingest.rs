@@ -1,0 +1,127 @@
+//! Open-loop HTTP load on `POST /user_tags`.
+//!
+//! At a fixed rate, request i is due at `start + i / rate` and its latency is measured
+//! from that due time (so a stalled server cannot hide its queueing: no coordinated
+//! omission). With rate 0 it runs flat out with `concurrency` requests in flight.
+//! Every request has the contract's client deadline (200 ms by default).
+
+use crate::latency::{Latencies, LatencySummary};
+use crate::stream::{Cardinalities, TagStream};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Base URL (front door or write-api).
+    pub base_url: String,
+    /// Tags per second; 0 = as fast as `concurrency` allows.
+    pub rate: u32,
+    /// How long to send.
+    pub duration: Duration,
+    /// Most requests in flight.
+    pub concurrency: usize,
+    /// Stream seed.
+    pub seed: u64,
+    /// Client deadline per request.
+    pub deadline: Duration,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    /// The URL loaded.
+    pub base_url: String,
+    /// Requested rate (0 = flat out).
+    pub target_rate: u32,
+    /// Requests sent.
+    pub sent: u64,
+    /// Answered 204.
+    pub accepted: u64,
+    /// Any other status, a transport error, or past the deadline.
+    pub failed: u64,
+    /// Accepted tags per second over the run.
+    pub achieved_rate: f64,
+    /// Latency of the accepted requests.
+    pub latency: LatencySummary,
+}
+
+/// Runs the load and reports.
+pub async fn run(options: IngestOptions) -> Result<IngestReport, reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .timeout(options.deadline)
+        .pool_max_idle_per_host(options.concurrency)
+        .tcp_nodelay(true)
+        .build()?;
+    let url = format!("{}/user_tags", options.base_url.trim_end_matches('/'));
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let latencies = Arc::new(Mutex::new(Latencies::new()));
+    let (accepted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut stream = TagStream::new(options.seed, Cardinalities::default());
+    let started = Instant::now();
+    let mut sent: u64 = 0;
+    let mut tasks = Vec::new();
+    while started.elapsed() < options.duration {
+        let due = if options.rate == 0 {
+            Instant::now()
+        } else {
+            let due = started + Duration::from_secs_f64(sent as f64 / f64::from(options.rate));
+            tokio::time::sleep_until(due.into()).await;
+            due
+        };
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let Some(tag) = stream.next() else {
+            break;
+        };
+        let body = tag.to_json_value().to_string();
+        let (client, url, latencies) = (client.clone(), url.clone(), Arc::clone(&latencies));
+        let (accepted, failed) = (Arc::clone(&accepted), Arc::clone(&failed));
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match response {
+                Ok(response) if response.status().as_u16() == 204 => {
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut latencies) = latencies.lock() {
+                        latencies.record(due.elapsed());
+                    }
+                }
+                _ => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            drop(permit);
+        }));
+        sent += 1;
+        if tasks.len() >= 10_000 {
+            tasks.retain(|task| !task.is_finished());
+        }
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let accepted = accepted.load(Ordering::Relaxed);
+    let latency = latencies
+        .lock()
+        .map(|latencies| latencies.summary())
+        .unwrap_or_else(|_| Latencies::new().summary());
+    Ok(IngestReport {
+        base_url: options.base_url,
+        target_rate: options.rate,
+        sent,
+        accepted,
+        failed: failed.load(Ordering::Relaxed),
+        achieved_rate: accepted as f64 / elapsed,
+        latency,
+    })
+}
