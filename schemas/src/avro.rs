@@ -45,6 +45,45 @@ pub enum AvroError {
     Shape(String),
 }
 
+/// Why a schema version cannot follow the one before it.
+#[derive(Debug, thiserror::Error)]
+#[error("version {newer} cannot read data written with version {older}: {reason}")]
+pub struct IncompatibleVersion {
+    /// The older version.
+    pub older: u32,
+    /// The newer version.
+    pub newer: u32,
+    /// apache-avro's explanation.
+    pub reason: String,
+}
+
+/// Checks that each version can read data written with the one before it (backward
+/// compatibility, what a consumer on the newer schema needs). `versions` are
+/// `(version, schema text)` pairs, oldest first.
+pub fn check_backward(versions: &[(u32, &str)]) -> Result<(), IncompatibleVersion> {
+    for pair in versions.windows(2) {
+        let (older, newer) = (pair[0], pair[1]);
+        let incompatible = |reason: String| IncompatibleVersion {
+            older: older.0,
+            newer: newer.0,
+            reason,
+        };
+        let writer = parse_schema(older.1).map_err(|error| incompatible(error.to_string()))?;
+        let reader = parse_schema(newer.1).map_err(|error| incompatible(error.to_string()))?;
+        apache_avro::schema_compatibility::SchemaCompatibility::can_read(&writer, &reader)
+            .map_err(|error| incompatible(error.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Every bundled version as `(version, schema text)`, oldest first.
+pub fn bundled_versions() -> Vec<(u32, &'static str)> {
+    VERSIONS
+        .iter()
+        .map(|version| (version.version, version.text))
+        .collect()
+}
+
 /// Parses a schema text.
 pub fn parse_schema(text: &str) -> Result<Schema, AvroError> {
     Schema::parse_str(text).map_err(AvroError::Schema)
@@ -185,6 +224,11 @@ fn shape(field: &str, value: &Value) -> AvroError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundled_versions_are_backward_compatible() {
+        check_backward(&bundled_versions()).expect("each version reads the one before");
+    }
 
     #[test]
     fn every_bundled_version_parses_and_versions_are_consecutive() {

@@ -66,18 +66,25 @@ impl SchemaCatalog {
     pub async fn current_schema_id(&self, subject: &str) -> Result<u32, CatalogError> {
         match self {
             Self::Bundled => Ok(avro::current_version().version),
-            Self::Registry(settings) => {
-                let supplied = SuppliedSchema::new(
-                    Some("com.allezon.analytics.UserTag".to_owned()),
-                    SchemaType::Avro,
-                    avro::current_version().text.to_owned(),
-                );
-                post_schema(settings, subject.to_owned(), supplied)
-                    .await
-                    .map(|registered| registered.id)
-                    .map_err(|error| CatalogError::Registry(error.to_string()))
-            }
+            Self::Registry(_) => self.register(subject, avro::current_version().text).await,
         }
+    }
+
+    /// Registers `schema` under `subject` (the registry checks compatibility) and
+    /// returns its id. Only a registry catalog can register.
+    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, CatalogError> {
+        let Self::Registry(settings) = self else {
+            return Err(CatalogError::Registry("no registry configured".to_owned()));
+        };
+        let supplied = SuppliedSchema::new(
+            Some("com.allezon.analytics.UserTag".to_owned()),
+            SchemaType::Avro,
+            schema.to_owned(),
+        );
+        post_schema(settings, subject.to_owned(), supplied)
+            .await
+            .map(|registered| registered.id)
+            .map_err(|error| CatalogError::Registry(error.to_string()))
     }
 
     /// The schema a payload with this id was written with.

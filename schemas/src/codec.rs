@@ -80,13 +80,7 @@ impl TagDecoder {
     pub async fn decode(&self, payload: &[u8]) -> Result<UserTag, CodecError> {
         let (schema_id, datum) = wire::unframe(payload)?;
         let writer = self.writer_schema(schema_id).await?;
-        let mut reader = datum;
-        let value = GenericDatumReader::builder(&writer)
-            .reader_schema(&self.reader)
-            .build()
-            .and_then(|datum_reader| datum_reader.read_value(&mut reader))
-            .map_err(AvroError::Datum)?;
-        Ok(avro::from_value(value)?)
+        decode_datum(&writer, &self.reader, datum)
     }
 
     async fn writer_schema(&self, schema_id: u32) -> Result<Arc<Schema>, CodecError> {
@@ -103,6 +97,22 @@ impl TagDecoder {
     fn cached(&self, schema_id: u32) -> Option<Arc<Schema>> {
         self.writers.read().ok()?.get(&schema_id).cloned()
     }
+}
+
+/// Decodes an Avro datum written with `writer` into a tag, resolving it into `reader`
+/// (Avro schema resolution: fields the reader lacks are skipped, fields the writer
+/// lacks take the reader's defaults).
+pub fn decode_datum(
+    writer: &Schema,
+    reader: &Schema,
+    mut datum: &[u8],
+) -> Result<UserTag, CodecError> {
+    let value = GenericDatumReader::builder(writer)
+        .reader_schema(reader)
+        .build()
+        .and_then(|datum_reader| datum_reader.read_value(&mut datum))
+        .map_err(AvroError::Datum)?;
+    Ok(avro::from_value(value)?)
 }
 
 #[cfg(test)]
