@@ -1,16 +1,20 @@
 //! projector settings: flags with environment fallbacks; `projector --help` is the reference.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use service_kit::settings::{
     parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings,
 };
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Materializes the tag log into ClickHouse (profiles and minute aggregates).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "projector", version)]
 pub struct Config {
+    /// What to do (default: project the log continuously).
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
     /// Address of the /health, /ready and /metrics endpoints.
     #[arg(long, env = "PROJECTOR_LISTEN", default_value = "127.0.0.1:8083", value_parser = parse_listen)]
     pub listen: SocketAddr,
@@ -41,6 +45,22 @@ pub struct Config {
     /// Logging.
     #[command(flatten)]
     pub log: LogSettings,
+}
+
+/// Other modes than continuous projection.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Mode {
+    /// Replays the whole topic into fresh tables in another database, then exits.
+    /// Switch by pointing read-api and the projector at that database
+    /// (CLICKHOUSE_DATABASE): the log is the source of truth.
+    Rebuild {
+        /// Database to build into (created and migrated; must not hold projected data).
+        #[arg(long)]
+        target_database: String,
+        /// Folder of the ClickHouse migrations.
+        #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
+        migrations_dir: PathBuf,
+    },
 }
 
 impl Config {

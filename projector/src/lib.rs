@@ -19,6 +19,7 @@
 //! - [`dead_letter`]: undecodable messages go to a dead-letter topic with the reason;
 //! - [`pipeline`]: the consume-decode-insert loop;
 //! - [`retention`]: drops aggregate partitions older than the retention window;
+//! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
 pub mod batch;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod pipeline;
 pub mod rebalance;
+pub mod rebuild;
 pub mod retention;
 pub mod sink;
 pub mod startup;

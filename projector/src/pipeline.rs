@@ -17,7 +17,7 @@ use schemas::TagDecoder;
 use service_kit::tables::{LogPosition, UserTagRow};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
@@ -47,6 +47,9 @@ pub struct Projection {
     pub runtime: Handle,
     /// Set to stop after the current batch.
     pub stop: Arc<AtomicBool>,
+    /// Per partition, the next offset whose predecessors are all durably handled
+    /// (inserted or dead-lettered): what `projector rebuild` waits on.
+    pub durable: Arc<Mutex<HashMap<i32, i64>>>,
 }
 
 /// Why the loop could not run.
@@ -83,6 +86,9 @@ impl Pipeline {
             if projection.batch.is_due() {
                 projection.flush(&consumer, &mut expected, true);
             }
+            if projection.batch.is_empty() {
+                projection.publish_durable(&expected);
+            }
         }
         if !projection.batch.is_empty() {
             projection.flush(&consumer, &mut expected, false);
@@ -95,6 +101,16 @@ impl Pipeline {
 type GroupConsumer = BaseConsumer<ProjectorContext>;
 
 impl Projection {
+    /// With nothing pending, everything accepted so far is inserted or dead-lettered.
+    fn publish_durable(&self, expected: &HashMap<i32, i64>) {
+        if let Ok(mut durable) = self.durable.lock() {
+            for (partition, next) in expected {
+                let entry = durable.entry(*partition).or_insert(0);
+                *entry = (*entry).max(*next);
+            }
+        }
+    }
+
     fn apply_rebalances(&mut self, consumer: &GroupConsumer, expected: &mut HashMap<i32, i64>) {
         let revoked = consumer.context().take_revoked();
         let assigned = consumer.context().take_assigned();

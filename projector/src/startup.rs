@@ -11,10 +11,11 @@ use axum::Router;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::health::{DependencyStatus, Readiness};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::runtime::Handle;
@@ -110,6 +111,7 @@ impl Application {
             topic: config.kafka.topic.clone(),
             runtime,
             stop: Arc::new(AtomicBool::new(false)),
+            durable: Arc::new(Mutex::new(HashMap::new())),
         };
         let pipeline = Pipeline {
             consumer,
@@ -129,6 +131,11 @@ impl Application {
             retention_client: clickhouse,
             config,
         })
+    }
+
+    /// Per partition, the next offset below which everything is durably handled.
+    pub fn durable_positions(&self) -> Arc<Mutex<HashMap<i32, i64>>> {
+        Arc::clone(&self.pipeline.projection.durable)
     }
 
     /// The bound port of the health endpoints (useful with port 0).

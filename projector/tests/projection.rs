@@ -148,3 +148,42 @@ async fn a_restarted_projector_resumes_from_clickhouse_not_the_broker() {
     let _ = second.stop.send(());
     second.task.await.expect("task").expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_replays_the_whole_log_into_a_fresh_database_exactly_once() {
+    let brokers = test_support::brokers();
+    let topic = test_support::unique_name("rebuild");
+    test_support::create_topic(&brokers, &topic, 3).await;
+    test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
+    produce(&brokers, &topic, 0..1500).await;
+    // The last message of its partition cannot be decoded: completion must not wait
+    // for a row that will never exist.
+    produce_raw(&brokers, &topic, "tail", b"garbage at the tail").await;
+
+    let mut config = Config::local_defaults();
+    config.kafka = test_support::kafka_settings(&brokers, &topic);
+    config.batch_max_wait = Duration::from_millis(100);
+    let target = test_support::unique_name("rebuilt");
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        projector::rebuild::rebuild(config, &target, &migrations::bundled_dir()),
+    )
+    .await
+    .expect("rebuild finishes")
+    .expect("rebuild succeeds");
+    assert_eq!(report.messages, 1501);
+
+    let rebuilt = test_support::clickhouse_settings(&target);
+    assert_eq!(distinct_tags(&rebuilt).await, 1500);
+    assert_eq!(aggregated_count(&rebuilt).await, 1500);
+    for action in [Action::View, Action::Buy] {
+        assert_eq!(
+            stored_minutes(&rebuilt, action, None).await,
+            expected_minutes(0..1500, action, None)
+        );
+    }
+    assert_eq!(
+        test_support::read_topic(&brokers, &format!("{topic}-dead-letter")).len(),
+        1
+    );
+}

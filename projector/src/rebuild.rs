@@ -1,0 +1,120 @@
+//! `projector rebuild`: replays the topic from its beginning into fresh tables.
+//!
+//! The target database is created and migrated, the topic's high watermarks are
+//! recorded, and a projector in a fresh consumer group runs against the target until
+//! every partition is durably handled (inserted or dead-lettered) up to those marks.
+//! Because a projector resumes from the offsets ClickHouse holds, an empty target
+//! starts at the beginning of the log. Tags arriving meanwhile are projected as well;
+//! the live projector keeps serving the old database until the switch.
+
+use crate::config::Config;
+use crate::startup::{Application, StartupError};
+use rdkafka::consumer::Consumer;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Why a rebuild failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The target could not be migrated.
+    #[error(transparent)]
+    Migration(#[from] migrations::MigrationError),
+    /// The topic's watermarks could not be read.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The projector could not run.
+    #[error(transparent)]
+    Projector(#[from] StartupError),
+    /// A blocking task failed.
+    #[error("watermark task failed")]
+    Join,
+}
+
+/// What the rebuild did.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    /// The database now holding the rebuilt read models.
+    pub database: String,
+    /// Messages replayed (sum of the recorded high watermarks minus low watermarks).
+    pub messages: i64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Rebuilds the read models of `config`'s topic into `target_database`.
+pub async fn rebuild(
+    mut config: Config,
+    target_database: &str,
+    migrations_dir: &Path,
+) -> Result<RebuildReport, RebuildError> {
+    let started = Instant::now();
+    let server = service_kit::clickhouse::server_client(&config.clickhouse);
+    migrations::apply(&server, target_database, migrations_dir).await?;
+
+    let kafka = config.kafka.clone();
+    let marks = tokio::task::spawn_blocking(move || high_watermarks(&kafka))
+        .await
+        .map_err(|_| RebuildError::Join)??;
+    let messages = marks.values().map(|(low, high)| high - low).sum();
+    tracing::info!(
+        target_database,
+        messages,
+        partitions = marks.len(),
+        "rebuild started"
+    );
+
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    config.group_id = format!("{}-rebuild-{nanos}", config.group_id);
+    config.clickhouse.database = target_database.to_owned();
+    config.listen = "127.0.0.1:0".parse().unwrap_or(config.listen);
+    let application = Application::build(config).await?;
+    let durable = application.durable_positions();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let done = durable.lock().map(|durable| {
+            marks.iter().all(|(partition, (low, high))| {
+                high <= low || durable.get(partition).is_some_and(|next| next >= high)
+            })
+        });
+        if matches!(done, Ok(true)) || running.is_finished() {
+            break;
+        }
+    }
+    let _ = stop.send(());
+    running.await.map_err(|_| RebuildError::Join)??;
+    let report = RebuildReport {
+        database: target_database.to_owned(),
+        messages,
+        elapsed: started.elapsed(),
+    };
+    tracing::info!(database = %report.database, messages, elapsed = ?report.elapsed, "rebuild complete: switch CLICKHOUSE_DATABASE to it");
+    Ok(report)
+}
+
+/// `(low, high)` watermarks of every partition of the topic. Blocking.
+fn high_watermarks(
+    settings: &service_kit::settings::KafkaSettings,
+) -> Result<HashMap<i32, (i64, i64)>, rdkafka::error::KafkaError> {
+    let client = service_kit::kafka::metadata_client(settings)?;
+    let metadata = client.fetch_metadata(Some(&settings.topic), Duration::from_secs(10))?;
+    let mut marks = HashMap::new();
+    for topic in metadata.topics() {
+        for partition in topic.partitions() {
+            let mark = client.fetch_watermarks(
+                &settings.topic,
+                partition.id(),
+                Duration::from_secs(10),
+            )?;
+            marks.insert(partition.id(), mark);
+        }
+    }
+    Ok(marks)
+}
