@@ -89,6 +89,17 @@ pid_of() {
 
 is_running() { pid_of "$1" >/dev/null; }
 
+# pid_alive NAME: the recorded pid exists. Used while waiting for a component just
+# started: right after start_bg the pid may still be the subshell about to exec the
+# program, so its cmdline does not match yet (is_running would say "exited").
+pid_alive() {
+    local file pid
+    file="$(pid_file "$1")"
+    [[ -s "$file" ]] || return 1
+    pid="$(<"$file")"
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # start_bg NAME WORKDIR CMD [ARGS...]: runs CMD detached (own session, stdin
 # closed, output appended to the component's log) and records its pid.
 start_bg() {
@@ -158,7 +169,7 @@ wait_http() {
             code="$(http_code "$url")"
             [[ "$code" == 200 ]] && return 0
         fi
-        if ! is_running "$name"; then
+        if ! pid_alive "$name"; then
             show_log_tail "$name" 40 "${EXTRA_LOGS[@]}"
             die "$name exited while waiting for $url"
         fi
@@ -176,7 +187,7 @@ wait_tcp() {
     deadline=$((SECONDS + START_TIMEOUT))
     while ((SECONDS < deadline)); do
         tcp_open "$host" "$port" && return 0
-        if ! is_running "$name"; then
+        if ! pid_alive "$name"; then
             show_log_tail "$name" 40
             die "$name exited while waiting for $host:$port"
         fi

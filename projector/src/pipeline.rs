@@ -80,7 +80,10 @@ impl Pipeline {
             projection.apply_rebalances(&consumer, &mut expected);
             match polled {
                 Some(Ok(message)) => projection.accept(&message, &mut expected),
-                Some(Err(error)) => tracing::warn!(error = %error, "consumer error"),
+                Some(Err(error)) => {
+                    metrics::counter!("projector_consumer_errors_total").increment(1);
+                    tracing::error!(error = %error, "consumer error (an offset out of range stops that partition: see README)");
+                }
                 None => {}
             }
             if projection.batch.is_due() {

@@ -77,9 +77,40 @@ impl ProjectorContext {
                 .get(&element.partition())
                 .map_or(Offset::Beginning, |next| Offset::Offset(*next));
             tracing::info!(topic = element.topic(), partition = element.partition(), offset = ?resume, "partition assigned");
+            if let Offset::Offset(next) = resume {
+                warn_if_outside_log(consumer, element.topic(), element.partition(), next);
+            }
             positioned.add_partition_offset(element.topic(), element.partition(), resume)?;
         }
         consumer.assign(&positioned)
+    }
+}
+
+/// A resume position outside the log (topic recreated, log truncated before projection)
+/// cannot be honoured without losing or double-counting tags: the partition is left
+/// where ClickHouse says (it stalls, `auto.offset.reset=error`) and operators are told.
+fn warn_if_outside_log(
+    consumer: &BaseConsumer<ProjectorContext>,
+    topic: &str,
+    partition: i32,
+    next: i64,
+) {
+    match consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)) {
+        Ok((low, high)) if next < low || next > high => {
+            metrics::counter!("projector_resume_outside_log_total", "partition" => partition.to_string()).increment(1);
+            tracing::error!(
+                topic,
+                partition,
+                resume = next,
+                low,
+                high,
+                "ClickHouse's resume offset is outside the log: partition stopped; rebuild into a fresh database (projector rebuild)"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(topic, partition, error = %error, "watermarks unavailable at assignment")
+        }
     }
 }
 

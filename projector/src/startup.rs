@@ -92,7 +92,10 @@ impl Application {
                 .set("group.id", &config.group_id)
                 .set("enable.auto.commit", "false")
                 .set("enable.auto.offset.store", "false")
-                .set("auto.offset.reset", "earliest")
+                // Positions always come from ClickHouse (or the explicit beginning). A stored
+                // position outside the log (topic recreated, log truncated by retention)
+                // must stop that partition loudly, never silently replay and double-count.
+                .set("auto.offset.reset", "error")
                 .set("session.timeout.ms", "10000")
                 .set("heartbeat.interval.ms", "1000")
                 .set("statistics.interval.ms", "5000")

@@ -187,3 +187,40 @@ async fn rebuild_replays_the_whole_log_into_a_fresh_database_exactly_once() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_position_beyond_the_log_stops_the_partition_instead_of_replaying_it() {
+    let brokers = test_support::brokers();
+    let topic = test_support::unique_name("outofrange");
+    test_support::create_topic(&brokers, &topic, 1).await;
+    test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
+    let clickhouse = test_support::migrated_database("outofrange").await;
+    produce(&brokers, &topic, 0..200).await;
+    // As if the topic had been recreated: ClickHouse says 10,000 were projected.
+    service_kit::clickhouse::client(&clickhouse)
+        .query("INSERT INTO projector_offsets (kafka_topic, kafka_partition, next_offset) VALUES (?, 0, 10000)")
+        .bind(&topic)
+        .execute()
+        .await
+        .expect("offset planted");
+
+    let running = start_projector(&topic, &clickhouse, &test_support::unique_name("group")).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        distinct_tags(&clickhouse).await,
+        0,
+        "the partition was replayed from the start"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", running.port))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("projector_resume_outside_log_total"),
+        "the stop is visible to operators"
+    );
+    let _ = running.stop.send(());
+    running.task.await.expect("task").expect("clean stop");
+}
