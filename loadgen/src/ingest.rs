@@ -1,16 +1,17 @@
 //! Open-loop HTTP load on `POST /user_tags`.
 //!
-//! At a fixed rate, request i is due at `start + i / rate` and its latency is measured
-//! from that due time (so a stalled server cannot hide its queueing: no coordinated
-//! omission). With rate 0 it runs flat out with `concurrency` requests in flight.
-//! Every request has the contract's client deadline (200 ms by default).
+//! Paced by [`Pacer`] (latency from each request's due time); with rate 0 it runs flat
+//! out with `concurrency` requests in flight. Every request has the contract's client
+//! deadline (200 ms by default). No queries and no model: see [`crate::harness`] for
+//! the checking run.
 
+use crate::http::{self, Pacer};
 use crate::latency::{Latencies, LatencySummary};
 use crate::stream::{Cardinalities, TagStream};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// What to send.
@@ -51,53 +52,33 @@ pub struct IngestReport {
 
 /// Runs the load and reports.
 pub async fn run(options: IngestOptions) -> Result<IngestReport, reqwest::Error> {
-    let client = reqwest::Client::builder()
-        .timeout(options.deadline)
-        .pool_max_idle_per_host(options.concurrency)
-        .tcp_nodelay(true)
-        .build()?;
+    let client = http::client(options.deadline, options.concurrency)?;
     let url = format!("{}/user_tags", options.base_url.trim_end_matches('/'));
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let latencies = Arc::new(Mutex::new(Latencies::new()));
     let (accepted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut stream = TagStream::new(options.seed, Cardinalities::default());
-    let started = Instant::now();
+    let pacer = Pacer::new(options.rate);
     let mut sent: u64 = 0;
     let mut tasks = Vec::new();
-    while started.elapsed() < options.duration {
-        let due = if options.rate == 0 {
-            Instant::now()
-        } else {
-            let due = started + Duration::from_secs_f64(sent as f64 / f64::from(options.rate));
-            tokio::time::sleep_until(due.into()).await;
-            due
-        };
+    while pacer.elapsed() < options.duration {
+        let due = pacer.due(sent).await;
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
         };
         let Some(tag) = stream.next() else {
             break;
         };
-        let body = tag.to_json_value().to_string();
         let (client, url, latencies) = (client.clone(), url.clone(), Arc::clone(&latencies));
         let (accepted, failed) = (Arc::clone(&accepted), Arc::clone(&failed));
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await;
-            match response {
-                Ok(response) if response.status().as_u16() == 204 => {
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut latencies) = latencies.lock() {
-                        latencies.record(due.elapsed());
-                    }
+            if http::post_tag(&client, &url, &tag).await {
+                accepted.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut latencies) = latencies.lock() {
+                    latencies.record(due.elapsed());
                 }
-                _ => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
+            } else {
+                failed.fetch_add(1, Ordering::Relaxed);
             }
             drop(permit);
         }));
@@ -109,7 +90,7 @@ pub async fn run(options: IngestOptions) -> Result<IngestReport, reqwest::Error>
     for task in tasks {
         let _ = task.await;
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = pacer.elapsed().as_secs_f64();
     let accepted = accepted.load(Ordering::Relaxed);
     let latency = latencies
         .lock()

@@ -3,12 +3,24 @@
 //! Layout:
 //! - [`stream`]: a deterministic tag stream from a seed (event time 1 ms apart, skewed
 //!   cookies and dimensions like the reference harness);
-//! - [`latency`]: latency recording and the summary printed and written as JSON;
-//! - [`ingest`]: open-loop HTTP load on `POST /user_tags` at a fixed rate or flat out;
+//! - [`http`]: the client, open-loop pacing, posting a tag;
+//! - [`ingest`]: open-loop load on `POST /user_tags` at a fixed rate or flat out;
 //! - [`ceiling`]: the raw rate of an rdkafka producer on the same broker, the limit the
-//!   write path is compared with.
+//!   write path is compared with;
+//! - the checking run, [`harness`]: [`model`] (what was sent and what became of it, and
+//!   from that every expected answer), [`queries`] (the contract's queries and answers),
+//!   [`planner`] (which queries to ask), [`report`] (tallies and the summary);
+//! - [`start`]: where a run's event time starts on a platform that already holds tags;
+//! - [`latency`]: latency recording and its summary.
 
 pub mod ceiling;
+pub mod harness;
+pub mod http;
 pub mod ingest;
 pub mod latency;
+pub mod model;
+pub mod planner;
+pub mod queries;
+pub mod report;
+pub mod start;
 pub mod stream;

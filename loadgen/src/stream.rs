@@ -37,9 +37,21 @@ impl Default for Cardinalities {
     }
 }
 
+/// How many values of each dimension are hot: a quarter of the draws hit them, so a
+/// stream of a few tens of thousands of tags takes each hot cookie past 200 tags per
+/// action.
+pub const HOT_VALUES: u32 = 16;
+
+/// The cookie with number `number` (`cookie00000000000007`: 20 characters, like the
+/// reference harness's cookies).
+pub fn cookie_name(number: u32) -> String {
+    format!("cookie{number:014}")
+}
+
 /// The generator.
 pub struct TagStream {
     rng: StdRng,
+    start_ms: i64,
     next_index: u64,
     sizes: Cardinalities,
 }
@@ -49,15 +61,23 @@ impl TagStream {
     pub fn new(seed: u64, sizes: Cardinalities) -> Self {
         Self {
             rng: StdRng::seed_from_u64(seed),
+            start_ms: STREAM_START_MS,
             next_index: 0,
             sizes,
         }
     }
 
-    /// A value in `0..size`, skewed: a quarter of the draws hit the 16 hottest values.
+    /// The same stream with event time starting at `start_ms` instead of
+    /// [`STREAM_START_MS`] (so a run does not mix with an earlier run's tags).
+    pub fn starting_at(mut self, start_ms: i64) -> Self {
+        self.start_ms = start_ms;
+        self
+    }
+
+    /// A value in `0..size`, skewed: a quarter of the draws hit the [`HOT_VALUES`] hottest.
     fn skewed(&mut self, size: u32) -> u32 {
         if self.rng.random_range(0..4) == 0 {
-            self.rng.random_range(0..size.min(16))
+            self.rng.random_range(0..size.min(HOT_VALUES))
         } else {
             self.rng.random_range(0..size)
         }
@@ -72,8 +92,8 @@ impl Iterator for TagStream {
         self.next_index += 1;
         let cookie = self.skewed(self.sizes.cookies);
         let tag = UserTag {
-            time: EventTime::from_millis(STREAM_START_MS + index as i64),
-            cookie: format!("cookie{cookie:014}"),
+            time: EventTime::from_millis(self.start_ms + index as i64),
+            cookie: cookie_name(cookie),
             country: format!("C{:02}", self.skewed(self.sizes.countries)),
             device: [Device::Pc, Device::Mobile, Device::Tv][self.rng.random_range(0..3)],
             action: if self.rng.random_range(0..5) == 0 {

@@ -86,7 +86,15 @@ impl EventTime {
         }
     }
 
-    /// Formats as an aggregate bucket: `2026-03-01T12:05:00`.
+    /// Formats as a query range end with milliseconds: `2026-03-01T12:05:00.123`.
+    pub fn to_query_millis_string(self) -> String {
+        self.to_datetime()
+            .format("%Y-%m-%dT%H:%M:%S%.3f")
+            .to_string()
+    }
+
+    /// Formats as an aggregate bucket, which is also a query range end with seconds:
+    /// `2026-03-01T12:05:00`.
     pub fn to_bucket_string(self) -> String {
         self.to_datetime().format("%Y-%m-%dT%H:%M:%S").to_string()
     }
@@ -147,5 +155,13 @@ mod tests {
         assert_eq!(seconds.to_bucket_string(), "2026-03-01T12:05:00");
         assert!(EventTime::parse_query_seconds("2026-03-01T12:05:00.000").is_err());
         assert!(EventTime::parse_query_seconds("2026-02-30T12:05:00").is_err());
+    }
+
+    #[test]
+    fn query_millis_strings_parse_back() {
+        for text in ["2026-03-01T12:00:00.250", "2026-03-01T12:00:00.000"] {
+            let time = EventTime::parse_query_millis(text).expect("valid");
+            assert_eq!(time.to_query_millis_string(), text);
+        }
     }
 }

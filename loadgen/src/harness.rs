@@ -1,0 +1,553 @@
+//! `loadgen run`: the checking harness. It sends the seeded stream to `POST /user_tags`
+//! at a chosen rate, records every outcome in its [`Model`], and while tags flow asks a
+//! profile query every `profile_every` tags and an aggregates query every
+//! `aggregate_every` tags, in debug mode (the expected answer is the body), about tags
+//! settled for the lag the contract allows (10 s and 60 s, shorter on request). After
+//! the stream it waits out the lags and asks a final round over everything; the
+//! unfiltered totals of that round also prove no tag answered 204 was lost. Optional
+//! freshness probes time a tag's way from its 204 to its profile.
+
+use crate::http::{self, Pacer};
+use crate::latency::Latencies;
+use crate::model::{Expected, MinuteTotals, Model, Outcome};
+use crate::planner;
+use crate::queries::{AggregateAnswer, AggregateQuery, ProfileAnswer, ProfileQuery};
+use crate::report::{
+    Examples, FreshnessReport, HarnessReport, Kind, Mismatch, QueryTally, TagReport,
+};
+use crate::stream::{Cardinalities, TagStream};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use reqwest::Url;
+use schemas::{EventTime, UserTag};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// How long a freshness probe waits for its tag.
+const PROBE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Pause between a probe's queries.
+const PROBE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Most queries in flight at once.
+const QUERY_CONCURRENCY: usize = 32;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct HarnessOptions {
+    /// The front door (or any base URL serving the whole API).
+    pub base_url: String,
+    /// Tags to send (1 ms of event time each).
+    pub tags: u64,
+    /// Tags per second; 0 = flat out.
+    pub rate: u32,
+    /// Most tag requests in flight.
+    pub concurrency: usize,
+    /// Stream seed (also seeds the choice of queries).
+    pub seed: u64,
+    /// First event time, ms since the epoch.
+    pub start_ms: i64,
+    /// Client deadline of a tag request (the contract's 200 ms).
+    pub tag_deadline: Duration,
+    /// Client deadline of a profile query (the contract's 200 ms).
+    pub profile_deadline: Duration,
+    /// Client deadline of an aggregates query (the contract's 60 s).
+    pub aggregate_deadline: Duration,
+    /// How long after its 204 a tag must be visible in profiles (the contract's 10 s).
+    pub profile_lag: Duration,
+    /// How long after its 204 a tag must be counted in aggregates (the contract's 60 s).
+    pub aggregate_lag: Duration,
+    /// A profile query every this many tags (0 = none).
+    pub profile_every: u64,
+    /// An aggregates query every this many tags (0 = none).
+    pub aggregate_every: u64,
+    /// A freshness probe every this many tags (0 = none).
+    pub freshness_every: u64,
+    /// Cookies sampled for the final round, besides the hot ones.
+    pub final_profiles: usize,
+    /// Draw a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// Why the run could not be made (wrong answers are in the report, not here).
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The base URL does not parse.
+    #[error("invalid base URL: {0}")]
+    BaseUrl(#[from] url::ParseError),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Everything the tasks share.
+struct Shared {
+    options: HarnessOptions,
+    base: Url,
+    tags_url: String,
+    client: reqwest::Client,
+    query_permits: Semaphore,
+    model: Mutex<Model>,
+    tag_latency: Mutex<Latencies>,
+    profiles: Mutex<QueryTally>,
+    aggregates: Mutex<QueryTally>,
+    final_profiles: Mutex<QueryTally>,
+    final_aggregates: Mutex<QueryTally>,
+    examples: Mutex<Examples>,
+    freshness: Mutex<Latencies>,
+    probes: AtomicU64,
+    lost_tags: AtomicU64,
+}
+
+/// Locks `mutex`, carrying on with the data if a task panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    fn tally(&self, kind: Kind) -> &Mutex<QueryTally> {
+        match kind {
+            Kind::Profile => &self.profiles,
+            Kind::Aggregate => &self.aggregates,
+            Kind::FinalProfile => &self.final_profiles,
+            Kind::FinalAggregate => &self.final_aggregates,
+        }
+    }
+
+    fn deadline(&self, kind: Kind) -> Duration {
+        match kind {
+            Kind::Profile | Kind::FinalProfile => self.options.profile_deadline,
+            Kind::Aggregate | Kind::FinalAggregate => self.options.aggregate_deadline,
+        }
+    }
+
+    /// Posts a query with `body` (the expected answer, or nothing) and returns the
+    /// parsed answer and its latency; an error or unparseable answer is tallied and
+    /// kept as an example.
+    async fn post<A: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        url: &Url,
+        body: Option<String>,
+    ) -> Option<(A, Duration)> {
+        let _permit = self.query_permits.acquire().await.ok()?;
+        let started = Instant::now();
+        let mut request = self.client.post(url.clone()).timeout(self.deadline(kind));
+        if let Some(body) = body.clone() {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let outcome = match request.send().await {
+            Ok(response) if response.status() == reqwest::StatusCode::OK => {
+                match response.bytes().await {
+                    Ok(bytes) => serde_json::from_slice::<A>(&bytes)
+                        .map_err(|error| format!("{error}: {}", String::from_utf8_lossy(&bytes))),
+                    Err(error) => Err(error.to_string()),
+                }
+            }
+            Ok(response) => {
+                let status = response.status();
+                Err(format!(
+                    "{status} {}",
+                    response.text().await.unwrap_or_default()
+                ))
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        let latency = started.elapsed();
+        match outcome {
+            Ok(answer) => Some((answer, latency)),
+            Err(problem) => {
+                lock(self.tally(kind)).failed();
+                lock(&self.examples).keep(Mismatch::new(
+                    kind,
+                    url.as_str(),
+                    body.as_deref().unwrap_or("a 200 answer"),
+                    &problem,
+                ));
+                None
+            }
+        }
+    }
+
+    /// Asks a query whose expected answer is certain, in debug mode, and tallies it.
+    async fn check<A>(&self, kind: Kind, url: Url, expected: A)
+    where
+        A: Serialize + DeserializeOwned + PartialEq,
+    {
+        let expected_text = serde_json::to_string(&expected).unwrap_or_default();
+        let Some((answer, latency)) = self
+            .post::<A>(kind, &url, Some(expected_text.clone()))
+            .await
+        else {
+            return;
+        };
+        let correct = answer == expected;
+        lock(self.tally(kind)).answered(correct, latency);
+        if !correct {
+            let got = serde_json::to_string(&answer).unwrap_or_default();
+            lock(&self.examples).keep(Mismatch::new(kind, url.as_str(), &expected_text, &got));
+        }
+    }
+
+    async fn check_profile(&self, kind: Kind, query: ProfileQuery) {
+        let expected = lock(&self.model).profile(&query);
+        match expected {
+            Expected::Certain(answer) => self.check(kind, query.url(&self.base), answer).await,
+            Expected::Uncertain => lock(self.tally(kind)).skipped_uncertain(),
+        }
+    }
+
+    async fn check_aggregate(&self, kind: Kind, query: AggregateQuery) {
+        let expected = lock(&self.model).aggregate(&query);
+        match expected {
+            Expected::Certain(answer) => self.check(kind, query.url(&self.base), answer).await,
+            Expected::Uncertain => lock(self.tally(kind)).skipped_uncertain(),
+        }
+    }
+
+    /// A final-round unfiltered aggregates query: exact when certain, and in any case
+    /// each minute's count must hold every tag answered 204 (else they are lost) and no
+    /// more than the tags sent.
+    async fn check_totals(&self, query: AggregateQuery) {
+        let kind = Kind::FinalAggregate;
+        let totals = lock(&self.model).minute_totals(&query);
+        let certain = totals.iter().all(|minute| minute.uncertain_count == 0);
+        let expected = query.render(&totals);
+        let expected_text = serde_json::to_string(&expected).unwrap_or_default();
+        let url = query.url(&self.base);
+        let body = certain.then(|| expected_text.clone());
+        let Some((answer, latency)) = self.post::<AggregateAnswer>(kind, &url, body).await else {
+            return;
+        };
+        let (lost, within_bounds) = compare_totals(&totals, &answer);
+        self.lost_tags.fetch_add(lost, Ordering::Relaxed);
+        let correct = if certain {
+            answer == expected
+        } else {
+            within_bounds && answer.columns == expected.columns
+        };
+        lock(self.tally(kind)).answered(correct, latency);
+        if !correct {
+            let got = serde_json::to_string(&answer).unwrap_or_default();
+            lock(&self.examples).keep(Mismatch::new(kind, url.as_str(), &expected_text, &got));
+        }
+    }
+
+    /// Polls the profile of `tag`'s cookie at exactly its time until the tag shows, and
+    /// records the time since its 204.
+    async fn probe(&self, tag: UserTag, accepted_at: Instant) {
+        self.probes.fetch_add(1, Ordering::Relaxed);
+        let query = ProfileQuery {
+            cookie: tag.cookie.clone(),
+            from: tag.time,
+            to: EventTime::from_millis(tag.time.millis() + 1),
+            limit: None,
+        };
+        let url = query.url(&self.base);
+        while accepted_at.elapsed() < PROBE_DEADLINE {
+            let response = self
+                .client
+                .post(url.clone())
+                .timeout(self.options.profile_deadline)
+                .send()
+                .await;
+            if let Ok(response) = response {
+                if let Ok(answer) = response.json::<ProfileAnswer>().await {
+                    if answer.views.contains(&tag) || answer.buys.contains(&tag) {
+                        lock(&self.freshness).record(accepted_at.elapsed());
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+
+    fn progress_message(&self) -> String {
+        let profiles = lock(&self.profiles).report();
+        let aggregates = lock(&self.aggregates).report();
+        format!(
+            "profiles {} ok {} bad | aggregates {} ok {} bad",
+            profiles.correct,
+            profiles.wrong + profiles.errors,
+            aggregates.correct,
+            aggregates.wrong + aggregates.errors
+        )
+    }
+}
+
+/// Tags answered 204 missing from `answer`'s counts, and whether every minute's count
+/// lies between the accepted tags and the accepted plus the failed ones.
+fn compare_totals(totals: &[MinuteTotals], answer: &AggregateAnswer) -> (u64, bool) {
+    let Some(counts) = answer.numbers("count") else {
+        return (0, false);
+    };
+    if counts.len() != totals.len() {
+        return (0, false);
+    }
+    let mut lost = 0;
+    let mut within = true;
+    for (count, minute) in counts.iter().zip(totals) {
+        lost += minute.accepted_count.saturating_sub(*count);
+        within &= (minute.accepted_count..=minute.accepted_count + minute.uncertain_count)
+            .contains(count);
+    }
+    (lost, within)
+}
+
+/// Runs the stream, the queries and the final round, and reports.
+pub async fn run(options: HarnessOptions) -> Result<HarnessReport, HarnessError> {
+    let base = Url::parse(&options.base_url)?;
+    let client = http::client(options.tag_deadline, options.concurrency)?;
+    let tags_url = format!("{}/user_tags", options.base_url.trim_end_matches('/'));
+    let shared = Arc::new(Shared {
+        base,
+        tags_url,
+        client,
+        query_permits: Semaphore::new(QUERY_CONCURRENCY),
+        model: Mutex::new(Model::new()),
+        tag_latency: Mutex::new(Latencies::new()),
+        profiles: Mutex::default(),
+        aggregates: Mutex::default(),
+        final_profiles: Mutex::default(),
+        final_aggregates: Mutex::default(),
+        examples: Mutex::default(),
+        freshness: Mutex::new(Latencies::new()),
+        probes: AtomicU64::new(0),
+        lost_tags: AtomicU64::new(0),
+        options,
+    });
+    let options = &shared.options;
+    let progress = if options.progress {
+        ProgressBar::new(options.tags)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {pos}/{len} tags {per_sec} {msg}",
+    ) {
+        progress.set_style(style.progress_chars("=> "));
+    }
+
+    let sending = send_stream(&shared, &progress).await;
+    let sent_rate = shared_accepted(&shared) as f64 / sending.as_secs_f64().max(f64::EPSILON);
+
+    progress.set_message("waiting out the lags for the final round");
+    wait_until_settled(&shared).await;
+    progress.set_message("final round");
+    final_round(&shared).await;
+    progress.finish_and_clear();
+
+    Ok(report(&shared, sent_rate))
+}
+
+fn shared_accepted(shared: &Shared) -> u64 {
+    lock(&shared.model).outcome_counts().0
+}
+
+/// Sends the stream with its queries and probes; returns how long sending took.
+async fn send_stream(shared: &Arc<Shared>, progress: &ProgressBar) -> Duration {
+    let options = &shared.options;
+    let mut stream =
+        TagStream::new(options.seed, Cardinalities::default()).starting_at(options.start_ms);
+    let mut rng = StdRng::seed_from_u64(options.seed.wrapping_add(1));
+    let tag_permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let pacer = Pacer::new(options.rate);
+    let mut tasks = JoinSet::new();
+    let (mut profile_frontier, mut aggregate_frontier) = (0, 0);
+    for sent in 0..options.tags {
+        let due = pacer.due(sent).await;
+        let Ok(permit) = Arc::clone(&tag_permits).acquire_owned().await else {
+            break;
+        };
+        let Some(tag) = stream.next() else {
+            break;
+        };
+        let index = lock(&shared.model).push(tag.clone());
+        let probe = options.freshness_every > 0 && sent % options.freshness_every == 0;
+        let task_shared = Arc::clone(shared);
+        tasks.spawn(async move {
+            let accepted = http::post_tag(&task_shared.client, &task_shared.tags_url, &tag).await;
+            let now = Instant::now();
+            let outcome = if accepted {
+                lock(&task_shared.tag_latency).record(now - due);
+                Outcome::Accepted(now)
+            } else {
+                Outcome::Failed(now)
+            };
+            lock(&task_shared.model).settle(index, outcome);
+            drop(permit);
+            if accepted && probe {
+                task_shared.probe(tag, now).await;
+            }
+        });
+        let number = sent + 1;
+        if options.profile_every > 0 && number % options.profile_every == 0 {
+            let query = {
+                let model = lock(&shared.model);
+                profile_frontier =
+                    model.settled_prefix(profile_frontier, options.profile_lag, Instant::now());
+                planner::profile(&model, profile_frontier, &mut rng)
+            };
+            if let Some(query) = query {
+                let task_shared = Arc::clone(shared);
+                tasks.spawn(async move { task_shared.check_profile(Kind::Profile, query).await });
+            }
+        }
+        if options.aggregate_every > 0 && number % options.aggregate_every == 0 {
+            let query = {
+                let model = lock(&shared.model);
+                aggregate_frontier =
+                    model.settled_prefix(aggregate_frontier, options.aggregate_lag, Instant::now());
+                planner::aggregate(&model, aggregate_frontier, &mut rng)
+            };
+            if let Some(query) = query {
+                let task_shared = Arc::clone(shared);
+                tasks.spawn(
+                    async move { task_shared.check_aggregate(Kind::Aggregate, query).await },
+                );
+            }
+        }
+        progress.inc(1);
+        if number % 1_000 == 0 {
+            progress.set_message(shared.progress_message());
+            while tasks.try_join_next().is_some() {}
+        }
+    }
+    let sending = pacer.elapsed();
+    while tasks.join_next().await.is_some() {}
+    sending
+}
+
+/// Waits until every tag has had its answer for the longer of the two lags.
+async fn wait_until_settled(shared: &Shared) {
+    let lag = shared.options.profile_lag.max(shared.options.aggregate_lag);
+    loop {
+        let settled = {
+            let model = lock(&shared.model);
+            model.settled_prefix(0, lag, Instant::now()) == model.len()
+        };
+        if settled {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The final round: every hot cookie and a sample of others over the whole stream, and
+/// the whole stream's minutes in every filter combination.
+async fn final_round(shared: &Arc<Shared>) {
+    let mut rng = StdRng::seed_from_u64(shared.options.seed.wrapping_add(2));
+    let (profiles, aggregates) = {
+        let model = lock(&shared.model);
+        (
+            planner::final_profiles(&model, shared.options.final_profiles, &mut rng),
+            planner::final_aggregates(&model, &mut rng),
+        )
+    };
+    let mut tasks = JoinSet::new();
+    for query in profiles {
+        let shared = Arc::clone(shared);
+        tasks.spawn(async move { shared.check_profile(Kind::FinalProfile, query).await });
+    }
+    for query in aggregates {
+        let shared = Arc::clone(shared);
+        tasks.spawn(async move {
+            if query.filters.present().is_empty() {
+                shared.check_totals(query).await;
+            } else {
+                shared.check_aggregate(Kind::FinalAggregate, query).await;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+fn report(shared: &Shared, achieved_rate: f64) -> HarnessReport {
+    let options = &shared.options;
+    let (accepted, failed, span) = {
+        let model = lock(&shared.model);
+        let (accepted, failed) = model.outcome_counts();
+        let span = match (model.tag(0), model.tag(model.len().saturating_sub(1))) {
+            (Some(first), Some(last)) => (last.time.millis() - first.time.millis() + 1) as f64,
+            _ => 0.0,
+        };
+        (accepted, failed, span / 1000.0)
+    };
+    let probes = shared.probes.load(Ordering::Relaxed);
+    let freshness = lock(&shared.freshness);
+    let mut report = HarnessReport {
+        base_url: options.base_url.clone(),
+        seed: options.seed,
+        stream_start: EventTime::from_millis(options.start_ms).to_instant_string(),
+        event_time_seconds: span,
+        lags_ms: [
+            options.profile_lag.as_millis() as u64,
+            options.aggregate_lag.as_millis() as u64,
+        ],
+        tags: TagReport {
+            sent: accepted + failed,
+            accepted,
+            failed,
+            target_rate: options.rate,
+            achieved_rate,
+            latency: lock(&shared.tag_latency).summary(),
+        },
+        profiles: lock(&shared.profiles).report(),
+        aggregates: lock(&shared.aggregates).report(),
+        final_profiles: lock(&shared.final_profiles).report(),
+        final_aggregates: lock(&shared.final_aggregates).report(),
+        lost_tags: shared.lost_tags.load(Ordering::Relaxed),
+        freshness: (options.freshness_every > 0).then(|| FreshnessReport {
+            probes,
+            visible: freshness.summary().samples,
+            latency: freshness.summary(),
+        }),
+        mismatches: lock(&shared.examples).to_vec(),
+        passed: false,
+    };
+    report.passed = report.verdict().is_ok();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_count_lost_tags_and_allow_failed_ones_either_way() {
+        let totals = [
+            MinuteTotals {
+                accepted_count: 5,
+                accepted_sum: 50,
+                uncertain_count: 1,
+            },
+            MinuteTotals {
+                accepted_count: 2,
+                accepted_sum: 20,
+                uncertain_count: 0,
+            },
+        ];
+        let answer = |counts: [&str; 2]| AggregateAnswer {
+            columns: vec!["1m_bucket".into(), "action".into(), "count".into()],
+            rows: counts
+                .iter()
+                .map(|count| vec!["t".to_owned(), "VIEW".to_owned(), (*count).to_owned()])
+                .collect(),
+        };
+        assert_eq!(compare_totals(&totals, &answer(["6", "2"])), (0, true));
+        assert_eq!(compare_totals(&totals, &answer(["5", "2"])), (0, true));
+        assert_eq!(compare_totals(&totals, &answer(["4", "1"])), (2, false));
+        assert_eq!(compare_totals(&totals, &answer(["7", "2"])), (0, false));
+    }
+}

@@ -1,0 +1,43 @@
+//! Where a run's event time starts, so that it does not mix with tags the platform
+//! already holds: the first whole minute after the newest stored tag (or the fixed
+//! [`STREAM_START_MS`] on an empty platform). Reads ClickHouse directly: the API has no
+//! question for "your newest tag", and a harness must not depend on one.
+
+use crate::stream::STREAM_START_MS;
+use schemas::EventTime;
+use service_kit::settings::ClickHouseSettings;
+
+const MINUTE_MILLIS: i64 = 60_000;
+
+/// The start for a platform whose newest tag is at `newest_ms` (0 when empty).
+pub fn start_after(newest_ms: i64) -> EventTime {
+    let next_minute = (newest_ms.div_euclid(MINUTE_MILLIS) + 1) * MINUTE_MILLIS;
+    EventTime::from_millis(next_minute.max(STREAM_START_MS))
+}
+
+/// The start after the newest tag in `settings`' database.
+pub async fn after_newest(
+    settings: &ClickHouseSettings,
+) -> Result<EventTime, clickhouse::error::Error> {
+    let newest: i64 = service_kit::clickhouse::client(settings)
+        .query("SELECT max(time_ms) FROM user_tags")
+        .fetch_one()
+        .await?;
+    Ok(start_after(newest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_on_the_next_whole_minute_and_never_before_the_fixed_start() {
+        assert_eq!(start_after(0).millis(), STREAM_START_MS);
+        let newest = STREAM_START_MS + 90_500;
+        assert_eq!(start_after(newest).millis(), STREAM_START_MS + 120_000);
+        assert_eq!(
+            start_after(STREAM_START_MS + 120_000).millis(),
+            STREAM_START_MS + 180_000
+        );
+    }
+}

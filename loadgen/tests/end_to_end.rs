@@ -1,0 +1,103 @@
+//! End to end through the front door of the running stack (`make up`; `make test` brings
+//! it up first): the harness sends a stream of 150,000 tags (2.5 minutes of event time)
+//! and checks every profile and aggregates answer against its model, with the
+//! contract's lags shortened (5 s for profiles, 10 s for aggregates), then a final round
+//! over everything that also proves no tag answered 204 was lost. The read-api's own
+//! debug-mode comparison must agree: its mismatch counter must not move.
+//!
+//! The stream starts on the first whole minute after the newest stored tag, so earlier
+//! runs and other data never mix into its answers.
+
+use loadgen::harness::{run, HarnessOptions};
+use service_kit::settings::ClickHouseSettings;
+use std::time::Duration;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// The sum of the read-api's `read_api_debug_mismatches_total` series.
+async fn debug_mismatches(read_api: &str) -> f64 {
+    let text = reqwest::get(format!("{read_api}/metrics"))
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("read-api /metrics answers")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|line| line.starts_with("read_api_debug_mismatches_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_is_correct_and_no_answered_tag_is_lost() {
+    let front_door = env_or("ALLEZON_URL", "http://127.0.0.1:8000");
+    let read_api = env_or("READ_API_URL", "http://127.0.0.1:8082");
+    let clickhouse = ClickHouseSettings {
+        url: env_or("CLICKHOUSE_URL", "http://127.0.0.1:8123"),
+        database: env_or("CLICKHOUSE_DATABASE", "allezon"),
+        user: env_or("CLICKHOUSE_USER", "default"),
+        password: env_or("CLICKHOUSE_PASSWORD", ""),
+    };
+    let start = loadgen::start::after_newest(&clickhouse)
+        .await
+        .expect("the stack's ClickHouse answers (make up)");
+    let mismatches_before = debug_mismatches(&read_api).await;
+
+    let tags = 150_000;
+    let report = run(HarnessOptions {
+        base_url: front_door,
+        tags,
+        rate: 2_000,
+        concurrency: 256,
+        seed: 42,
+        start_ms: start.millis(),
+        tag_deadline: Duration::from_millis(200),
+        profile_deadline: Duration::from_millis(200),
+        aggregate_deadline: Duration::from_secs(60),
+        profile_lag: Duration::from_secs(5),
+        aggregate_lag: Duration::from_secs(10),
+        profile_every: 10,
+        aggregate_every: 1_000,
+        freshness_every: 5_000,
+        final_profiles: 200,
+        progress: false,
+    })
+    .await
+    .expect("the harness runs");
+    println!("{}", report.summary_text());
+
+    assert!(
+        report.event_time_seconds >= 120.0,
+        "at least 2 minutes of event time"
+    );
+    assert_eq!(report.verdict(), Ok(()));
+    assert!(
+        report.tags.failed * 100 <= tags,
+        "more than 1% of the tags failed: {}",
+        report.tags.failed
+    );
+    // Enough was actually checked for the verdict to mean something.
+    assert!(report.profiles.correct >= 5_000, "{:?}", report.profiles);
+    assert!(report.aggregates.correct >= 20, "{:?}", report.aggregates);
+    assert!(
+        report.final_profiles.correct >= 16,
+        "{:?}",
+        report.final_profiles
+    );
+    // 2.5 minutes from a whole minute: one window, 2 actions x 8 filter combinations
+    // (a filtered one is skipped if a tag it depends on failed).
+    let final_aggregates = &report.final_aggregates;
+    assert_eq!(
+        final_aggregates.correct + final_aggregates.skipped_uncertain,
+        16,
+        "{final_aggregates:?}"
+    );
+    assert_eq!(
+        debug_mismatches(&read_api).await,
+        mismatches_before,
+        "the read-api's debug mode saw a mismatch the harness did not"
+    );
+}
