@@ -8,6 +8,7 @@ use crate::pipeline::{Pipeline, PipelineError, Projection};
 use crate::rebalance::ProjectorContext;
 use crate::sink::ClickHouseSink;
 use axum::Router;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::health::{DependencyStatus, Readiness};
@@ -79,6 +80,24 @@ impl Readiness for ProjectorReadiness {
     }
 }
 
+/// The projector's consumer settings (also used by `bench-projector` to measure the raw
+/// consume rate with exactly these settings).
+pub fn consumer_config(config: &Config) -> ClientConfig {
+    let mut consumer = service_kit::kafka::base_config(&config.kafka);
+    consumer
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // Positions always come from ClickHouse (or the explicit beginning). A stored
+        // position outside the log (topic recreated, log truncated by retention)
+        // must stop that partition loudly, never silently replay and double-count.
+        .set("auto.offset.reset", "error")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("statistics.interval.ms", "5000");
+    consumer
+}
+
 impl Application {
     /// Creates the consumer, sink and endpoints; nothing is consumed until [`Self::run_until`].
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -88,18 +107,7 @@ impl Application {
         let runtime = Handle::current();
         let context = ProjectorContext::new(runtime.clone(), sink.clone());
         let consumer: BaseConsumer<ProjectorContext> =
-            service_kit::kafka::base_config(&config.kafka)
-                .set("group.id", &config.group_id)
-                .set("enable.auto.commit", "false")
-                .set("enable.auto.offset.store", "false")
-                // Positions always come from ClickHouse (or the explicit beginning). A stored
-                // position outside the log (topic recreated, log truncated by retention)
-                // must stop that partition loudly, never silently replay and double-count.
-                .set("auto.offset.reset", "error")
-                .set("session.timeout.ms", "10000")
-                .set("heartbeat.interval.ms", "1000")
-                .set("statistics.interval.ms", "5000")
-                .create_with_context(context)?;
+            consumer_config(&config).create_with_context(context)?;
         let catalog =
             SchemaCatalog::from_registry_url(config.kafka.schema_registry_url.as_deref())?;
         let projection = Projection {

@@ -1,0 +1,19 @@
+//! bench: the platform's benchmarks, each figure beside its limit measured in the same run.
+//!
+//! Layout:
+//! - [`latency`]: latency recording (HdrHistogram) and its summary;
+//! - [`open_loop`]: requests fired at fixed due times, latency measured from the due time;
+//! - [`process`]: CPU time of a process and of its threads, from `/proc`;
+//! - [`consume`]: the raw consume rate of a topic with the projector's consumer settings,
+//!   with or without decoding (`bench-projector consume`);
+//! - [`catch_up`]: the real projector binary on a backlog, timed until ClickHouse holds
+//!   every row (`bench-projector catch-up`);
+//! - [`read`]: profile and aggregate queries, through read-api or as the same SQL
+//!   straight to ClickHouse (`bench-read`).
+
+pub mod catch_up;
+pub mod consume;
+pub mod latency;
+pub mod open_loop;
+pub mod process;
+pub mod read;

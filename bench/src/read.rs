@@ -1,0 +1,267 @@
+//! Read-path queries for `bench-read`: user profiles and 10-minute aggregates drawn like
+//! the loaded data (skewed cookies and filter values, see `scripts/bench-read.sh`), sent
+//! either to read-api over HTTP or, as the very SQL read-api sends
+//! ([`read_api::store::Store`]), straight to ClickHouse.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use read_api::params::{AggregatesQuery, ProfileQuery};
+use read_api::store::Store;
+use schemas::{Action, EventTime};
+use service_kit::settings::ClickHouseSettings;
+use std::time::Duration;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// Sizes and event-time span of the loaded data.
+#[derive(Debug, Clone, Copy)]
+pub struct DataShape {
+    /// First event time loaded, ms.
+    pub start_ms: i64,
+    /// Event time after the last loaded tag, ms.
+    pub end_ms: i64,
+    /// Distinct cookies.
+    pub cookies: u32,
+    /// Distinct origins.
+    pub origins: u32,
+    /// Distinct brands.
+    pub brands: u32,
+    /// Distinct categories.
+    pub categories: u32,
+}
+
+/// One request: a path and its query pairs, as read-api receives them.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `/user_profiles/{cookie}` or `/aggregates`.
+    pub path: String,
+    /// The cookie of a profile request.
+    pub cookie: Option<String>,
+    /// Query-string pairs.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The URL on `base`. Every value drawn here is URL-safe (letters, digits, `_:.-`).
+    fn url(&self, base: &str) -> String {
+        let query: Vec<String> = self
+            .pairs
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        format!("{base}{}?{}", self.path, query.join("&"))
+    }
+}
+
+/// Draws requests like the reference harness would send them over the loaded data.
+pub struct RequestMix {
+    rng: StdRng,
+    shape: DataShape,
+}
+
+impl RequestMix {
+    /// A deterministic mix from `seed`.
+    pub fn new(seed: u64, shape: DataShape) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+            shape,
+        }
+    }
+
+    /// A value in `0..size`, a quarter of the draws among the 16 hottest (as loadgen's
+    /// TagStream and the loaded data).
+    fn skewed(&mut self, size: u32) -> u32 {
+        if self.rng.random_range(0..4) == 0 {
+            self.rng.random_range(0..size.min(16))
+        } else {
+            self.rng.random_range(0..size)
+        }
+    }
+
+    /// A profile query: a skewed cookie, a range ending within the last hour of the data
+    /// and 1 to 60 minutes long (at millisecond precision), the default limit.
+    pub fn profile(&mut self) -> Request {
+        let cookie = format!("cookie{:014}", self.skewed(self.shape.cookies));
+        let to = self
+            .rng
+            .random_range((self.shape.end_ms - 60 * MINUTE_MS)..self.shape.end_ms);
+        let from = to - self.rng.random_range(MINUTE_MS..=60 * MINUTE_MS);
+        Request {
+            path: format!("/user_profiles/{cookie}"),
+            cookie: Some(cookie),
+            pairs: vec![(
+                "time_range".to_owned(),
+                format!("{}_{}", query_millis(from), query_millis(to)),
+            )],
+        }
+    }
+
+    /// An aggregates query with the filters of `mask` (bit 1 origin, 2 brand, 4 category)
+    /// set to skewed values that exist, a random action, both aggregates, over 10 whole
+    /// minutes anywhere in the data.
+    pub fn aggregates(&mut self, mask: u8) -> Request {
+        let minutes = (self.shape.end_ms - self.shape.start_ms) / MINUTE_MS - 10;
+        let from = self.shape.start_ms + self.rng.random_range(0..=minutes.max(0)) * MINUTE_MS;
+        let to = from + 10 * MINUTE_MS;
+        let action = if self.rng.random_bool(0.5) {
+            Action::View
+        } else {
+            Action::Buy
+        };
+        let mut pairs = vec![
+            (
+                "time_range".to_owned(),
+                format!(
+                    "{}_{}",
+                    EventTime::from_millis(from).to_bucket_string(),
+                    EventTime::from_millis(to).to_bucket_string()
+                ),
+            ),
+            ("action".to_owned(), action.as_str().to_owned()),
+            ("aggregates".to_owned(), "COUNT".to_owned()),
+            ("aggregates".to_owned(), "SUM_PRICE".to_owned()),
+        ];
+        if mask & 1 != 0 {
+            let origin = self.skewed(self.shape.origins);
+            pairs.push(("origin".to_owned(), format!("CAMPAIGN_{origin}")));
+        }
+        if mask & 2 != 0 {
+            let brand = self.skewed(self.shape.brands);
+            pairs.push(("brand_id".to_owned(), format!("Brand_{brand}")));
+        }
+        if mask & 4 != 0 {
+            let category = self.skewed(self.shape.categories);
+            pairs.push(("category_id".to_owned(), format!("Category_{category}")));
+        }
+        Request {
+            path: "/aggregates".to_owned(),
+            cookie: None,
+            pairs,
+        }
+    }
+}
+
+/// `2026-03-01T12:00:00.123`: a range end with milliseconds.
+fn query_millis(millis: i64) -> String {
+    format!(
+        "{}.{:03}",
+        EventTime::from_millis(millis).to_bucket_string(),
+        millis.rem_euclid(1000)
+    )
+}
+
+/// Where requests go.
+#[derive(Clone)]
+pub enum Target {
+    /// read-api over HTTP.
+    Http {
+        /// The client (its timeout is the caller's deadline).
+        client: reqwest::Client,
+        /// Base URL, e.g. `http://127.0.0.1:18082`.
+        base_url: String,
+    },
+    /// The SQL read-api sends, through read-api's own store, straight to ClickHouse.
+    Direct {
+        /// read-api's ClickHouse reads.
+        store: Box<Store>,
+        /// Deadline per request.
+        deadline: Duration,
+    },
+}
+
+impl Target {
+    /// read-api at `base_url`, each request given `deadline`.
+    pub fn http(base_url: &str, deadline: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(deadline)
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(1024)
+            .build()?;
+        Ok(Self::Http {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// ClickHouse as configured, each request given `deadline`.
+    pub fn direct(settings: &ClickHouseSettings, deadline: Duration) -> Self {
+        Self::Direct {
+            store: Box::new(Store::new(settings)),
+            deadline,
+        }
+    }
+
+    /// Sends one request; whether it was answered (HTTP 200, or rows from ClickHouse)
+    /// within the deadline.
+    pub async fn send(&self, request: Request) -> bool {
+        match self {
+            Self::Http { client, base_url } => {
+                match client.post(request.url(base_url)).send().await {
+                    Ok(response) if response.status().as_u16() == 200 => {
+                        response.bytes().await.is_ok()
+                    }
+                    _ => false,
+                }
+            }
+            Self::Direct { store, deadline } => {
+                tokio::time::timeout(*deadline, direct(store, &request))
+                    .await
+                    .unwrap_or(false)
+            }
+        }
+    }
+}
+
+/// What read-api's handler asks ClickHouse for the same request: both actions of a
+/// profile concurrently, or one aggregates query.
+async fn direct(store: &Store, request: &Request) -> bool {
+    match &request.cookie {
+        Some(cookie) => {
+            let Ok(query) = ProfileQuery::parse(&request.pairs) else {
+                return false;
+            };
+            tokio::try_join!(
+                store.profile_tags(cookie, Action::View, query.time_range, query.limit),
+                store.profile_tags(cookie, Action::Buy, query.time_range, query.limit),
+            )
+            .is_ok()
+        }
+        None => {
+            let Ok(query) = AggregatesQuery::parse(&request.pairs) else {
+                return false;
+            };
+            store.minute_totals(&query).await.is_ok()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> DataShape {
+        DataShape {
+            start_ms: 1_772_323_200_000,
+            end_ms: 1_772_323_200_000 + 86_400_000,
+            cookies: 1_000_000,
+            origins: 1_000,
+            brands: 250,
+            categories: 67,
+        }
+    }
+
+    #[test]
+    fn drawn_requests_are_valid_queries() {
+        let mut mix = RequestMix::new(1, shape());
+        for _ in 0..1000 {
+            let profile = mix.profile();
+            ProfileQuery::parse(&profile.pairs).expect("valid profile query");
+            for mask in 0..8 {
+                let aggregates = mix.aggregates(mask);
+                let query = AggregatesQuery::parse(&aggregates.pairs).expect("valid aggregates");
+                assert_eq!(query.filters.mask(), mask);
+                assert_eq!(query.minutes().len(), 10);
+            }
+        }
+    }
+}
