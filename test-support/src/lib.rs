@@ -3,7 +3,11 @@
 //! Tests talk to the real stack started by `make up` (ClickHouse on 8123, Tansu on
 //! 9092; override with `CLICKHOUSE_URL` / `KAFKA_BROKERS`) and keep out of each other's
 //! way with unique topic and database names. Tests that stop a broker start their own
-//! private one ([`PrivateBroker`]) rather than disturbing the shared stack.
+//! private one ([`PrivateBroker`]) rather than disturbing the shared stack. A service
+//! under test runs on a task of the test as a [`ServedApp`].
+
+mod served;
+pub use served::{ServedApp, ShutdownSignal};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;

@@ -12,8 +12,7 @@ use service_kit::settings::ClickHouseSettings;
 use service_kit::tables::{LogPosition, UserTagRow};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use test_support::ServedApp;
 
 /// 2026-03-01T12:00:00Z.
 pub const BASE_MILLIS: i64 = 1_772_366_400_000;
@@ -22,8 +21,7 @@ pub const MINUTE_MILLIS: i64 = 60_000;
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    served: ServedApp,
 }
 
 /// A read-api with generous deadlines: correctness tests must not depend on latency
@@ -39,19 +37,14 @@ pub async fn spawn_app_with(clickhouse: &ClickHouseSettings, mut config: Config)
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.clickhouse = clickhouse.clone();
     let application = Application::build(config).await.expect("read-api builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let (sender, receiver) = oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async move {
-        let _ = receiver.await;
-    }));
+    let served = ServedApp::spawn(application.port(), |signal| application.run_until(signal));
     TestApp {
-        address,
+        address: served.address.clone(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()
             .expect("client"),
-        shutdown: Some(sender),
-        server: Some(server),
+        served,
     }
 }
 
@@ -131,12 +124,7 @@ impl TestApp {
 
     /// Starts the graceful shutdown and waits for it to finish.
     pub async fn shut_down(&mut self) {
-        if let Some(sender) = self.shutdown.take() {
-            let _ = sender.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task");
-        }
+        self.served.shut_down().await;
     }
 }
 

@@ -5,8 +5,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use test_support::ServedApp;
 use write_api::config::Config;
 use write_api::startup::Application;
 
@@ -15,8 +14,7 @@ pub struct TestApp {
     pub topic: String,
     pub brokers: String,
     pub http: reqwest::Client,
-    shutdown: Option<oneshot::Sender<()>>,
-    pub server: Option<JoinHandle<()>>,
+    served: ServedApp,
 }
 
 /// A write-api with a generous deadline: correctness tests must not depend on latency
@@ -32,21 +30,16 @@ pub async fn spawn_app_with_deadline(brokers: &str, topic: &str, deadline: Durat
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.kafka = test_support::kafka_settings(brokers, topic);
     let application = Application::build(config).await.expect("write-api builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let (sender, receiver) = oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async move {
-        let _ = receiver.await;
-    }));
+    let served = ServedApp::spawn(application.port(), |signal| application.run_until(signal));
     TestApp {
-        address,
+        address: served.address.clone(),
         topic: topic.to_owned(),
         brokers: brokers.to_owned(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .expect("client"),
-        shutdown: Some(sender),
-        server: Some(server),
+        served,
     }
 }
 
@@ -75,12 +68,7 @@ impl TestApp {
 
     /// Starts the graceful shutdown and waits for it to finish.
     pub async fn shut_down(&mut self) {
-        if let Some(sender) = self.shutdown.take() {
-            let _ = sender.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task");
-        }
+        self.served.shut_down().await;
     }
 
     pub fn topic_payloads(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
