@@ -7,7 +7,7 @@
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
 #   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
-#   make bench   every benchmark (today: bench-write -> docs/bench-write.md)
+#   make bench   every benchmark: bench-write, bench-projector, bench-read (reports in docs/)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
@@ -16,7 +16,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # Where the tests find the stack (the services' defaults match these too).
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:8123 KAFKA_BROKERS=127.0.0.1:9092 ALLEZON_STACK=1
 
-.PHONY: up down reset status logs install build lint test bench bench-write
+.PHONY: up down reset status logs install build lint test bench bench-write bench-projector bench-read
 
 up:
 	scripts/up.sh
@@ -53,7 +53,20 @@ test:
 	$(TEST_ENV) cargo test --workspace --release
 
 # Benchmarks write reports under docs/ (see each script's header).
-bench: bench-write
+# Sequential on purpose: each benchmark needs the machine's cores to itself.
+bench:
+	scripts/bench-write.sh
+	scripts/bench-projector.sh
+	scripts/bench-read.sh
 
 bench-write:
 	scripts/bench-write.sh
+
+# Projector catch-up on a 1,000,000-tag backlog beside the raw consume rate -> docs/bench-projector.md
+bench-projector:
+	scripts/bench-projector.sh
+
+# read-api on 86,400,000 tags loaded into a scratch database (kept between runs;
+# scripts/bench-read.sh --force-load reloads) -> docs/bench-read.md
+bench-read:
+	scripts/bench-read.sh

@@ -183,10 +183,19 @@ impl Target {
         })
     }
 
-    /// ClickHouse as configured, each request given `deadline`.
-    pub fn direct(settings: &ClickHouseSettings, deadline: Duration) -> Self {
+    /// ClickHouse as configured, with extra ClickHouse settings (`name`, `value`) on
+    /// every query, each request given `deadline`.
+    pub fn direct(
+        settings: &ClickHouseSettings,
+        options: &[(String, String)],
+        deadline: Duration,
+    ) -> Self {
+        let client = options.iter().fold(
+            service_kit::clickhouse::client(settings),
+            |client, (name, value)| client.with_setting(name, value),
+        );
         Self::Direct {
-            store: Box::new(Store::new(settings)),
+            store: Box::new(Store::from_client(client)),
             deadline,
         }
     }

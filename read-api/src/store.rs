@@ -57,6 +57,12 @@ impl Store {
         }
     }
 
+    /// A store on an already configured client (benchmarks use it to turn ClickHouse
+    /// settings such as `log_queries` on for the very queries read-api sends).
+    pub fn from_client(client: Client) -> Self {
+        Self { client }
+    }
+
     /// The underlying client (for the readiness probe).
     pub fn client(&self) -> &Client {
         &self.client
