@@ -3,7 +3,7 @@
 -- ReplacingMergeTree collapses a replayed tag (same cookie, action, event time: event
 -- times are unique per stream); readers also dedupe with LIMIT 1 BY time_ms before merges.
 -- kafka_* columns record where each row came from: the projector resumes from them.
-CREATE TABLE IF NOT EXISTS user_tags
+CREATE TABLE IF NOT EXISTS {{table user_tags sharded by kafka_partition}}
 (
     cookie String,
     action Enum8('VIEW' = 1, 'BUY' = 2),
@@ -20,6 +20,6 @@ CREATE TABLE IF NOT EXISTS user_tags
     kafka_partition Int32,
     kafka_offset Int64
 )
-ENGINE = ReplacingMergeTree(kafka_offset)
+ENGINE = {{engine ReplacingMergeTree(kafka_offset)}}
 ORDER BY (cookie, action, time_ms)
 SETTINGS index_granularity = 1024

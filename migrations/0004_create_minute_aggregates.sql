@@ -3,7 +3,7 @@
 -- bit 4 category_id); unused filter columns are ''. A query with filters F reads the
 -- rows of mask F only: one row per minute (a few before merges), never the raw tags.
 -- Hourly partitions of event time, so retention drops whole partitions (18.16 has no TTL).
-CREATE TABLE IF NOT EXISTS minute_aggregates
+CREATE TABLE IF NOT EXISTS {{table minute_aggregates}}
 (
     filter_mask UInt8,
     action Enum8('VIEW' = 1, 'BUY' = 2),
@@ -14,6 +14,6 @@ CREATE TABLE IF NOT EXISTS minute_aggregates
     count UInt64,
     sum_price Int64
 )
-ENGINE = SummingMergeTree((count, sum_price))
+ENGINE = {{engine SummingMergeTree((count, sum_price))}}
 PARTITION BY intDiv(toUInt32(minute), 3600)
 ORDER BY (filter_mask, action, filter_origin, filter_brand_id, filter_category_id, minute)

@@ -1,6 +1,6 @@
 -- Fans each inserted tag out to its 8 filter combinations (ARRAY JOIN) and sums per minute.
 -- The minute is computed arithmetically, independent of the server's time zone.
-CREATE MATERIALIZED VIEW IF NOT EXISTS minute_aggregates_mv TO minute_aggregates AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{view minute_aggregates_mv}} TO {{local minute_aggregates}} AS
 SELECT
     filter_mask,
     action,
@@ -10,6 +10,6 @@ SELECT
     toDateTime(intDiv(time_ms, 60000) * 60) AS minute,
     count() AS count,
     sum(toInt64(price)) AS sum_price
-FROM user_tags
+FROM {{local user_tags}}
 ARRAY JOIN [0, 1, 2, 3, 4, 5, 6, 7] AS filter_mask
 GROUP BY filter_mask, action, filter_origin, filter_brand_id, filter_category_id, minute

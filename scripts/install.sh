@@ -2,7 +2,8 @@
 # Installs what the local stack needs, only what is missing (fast when all is
 # present): ClickHouse 18.16 server+client, nginx, docker-compose (validates the
 # production compose file), curl from apt; gcc, make, zlib1g-dev, pkg-config for
-# rdkafka's vendored librdkafka build; the Tansu broker from crates.io.
+# rdkafka's vendored librdkafka build; zookeeper (about 33 MB with the machine's Java;
+# the migrations' cluster test starts a private one); the Tansu broker from crates.io.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -22,7 +23,7 @@ declare -A commands=(
 for pkg in clickhouse-server clickhouse-client nginx-light docker-compose curl; do
     command -v "${commands[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
 done
-for pkg in gcc make zlib1g-dev pkg-config; do
+for pkg in gcc make zlib1g-dev pkg-config zookeeper; do
     pkg_installed "$pkg" || missing+=("$pkg")
 done
 

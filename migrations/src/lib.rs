@@ -4,11 +4,21 @@
 //! (so no SQL splitting is needed), applied in version order. Each applied version is
 //! recorded in `schema_migrations`; re-running applies only what is new. A failing
 //! migration stops the run with the file name and ClickHouse's message.
-//! Unqualified table names resolve to the configured database.
+//! On a single server, unqualified table names resolve to the configured database.
+//!
+//! The same files serve a single server and a cluster: [`template`] explains the
+//! `{{...}}` placeholders that name what a migration creates, and how they render for
+//! each [`Target`]. On a single server the files run exactly as written.
+//!
+//! Layout: this file discovers and applies migrations; [`template`] renders them;
+//! `src/main.rs` is the `migrate` binary.
+
+pub mod template;
 
 use clickhouse::sql::Identifier;
 use clickhouse::Client;
 use std::path::{Path, PathBuf};
+pub use template::{ClusterName, Target, TemplateError};
 
 /// One migration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +27,7 @@ pub struct Migration {
     pub version: u32,
     /// The file name, e.g. `0001_create_user_tags.sql`.
     pub file_name: String,
-    /// The statement.
+    /// The statement as written, placeholders included (see [`template`]).
     pub sql: String,
 }
 
@@ -44,9 +54,37 @@ pub enum MigrationError {
         /// ClickHouse's message.
         message: String,
     },
+    /// A migration's placeholders do not render for the target.
+    #[error("migration {file_name}: {source}")]
+    Template {
+        /// The file.
+        file_name: String,
+        /// What is wrong with it.
+        #[source]
+        source: TemplateError,
+    },
+    /// On a cluster the database name appears unquoted in paths and engine arguments.
+    #[error("database name {0:?} cannot be used on a cluster: expected letters, digits and '_'")]
+    ClusterDatabaseName(String),
     /// The bookkeeping queries failed (ClickHouse unreachable, for instance).
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
+}
+
+impl Migration {
+    /// The statements this migration runs on `target` in `database`, in order: one on a
+    /// single server (the file as written), two on a cluster for a table (the local
+    /// table, then the Distributed table over it).
+    pub fn statements(
+        &self,
+        target: &Target,
+        database: &str,
+    ) -> Result<Vec<String>, MigrationError> {
+        template::render(&self.sql, target, database).map_err(|source| MigrationError::Template {
+            file_name: self.file_name.clone(),
+            source,
+        })
+    }
 }
 
 /// The migrations shipped in this repository.
@@ -92,45 +130,101 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     Ok(migrations)
 }
 
-/// Creates `database` if needed and applies the migrations of `dir` not yet recorded there.
-/// Returns the file names applied by this run.
+/// Checks that `database` can be used on `target` (on a cluster its name appears
+/// unquoted in replication paths and engine arguments).
+pub fn check_database(target: &Target, database: &str) -> Result<(), MigrationError> {
+    match target {
+        Target::Cluster(_) if !template::is_plain_identifier(database) => {
+            Err(MigrationError::ClusterDatabaseName(database.to_owned()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Creates `database` if needed and applies the migrations of `dir` not yet recorded there,
+/// on a single server. Returns the file names applied by this run.
 pub async fn apply(
     server: &Client,
     database: &str,
     dir: &Path,
 ) -> Result<Vec<String>, MigrationError> {
+    apply_to(server, database, dir, &Target::SingleNode).await
+}
+
+/// Like [`apply`], on `target`. On a cluster, `server` is any server of it: the
+/// database, `schema_migrations` and every migration are created `ON CLUSTER`, and
+/// `schema_migrations` is replicated to every server, so the next run may use another
+/// one. Every pending migration is rendered before the first one runs, so a bad
+/// placeholder stops the run before it changes anything.
+pub async fn apply_to(
+    server: &Client,
+    database: &str,
+    dir: &Path,
+    target: &Target,
+) -> Result<Vec<String>, MigrationError> {
     let migrations = discover(dir)?;
-    server
-        .query("CREATE DATABASE IF NOT EXISTS ?")
-        .bind(Identifier(database))
-        .execute()
-        .await?;
     let client = server.clone().with_database(database);
-    client
-        .query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, file_name String, applied_at DateTime DEFAULT now()) \
-             ENGINE = MergeTree ORDER BY version",
-        )
-        .execute()
-        .await?;
+    match target {
+        Target::SingleNode => {
+            server
+                .query("CREATE DATABASE IF NOT EXISTS ?")
+                .bind(Identifier(database))
+                .execute()
+                .await?;
+            client
+                .query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, file_name String, applied_at DateTime DEFAULT now()) \
+                     ENGINE = MergeTree ORDER BY version",
+                )
+                .execute()
+                .await?;
+        }
+        Target::Cluster(cluster) => {
+            check_database(target, database)?;
+            server
+                .query(&format!(
+                    "CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}"
+                ))
+                .execute()
+                .await?;
+            // One replicated log of applied versions for the whole cluster: the path has
+            // no {shard}, so each server needs a replica name unique across the cluster.
+            client
+                .query(&format!(
+                    "CREATE TABLE IF NOT EXISTS {database}.schema_migrations ON CLUSTER {cluster} \
+                     (version UInt32, file_name String, applied_at DateTime DEFAULT now()) \
+                     ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{{shard}}-{{replica}}') \
+                     ORDER BY version"
+                ))
+                .execute()
+                .await?;
+        }
+    }
     let applied: Vec<u32> = client
         .query("SELECT version FROM schema_migrations")
         .fetch_all()
         .await?;
-    let mut newly_applied = Vec::new();
-    for migration in migrations
+    let pending = migrations
         .into_iter()
         .filter(|migration| !applied.contains(&migration.version))
-    {
+        .map(|migration| {
+            let statements = migration.statements(target, database)?;
+            Ok((migration, statements))
+        })
+        .collect::<Result<Vec<_>, MigrationError>>()?;
+    let mut newly_applied = Vec::new();
+    for (migration, statements) in pending {
         tracing::info!(file = %migration.file_name, database, "applying migration");
-        client
-            .query(&migration.sql)
-            .execute()
-            .await
-            .map_err(|error| MigrationError::Failed {
-                file_name: migration.file_name.clone(),
-                message: error.to_string(),
-            })?;
+        for statement in &statements {
+            client
+                .query(statement)
+                .execute()
+                .await
+                .map_err(|error| MigrationError::Failed {
+                    file_name: migration.file_name.clone(),
+                    message: error.to_string(),
+                })?;
+        }
         client
             .query("INSERT INTO schema_migrations (version, file_name) VALUES (?, ?)")
             .bind(migration.version)
@@ -140,4 +234,20 @@ pub async fn apply(
         newly_applied.push(migration.file_name);
     }
     Ok(newly_applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_needs_a_database_name_usable_unquoted() {
+        let cluster = Target::Cluster("prod".parse().expect("cluster name"));
+        assert!(check_database(&cluster, "allezon_v2").is_ok());
+        assert!(matches!(
+            check_database(&cluster, "allezon-v2"),
+            Err(MigrationError::ClusterDatabaseName(name)) if name == "allezon-v2"
+        ));
+        assert!(check_database(&Target::SingleNode, "allezon-v2").is_ok());
+    }
 }

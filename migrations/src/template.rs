@@ -1,0 +1,467 @@
+//! Placeholders that let one migration file target a single server or a cluster.
+//!
+//! A migration names the objects it creates through `{{...}}` placeholders. On a
+//! single server each placeholder renders to the text it wraps, so those files run
+//! exactly as written. On a cluster (`migrate --cluster NAME`):
+//!
+//! | placeholder | single server | cluster `C`, database `D` |
+//! |---|---|---|
+//! | `{{table T}}` | `T` | `D.T_local ON CLUSTER C`, then a Distributed `D.T` over it |
+//! | `{{table T sharded by K}}` | `T` | the same, the Distributed `D.T` sharding inserts by `K` |
+//! | `{{engine E(args)}}` | `E(args)` | `ReplicatedE('/clickhouse/tables/{shard}/D/T_local', '{replica}', args)` |
+//! | `{{view V}}` | `V` | `D.V ON CLUSTER C` |
+//! | `{{local T}}` | `T` | `D.T_local` |
+//!
+//! So on a cluster every server holds the shard-local `T_local` tables (replicated
+//! within their shard through ZooKeeper or ClickHouse Keeper, using the servers'
+//! `{shard}` and `{replica}` macros) and a Distributed table `T` over them: the
+//! services keep addressing `T` unchanged, whichever server they talk to.
+//! Materialized views watch the local tables, so an insert delivered to a shard
+//! derives its rows on that shard. A Distributed table without a sharding key
+//! refuses inserts on a cluster of several shards: right for tables that only views
+//! fill. Names are qualified with the database on a cluster because a distributed
+//! DDL query runs on each server outside the client's session.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Where the migrations are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One ClickHouse server: the files run as written.
+    SingleNode,
+    /// Every server of a cluster defined in the servers' `remote_servers`.
+    Cluster(ClusterName),
+}
+
+/// A cluster name from the servers' `remote_servers` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterName(String);
+
+impl ClusterName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ClusterName {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        if is_plain_identifier(name) {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(format!(
+                "cluster name {name:?}: expected letters, digits and '_', not starting with a digit"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for ClusterName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// Whether `name` can appear in SQL, a ZooKeeper path and engine arguments unquoted.
+pub fn is_plain_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|rest| rest.is_ascii_alphanumeric() || rest == '_')
+}
+
+/// Why a migration's placeholders cannot be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// `{{` without a closing `}}`.
+    #[error("unclosed placeholder at byte {0}")]
+    Unclosed(usize),
+    /// A placeholder of an unknown kind, or one that does not parse.
+    #[error("bad placeholder {{{{{placeholder}}}}}: expected {expected}")]
+    Malformed {
+        /// The text between the braces.
+        placeholder: String,
+        /// What was expected instead.
+        expected: &'static str,
+    },
+    /// More than one object created in one statement.
+    #[error("one statement creates one object: {{{{{0}}}}} repeats or conflicts")]
+    Repeated(String),
+    /// `{{engine}}` without the `{{table}}` it belongs to (its replication path needs the name).
+    #[error("{{{{engine}}}} needs a {{{{table}}}} in the same statement")]
+    EngineWithoutTable,
+    /// On a cluster, a statement without `{{table}}` or `{{view}}` would change one server only.
+    #[error(
+        "on a cluster every statement must create a {{{{table}}}} or a {{{{view}}}} (otherwise it would change one server only)"
+    )]
+    NoClusterObject,
+}
+
+/// One `{{...}}` placeholder, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholder<'a> {
+    /// The table a `CREATE TABLE` creates, with the sharding key of its Distributed table.
+    Table {
+        name: &'a str,
+        sharding_key: Option<&'a str>,
+    },
+    /// A MergeTree-family engine, `engine` like `SummingMergeTree`, `args` inside its parentheses.
+    Engine {
+        engine: &'a str,
+        args: Option<&'a str>,
+    },
+    /// The view a `CREATE MATERIALIZED VIEW` creates.
+    View { name: &'a str },
+    /// A reference to the local table behind `{{table name}}`.
+    Local { name: &'a str },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment<'a> {
+    Text(&'a str),
+    Placeholder {
+        parsed: Placeholder<'a>,
+        /// The text it wraps: what a single server gets.
+        written: &'a str,
+        /// Everything between the braces, for error messages.
+        source: &'a str,
+    },
+}
+
+/// Renders one migration statement for `target` in `database`: the statement itself,
+/// followed on a cluster by the Distributed table over the table it creates.
+/// `database` must satisfy [`is_plain_identifier`] on a cluster (the caller checks).
+pub fn render(sql: &str, target: &Target, database: &str) -> Result<Vec<String>, TemplateError> {
+    let segments = parse(sql)?;
+    let created = check(&segments)?;
+    match target {
+        Target::SingleNode => Ok(vec![segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Text(text) => *text,
+                Segment::Placeholder { written, .. } => written,
+            })
+            .collect()]),
+        Target::Cluster(cluster) => {
+            let Some(created) = created else {
+                return Err(TemplateError::NoClusterObject);
+            };
+            let cluster = cluster.as_str();
+            let mut statement = String::with_capacity(sql.len() + 128);
+            for segment in &segments {
+                match segment {
+                    Segment::Text(text) => statement.push_str(text),
+                    Segment::Placeholder { parsed, .. } => {
+                        statement.push_str(&render_on_cluster(parsed, &created, cluster, database))
+                    }
+                }
+            }
+            let mut statements = vec![statement];
+            if let Placeholder::Table { name, sharding_key } = created {
+                let key = sharding_key
+                    .map(|key| format!(", {key}"))
+                    .unwrap_or_default();
+                statements.push(format!(
+                    "CREATE TABLE IF NOT EXISTS {database}.{name} ON CLUSTER {cluster} \
+                     AS {database}.{name}_local \
+                     ENGINE = Distributed({cluster}, {database}, {name}_local{key})"
+                ));
+            }
+            Ok(statements)
+        }
+    }
+}
+
+fn render_on_cluster(
+    placeholder: &Placeholder<'_>,
+    created: &Placeholder<'_>,
+    cluster: &str,
+    database: &str,
+) -> String {
+    match placeholder {
+        Placeholder::Table { name, .. } => {
+            format!("{database}.{name}_local ON CLUSTER {cluster}")
+        }
+        Placeholder::View { name } => format!("{database}.{name} ON CLUSTER {cluster}"),
+        Placeholder::Local { name } => format!("{database}.{name}_local"),
+        Placeholder::Engine { engine, args } => {
+            let table = match created {
+                Placeholder::Table { name, .. } => *name,
+                _ => {
+                    debug_assert!(false, "check() lets an engine through only with a table");
+                    ""
+                }
+            };
+            let path = format!("'/clickhouse/tables/{{shard}}/{database}/{table}_local'");
+            match args.map(str::trim).filter(|args| !args.is_empty()) {
+                Some(args) => format!("Replicated{engine}({path}, '{{replica}}', {args})"),
+                None => format!("Replicated{engine}({path}, '{{replica}}')"),
+            }
+        }
+    }
+}
+
+/// Splits `sql` into text and placeholders.
+fn parse(sql: &str) -> Result<Vec<Segment<'_>>, TemplateError> {
+    let mut segments = Vec::new();
+    let mut rest = sql;
+    let mut consumed = 0;
+    while let Some(open) = rest.find("{{") {
+        let after_open = &rest[open + 2..];
+        let close = after_open
+            .find("}}")
+            .ok_or(TemplateError::Unclosed(consumed + open))?;
+        let inner = &after_open[..close];
+        if open > 0 {
+            segments.push(Segment::Text(&rest[..open]));
+        }
+        segments.push(parse_placeholder(inner)?);
+        let advance = open + 2 + close + 2;
+        consumed += advance;
+        rest = &rest[advance..];
+    }
+    if !rest.is_empty() {
+        segments.push(Segment::Text(rest));
+    }
+    Ok(segments)
+}
+
+fn parse_placeholder(inner: &str) -> Result<Segment<'_>, TemplateError> {
+    let source = inner.trim();
+    let malformed = |expected| TemplateError::Malformed {
+        placeholder: source.to_owned(),
+        expected,
+    };
+    let (kind, body) = source
+        .split_once(char::is_whitespace)
+        .map(|(kind, body)| (kind, body.trim()))
+        .ok_or_else(|| malformed("a kind (table, engine, view, local) and its argument"))?;
+    let (parsed, written) = match kind {
+        "table" => {
+            let expected = "table NAME [sharded by EXPRESSION]";
+            let (name, sharding_key) = match body.split_once(char::is_whitespace) {
+                None => (body, None),
+                Some((name, clause)) => {
+                    let key = next_word(clause, "sharded")
+                        .and_then(|rest| next_word(rest, "by"))
+                        .filter(|key| !key.is_empty())
+                        .ok_or_else(|| malformed(expected))?;
+                    (name, Some(key))
+                }
+            };
+            if !is_plain_identifier(name) {
+                return Err(malformed(expected));
+            }
+            (Placeholder::Table { name, sharding_key }, name)
+        }
+        "engine" => {
+            let (engine, args) = match body.split_once('(') {
+                None => (body, None),
+                Some((engine, args)) => (
+                    engine.trim_end(),
+                    Some(
+                        args.strip_suffix(')')
+                            .ok_or_else(|| malformed("engine NAME or engine NAME(ARGUMENTS)"))?,
+                    ),
+                ),
+            };
+            if !is_plain_identifier(engine)
+                || !engine.ends_with("MergeTree")
+                || engine.starts_with("Replicated")
+            {
+                return Err(malformed(
+                    "a non-replicated MergeTree-family engine (MergeTree, ReplacingMergeTree, SummingMergeTree, ...)",
+                ));
+            }
+            (Placeholder::Engine { engine, args }, body)
+        }
+        "view" if is_plain_identifier(body) => (Placeholder::View { name: body }, body),
+        "local" if is_plain_identifier(body) => (Placeholder::Local { name: body }, body),
+        "view" | "local" => return Err(malformed("view NAME or local NAME")),
+        _ => return Err(malformed("a kind: table, engine, view or local")),
+    };
+    Ok(Segment::Placeholder {
+        parsed,
+        written,
+        source,
+    })
+}
+
+/// `text` after the word `word` and the whitespace around it, if it starts with that word.
+fn next_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    let (first, rest) = text.trim_start().split_once(char::is_whitespace)?;
+    (first == word).then(|| rest.trim())
+}
+
+/// Checks that the statement creates at most one object (a table or a view) with at
+/// most one engine, which belongs to a table; returns the object.
+fn check<'a>(segments: &[Segment<'a>]) -> Result<Option<Placeholder<'a>>, TemplateError> {
+    let mut created = None;
+    let mut has_engine = false;
+    for segment in segments {
+        let Segment::Placeholder { parsed, source, .. } = segment else {
+            continue;
+        };
+        let repeated = match parsed {
+            Placeholder::Table { .. } | Placeholder::View { .. } => {
+                created.replace(*parsed).is_some()
+            }
+            Placeholder::Engine { .. } => std::mem::replace(&mut has_engine, true),
+            Placeholder::Local { .. } => false,
+        };
+        if repeated {
+            return Err(TemplateError::Repeated((*source).to_owned()));
+        }
+    }
+    if has_engine && !matches!(created, Some(Placeholder::Table { .. })) {
+        return Err(TemplateError::EngineWithoutTable);
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster() -> Target {
+        Target::Cluster("prod".parse().expect("valid name"))
+    }
+
+    #[test]
+    fn a_single_server_gets_the_text_as_written() {
+        let sql = "CREATE TABLE IF NOT EXISTS {{table t sharded by p}} (p Int32, v Int64)\n\
+                   ENGINE = {{engine SummingMergeTree((v))}} ORDER BY p";
+        assert_eq!(
+            render(sql, &Target::SingleNode, "db"),
+            Ok(vec![
+                "CREATE TABLE IF NOT EXISTS t (p Int32, v Int64)\nENGINE = SummingMergeTree((v)) ORDER BY p"
+                    .to_owned()
+            ])
+        );
+    }
+
+    #[test]
+    fn a_cluster_gets_a_replicated_local_table_and_a_distributed_table() {
+        let sql = "CREATE TABLE IF NOT EXISTS {{table t sharded by p}} (p Int32, v Int64)\n\
+                   ENGINE = {{engine SummingMergeTree((v))}} ORDER BY p";
+        assert_eq!(
+            render(sql, &cluster(), "db"),
+            Ok(vec![
+                "CREATE TABLE IF NOT EXISTS db.t_local ON CLUSTER prod (p Int32, v Int64)\n\
+                 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/db/t_local', '{replica}', (v)) ORDER BY p"
+                    .to_owned(),
+                "CREATE TABLE IF NOT EXISTS db.t ON CLUSTER prod AS db.t_local \
+                 ENGINE = Distributed(prod, db, t_local, p)"
+                    .to_owned(),
+            ])
+        );
+    }
+
+    #[test]
+    fn an_engine_without_arguments_gets_only_the_path_and_replica() {
+        for engine in ["MergeTree", "MergeTree()"] {
+            let sql = format!("CREATE TABLE {{{{table t}}}} (x UInt8) ENGINE = {{{{engine {engine}}}}} ORDER BY x");
+            let rendered = render(&sql, &cluster(), "db").expect("renders");
+            assert_eq!(
+                rendered[0],
+                "CREATE TABLE db.t_local ON CLUSTER prod (x UInt8) ENGINE = \
+                 ReplicatedMergeTree('/clickhouse/tables/{shard}/db/t_local', '{replica}') ORDER BY x"
+            );
+            assert_eq!(
+                rendered[1],
+                "CREATE TABLE IF NOT EXISTS db.t ON CLUSTER prod AS db.t_local \
+                 ENGINE = Distributed(prod, db, t_local)",
+                "no sharding key: the Distributed table refuses inserts on several shards"
+            );
+        }
+    }
+
+    #[test]
+    fn a_view_is_created_everywhere_and_watches_local_tables() {
+        let sql = "CREATE MATERIALIZED VIEW IF NOT EXISTS {{view v}} TO {{local out}} AS SELECT x FROM {{local src}}";
+        assert_eq!(
+            render(sql, &Target::SingleNode, "db"),
+            Ok(vec![
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS v TO out AS SELECT x FROM src".to_owned()
+            ])
+        );
+        assert_eq!(
+            render(sql, &cluster(), "db"),
+            Ok(vec![
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v ON CLUSTER prod TO db.out_local AS SELECT x FROM db.src_local"
+                    .to_owned()
+            ])
+        );
+    }
+
+    #[test]
+    fn plain_sql_runs_on_a_single_server_only() {
+        let sql = "CREATE TABLE x (a UInt8) ENGINE = Memory";
+        assert_eq!(
+            render(sql, &Target::SingleNode, "db"),
+            Ok(vec![sql.to_owned()])
+        );
+        assert_eq!(
+            render(sql, &cluster(), "db"),
+            Err(TemplateError::NoClusterObject)
+        );
+    }
+
+    #[test]
+    fn malformed_placeholders_are_refused_on_every_target() {
+        let cases = [
+            ("CREATE TABLE {{table t", TemplateError::Unclosed(13)),
+            (
+                "CREATE TABLE {{tabel t}} (x UInt8) ENGINE = Memory",
+                TemplateError::Malformed {
+                    placeholder: "tabel t".to_owned(),
+                    expected: "a kind: table, engine, view or local",
+                },
+            ),
+            (
+                "CREATE TABLE {{table t by p}} (x UInt8) ENGINE = Memory",
+                TemplateError::Malformed {
+                    placeholder: "table t by p".to_owned(),
+                    expected: "table NAME [sharded by EXPRESSION]",
+                },
+            ),
+            (
+                "CREATE TABLE {{table t}} (x UInt8) ENGINE = {{engine Memory}}",
+                TemplateError::Malformed {
+                    placeholder: "engine Memory".to_owned(),
+                    expected: "a non-replicated MergeTree-family engine (MergeTree, ReplacingMergeTree, SummingMergeTree, ...)",
+                },
+            ),
+            (
+                "CREATE TABLE t (x UInt8) ENGINE = {{engine MergeTree}} ORDER BY x",
+                TemplateError::EngineWithoutTable,
+            ),
+            (
+                "CREATE TABLE {{table a}} AS {{table b}}",
+                TemplateError::Repeated("table b".to_owned()),
+            ),
+            (
+                "CREATE MATERIALIZED VIEW {{view v}} TO {{table t}} AS SELECT 1",
+                TemplateError::Repeated("table t".to_owned()),
+            ),
+        ];
+        for (sql, expected) in cases {
+            for target in [Target::SingleNode, cluster()] {
+                assert_eq!(render(sql, &target, "db"), Err(expected.clone()), "{sql}");
+            }
+        }
+    }
+
+    #[test]
+    fn cluster_names_are_plain_identifiers() {
+        assert!("allezon_cluster".parse::<ClusterName>().is_ok());
+        assert!("_c1".parse::<ClusterName>().is_ok());
+        for bad in ["", "1c", "a-b", "a b", "a'b", "a.b"] {
+            assert!(bad.parse::<ClusterName>().is_err(), "{bad:?} accepted");
+        }
+    }
+}
