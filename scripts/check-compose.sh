@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Validates docker-compose.yml (no Docker engine runs here, but `docker-compose config`
-# parses and resolves it) and checks that every service the README's production
-# section relies on is defined, and that the files it mounts exist.
+# Validates docker-compose.yml and the cluster override deploy/compose/cluster.yml
+# (no Docker engine runs here, but `docker-compose config` parses and resolves them)
+# and checks that every service the README's production section and
+# docs/operations.md rely on is defined, and that the files they mount exist.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -20,3 +21,14 @@ done
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' deploy/compose/grafana/dashboards/allezon.json \
     || die "grafana dashboard is not valid JSON"
 log "docker-compose.yml valid: ${#expected[@]} services present"
+
+cluster_services=$(docker-compose -f docker-compose.yml -f deploy/compose/cluster.yml config --services) \
+    || die "docker-compose.yml with deploy/compose/cluster.yml does not validate"
+for service in "${expected[@]}" clickhouse-keeper clickhouse-2; do
+    grep -qx "$service" <<<"$cluster_services" || die "the cluster override lacks service $service"
+done
+for file in keeper.xml cluster.xml replica-1.xml replica-2.xml users.xml; do
+    python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' "deploy/compose/clickhouse-cluster/$file" \
+        || die "deploy/compose/clickhouse-cluster/$file is missing or not valid XML"
+done
+log "deploy/compose/cluster.yml valid: keeper and two ClickHouse replicas"
