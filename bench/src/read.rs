@@ -229,11 +229,10 @@ async fn direct(store: &Store, request: &Request) -> bool {
             let Ok(query) = ProfileQuery::parse(&request.pairs) else {
                 return false;
             };
-            tokio::try_join!(
-                store.profile_tags(cookie, Action::View, query.time_range, query.limit),
-                store.profile_tags(cookie, Action::Buy, query.time_range, query.limit),
-            )
-            .is_ok()
+            store
+                .profile_tags(cookie, query.time_range, query.limit)
+                .await
+                .is_ok()
         }
         None => {
             let Ok(query) = AggregatesQuery::parse(&request.pairs) else {

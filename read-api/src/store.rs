@@ -3,19 +3,23 @@
 
 use crate::params::{AggregatesQuery, TimeRange};
 use clickhouse::{Client, Row};
-use schemas::Action;
 use serde::Deserialize;
 use service_kit::settings::ClickHouseSettings;
 use service_kit::tables::UserTagRow;
 
-/// One cookie's newest tags of one action: `LIMIT 1 BY time_ms` drops copies of a
-/// replayed tag that `ReplacingMergeTree` has not merged away yet.
+/// One cookie's newest tags of each action, in one query (half the cost of one query
+/// per action): the inner `LIMIT 1 BY action, time_ms` drops copies of a replayed tag
+/// that `ReplacingMergeTree` has not merged away yet, the outer `LIMIT ? BY action`
+/// keeps the newest `limit` of each action.
 const PROFILE_TAGS: &str = "\
-    SELECT ?fields FROM user_tags \
-    WHERE cookie = ? AND action = ? AND time_ms >= ? AND time_ms < ? \
+    SELECT ?fields FROM ( \
+        SELECT * FROM user_tags \
+        WHERE cookie = ? AND time_ms >= ? AND time_ms < ? \
+        ORDER BY time_ms DESC \
+        LIMIT 1 BY action, time_ms \
+    ) \
     ORDER BY time_ms DESC \
-    LIMIT 1 BY time_ms \
-    LIMIT ?";
+    LIMIT ? BY action";
 
 /// Per-minute totals of the rows keyed by exactly the query's filters. Rows are summed
 /// here because `SummingMergeTree` merges them eventually, not at once.
@@ -51,9 +55,16 @@ pub struct Store {
 impl Store {
     /// A store on the configured database. Connections are made per request, so a
     /// ClickHouse that comes back is used again without a restart.
+    ///
+    /// Queries run on one ClickHouse thread and use the uncompressed-block cache: each
+    /// reads a handful of granules, often the same hot ones, so decompressing them
+    /// again and setting up a thread pool cost more than the reading. Measured on 18.16
+    /// (2 cores, a cold cookie's profile): about 9 ms with the defaults, 5 ms with these.
     pub fn new(settings: &ClickHouseSettings) -> Self {
         Self {
-            client: service_kit::clickhouse::client(settings),
+            client: service_kit::clickhouse::client(settings)
+                .with_setting("max_threads", "1")
+                .with_setting("use_uncompressed_cache", "1"),
         }
     }
 
@@ -68,18 +79,17 @@ impl Store {
         &self.client
     }
 
-    /// `cookie`'s tags of `action` in `range`, newest first, one per event time, at most `limit`.
+    /// `cookie`'s tags in `range`, newest first, one per event time, at most `limit` of
+    /// each action (both actions interleaved: split them by `action`).
     pub async fn profile_tags(
         &self,
         cookie: &str,
-        action: Action,
         range: TimeRange,
         limit: u64,
     ) -> Result<Vec<UserTagRow>, clickhouse::error::Error> {
         self.client
             .query(PROFILE_TAGS)
             .bind(cookie)
-            .bind(action.as_str())
             .bind(range.from.millis())
             .bind(range.to.millis())
             .bind(limit)

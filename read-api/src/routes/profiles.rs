@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::Json;
 use schemas::Action;
 use serde_json::{json, Value};
-use service_kit::tables::UserTagRow;
+use service_kit::tables::{action_code, UserTagRow};
 
 /// Answers a user-profile query.
 pub async fn user_profile(
@@ -34,14 +34,16 @@ async fn answer(
     let Query(pairs) =
         query.map_err(|_| InvalidParameter::new("query", "unreadable query string"))?;
     let query = ProfileQuery::parse(&pairs)?;
-    let store = &state.store;
-    let (views, buys) = within(state.profile_deadline, async {
-        tokio::try_join!(
-            store.profile_tags(&cookie, Action::View, query.time_range, query.limit),
-            store.profile_tags(&cookie, Action::Buy, query.time_range, query.limit),
-        )
-    })
+    let rows = within(
+        state.profile_deadline,
+        state
+            .store
+            .profile_tags(&cookie, query.time_range, query.limit),
+    )
     .await?;
+    let (views, buys): (Vec<UserTagRow>, Vec<UserTagRow>) = rows
+        .into_iter()
+        .partition(|row| row.action == action_code(Action::View));
     let profile = json!({
         "cookie": cookie,
         "views": tags_json(&views)?,
