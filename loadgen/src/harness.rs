@@ -23,7 +23,7 @@ use reqwest::Url;
 use schemas::{EventTime, UserTag};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -32,8 +32,9 @@ use tokio::task::JoinSet;
 /// How long a freshness probe waits for its tag.
 const PROBE_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Pause between a probe's queries.
-const PROBE_INTERVAL: Duration = Duration::from_millis(20);
+/// Pause between a probe's queries. One probe runs at a time, so probing adds at most
+/// 20 profile queries/s: the probes must not be the load they measure.
+const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Most queries in flight at once.
 const QUERY_CONCURRENCY: usize = 32;
@@ -67,7 +68,7 @@ pub struct HarnessOptions {
     pub profile_every: u64,
     /// An aggregates query every this many tags (0 = none).
     pub aggregate_every: u64,
-    /// A freshness probe every this many tags (0 = none).
+    /// A freshness probe every this many tags, unless one is running (0 = none).
     pub freshness_every: u64,
     /// Cookies sampled for the final round, besides the hot ones.
     pub final_profiles: usize,
@@ -102,6 +103,7 @@ struct Shared {
     examples: Mutex<Examples>,
     freshness: Mutex<Latencies>,
     probes: AtomicU64,
+    probing: AtomicBool,
     lost_tags: AtomicU64,
 }
 
@@ -244,9 +246,17 @@ impl Shared {
     }
 
     /// Polls the profile of `tag`'s cookie at exactly its time until the tag shows, and
-    /// records the time since its 204.
+    /// records the time since its 204. Does nothing while another probe runs.
     async fn probe(&self, tag: UserTag, accepted_at: Instant) {
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
         self.probes.fetch_add(1, Ordering::Relaxed);
+        self.poll_until_visible(&tag, accepted_at).await;
+        self.probing.store(false, Ordering::Release);
+    }
+
+    async fn poll_until_visible(&self, tag: &UserTag, accepted_at: Instant) {
         let query = ProfileQuery {
             cookie: tag.cookie.clone(),
             from: tag.time,
@@ -263,7 +273,7 @@ impl Shared {
                 .await;
             if let Ok(response) = response {
                 if let Ok(answer) = response.json::<ProfileAnswer>().await {
-                    if answer.views.contains(&tag) || answer.buys.contains(&tag) {
+                    if answer.views.contains(tag) || answer.buys.contains(tag) {
                         lock(&self.freshness).record(accepted_at.elapsed());
                         return;
                     }
@@ -324,6 +334,7 @@ pub async fn run(options: HarnessOptions) -> Result<HarnessReport, HarnessError>
         examples: Mutex::default(),
         freshness: Mutex::new(Latencies::new()),
         probes: AtomicU64::new(0),
+        probing: AtomicBool::new(false),
         lost_tags: AtomicU64::new(0),
         options,
     });

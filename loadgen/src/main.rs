@@ -70,7 +70,8 @@ enum Command {
         /// An aggregates query every this many tags (0 = none).
         #[arg(long, default_value_t = 1000)]
         aggregate_every: u64,
-        /// A freshness probe (204 to visible in its profile) every this many tags (0 = none).
+        /// A freshness probe (204 to visible in its profile, polled every 50 ms) every this
+        /// many tags, unless one is still running (0 = none).
         #[arg(long, default_value_t = 0)]
         freshness_every: u64,
         /// Cookies sampled for the final round, besides the hot ones.
