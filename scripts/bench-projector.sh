@@ -122,6 +122,11 @@ unfiltered minute counts summed to it ({"verified" if verified else "FAILED"} in
 CPU shares are of one core; the machine has {os.cpu_count()}. For comparison, the raw consumer
 used {med(raw, "cpu_s"):.1f} CPU s and the decoding consumer {med(decode, "cpu_s"):.1f} CPU s for
 the same backlog.
+
+The projector's own serial work per batch is its pipeline thread's CPU plus the wait inside
+inserts: {med(catchup, lambda r: thread(r, "projector-pipel") + r["insert_s"]):.1f} s for the backlog, i.e. it could keep up with
+about {fmt(med(catchup, lambda r: r["messages"] / (thread(r, "projector-pipel") + r["insert_s"])))} tags/s if messages were always waiting (an estimate: it
+ignores that ClickHouse, the broker and the projector share two cores).
 """)
 PY
 log "report written to $OUT"

@@ -100,9 +100,12 @@ pub fn unique_group(prefix: &str) -> String {
 
 /// Reads the whole backlog of `settings.topic`. Blocking: the loop polls like the
 /// projector's pipeline thread and decodes through `runtime` as it does.
+/// `overrides` are librdkafka settings (`name`, `value`) applied over the projector's,
+/// to try fetch settings before proposing them for the projector.
 pub fn measure(
     settings: &KafkaSettings,
     work: Work,
+    overrides: &[(String, String)],
     timeout: Duration,
     runtime: &Handle,
 ) -> Result<ConsumeReport, ConsumeError> {
@@ -122,9 +125,12 @@ pub fn measure(
         process::cpu_seconds_by_thread(pid),
     );
     let started = Instant::now();
-    let consumer: BaseConsumer = projector::startup::consumer_config(&config)
-        .set("auto.offset.reset", "earliest")
-        .create()?;
+    let mut consumer_config = projector::startup::consumer_config(&config);
+    consumer_config.set("auto.offset.reset", "earliest");
+    for (name, value) in overrides {
+        consumer_config.set(name, value);
+    }
+    let consumer: BaseConsumer = consumer_config.create()?;
     consumer.subscribe(&[&settings.topic])?;
     let mut rows: Vec<UserTagRow> = Vec::with_capacity(50_000);
     let (mut read, mut first_message) = (0_i64, None);

@@ -31,6 +31,9 @@ enum Command {
         /// What to do per message.
         #[arg(long, value_enum, default_value = "raw")]
         work: Work,
+        /// A librdkafka setting over the projector's, `NAME=VALUE`; repeatable.
+        #[arg(long, value_parser = parse_option)]
+        consumer_option: Vec<(String, String)>,
         /// Broker and topic.
         #[command(flatten)]
         kafka: KafkaSettings,
@@ -63,10 +66,14 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let timeout = Duration::from_secs(cli.timeout_s);
     let report = match cli.command {
-        Command::Consume { work, kafka } => {
+        Command::Consume {
+            work,
+            consumer_option,
+            kafka,
+        } => {
             let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
-                bench::consume::measure(&kafka, work, timeout, &runtime)
+                bench::consume::measure(&kafka, work, &consumer_option, timeout, &runtime)
             })
             .await
             .map_err(anyhow::Error::from)
@@ -118,4 +125,10 @@ fn finish(report: anyhow::Result<serde_json::Value>, json_out: Option<PathBuf>) 
             ExitCode::FAILURE
         }
     }
+}
+
+fn parse_option(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| "expected NAME=VALUE".to_owned())
 }
