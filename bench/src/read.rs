@@ -190,12 +190,14 @@ impl Target {
         options: &[(String, String)],
         deadline: Duration,
     ) -> Self {
-        let client = options.iter().fold(
-            service_kit::clickhouse::client(settings),
-            |client, (name, value)| client.with_setting(name, value),
-        );
+        // read-api's own store, its query settings included.
+        let store = options
+            .iter()
+            .fold(Store::new(settings), |store, (name, value)| {
+                store.with_setting(name, value)
+            });
         Self::Direct {
-            store: Box::new(Store::from_client(client)),
+            store: Box::new(store),
             deadline,
         }
     }
@@ -221,8 +223,8 @@ impl Target {
     }
 }
 
-/// What read-api's handler asks ClickHouse for the same request: both actions of a
-/// profile concurrently, or one aggregates query.
+/// What read-api's handler asks ClickHouse for the same request: one profile query
+/// (both actions) or one aggregates query.
 async fn direct(store: &Store, request: &Request) -> bool {
     match &request.cookie {
         Some(cookie) => {

@@ -68,10 +68,12 @@ impl Store {
         }
     }
 
-    /// A store on an already configured client (benchmarks use it to turn ClickHouse
-    /// settings such as `log_queries` on for the very queries read-api sends).
-    pub fn from_client(client: Client) -> Self {
-        Self { client }
+    /// The same store with one more ClickHouse setting on every query (benchmarks turn
+    /// `log_queries` on for the very queries read-api sends, with its own settings).
+    pub fn with_setting(self, name: &str, value: &str) -> Self {
+        Self {
+            client: self.client.with_setting(name, value),
+        }
     }
 
     /// The underlying client (for the readiness probe).
