@@ -7,7 +7,8 @@
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
 #   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
-#   make bench   every benchmark: bench-write, bench-projector, bench-read (reports in docs/)
+#   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-e2e), then
+#                the one report docs/benchmarks.md (scripts/bench.sh)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
@@ -16,7 +17,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # Where the tests find the stack (the services' defaults match these too).
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:8123 KAFKA_BROKERS=127.0.0.1:9092 ALLEZON_STACK=1
 
-.PHONY: up down reset status logs install build lint test bench bench-write bench-projector bench-read
+.PHONY: up down reset status logs install build lint test bench bench-write bench-projector bench-read bench-e2e
 
 up:
 	scripts/up.sh
@@ -55,9 +56,7 @@ test:
 # Benchmarks write reports under docs/ (see each script's header).
 # Sequential on purpose: each benchmark needs the machine's cores to itself.
 bench:
-	scripts/bench-write.sh
-	scripts/bench-projector.sh
-	scripts/bench-read.sh
+	scripts/bench.sh
 
 bench-write:
 	scripts/bench-write.sh
@@ -70,3 +69,8 @@ bench-projector:
 # scripts/bench-read.sh --force-load reloads) -> docs/bench-read.md
 bench-read:
 	scripts/bench-read.sh
+
+# The whole platform at 1,000 tags/s through the front door (loadgen run, contract lags):
+# correctness, latency, freshness, peak memory, bytes per tag -> .stack/bench/*.json
+bench-e2e:
+	scripts/bench-e2e.sh

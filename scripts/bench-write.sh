@@ -4,7 +4,8 @@
 #   2. write-api flat out, direct and through the nginx front door;
 #   3. latency at the reference harness's 1,000 tags/s, through the front door and direct.
 # The projector is stopped during the measurements (the ceiling has no consumer either)
-# and restarted afterwards; it then projects the backlog. Writes docs/bench-write.md.
+# and restarted afterwards; it then projects the backlog. Writes docs/bench-write.md, and
+# its key figures to $BENCH_OUT/write.json (default .stack/bench) for scripts/bench.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -80,3 +81,11 @@ $(m latency.p50_ms ceiling) / $(m latency.p99_ms ceiling) ms with 5,000 records 
 REPORT
 log "report written to $OUT"
 cat "$OUT"
+
+# Key figures for docs/benchmarks.md (scripts/bench.sh).
+mkdir -p "${BENCH_OUT:-$STACK/bench}"
+cat >"${BENCH_OUT:-$STACK/bench}/write.json" <<JSON
+{"ceiling": $ceiling, "direct": $direct, "front": $front,
+ "front1k_p50_ms": $(m latency.p50_ms front1k), "front1k_p99_ms": $(m latency.p99_ms front1k),
+ "direct1k_p99_ms": $(m latency.p99_ms direct1k), "front1k_failed": $(m failed front1k)}
+JSON
