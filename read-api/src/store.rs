@@ -3,23 +3,58 @@
 
 use crate::params::{AggregatesQuery, TimeRange};
 use clickhouse::{Client, Row};
+use schemas::Action;
 use serde::Deserialize;
 use service_kit::settings::ClickHouseSettings;
-use service_kit::tables::UserTagRow;
+use service_kit::tables::{action_code, UserTagRow};
 
-/// One cookie's newest tags of each action, in one query (half the cost of one query
-/// per action): the inner `LIMIT 1 BY action, time_ms` drops copies of a replayed tag
-/// that `ReplacingMergeTree` has not merged away yet, the outer `LIMIT ? BY action`
-/// keeps the newest `limit` of each action.
-const PROFILE_TAGS: &str = "\
+/// One cookie's newest rows of each action, `?` of each, in one query. Each half is an
+/// `ORDER BY .. LIMIT`, which ClickHouse answers with a partial sort: a shopper with
+/// tens of thousands of tags in the range costs a third of a full sort (measured on
+/// 18.16, 56,000 rows: 10 ms against 30 ms). Rows may hold copies of a replayed tag
+/// that `ReplacingMergeTree` has not merged away yet: [`newest_distinct`] drops them,
+/// which is why each half reads [`DUPLICATE_MARGIN`] rows beyond the limit.
+const NEWEST_ROWS: &str = "\
+    SELECT ?fields FROM user_tags \
+    WHERE cookie = ? AND action = 'VIEW' AND time_ms >= ? AND time_ms < ? \
+    ORDER BY time_ms DESC LIMIT ? \
+    UNION ALL \
+    SELECT ?fields FROM user_tags \
+    WHERE cookie = ? AND action = 'BUY' AND time_ms >= ? AND time_ms < ? \
+    ORDER BY time_ms DESC LIMIT ?";
+
+/// One action's newest tags, one row per event time, with a full sort: the exact read
+/// for the rare action whose first read held more copies than [`DUPLICATE_MARGIN`].
+const NEWEST_DISTINCT_OF_ACTION: &str = "\
     SELECT ?fields FROM ( \
         SELECT * FROM user_tags \
-        WHERE cookie = ? AND time_ms >= ? AND time_ms < ? \
+        WHERE cookie = ? AND action = ? AND time_ms >= ? AND time_ms < ? \
         ORDER BY time_ms DESC \
-        LIMIT 1 BY action, time_ms \
+        LIMIT 1 BY time_ms \
     ) \
     ORDER BY time_ms DESC \
-    LIMIT ? BY action";
+    LIMIT ?";
+
+/// Rows read beyond the limit for each action, room for copies of replayed tags.
+pub const DUPLICATE_MARGIN: u64 = 64;
+
+/// The newest `limit` rows of `rows` (one action's rows), one per event time, newest
+/// first; `None` when `rows` was cut at `read` rows and too many of them were copies to
+/// tell which tags come next.
+fn newest_distinct(mut rows: Vec<UserTagRow>, limit: u64, read: u64) -> Option<Vec<UserTagRow>> {
+    let complete = (rows.len() as u64) < read;
+    rows.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+    rows.dedup_by_key(|row| row.time_ms);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() >= limit {
+        rows.truncate(limit);
+        Some(rows)
+    } else if complete {
+        Some(rows)
+    } else {
+        None
+    }
+}
 
 /// Per-minute totals of the rows keyed by exactly the query's filters. Rows are summed
 /// here because `SummingMergeTree` merges them eventually, not at once.
@@ -82,16 +117,55 @@ impl Store {
     }
 
     /// `cookie`'s tags in `range`, newest first, one per event time, at most `limit` of
-    /// each action (both actions interleaved: split them by `action`).
+    /// each action (views first, then buys).
     pub async fn profile_tags(
         &self,
         cookie: &str,
         range: TimeRange,
         limit: u64,
     ) -> Result<Vec<UserTagRow>, clickhouse::error::Error> {
-        self.client
-            .query(PROFILE_TAGS)
+        let read = limit.saturating_add(DUPLICATE_MARGIN);
+        let rows = self
+            .client
+            .query(NEWEST_ROWS)
             .bind(cookie)
+            .bind(range.from.millis())
+            .bind(range.to.millis())
+            .bind(read)
+            .bind(cookie)
+            .bind(range.from.millis())
+            .bind(range.to.millis())
+            .bind(read)
+            .fetch_all::<UserTagRow>()
+            .await?;
+        let (views, buys): (Vec<UserTagRow>, Vec<UserTagRow>) = rows
+            .into_iter()
+            .partition(|row| row.action == action_code(Action::View));
+        let mut tags = Vec::with_capacity(views.len() + buys.len());
+        for (action, rows) in [(Action::View, views), (Action::Buy, buys)] {
+            match newest_distinct(rows, limit, read) {
+                Some(newest) => tags.extend(newest),
+                None => tags.extend(
+                    self.newest_distinct_of(cookie, action, range, limit)
+                        .await?,
+                ),
+            }
+        }
+        Ok(tags)
+    }
+
+    /// [`NEWEST_DISTINCT_OF_ACTION`].
+    async fn newest_distinct_of(
+        &self,
+        cookie: &str,
+        action: Action,
+        range: TimeRange,
+        limit: u64,
+    ) -> Result<Vec<UserTagRow>, clickhouse::error::Error> {
+        self.client
+            .query(NEWEST_DISTINCT_OF_ACTION)
+            .bind(cookie)
+            .bind(action.as_str())
             .bind(range.from.millis())
             .bind(range.to.millis())
             .bind(limit)
@@ -118,5 +192,61 @@ impl Store {
             .bind(to_seconds)
             .fetch_all::<MinuteTotals>()
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(time_ms: i64) -> UserTagRow {
+        UserTagRow {
+            cookie: "c".into(),
+            action: 1,
+            time_ms,
+            country: "PL".into(),
+            device: 1,
+            origin: "o".into(),
+            product_id: "1".into(),
+            product_id_is_text: 0,
+            brand_id: "b".into(),
+            category_id: "k".into(),
+            price: 1,
+            kafka_topic: "t".into(),
+            kafka_partition: 0,
+            kafka_offset: time_ms,
+        }
+    }
+
+    fn times(rows: Option<Vec<UserTagRow>>) -> Option<Vec<i64>> {
+        rows.map(|rows| rows.iter().map(|row| row.time_ms).collect())
+    }
+
+    #[test]
+    fn copies_are_dropped_and_the_newest_kept_in_order() {
+        let rows = vec![row(3), row(9), row(5), row(9), row(7)];
+        assert_eq!(
+            times(newest_distinct(rows.clone(), 3, 10)),
+            Some(vec![9, 7, 5])
+        );
+        assert_eq!(times(newest_distinct(rows, 10, 10)), Some(vec![9, 7, 5, 3]));
+    }
+
+    #[test]
+    fn a_cut_read_with_enough_distinct_rows_is_exact() {
+        // Five rows read out of more: the two newest distinct times are among them.
+        let rows = vec![row(9), row(9), row(8), row(8), row(7)];
+        assert_eq!(times(newest_distinct(rows, 2, 5)), Some(vec![9, 8]));
+    }
+
+    #[test]
+    fn a_cut_read_short_of_distinct_rows_asks_for_the_exact_read() {
+        let rows = vec![row(9), row(9), row(9), row(8)];
+        assert_eq!(times(newest_distinct(rows, 3, 4)), None);
+    }
+
+    #[test]
+    fn a_zero_limit_gives_nothing() {
+        assert_eq!(times(newest_distinct(vec![row(1)], 0, 64)), Some(vec![]));
     }
 }

@@ -133,6 +133,55 @@ async fn duplicate_rows_of_a_tag_come_back_once() {
     );
 }
 
+/// More copies of one tag than read-api's first read leaves room for: the answer still
+/// holds every distinct tag, through the exact per-action read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_copies_than_the_margin_still_give_every_tag() {
+    let database = test_support::migrated_database("read_api").await;
+    let copies = read_api::store::DUPLICATE_MARGIN + 10;
+    service_kit::clickhouse::client(&database)
+        .query("SYSTEM STOP MERGES user_tags")
+        .execute()
+        .await
+        .expect("merges stopped");
+    let newest = tag("c", "VIEW", BASE_MILLIS + 9);
+    let mut rows: Vec<Value> = (0..copies).map(|_| newest.clone()).collect();
+    rows.extend([
+        tag("c", "VIEW", BASE_MILLIS + 5),
+        tag("c", "VIEW", BASE_MILLIS + 3),
+        tag("c", "BUY", BASE_MILLIS + 4),
+    ]);
+    insert_tags(&database, &rows).await;
+    let stored: u64 = service_kit::clickhouse::client(&database)
+        .query("SELECT count() FROM user_tags")
+        .fetch_one()
+        .await
+        .expect("row count");
+    assert_eq!(stored, copies + 3, "the copies must be stored apart");
+    let app = spawn_app(&database).await;
+
+    let two = app
+        .profile_json("c", BASE_MILLIS, BASE_MILLIS + 1_000, Some("2"))
+        .await;
+    let all = app
+        .profile_json("c", BASE_MILLIS, BASE_MILLIS + 1_000, None)
+        .await;
+
+    assert_eq!(
+        times(&two["views"]),
+        vec![time_of(BASE_MILLIS + 9), time_of(BASE_MILLIS + 5)]
+    );
+    assert_eq!(times(&two["buys"]), vec![time_of(BASE_MILLIS + 4)]);
+    assert_eq!(
+        times(&all["views"]),
+        vec![
+            time_of(BASE_MILLIS + 9),
+            time_of(BASE_MILLIS + 5),
+            time_of(BASE_MILLIS + 3)
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_id_keeps_its_json_type() {
     let database = test_support::migrated_database("read_api").await;
