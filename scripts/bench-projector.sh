@@ -153,3 +153,13 @@ the projector's own (see where the time goes).""")
 PY
 log "report written to $OUT"
 cat "$OUT"
+
+# Key figures for docs/benchmarks.md (scripts/bench.sh).
+mkdir -p "${BENCH_OUT:-$STACK/bench}"
+python3 - "$WORK" "$REPEATS" >"${BENCH_OUT:-$STACK/bench}/projector.json" <<'PY'
+import json, statistics, sys
+work, repeats = sys.argv[1], int(sys.argv[2])
+rate = lambda name: statistics.median(json.load(open(f"{work}/{name}.{i}.json"))["rate"] for i in range(1, repeats + 1))
+backlog = json.load(open(f"{work}/catchup.1.json"))["messages"]
+print(json.dumps({"raw": rate("raw"), "decode": rate("decode"), "catch_up": rate("catchup"), "backlog": backlog}))
+PY

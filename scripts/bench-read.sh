@@ -130,7 +130,20 @@ for _ in $(seq 100); do
 done
 
 data_end=$((STREAM_START_MS + ROWS))
-bench() { "$RELEASE/bench-read" "$@" --clickhouse-database "$DB" --data-end-ms "$data_end" >/dev/null; }
+# ClickHouse keeps running queries whose client gave up (an overload leaves up to
+# max_concurrent_queries behind): each measurement starts once they are done.
+drain() {
+    local i
+    for ((i = 0; i < 600; i++)); do
+        (($(ch "SELECT count() FROM system.processes") <= 1)) && return 0
+        sleep 0.1
+    done
+    warn "ClickHouse still busy after 60 s; measuring anyway"
+}
+bench() {
+    drain
+    "$RELEASE/bench-read" "$@" --clickhouse-database "$DB" --data-end-ms "$data_end" >/dev/null
+}
 # both NAME ARGS...: the same requests (same seed) through read-api and straight to
 # ClickHouse; which goes first alternates between runs.
 both() {
@@ -279,3 +292,23 @@ from `system.query_log`:
 PY
 log "report written to $OUT"
 cat "$OUT"
+
+# Key figures for docs/benchmarks.md (scripts/bench.sh): medians of the runs; for
+# aggregates, the worst filter combination.
+mkdir -p "${BENCH_OUT:-$STACK/bench}"
+python3 - "$WORK" "$REPEATS" >"${BENCH_OUT:-$STACK/bench}/read.json" <<'PY'
+import json, statistics, sys
+work, repeats = sys.argv[1], int(sys.argv[2])
+def med(name, path, key):
+    return statistics.median(json.load(open(f"{work}/{name}.{path}.{i}.json"))["latency"][key]
+                             for i in range(1, repeats + 1))
+def figures(name):
+    return {"p50_ms": med(name, "http", "p50_ms"), "p99_ms": med(name, "http", "p99_ms"),
+            "direct_p99_ms": med(name, "direct", "p99_ms")}
+aggregates = [figures(f"aggregates{mask}") for mask in range(8)]
+print(json.dumps({
+    "profile_100": figures("profiles100"),
+    "profile_1000": figures("profiles1000"),
+    "aggregates": {key: max(a[key] for a in aggregates) for key in ("p50_ms", "p99_ms", "direct_p99_ms")},
+}))
+PY
