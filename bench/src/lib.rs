@@ -1,7 +1,6 @@
 //! bench: the platform's benchmarks, each figure beside its limit measured in the same run.
 //!
 //! Layout:
-//! - [`latency`]: latency recording (HdrHistogram) and its summary;
 //! - [`open_loop`]: requests fired at fixed due times, latency measured from the due time;
 //! - [`process`]: CPU time of a process and of its threads, from `/proc`;
 //! - [`consume`]: the raw consume rate of a topic with the projector's consumer settings,
@@ -13,7 +12,6 @@
 
 pub mod catch_up;
 pub mod consume;
-pub mod latency;
 pub mod open_loop;
 pub mod process;
 pub mod read;

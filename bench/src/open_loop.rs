@@ -3,7 +3,7 @@
 //! A failed request (error status, transport error, client deadline) is counted and its
 //! latency recorded too: it weighs in the percentiles like the wait the caller had.
 
-use crate::latency::{Latencies, LatencySummary};
+use loadgen::latency::{Latencies, LatencySummary};
 use serde::Serialize;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

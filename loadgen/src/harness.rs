@@ -174,7 +174,7 @@ impl Shared {
             Ok(answer) => Some((answer, latency)),
             Err(problem) => {
                 lock(self.tally(kind)).failed();
-                lock(&self.examples).keep(Mismatch::new(
+                lock(&self.examples).keep_failed(Mismatch::new(
                     kind,
                     url.as_str(),
                     body.as_deref().unwrap_or("a 200 answer"),
@@ -201,7 +201,12 @@ impl Shared {
         lock(self.tally(kind)).answered(correct, latency);
         if !correct {
             let got = serde_json::to_string(&answer).unwrap_or_default();
-            lock(&self.examples).keep(Mismatch::new(kind, url.as_str(), &expected_text, &got));
+            lock(&self.examples).keep_wrong(Mismatch::new(
+                kind,
+                url.as_str(),
+                &expected_text,
+                &got,
+            ));
         }
     }
 
@@ -245,7 +250,12 @@ impl Shared {
         lock(self.tally(kind)).answered(correct, latency);
         if !correct {
             let got = serde_json::to_string(&answer).unwrap_or_default();
-            lock(&self.examples).keep(Mismatch::new(kind, url.as_str(), &expected_text, &got));
+            lock(&self.examples).keep_wrong(Mismatch::new(
+                kind,
+                url.as_str(),
+                &expected_text,
+                &got,
+            ));
         }
     }
 

@@ -36,12 +36,13 @@ impl Latencies {
         let _ = self.histogram.add(&other.histogram);
     }
 
-    /// p50, p99 and max in milliseconds.
+    /// p50, p90, p99 and max in milliseconds.
     pub fn summary(&self) -> LatencySummary {
         let millis = |micros: u64| micros as f64 / 1000.0;
         LatencySummary {
             samples: self.histogram.len(),
             p50_ms: millis(self.histogram.value_at_quantile(0.50)),
+            p90_ms: millis(self.histogram.value_at_quantile(0.90)),
             p99_ms: millis(self.histogram.value_at_quantile(0.99)),
             max_ms: millis(self.histogram.max()),
         }
@@ -55,6 +56,8 @@ pub struct LatencySummary {
     pub samples: u64,
     /// Median, ms.
     pub p50_ms: f64,
+    /// 90th percentile, ms.
+    pub p90_ms: f64,
     /// 99th percentile, ms.
     pub p99_ms: f64,
     /// Maximum, ms.

@@ -131,21 +131,32 @@ impl Mismatch {
     }
 }
 
-/// The first few mismatch examples.
+/// The first few examples of wrong answers and, apart, of failed queries (so a burst
+/// of 503s never hides a wrong answer).
 #[derive(Default)]
-pub struct Examples(Vec<Mismatch>);
+pub struct Examples {
+    wrong: Vec<Mismatch>,
+    failed: Vec<Mismatch>,
+}
 
 impl Examples {
-    /// Keeps `example` if there is room.
-    pub fn keep(&mut self, example: Mismatch) {
-        if self.0.len() < MISMATCH_EXAMPLES {
-            self.0.push(example);
+    /// Keeps a wrong answer if there is room.
+    pub fn keep_wrong(&mut self, example: Mismatch) {
+        if self.wrong.len() < MISMATCH_EXAMPLES {
+            self.wrong.push(example);
         }
     }
 
-    /// The kept examples.
+    /// Keeps a failed query if there is room.
+    pub fn keep_failed(&mut self, example: Mismatch) {
+        if self.failed.len() < MISMATCH_EXAMPLES {
+            self.failed.push(example);
+        }
+    }
+
+    /// The kept examples, wrong answers first.
     pub fn to_vec(&self) -> Vec<Mismatch> {
-        self.0.clone()
+        self.wrong.iter().chain(&self.failed).cloned().collect()
     }
 }
 
