@@ -9,7 +9,7 @@
 #      numbers(..)), one hour of event time per insert. The database is kept: a later run
 #      skips loading when it already holds the full volume (--force-load reloads it).
 #   2. Starts a read-api instance on a spare port against that database.
-#   3. Drives it open loop (bench-read, loadgen/src/bin/bench-read): profiles at 100 and
+#   3. Drives it open loop (bench-read, bench/src/bin/bench-read.rs): profiles at 100 and
 #      1,000 queries/s, aggregates for 10-minute windows over all 8 filter combinations;
 #      each beside the same SQL (read_api::store::Store) sent straight to ClickHouse.
 #
