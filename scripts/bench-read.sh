@@ -255,8 +255,9 @@ Open loop for {seconds} s per run (latency from each request's due time, so queu
 failures, i.e. non-200 answers or past the 200 ms client deadline, count in the percentiles
 at the time they took). Cookies drawn with the data's skew; time range ending in the last
 hour of the data, 1 to 60 minutes long, millisecond precision; default limit (200).
-A profile is one ClickHouse query, per action the newest `limit` + 64 rows of the range by
-partial sort (`ORDER BY time_ms DESC LIMIT`), with read-api's query settings on both paths.
+A profile is one ClickHouse query for the newest 2 × (`limit` + 64) rows of the range by
+partial sort (`ORDER BY time_ms DESC LIMIT`), plus one for a single action when that read
+holds too few of it; read-api's query settings on both paths.
 A quarter of the queries ask about one of the 16 hot cookies (about 940 tags a minute, so up
 to 56,000 rows in the range): they set the p99.
 

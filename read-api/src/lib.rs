@@ -12,6 +12,7 @@
 //! - [`config`]: command-line settings (`--help`);
 //! - [`params`]: query-string parsing into typed queries, each error naming its parameter;
 //! - [`store`]: the ClickHouse reads, with bound parameters only;
+//! - [`gate`]: admission control, a bounded number of reads running in ClickHouse;
 //! - [`routes`]: the HTTP handlers and their request metrics;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
 //! - [`error`]: the one error enum and its mapping to status codes;
@@ -20,6 +21,7 @@
 pub mod config;
 pub mod debug_mode;
 pub mod error;
+pub mod gate;
 pub mod params;
 pub mod routes;
 pub mod startup;

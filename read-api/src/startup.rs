@@ -2,6 +2,7 @@
 //! shutdown future resolves; tests bind port 0 and pass their own shutdown.
 
 use crate::config::Config;
+use crate::gate::QueryGate;
 use crate::routes::aggregates::aggregates;
 use crate::routes::profiles::user_profile;
 use crate::routes::AppState;
@@ -52,6 +53,7 @@ impl Application {
             store: store.clone(),
             profile_deadline: config.query_deadline,
             aggregates_deadline: config.aggregates_deadline,
+            gate: QueryGate::new(config.max_concurrent_queries),
         };
         let router = Router::new()
             .route("/user_profiles/{cookie}", post(user_profile))

@@ -8,19 +8,21 @@ use serde::Deserialize;
 use service_kit::settings::ClickHouseSettings;
 use service_kit::tables::{action_code, UserTagRow};
 
-/// One cookie's newest rows of each action, `?` of each, in one query. Each half is an
-/// `ORDER BY .. LIMIT`, which ClickHouse answers with a partial sort: a shopper with
-/// tens of thousands of tags in the range costs a third of a full sort (measured on
-/// 18.16, 56,000 rows: 10 ms against 30 ms). Rows may hold copies of a replayed tag
-/// that `ReplacingMergeTree` has not merged away yet: [`newest_distinct`] drops them,
-/// which is why each half reads [`DUPLICATE_MARGIN`] rows beyond the limit.
+/// One cookie's newest rows in the range, both actions, `?` of them: an `ORDER BY ..
+/// LIMIT`, which ClickHouse answers with a partial sort in one pass over the cookie's
+/// rows. Rows may hold copies of a replayed tag that `ReplacingMergeTree` has not
+/// merged away yet: [`newest_distinct`] drops them, which is why the read takes
+/// [`DUPLICATE_MARGIN`] rows beyond the limit, twice over (one share per action).
 const NEWEST_ROWS: &str = "\
     SELECT ?fields FROM user_tags \
-    WHERE cookie = ? AND action = 'VIEW' AND time_ms >= ? AND time_ms < ? \
-    ORDER BY time_ms DESC LIMIT ? \
-    UNION ALL \
+    WHERE cookie = ? AND time_ms >= ? AND time_ms < ? \
+    ORDER BY time_ms DESC LIMIT ?";
+
+/// The same for one action: for an action the first read was too short for (a busy
+/// shopper with far more views than buys in the range, say).
+const NEWEST_ROWS_OF_ACTION: &str = "\
     SELECT ?fields FROM user_tags \
-    WHERE cookie = ? AND action = 'BUY' AND time_ms >= ? AND time_ms < ? \
+    WHERE cookie = ? AND action = ? AND time_ms >= ? AND time_ms < ? \
     ORDER BY time_ms DESC LIMIT ?";
 
 /// One action's newest tags, one row per event time, with a full sort: the exact read
@@ -39,11 +41,14 @@ const NEWEST_DISTINCT_OF_ACTION: &str = "\
 pub const DUPLICATE_MARGIN: u64 = 64;
 
 /// The newest `limit` rows of `rows` (one action's rows), one per event time, newest
-/// first; `None` when `rows` was cut at `read` rows and too many of them were copies to
-/// tell which tags come next.
-fn newest_distinct(mut rows: Vec<UserTagRow>, limit: u64, read: u64) -> Option<Vec<UserTagRow>> {
-    let complete = (rows.len() as u64) < read;
-    rows.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+/// first; `None` when the read was cut (`complete` false) short of `limit` distinct
+/// times, so older tags may be missing.
+fn newest_distinct(
+    mut rows: Vec<UserTagRow>,
+    limit: u64,
+    complete: bool,
+) -> Option<Vec<UserTagRow>> {
+    rows.sort_by_key(|row| std::cmp::Reverse(row.time_ms));
     rows.dedup_by_key(|row| row.time_ms);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     if rows.len() >= limit {
@@ -117,14 +122,16 @@ impl Store {
     }
 
     /// `cookie`'s tags in `range`, newest first, one per event time, at most `limit` of
-    /// each action (views first, then buys).
+    /// each action (views first, then buys). Usually one query; a busy shopper whose
+    /// newest rows are nearly all of one action takes one more for the other.
     pub async fn profile_tags(
         &self,
         cookie: &str,
         range: TimeRange,
         limit: u64,
     ) -> Result<Vec<UserTagRow>, clickhouse::error::Error> {
-        let read = limit.saturating_add(DUPLICATE_MARGIN);
+        let per_action = limit.saturating_add(DUPLICATE_MARGIN);
+        let read = per_action.saturating_mul(2);
         let rows = self
             .client
             .query(NEWEST_ROWS)
@@ -132,26 +139,50 @@ impl Store {
             .bind(range.from.millis())
             .bind(range.to.millis())
             .bind(read)
-            .bind(cookie)
-            .bind(range.from.millis())
-            .bind(range.to.millis())
-            .bind(read)
             .fetch_all::<UserTagRow>()
             .await?;
+        let complete = (rows.len() as u64) < read;
         let (views, buys): (Vec<UserTagRow>, Vec<UserTagRow>) = rows
             .into_iter()
             .partition(|row| row.action == action_code(Action::View));
         let mut tags = Vec::with_capacity(views.len() + buys.len());
         for (action, rows) in [(Action::View, views), (Action::Buy, buys)] {
-            match newest_distinct(rows, limit, read) {
+            match newest_distinct(rows, limit, complete) {
                 Some(newest) => tags.extend(newest),
                 None => tags.extend(
-                    self.newest_distinct_of(cookie, action, range, limit)
+                    self.newest_of_action(cookie, action, range, limit, per_action)
                         .await?,
                 ),
             }
         }
         Ok(tags)
+    }
+
+    /// One action's newest `limit` tags: [`NEWEST_ROWS_OF_ACTION`], or the exact
+    /// [`NEWEST_DISTINCT_OF_ACTION`] when even that read was mostly copies.
+    async fn newest_of_action(
+        &self,
+        cookie: &str,
+        action: Action,
+        range: TimeRange,
+        limit: u64,
+        read: u64,
+    ) -> Result<Vec<UserTagRow>, clickhouse::error::Error> {
+        let rows = self
+            .client
+            .query(NEWEST_ROWS_OF_ACTION)
+            .bind(cookie)
+            .bind(action.as_str())
+            .bind(range.from.millis())
+            .bind(range.to.millis())
+            .bind(read)
+            .fetch_all::<UserTagRow>()
+            .await?;
+        let complete = (rows.len() as u64) < read;
+        match newest_distinct(rows, limit, complete) {
+            Some(newest) => Ok(newest),
+            None => self.newest_distinct_of(cookie, action, range, limit).await,
+        }
     }
 
     /// [`NEWEST_DISTINCT_OF_ACTION`].
@@ -226,27 +257,30 @@ mod tests {
     fn copies_are_dropped_and_the_newest_kept_in_order() {
         let rows = vec![row(3), row(9), row(5), row(9), row(7)];
         assert_eq!(
-            times(newest_distinct(rows.clone(), 3, 10)),
+            times(newest_distinct(rows.clone(), 3, true)),
             Some(vec![9, 7, 5])
         );
-        assert_eq!(times(newest_distinct(rows, 10, 10)), Some(vec![9, 7, 5, 3]));
+        assert_eq!(
+            times(newest_distinct(rows, 10, true)),
+            Some(vec![9, 7, 5, 3])
+        );
     }
 
     #[test]
     fn a_cut_read_with_enough_distinct_rows_is_exact() {
         // Five rows read out of more: the two newest distinct times are among them.
         let rows = vec![row(9), row(9), row(8), row(8), row(7)];
-        assert_eq!(times(newest_distinct(rows, 2, 5)), Some(vec![9, 8]));
+        assert_eq!(times(newest_distinct(rows, 2, false)), Some(vec![9, 8]));
     }
 
     #[test]
     fn a_cut_read_short_of_distinct_rows_asks_for_the_exact_read() {
         let rows = vec![row(9), row(9), row(9), row(8)];
-        assert_eq!(times(newest_distinct(rows, 3, 4)), None);
+        assert_eq!(times(newest_distinct(rows, 3, false)), None);
     }
 
     #[test]
     fn a_zero_limit_gives_nothing() {
-        assert_eq!(times(newest_distinct(vec![row(1)], 0, 64)), Some(vec![]));
+        assert_eq!(times(newest_distinct(vec![row(1)], 0, true)), Some(vec![]));
     }
 }

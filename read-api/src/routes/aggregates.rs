@@ -31,7 +31,12 @@ async fn answer(
     let Query(pairs) =
         query.map_err(|_| InvalidParameter::new("query", "unreadable query string"))?;
     let query = AggregatesQuery::parse(&pairs)?;
-    let totals = within(state.aggregates_deadline, state.store.minute_totals(&query)).await?;
+    let store = state.store.clone();
+    let read_query = query.clone();
+    let totals = within(&state.gate, state.aggregates_deadline, async move {
+        store.minute_totals(&read_query).await
+    })
+    .await?;
     let table = render(&query, &totals);
     if let Ok(body) = body {
         debug_mode::check(Endpoint::Aggregates, &body, &table);

@@ -6,6 +6,7 @@ pub mod profiles;
 
 use crate::debug_mode::Endpoint;
 use crate::error::ApiError;
+use crate::gate::QueryGate;
 use crate::store::Store;
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub profile_deadline: Duration,
     /// How long an aggregates query may wait for ClickHouse.
     pub aggregates_deadline: Duration,
+    /// The bound on reads running in ClickHouse.
+    pub gate: QueryGate,
 }
 
 /// Runs a handler's work, turns its outcome into a response and records the metrics.
@@ -40,16 +43,14 @@ async fn observed<T: IntoResponse>(
     response
 }
 
-/// Awaits a ClickHouse read for at most `deadline`; a failure or a late answer is 503.
-async fn within<T>(
+/// Runs a ClickHouse read through the gate, slot wait included, for at most `deadline`;
+/// no free slot, a failure or a late answer is 503.
+async fn within<T: Send + 'static>(
+    gate: &QueryGate,
     deadline: Duration,
-    read: impl Future<Output = Result<T, clickhouse::error::Error>>,
+    read: impl Future<Output = Result<T, clickhouse::error::Error>> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::time::timeout(deadline, read).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(ApiError::StoreUnavailable(error.to_string())),
-        Err(_elapsed) => Err(ApiError::StoreUnavailable(format!(
-            "no answer within {deadline:?}"
-        ))),
-    }
+    gate.run(deadline, read)
+        .await
+        .map_err(|error| ApiError::StoreUnavailable(error.to_string()))
 }

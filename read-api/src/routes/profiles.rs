@@ -34,12 +34,13 @@ async fn answer(
     let Query(pairs) =
         query.map_err(|_| InvalidParameter::new("query", "unreadable query string"))?;
     let query = ProfileQuery::parse(&pairs)?;
-    let rows = within(
-        state.profile_deadline,
-        state
-            .store
-            .profile_tags(&cookie, query.time_range, query.limit),
-    )
+    let store = state.store.clone();
+    let read_cookie = cookie.clone();
+    let rows = within(&state.gate, state.profile_deadline, async move {
+        store
+            .profile_tags(&read_cookie, query.time_range, query.limit)
+            .await
+    })
     .await?;
     let (views, buys): (Vec<UserTagRow>, Vec<UserTagRow>) = rows
         .into_iter()
