@@ -62,7 +62,7 @@ where the limit is a measurement; details and medians are in the linked reports.
 | ingest latency at 1,000 tags/s, front door | p50 {ms(write["front1k_p50_ms"])}, p99 {ms(write["front1k_p99_ms"])} | p99 < 20 ms (contract: 200 ms) | {ok(write["front1k_p99_ms"] < 20)} |
 | projector catch-up, {n(projector["backlog"])}-tag backlog | {n(projector["catch_up"])} tags/s | raw consume {n(projector["raw"])} tags/s; target 50,000 | {projector["catch_up"] / projector["raw"]:.2f} of raw consume; target {ok(projector["catch_up"] >= 50000)} |
 | profile p99 at 100 queries/s, 86.4M tags | {ms(read["profile_100"]["p99_ms"])} (direct SQL {ms(read["profile_100"]["direct_p99_ms"])}) | < 10 ms | {ok(read["profile_100"]["p99_ms"] < 10)} |
-| profile p99 at 1,000 queries/s, 86.4M tags | {ms(read["profile_1000"]["p99_ms"])} (direct SQL {ms(read["profile_1000"]["direct_p99_ms"])}) | < 10 ms | {ok(read["profile_1000"]["p99_ms"] < 10)} |
+| profile p99 at 1,000 queries/s, 86.4M tags (beyond this machine: most requests are shed with a fast 503, see the read report) | {ms(read["profile_1000"]["p99_ms"])} (direct SQL {ms(read["profile_1000"]["direct_p99_ms"])}) | < 10 ms | {ok(read["profile_1000"]["p99_ms"] < 10)} |
 | aggregates p99, 10-minute ranges, all filter combinations | {ms(read["aggregates"]["p99_ms"])} (direct SQL {ms(read["aggregates"]["direct_p99_ms"])}) | < 50 ms | {ok(read["aggregates"]["p99_ms"] < 50)} |
 | whole platform at 1,000 tags/s: answers checked | {n(e2e["profiles"]["correct"] + e2e["aggregates"]["correct"] + e2e["final_profiles"]["correct"] + e2e["final_aggregates"]["correct"])} correct, {wrong} wrong, {errors} failed | 0 wrong | {ok(wrong == 0)} |
 | tags answered 204 and lost | {e2e["lost_tags"]} | 0 | {ok(e2e["lost_tags"] == 0)} |
@@ -85,7 +85,7 @@ print(f"""
 The memory budgets are ours (a service should fit a small container); the contract sets none.
 
 Whole-platform run: {n(tags["sent"])} tags at {n(tags["target_rate"])} tags/s through the front door
-({e2e["event_time_seconds"]:.0f} s of event time), the contract's lags (profiles 10 s, aggregates 60 s),
+({e2e["event_time_seconds"]:.0f} s of event time) into an empty scratch topic and database, the contract's lags (profiles 10 s, aggregates 60 s),
 a profile query every 10 tags and an aggregates query every 1,000 in debug mode, then the final
 round over everything. Its full report is `loadgen run`'s JSON (`.stack/bench/e2e.json`).
 
