@@ -7,7 +7,7 @@
 //! While it runs, the CPU time of the projector (per thread), ClickHouse and the broker is
 //! recorded, and the projector's own metrics give the time spent inside inserts.
 
-use crate::consume::{unique_group, watermarks};
+use crate::consume::unique_group;
 use crate::process;
 use clickhouse::Client;
 use serde::Serialize;
@@ -124,7 +124,7 @@ impl Drop for Projector {
 /// Runs the projector on the backlog and times it.
 pub async fn measure(options: CatchUpOptions) -> Result<CatchUpReport, CatchUpError> {
     let kafka = options.kafka.clone();
-    let marks = tokio::task::spawn_blocking(move || watermarks(&kafka))
+    let marks = tokio::task::spawn_blocking(move || service_kit::kafka::watermarks(&kafka))
         .await
         .map_err(|_| CatchUpError::Join)??;
     let messages: i64 = marks.values().map(|(low, high)| high - low).sum();

@@ -10,7 +10,6 @@ use schemas::{SchemaCatalog, TagDecoder};
 use serde::Serialize;
 use service_kit::settings::KafkaSettings;
 use service_kit::tables::{LogPosition, UserTagRow};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
@@ -69,26 +68,6 @@ pub enum ConsumeError {
     },
 }
 
-/// `(low, high)` watermarks of every partition of `settings.topic`. Blocking.
-pub fn watermarks(
-    settings: &KafkaSettings,
-) -> Result<HashMap<i32, (i64, i64)>, rdkafka::error::KafkaError> {
-    let client = service_kit::kafka::metadata_client(settings)?;
-    let metadata = client.fetch_metadata(Some(&settings.topic), Duration::from_secs(10))?;
-    let mut marks = HashMap::new();
-    for topic in metadata.topics() {
-        for partition in topic.partitions() {
-            let mark = client.fetch_watermarks(
-                &settings.topic,
-                partition.id(),
-                Duration::from_secs(10),
-            )?;
-            marks.insert(partition.id(), mark);
-        }
-    }
-    Ok(marks)
-}
-
 /// A consumer group name nobody else uses.
 pub fn unique_group(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -109,7 +88,7 @@ pub fn measure(
     timeout: Duration,
     runtime: &Handle,
 ) -> Result<ConsumeReport, ConsumeError> {
-    let marks = watermarks(settings)?;
+    let marks = service_kit::kafka::watermarks(settings)?;
     let expected: i64 = marks.values().map(|(low, high)| high - low).sum();
     let mut config = projector::config::Config::local_defaults();
     config.kafka = settings.clone();

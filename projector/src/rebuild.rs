@@ -9,8 +9,6 @@
 
 use crate::config::Config;
 use crate::startup::{Application, StartupError};
-use rdkafka::consumer::Consumer;
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -53,7 +51,7 @@ pub async fn rebuild(
     migrations::apply(&server, target_database, migrations_dir).await?;
 
     let kafka = config.kafka.clone();
-    let marks = tokio::task::spawn_blocking(move || high_watermarks(&kafka))
+    let marks = tokio::task::spawn_blocking(move || service_kit::kafka::watermarks(&kafka))
         .await
         .map_err(|_| RebuildError::Join)??;
     let messages = marks.values().map(|(low, high)| high - low).sum();
@@ -97,24 +95,4 @@ pub async fn rebuild(
     };
     tracing::info!(database = %report.database, messages, elapsed = ?report.elapsed, "rebuild complete: switch CLICKHOUSE_DATABASE to it");
     Ok(report)
-}
-
-/// `(low, high)` watermarks of every partition of the topic. Blocking.
-fn high_watermarks(
-    settings: &service_kit::settings::KafkaSettings,
-) -> Result<HashMap<i32, (i64, i64)>, rdkafka::error::KafkaError> {
-    let client = service_kit::kafka::metadata_client(settings)?;
-    let metadata = client.fetch_metadata(Some(&settings.topic), Duration::from_secs(10))?;
-    let mut marks = HashMap::new();
-    for topic in metadata.topics() {
-        for partition in topic.partitions() {
-            let mark = client.fetch_watermarks(
-                &settings.topic,
-                partition.id(),
-                Duration::from_secs(10),
-            )?;
-            marks.insert(partition.id(), mark);
-        }
-    }
-    Ok(marks)
 }

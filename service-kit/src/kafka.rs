@@ -1,4 +1,4 @@
-//! The base librdkafka configuration and the broker readiness probe.
+//! The base librdkafka configuration, the topic's watermarks and the broker readiness probe.
 
 use crate::health::DependencyStatus;
 use crate::settings::KafkaSettings;
@@ -23,6 +23,28 @@ pub fn metadata_client(
     settings: &KafkaSettings,
 ) -> Result<BaseConsumer, rdkafka::error::KafkaError> {
     base_config(settings).create()
+}
+
+/// `(low, high)` watermarks of every partition of `settings.topic`, by partition id.
+/// Blocking: call it from `spawn_blocking`.
+pub fn watermarks(
+    settings: &KafkaSettings,
+) -> Result<std::collections::HashMap<i32, (i64, i64)>, rdkafka::error::KafkaError> {
+    use rdkafka::consumer::Consumer;
+    let client = metadata_client(settings)?;
+    let metadata = client.fetch_metadata(Some(&settings.topic), Duration::from_secs(10))?;
+    let mut marks = std::collections::HashMap::new();
+    for topic in metadata.topics() {
+        for partition in topic.partitions() {
+            let mark = client.fetch_watermarks(
+                &settings.topic,
+                partition.id(),
+                Duration::from_secs(10),
+            )?;
+            marks.insert(partition.id(), mark);
+        }
+    }
+    Ok(marks)
 }
 
 /// Checks that the broker answers and knows the topic, within `timeout`.
