@@ -11,6 +11,8 @@ LOGS="$STACK/logs"
 RUN="$STACK/run"
 DEPLOY="$ROOT/deploy/local"
 RELEASE="$ROOT/target/release"
+# ClickHouse 26.9 (chdb-core) lives in its own venv; scripts/install.sh fills it.
+CLICKHOUSE_VENV="$STACK/clickhouse/venv"
 
 # Ports of the local stack (the services' built-in defaults match these).
 CLICKHOUSE_HTTP_PORT=8123
@@ -63,7 +65,7 @@ port_of() {
 # Executable name expected in /proc/<pid>/cmdline, guards against pid reuse.
 exe_of() {
     case "$1" in
-        clickhouse) echo "clickhouse" ;;
+        clickhouse) echo "serve.py" ;;
         *) echo "$1" ;;
     esac
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts ClickHouse (Debian's clickhouse-server 18.16) as a plain background
-# process with its data under .stack/clickhouse, HTTP 127.0.0.1:8123, native
-# 127.0.0.1:9000, time zone UTC. No-op if it is already running.
+# Starts ClickHouse 26.9 (chdb-core's clickhouse-local serving HTTP and native, see
+# deploy/local/clickhouse/serve.py) as a plain background process with its data under
+# .stack/clickhouse/data, HTTP 127.0.0.1:8123, native 127.0.0.1:9000, time zone UTC.
+# No-op if it is already running.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -9,19 +10,18 @@ name=clickhouse
 dir="$STACK/clickhouse"
 EXTRA_LOGS=("$LOGS/clickhouse-server.err.log")
 
-command -v clickhouse-server >/dev/null || die "clickhouse-server not installed; run scripts/install.sh"
+[[ -x "$CLICKHOUSE_VENV/bin/python" ]] || die "clickhouse not installed; run scripts/install.sh"
 
 if pid="$(pid_of "$name")"; then
     log "$name already running (pid $pid)"
 else
     ensure_port_free "$name" "$CLICKHOUSE_HTTP_PORT"
     ensure_port_free "$name" "$CLICKHOUSE_TCP_PORT"
-    mkdir -p "$dir"/{data,tmp,user_files,format_schemas}
-    # Render the config with this checkout's stack path; users.xml is resolved
-    # relative to the config file.
-    sed "s#@STACK@#$STACK#g" "$DEPLOY/clickhouse/config.xml" >"$dir/config.xml"
+    mkdir -p "$dir/data"
+    sed -e "s#@STACK@#$STACK#g" -e "s#@HTTP_PORT@#$CLICKHOUSE_HTTP_PORT#g" -e "s#@TCP_PORT@#$CLICKHOUSE_TCP_PORT#g" \
+        "$DEPLOY/clickhouse/config.xml" >"$dir/config.xml"
     cp "$DEPLOY/clickhouse/users.xml" "$dir/users.xml"
-    start_bg "$name" "$dir" clickhouse-server --config-file="$dir/config.xml"
+    start_bg "$name" "$dir" "$CLICKHOUSE_VENV/bin/python" "$DEPLOY/clickhouse/serve.py" "$dir" "$dir/data"
 fi
 
 wait_http "$name" "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping" "Ok."
