@@ -10,6 +10,7 @@ use apache_avro::Schema;
 use schema_registry_converter::async_impl::schema_registry::{
     get_schema_by_id, post_schema, SrSettings,
 };
+use schema_registry_converter::error::SRCError;
 use schema_registry_converter::schema_registry_common::{SchemaType, SuppliedSchema};
 use std::time::Duration;
 
@@ -20,8 +21,11 @@ pub enum CatalogError {
     #[error("no bundled schema has id {0}")]
     UnknownBundledId(u32),
     /// The registry refused or could not be reached.
-    #[error("schema registry: {0}")]
-    Registry(String),
+    #[error("schema registry")]
+    Registry(#[source] SRCError),
+    /// Registering needs a registry, and none is configured.
+    #[error("no schema registry configured")]
+    NoRegistry,
     /// The registry returned a schema that does not parse.
     #[error(transparent)]
     Avro(#[from] AvroError),
@@ -33,6 +37,24 @@ pub enum SchemaCatalog {
     Bundled,
     /// A Confluent-compatible schema registry.
     Registry(Box<SrSettings>),
+}
+
+impl CatalogError {
+    /// Whether asking again later may succeed: the registry was unreachable or
+    /// failing. Only a registry that answered that the schema does not exist (HTTP 404)
+    /// or refused it (422), or an id unknown to the bundled catalog, is a permanent
+    /// answer; a payload whose schema cannot be found that way is undecodable for good.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Registry(error) => {
+                let permanent = ["status 404", "status 422"]
+                    .iter()
+                    .any(|status| error.error.contains(status));
+                !permanent
+            }
+            Self::UnknownBundledId(_) | Self::NoRegistry | Self::Avro(_) => false,
+        }
+    }
 }
 
 impl std::fmt::Debug for SchemaCatalog {
@@ -53,7 +75,7 @@ impl SchemaCatalog {
                 .set_timeout(Duration::from_secs(5))
                 .build()
                 .map(|settings| Self::Registry(Box::new(settings)))
-                .map_err(|error| CatalogError::Registry(error.to_string())),
+                .map_err(CatalogError::Registry),
         }
     }
 
@@ -74,7 +96,7 @@ impl SchemaCatalog {
     /// returns its id. Only a registry catalog can register.
     pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, CatalogError> {
         let Self::Registry(settings) = self else {
-            return Err(CatalogError::Registry("no registry configured".to_owned()));
+            return Err(CatalogError::NoRegistry);
         };
         let supplied = SuppliedSchema::new(
             Some("com.allezon.analytics.UserTag".to_owned()),
@@ -84,7 +106,7 @@ impl SchemaCatalog {
         post_schema(settings, subject.to_owned(), supplied)
             .await
             .map(|registered| registered.id)
-            .map_err(|error| CatalogError::Registry(error.to_string()))
+            .map_err(CatalogError::Registry)
     }
 
     /// The schema a payload with this id was written with.
@@ -100,7 +122,7 @@ impl SchemaCatalog {
             Self::Registry(settings) => {
                 let registered = get_schema_by_id(id, settings)
                     .await
-                    .map_err(|error| CatalogError::Registry(error.to_string()))?;
+                    .map_err(CatalogError::Registry)?;
                 Ok(avro::parse_schema(&registered.schema)?)
             }
         }

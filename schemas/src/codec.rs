@@ -25,6 +25,14 @@ pub enum CodecError {
     Avro(#[from] AvroError),
 }
 
+impl CodecError {
+    /// Whether decoding the same payload again later may succeed (the schema registry
+    /// was unreachable): such a payload must be retried, never dead-lettered.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Catalog(error) if error.is_transient())
+    }
+}
+
 /// Writes tags with the current schema under a fixed schema id.
 #[derive(Debug, Clone)]
 pub struct TagEncoder {

@@ -27,6 +27,18 @@ pub enum TimeError {
 }
 
 impl EventTime {
+    /// The earliest time the read models can hold: 1970-01-01T00:00:00Z.
+    pub const MIN_STORABLE: Self = Self(0);
+    /// The latest time the read models can hold, 2106-02-07T06:28:15.999Z: the minute
+    /// aggregates keep ClickHouse `DateTime`s, 32-bit seconds since 1970.
+    pub const MAX_STORABLE: Self = Self(u32::MAX as i64 * 1000 + 999);
+
+    /// Whether the read models can hold this time (see [`Self::MIN_STORABLE`] and
+    /// [`Self::MAX_STORABLE`]); a tag at any other time is refused.
+    pub const fn is_storable(self) -> bool {
+        self.0 >= Self::MIN_STORABLE.0 && self.0 <= Self::MAX_STORABLE.0
+    }
+
     /// Wraps milliseconds since the epoch.
     pub const fn from_millis(millis: i64) -> Self {
         Self(millis)
@@ -155,6 +167,17 @@ mod tests {
         assert_eq!(seconds.to_bucket_string(), "2026-03-01T12:05:00");
         assert!(EventTime::parse_query_seconds("2026-03-01T12:05:00.000").is_err());
         assert!(EventTime::parse_query_seconds("2026-02-30T12:05:00").is_err());
+    }
+
+    #[test]
+    fn storable_times_are_the_years_a_clickhouse_datetime_holds() {
+        let storable = |text| EventTime::parse_instant(text).expect("valid").is_storable();
+        assert!(storable("1970-01-01T00:00:00Z"));
+        assert!(storable("2106-02-07T06:28:15.999Z"));
+        assert!(!storable("1969-12-31T23:59:59.999Z"));
+        assert!(!storable("2106-02-07T06:28:16Z"));
+        assert!(!storable("0001-01-01T00:00:00Z"));
+        assert!(!storable("9999-12-31T23:59:59.999Z"));
     }
 
     #[test]

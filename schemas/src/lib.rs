@@ -18,4 +18,4 @@ pub mod wire;
 pub use catalog::SchemaCatalog;
 pub use codec::{CodecError, TagDecoder, TagEncoder};
 pub use event_time::EventTime;
-pub use tag::{Action, Device, ProductId, ProductInfo, TagError, UserTag};
+pub use tag::{Action, Device, ProductId, ProductInfo, TagError, UserTag, MAX_FIELD_BYTES};

@@ -120,6 +120,11 @@ pub struct UserTag {
     pub product_info: ProductInfo,
 }
 
+/// The longest text a tag's string fields may hold, in bytes. Real values are a few
+/// dozen bytes (a cookie has 20 characters); the bound keeps every stored value usable
+/// as a query parameter, where ClickHouse limits the size of a request.
+pub const MAX_FIELD_BYTES: usize = 4096;
+
 /// A tag that was refused, with the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -149,12 +154,45 @@ impl UserTag {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    fn validate(&self) -> Result<(), TagError> {
+    /// Checks what the JSON shape alone cannot: a non-empty cookie, a time the read
+    /// models can hold, no field over [`MAX_FIELD_BYTES`]. Tags read back from the log
+    /// are checked again the same way, whoever wrote them.
+    pub fn validate(&self) -> Result<(), TagError> {
+        let refuse = |field: &str, message: String| {
+            Err(TagError {
+                field: field.to_owned(),
+                message,
+            })
+        };
         if self.cookie.is_empty() {
-            return Err(TagError {
-                field: "cookie".to_owned(),
-                message: "must not be empty".to_owned(),
-            });
+            return refuse("cookie", "must not be empty".to_owned());
+        }
+        if !self.time.is_storable() {
+            return refuse(
+                "time",
+                format!(
+                    "outside the supported range {} to {}",
+                    EventTime::MIN_STORABLE,
+                    EventTime::MAX_STORABLE
+                ),
+            );
+        }
+        let product_id = match &self.product_info.product_id {
+            ProductId::Text(text) => text.as_str(),
+            ProductId::Number(_) => "",
+        };
+        let texts = [
+            ("cookie", self.cookie.as_str()),
+            ("country", &self.country),
+            ("origin", &self.origin),
+            ("product_info.product_id", product_id),
+            ("product_info.brand_id", &self.product_info.brand_id),
+            ("product_info.category_id", &self.product_info.category_id),
+        ];
+        for (field, text) in texts {
+            if text.len() > MAX_FIELD_BYTES {
+                return refuse(field, format!("longer than {MAX_FIELD_BYTES} bytes"));
+            }
         }
         Ok(())
     }
@@ -277,6 +315,23 @@ mod tests {
         let mut empty_cookie = sample();
         empty_cookie["cookie"] = json!("");
         assert_eq!(refusal(&empty_cookie).field, "cookie");
+
+        for time in [
+            "1969-12-31T23:59:59.999Z",
+            "2106-02-07T06:28:16Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let mut unstorable = sample();
+            unstorable["time"] = json!(time);
+            assert_eq!(refusal(&unstorable).field, "time", "{time}");
+        }
+
+        let mut long_brand = sample();
+        long_brand["product_info"]["brand_id"] = json!("b".repeat(MAX_FIELD_BYTES + 1));
+        assert_eq!(refusal(&long_brand).field, "product_info.brand_id");
+        let mut longest_cookie = sample();
+        longest_cookie["cookie"] = json!("c".repeat(MAX_FIELD_BYTES));
+        assert!(UserTag::from_json(longest_cookie.to_string().as_bytes()).is_ok());
 
         let malformed = UserTag::from_json(b"{\"time\":").expect_err("malformed");
         assert_eq!(malformed.field, "body");
