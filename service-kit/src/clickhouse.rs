@@ -1,5 +1,9 @@
-//! A ClickHouse client that works on 18.16 (local stack) and current releases
-//! (production), plus its readiness probe.
+//! The ClickHouse client every service uses, plus its readiness probe.
+//!
+//! Rows are validated against the table schema (the `clickhouse` crate reads the
+//! column names and types the server sends with RowBinaryWithNamesAndTypes), so a
+//! migration that changes a column the code reads fails loudly instead of decoding
+//! garbage.
 
 use crate::health::DependencyStatus;
 use crate::settings::ClickHouseSettings;
@@ -7,9 +11,6 @@ use clickhouse::Client;
 use std::time::Duration;
 
 /// A client for the configured database.
-///
-/// Validation is off: it sends settings 18.16 rejects (`describe_include_subcolumns`).
-/// Rows are typed by our own structs and checked by the integration tests instead.
 pub fn client(settings: &ClickHouseSettings) -> Client {
     server_client(settings).with_database(&settings.database)
 }
@@ -20,7 +21,6 @@ pub fn server_client(settings: &ClickHouseSettings) -> Client {
         .with_url(&settings.url)
         .with_user(&settings.user)
         .with_password(&settings.password)
-        .with_validation(false)
 }
 
 /// Checks that ClickHouse answers `SELECT 1` within `timeout`.

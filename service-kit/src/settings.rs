@@ -5,6 +5,12 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The local stack's ClickHouse, the default of `--clickhouse-url`.
+pub const DEFAULT_CLICKHOUSE_URL: &str = "http://127.0.0.1:8123";
+
+/// The local stack's broker, the default of `--kafka-brokers`.
+pub const DEFAULT_KAFKA_BROKERS: &str = "127.0.0.1:9092";
+
 /// Where the Kafka-protocol broker and the tag topic are.
 #[derive(Debug, Clone, Args)]
 pub struct KafkaSettings {
@@ -12,7 +18,7 @@ pub struct KafkaSettings {
     #[arg(
         long = "kafka-brokers",
         env = "KAFKA_BROKERS",
-        default_value = "127.0.0.1:9092"
+        default_value = DEFAULT_KAFKA_BROKERS
     )]
     pub brokers: String,
     /// Topic holding the user tags.
@@ -30,7 +36,7 @@ pub struct ClickHouseSettings {
     #[arg(
         long = "clickhouse-url",
         env = "CLICKHOUSE_URL",
-        default_value = "http://127.0.0.1:8123"
+        default_value = DEFAULT_CLICKHOUSE_URL
     )]
     pub url: String,
     /// Database holding the tables of `migrations/`.
