@@ -7,7 +7,6 @@
 //! A producer that hits a fatal error (idempotence state lost) is replaced, so the
 //! service recovers without a restart.
 
-use crate::error::ApiError;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
@@ -29,6 +28,21 @@ pub enum ProducerSetupError {
     /// The registry settings are invalid.
     #[error("schema registry: {0}")]
     Catalog(#[from] schemas::catalog::CatalogError),
+}
+
+/// Why a tag was not appended.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    /// The tag could not be encoded (a bug: a valid tag always encodes).
+    #[error("tag could not be encoded")]
+    Encoding(#[source] schemas::CodecError),
+    /// The broker refused the record, or the local queue is full (overload).
+    #[error("broker refused the record")]
+    Broker(#[source] KafkaError),
+    /// The broker did not acknowledge within the deadline (the record may still be
+    /// stored later, which the contract allows for a 503).
+    #[error("no acknowledgement within {0:?}")]
+    Timeout(Duration),
 }
 
 /// Appends tags to the tag topic.
@@ -83,11 +97,8 @@ impl TagProducer {
     }
 
     /// Appends one tag and waits for the broker's acknowledgement, at most the deadline.
-    pub async fn append(&self, tag: &UserTag) -> Result<(), ApiError> {
-        let payload = self
-            .encoder
-            .encode(tag)
-            .map_err(|error| ApiError::Encoding(error.to_string()))?;
+    pub async fn append(&self, tag: &UserTag) -> Result<(), ProduceError> {
+        let payload = self.encoder.encode(tag).map_err(ProduceError::Encoding)?;
         let producer = self.current();
         let record = FutureRecord::to(&self.settings.topic)
             .key(tag.cookie.as_bytes())
@@ -106,14 +117,11 @@ impl TagProducer {
             Ok(Err((error, _message))) => {
                 metrics::counter!("write_api_broker_errors_total").increment(1);
                 self.replace_if_broken(&producer, &error);
-                Err(ApiError::BrokerUnavailable(error.to_string()))
+                Err(ProduceError::Broker(error))
             }
             Err(_elapsed) => {
                 metrics::counter!("write_api_broker_errors_total").increment(1);
-                Err(ApiError::BrokerUnavailable(format!(
-                    "no acknowledgement within {:?}",
-                    self.deadline
-                )))
+                Err(ProduceError::Timeout(self.deadline))
             }
         }
     }
@@ -166,7 +174,9 @@ impl TagProducer {
                     }
                 }
             }
-            Err(error) => tracing::error!(error = %error, "producer could not be replaced"),
+            Err(error) => {
+                tracing::error!(error = %service_kit::error::chain(&error), "producer could not be replaced")
+            }
         }
     }
 }
