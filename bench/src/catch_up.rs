@@ -215,14 +215,14 @@ pub async fn measure(options: CatchUpOptions) -> Result<CatchUpReport, CatchUpEr
     })
 }
 
-/// The next offset ClickHouse holds per partition of `topic` (what the projector resumes from).
+/// The next offset the batch log holds per partition of `topic` (what the projector resumes from).
 async fn next_offsets(
     client: &Client,
     topic: &str,
 ) -> Result<std::collections::HashMap<i32, i64>, clickhouse::error::Error> {
     let rows: Vec<(i32, i64)> = client
         .query(
-            "SELECT kafka_partition, max(next_offset) FROM projector_offsets \
+            "SELECT kafka_partition, argMax(next_offset, version) FROM projector_batches \
              WHERE kafka_topic = ? GROUP BY kafka_partition",
         )
         .bind(topic)

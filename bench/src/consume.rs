@@ -6,10 +6,10 @@
 use crate::process;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
+use read_model::{LogPosition, UserTagRow};
 use schemas::{SchemaCatalog, TagDecoder};
 use serde::Serialize;
 use service_kit::settings::KafkaSettings;
-use service_kit::tables::{LogPosition, UserTagRow};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
@@ -104,7 +104,7 @@ pub fn measure(
         process::cpu_seconds_by_thread(pid),
     );
     let started = Instant::now();
-    let mut consumer_config = projector::startup::consumer_config(&config);
+    let mut consumer_config = projector::source::consumer_config(&config);
     consumer_config.set("auto.offset.reset", "earliest");
     for (name, value) in overrides {
         consumer_config.set(name, value);
@@ -131,7 +131,6 @@ pub fn measure(
             let payload = message.payload().unwrap_or_default();
             let tag = runtime.block_on(decoder.decode(payload))?;
             let position = LogPosition {
-                topic: &settings.topic,
                 partition: message.partition(),
                 offset: message.offset(),
             };

@@ -13,10 +13,12 @@
 //! Layout: this file discovers and applies migrations; [`template`] renders them;
 //! `src/main.rs` is the `migrate` binary.
 
+pub mod retention;
 pub mod template;
 
 use clickhouse::sql::Identifier;
 use clickhouse::Client;
+pub use retention::{apply_retention, Retention};
 use std::path::{Path, PathBuf};
 pub use template::{ClusterName, Target, TemplateError};
 
@@ -47,13 +49,17 @@ pub enum MigrationError {
     #[error("bad migration file name {0}: expected NNNN_name.sql with a unique NNNN")]
     BadFileName(String),
     /// ClickHouse refused a migration.
-    #[error("migration {file_name} failed: {message}")]
+    #[error("migration {file_name} failed")]
     Failed {
         /// The file that failed.
         file_name: String,
-        /// ClickHouse's message.
-        message: String,
+        /// ClickHouse's refusal.
+        #[source]
+        source: clickhouse::error::Error,
     },
+    /// ClickHouse refused the retention window.
+    #[error("setting the retention window failed")]
+    Retention(#[source] clickhouse::error::Error),
     /// A migration's placeholders do not render for the target.
     #[error("migration {file_name}: {source}")]
     Template {
@@ -67,7 +73,7 @@ pub enum MigrationError {
     #[error("database name {0:?} cannot be used on a cluster: expected letters, digits and '_'")]
     ClusterDatabaseName(String),
     /// The bookkeeping queries failed (ClickHouse unreachable, for instance).
-    #[error("clickhouse: {0}")]
+    #[error("clickhouse")]
     ClickHouse(#[from] clickhouse::error::Error),
 }
 
@@ -220,9 +226,9 @@ pub async fn apply_to(
                 .query(statement)
                 .execute()
                 .await
-                .map_err(|error| MigrationError::Failed {
+                .map_err(|source| MigrationError::Failed {
                     file_name: migration.file_name.clone(),
-                    message: error.to_string(),
+                    source,
                 })?;
         }
         client

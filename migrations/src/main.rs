@@ -18,6 +18,10 @@ struct Cli {
     /// `<name>` over them. Unset: one server, the files as written.
     #[arg(long, env = "CLICKHOUSE_CLUSTER")]
     cluster: Option<ClusterName>,
+    /// Minutes an aggregate row is kept after the quarter-hour it was ingested in
+    /// (retention runs on ingestion time, never event time).
+    #[arg(long, env = "AGGREGATES_RETENTION_MINUTES", default_value_t = 24 * 60)]
+    aggregates_retention_minutes: u32,
     /// Print every migration's statements as rendered for the target, without
     /// connecting to ClickHouse, then exit.
     #[arg(long)]
@@ -41,19 +45,29 @@ async fn main() -> ExitCode {
         return match print_sql(&cli, &target) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("migrate: {error}");
+                eprintln!("migrate: {}", service_kit::error::chain(&error));
                 ExitCode::FAILURE
             }
         };
     }
     let server = service_kit::clickhouse::server_client(&cli.clickhouse);
-    match migrations::apply_to(&server, database, &cli.dir, &target).await {
-        Ok(applied) => {
-            tracing::info!(applied = applied.len(), database = %database, cluster = ?cli.cluster.as_ref().map(ClusterName::as_str), "migrations up to date");
+    let retention = migrations::Retention {
+        aggregates_minutes: cli.aggregates_retention_minutes,
+    };
+    let outcome = async {
+        let applied = migrations::apply_to(&server, database, &cli.dir, &target).await?;
+        let retention_changed =
+            migrations::apply_retention(&server, database, &target, retention).await?;
+        Ok::<_, migrations::MigrationError>((applied, retention_changed))
+    };
+    match outcome.await {
+        Ok((applied, retention_changed)) => {
+            tracing::info!(applied = applied.len(), retention_changed, aggregates_retention_minutes = retention.aggregates_minutes, database = %database, cluster = ?cli.cluster.as_ref().map(ClusterName::as_str), "migrations up to date");
             ExitCode::SUCCESS
         }
         Err(error) => {
-            tracing::error!(error = %error, "migrations failed");
+            let error = service_kit::error::chain(&error);
+            tracing::error!(%error, "migrations failed");
             eprintln!("migrate: {error}");
             ExitCode::FAILURE
         }

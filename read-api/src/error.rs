@@ -6,7 +6,7 @@ use crate::params::InvalidParameter;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use service_kit::tables::RowError;
+use read_model::RowError;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]

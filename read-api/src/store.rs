@@ -3,77 +3,14 @@
 
 use crate::params::{AggregatesQuery, TimeRange};
 use clickhouse::{Client, Row};
+use read_model::profile::{newest_distinct, split_by_action, DUPLICATE_MARGIN};
+use read_model::queries::{
+    MINUTE_TOTALS, NEWEST_DISTINCT_OF_ACTION, NEWEST_ROWS, NEWEST_ROWS_OF_ACTION,
+};
+use read_model::UserTagRow;
 use schemas::Action;
 use serde::Deserialize;
 use service_kit::settings::ClickHouseSettings;
-use service_kit::tables::{action_code, UserTagRow};
-
-/// One cookie's newest rows in the range, both actions, `?` of them: an `ORDER BY ..
-/// LIMIT`, which ClickHouse answers with a partial sort in one pass over the cookie's
-/// rows. Rows may hold copies of a replayed tag that `ReplacingMergeTree` has not
-/// merged away yet: [`newest_distinct`] drops them, which is why the read takes
-/// [`DUPLICATE_MARGIN`] rows beyond the limit, twice over (one share per action).
-const NEWEST_ROWS: &str = "\
-    SELECT ?fields FROM user_tags \
-    WHERE cookie = ? AND time_ms >= ? AND time_ms < ? \
-    ORDER BY time_ms DESC LIMIT ?";
-
-/// The same for one action: for an action the first read was too short for (a busy
-/// shopper with far more views than buys in the range, say).
-const NEWEST_ROWS_OF_ACTION: &str = "\
-    SELECT ?fields FROM user_tags \
-    WHERE cookie = ? AND action = ? AND time_ms >= ? AND time_ms < ? \
-    ORDER BY time_ms DESC LIMIT ?";
-
-/// One action's newest tags, one row per event time, with a full sort: the exact read
-/// for the rare action whose first read held more copies than [`DUPLICATE_MARGIN`].
-const NEWEST_DISTINCT_OF_ACTION: &str = "\
-    SELECT ?fields FROM ( \
-        SELECT * FROM user_tags \
-        WHERE cookie = ? AND action = ? AND time_ms >= ? AND time_ms < ? \
-        ORDER BY time_ms DESC \
-        LIMIT 1 BY time_ms \
-    ) \
-    ORDER BY time_ms DESC \
-    LIMIT ?";
-
-/// Rows read beyond the limit for each action, room for copies of replayed tags.
-pub const DUPLICATE_MARGIN: u64 = 64;
-
-/// The newest `limit` rows of `rows` (one action's rows), one per event time, newest
-/// first; `None` when the read was cut (`complete` false) short of `limit` distinct
-/// times, so older tags may be missing.
-fn newest_distinct(
-    mut rows: Vec<UserTagRow>,
-    limit: u64,
-    complete: bool,
-) -> Option<Vec<UserTagRow>> {
-    rows.sort_by_key(|row| std::cmp::Reverse(row.time_ms));
-    rows.dedup_by_key(|row| row.time_ms);
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if rows.len() >= limit {
-        rows.truncate(limit);
-        Some(rows)
-    } else if complete {
-        Some(rows)
-    } else {
-        None
-    }
-}
-
-/// Per-minute totals of the rows keyed by exactly the query's filters. Rows are summed
-/// here because `SummingMergeTree` merges them eventually, not at once.
-const MINUTE_TOTALS: &str = "\
-    SELECT ?fields FROM ( \
-        SELECT toUInt32(minute) AS minute_start, \
-               sum(count) AS total_count, \
-               sum(sum_price) AS total_sum_price \
-        FROM minute_aggregates \
-        WHERE filter_mask = ? AND action = ? \
-          AND filter_origin = ? AND filter_brand_id = ? AND filter_category_id = ? \
-          AND minute >= toDateTime(?) AND minute < toDateTime(?) \
-        GROUP BY minute \
-    ) ORDER BY minute_start";
 
 /// The totals of one minute that has data.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
@@ -142,9 +79,7 @@ impl Store {
             .fetch_all::<UserTagRow>()
             .await?;
         let complete = (rows.len() as u64) < read;
-        let (views, buys): (Vec<UserTagRow>, Vec<UserTagRow>) = rows
-            .into_iter()
-            .partition(|row| row.action == action_code(Action::View));
+        let (views, buys) = split_by_action(rows);
         let mut tags = Vec::with_capacity(views.len() + buys.len());
         for (action, rows) in [(Action::View, views), (Action::Buy, buys)] {
             match newest_distinct(rows, limit, complete) {
@@ -223,64 +158,5 @@ impl Store {
             .bind(to_seconds)
             .fetch_all::<MinuteTotals>()
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(time_ms: i64) -> UserTagRow {
-        UserTagRow {
-            cookie: "c".into(),
-            action: 1,
-            time_ms,
-            country: "PL".into(),
-            device: 1,
-            origin: "o".into(),
-            product_id: "1".into(),
-            product_id_is_text: 0,
-            brand_id: "b".into(),
-            category_id: "k".into(),
-            price: 1,
-            kafka_topic: "t".into(),
-            kafka_partition: 0,
-            kafka_offset: time_ms,
-        }
-    }
-
-    fn times(rows: Option<Vec<UserTagRow>>) -> Option<Vec<i64>> {
-        rows.map(|rows| rows.iter().map(|row| row.time_ms).collect())
-    }
-
-    #[test]
-    fn copies_are_dropped_and_the_newest_kept_in_order() {
-        let rows = vec![row(3), row(9), row(5), row(9), row(7)];
-        assert_eq!(
-            times(newest_distinct(rows.clone(), 3, true)),
-            Some(vec![9, 7, 5])
-        );
-        assert_eq!(
-            times(newest_distinct(rows, 10, true)),
-            Some(vec![9, 7, 5, 3])
-        );
-    }
-
-    #[test]
-    fn a_cut_read_with_enough_distinct_rows_is_exact() {
-        // Five rows read out of more: the two newest distinct times are among them.
-        let rows = vec![row(9), row(9), row(8), row(8), row(7)];
-        assert_eq!(times(newest_distinct(rows, 2, false)), Some(vec![9, 8]));
-    }
-
-    #[test]
-    fn a_cut_read_short_of_distinct_rows_asks_for_the_exact_read() {
-        let rows = vec![row(9), row(9), row(9), row(8)];
-        assert_eq!(times(newest_distinct(rows, 3, false)), None);
-    }
-
-    #[test]
-    fn a_zero_limit_gives_nothing() {
-        assert_eq!(times(newest_distinct(vec![row(1)], 0, true)), Some(vec![]));
     }
 }

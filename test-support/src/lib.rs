@@ -2,11 +2,14 @@
 //!
 //! Tests talk to the real stack started by `make up` (ClickHouse on 8123, Tansu on
 //! 9092; override with `CLICKHOUSE_URL` / `KAFKA_BROKERS`) and keep out of each other's
-//! way with unique topic and database names. Tests that stop a broker start their own
-//! private one ([`PrivateBroker`]) rather than disturbing the shared stack. A service
-//! under test runs on a task of the test as a [`ServedApp`].
+//! way with unique topic and database names. Tests that stop a broker or ClickHouse
+//! start their own private one ([`PrivateBroker`], [`PrivateClickHouse`]) rather than
+//! disturbing the shared stack. A service under test runs on a task of the test as a
+//! [`ServedApp`].
 
+mod clickhouse;
 mod served;
+pub use clickhouse::{free_ports, PrivateClickHouse};
 pub use served::{ServedApp, ShutdownSignal};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -32,7 +35,8 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// The shared stack's brokers.
 pub fn brokers() -> String {
-    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
+    std::env::var("KAFKA_BROKERS")
+        .unwrap_or_else(|_| service_kit::settings::DEFAULT_KAFKA_BROKERS.to_owned())
 }
 
 /// Kafka settings for `topic` on `brokers`, without a schema registry.
@@ -47,7 +51,8 @@ pub fn kafka_settings(brokers: &str, topic: &str) -> KafkaSettings {
 /// ClickHouse settings for `database` on the shared stack.
 pub fn clickhouse_settings(database: &str) -> ClickHouseSettings {
     ClickHouseSettings {
-        url: std::env::var("CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_owned()),
+        url: std::env::var("CLICKHOUSE_URL")
+            .unwrap_or_else(|_| service_kit::settings::DEFAULT_CLICKHOUSE_URL.to_owned()),
         database: database.to_owned(),
         user: "default".to_owned(),
         password: String::new(),

@@ -9,9 +9,10 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Json;
+use read_model::codes::action_code;
+use read_model::UserTagRow;
 use schemas::Action;
 use serde_json::{json, Value};
-use service_kit::tables::{action_code, UserTagRow};
 
 /// Answers a user-profile query.
 pub async fn user_profile(

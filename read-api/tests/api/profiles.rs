@@ -140,7 +140,7 @@ async fn duplicate_rows_of_a_tag_come_back_once() {
 async fn more_copies_than_the_margin_still_give_every_tag() {
     let database = test_support::migrated_database("read_api").await;
     // With limit 2, the first read takes 2 × (2 + margin) rows: all copies.
-    let copies = 2 * (read_api::store::DUPLICATE_MARGIN + 2) + 10;
+    let copies = 2 * (read_model::profile::DUPLICATE_MARGIN + 2) + 10;
     service_kit::clickhouse::client(&database)
         .query("SYSTEM STOP MERGES user_tags")
         .execute()

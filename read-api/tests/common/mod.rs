@@ -6,10 +6,10 @@
 
 use read_api::config::Config;
 use read_api::startup::Application;
+use read_model::{LogPosition, UserTagRow};
 use schemas::{EventTime, UserTag};
 use serde_json::{json, Value};
 use service_kit::settings::ClickHouseSettings;
-use service_kit::tables::{LogPosition, UserTagRow};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use test_support::ServedApp;
@@ -222,17 +222,19 @@ pub fn priced_tag(
 
 static NEXT_OFFSET: AtomicI64 = AtomicI64::new(0);
 
-/// Inserts the tags into `user_tags` in one insert, as the projector would.
+/// Inserts the tags into `user_tags` in one insert. Copies of one tag are kept apart,
+/// as separate projector batches (a replay) would leave them: ClickHouse would
+/// otherwise collapse copies within one insert (`optimize_on_insert`).
 pub async fn insert_tags(clickhouse: &ClickHouseSettings, tags: &[Value]) {
     let client = service_kit::clickhouse::client(clickhouse);
     let mut insert = client
         .insert::<UserTagRow>("user_tags")
         .await
-        .expect("insert starts");
+        .expect("insert starts")
+        .with_setting("optimize_on_insert", "0");
     for tag in tags {
         let parsed = UserTag::from_json(tag.to_string().as_bytes()).expect("valid test tag");
         let position = LogPosition {
-            topic: "user-tags",
             partition: 0,
             offset: NEXT_OFFSET.fetch_add(1, Ordering::Relaxed),
         };

@@ -1,0 +1,131 @@
+//! Retention windows of the read models, set by `migrate` after the migrations.
+//!
+//! Aggregate rows expire on ingestion time (see `0004_create_minute_aggregates.sql`):
+//! a partition, one quarter-hour of ingestion, is dropped once that quarter-hour ended
+//! more than the window ago. The window is configuration (`--aggregates-retention-minutes`,
+//! 24 hours by default; the soak shortens it), so it is applied here with `ALTER TABLE
+//! ... MODIFY TTL` rather than written into a migration, and only when it differs from
+//! the table's, because a changed TTL is recomputed for every part.
+
+use crate::template::Target;
+use crate::MigrationError;
+use clickhouse::Client;
+
+/// Length of the ingestion buckets (`ingested_in`) that aggregate partitions cover.
+const INGESTION_BUCKET_MINUTES: u32 = 15;
+
+/// How long the read models keep data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Minutes an aggregate row is kept after the quarter-hour it was ingested in ends.
+    pub aggregates_minutes: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            aggregates_minutes: 24 * 60,
+        }
+    }
+}
+
+impl Retention {
+    /// The TTL expression of `minute_aggregates`, as ClickHouse normalises it.
+    fn aggregates_ttl(&self) -> String {
+        format!(
+            "ingested_in + toIntervalMinute({})",
+            self.aggregates_minutes
+                .saturating_add(INGESTION_BUCKET_MINUTES)
+        )
+    }
+}
+
+/// The table holding the aggregates on `target` (the shard-local one on a cluster).
+fn aggregates_table(target: &Target) -> &'static str {
+    match target {
+        Target::SingleNode => "minute_aggregates",
+        Target::Cluster(_) => "minute_aggregates_local",
+    }
+}
+
+/// The statement setting `minute_aggregates`' TTL to `retention` on `target` (`ON
+/// CLUSTER` on a cluster).
+pub fn alter_statement(target: &Target, database: &str, retention: Retention) -> String {
+    let on_cluster = match target {
+        Target::SingleNode => String::new(),
+        Target::Cluster(cluster) => format!(" ON CLUSTER {cluster}"),
+    };
+    format!(
+        "ALTER TABLE {database}.{}{on_cluster} MODIFY TTL {}",
+        aggregates_table(target),
+        retention.aggregates_ttl()
+    )
+}
+
+/// Whether a table's `engine_full` already has `retention`'s TTL.
+pub fn is_in_effect(engine_full: &str, retention: Retention) -> bool {
+    let ttl = format!("TTL {}", retention.aggregates_ttl());
+    engine_full.contains(&format!("{ttl} ")) || engine_full.ends_with(&ttl)
+}
+
+/// Sets `minute_aggregates`' TTL to `retention` unless it already is. Returns whether it
+/// changed.
+pub async fn apply_retention(
+    server: &Client,
+    database: &str,
+    target: &Target,
+    retention: Retention,
+) -> Result<bool, MigrationError> {
+    let table = aggregates_table(target);
+    let engine: String = server
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+        .bind(database)
+        .bind(table)
+        .fetch_one()
+        .await?;
+    if is_in_effect(&engine, retention) {
+        return Ok(false);
+    }
+    let statement = alter_statement(target, database, retention);
+    tracing::info!(database, table, statement, "setting aggregates retention");
+    server
+        .query(&statement)
+        .execute()
+        .await
+        .map_err(MigrationError::Retention)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_alters_its_shard_local_tables_everywhere() {
+        let cluster = Target::Cluster("prod".parse().expect("cluster name"));
+        assert_eq!(
+            alter_statement(&cluster, "allezon", Retention::default()),
+            "ALTER TABLE allezon.minute_aggregates_local ON CLUSTER prod MODIFY TTL ingested_in + toIntervalMinute(1455)"
+        );
+        assert!(is_in_effect(
+            "SummingMergeTree PARTITION BY ingested_in ORDER BY x TTL ingested_in + toIntervalMinute(1455) SETTINGS a = 1",
+            Retention::default()
+        ));
+        assert!(!is_in_effect(
+            "SummingMergeTree TTL ingested_in + toIntervalMinute(14550)",
+            Retention::default()
+        ));
+    }
+
+    #[test]
+    fn the_ttl_covers_the_window_after_the_ingestion_bucket_ends() {
+        assert_eq!(
+            Retention::default().aggregates_ttl(),
+            "ingested_in + toIntervalMinute(1455)"
+        );
+        let soak = Retention {
+            aggregates_minutes: 10,
+        };
+        assert_eq!(soak.aggregates_ttl(), "ingested_in + toIntervalMinute(25)");
+    }
+}

@@ -1,0 +1,62 @@
+//! Every named query on the read models. Values always travel as bound parameters
+//! (`?` with `.bind`), never as SQL text; `?fields` lists the columns of the row type
+//! the result is read into.
+
+/// One cookie's newest rows in the range, both actions, `?` of them: an `ORDER BY ..
+/// LIMIT`, which ClickHouse answers with a partial sort in one pass over the cookie's
+/// rows. Binds: cookie, from ms, to ms, row count.
+pub const NEWEST_ROWS: &str = "\
+    SELECT ?fields FROM user_tags \
+    WHERE cookie = ? AND time_ms >= ? AND time_ms < ? \
+    ORDER BY time_ms DESC LIMIT ?";
+
+/// The same for one action: for an action the first read was too short for (a busy
+/// shopper with far more views than buys in the range, say). Binds: cookie, action,
+/// from ms, to ms, row count.
+pub const NEWEST_ROWS_OF_ACTION: &str = "\
+    SELECT ?fields FROM user_tags \
+    WHERE cookie = ? AND action = ? AND time_ms >= ? AND time_ms < ? \
+    ORDER BY time_ms DESC LIMIT ?";
+
+/// One action's newest tags, one row per event time (the latest copy), with a full
+/// sort: the exact read for the rare action whose first read held more copies than
+/// [`crate::profile::DUPLICATE_MARGIN`]. Binds: cookie, action, from ms, to ms, limit.
+pub const NEWEST_DISTINCT_OF_ACTION: &str = "\
+    SELECT ?fields FROM ( \
+        SELECT * FROM user_tags \
+        WHERE cookie = ? AND action = ? AND time_ms >= ? AND time_ms < ? \
+        ORDER BY time_ms DESC, kafka_offset DESC \
+        LIMIT 1 BY time_ms \
+    ) \
+    ORDER BY time_ms DESC \
+    LIMIT ?";
+
+/// Per-minute totals of the `minute_aggregates` rows keyed by exactly one filter
+/// combination; rows are summed here because `SummingMergeTree` merges them
+/// eventually, not at once. Binds: filter mask, action, origin, brand, category (''
+/// for an absent filter), from and to as epoch seconds.
+pub const MINUTE_TOTALS: &str = "\
+    SELECT ?fields FROM ( \
+        SELECT toUInt32(minute) AS minute_start, \
+               sum(count) AS total_count, \
+               sum(sum_price) AS total_sum_price \
+        FROM minute_aggregates \
+        WHERE filter_mask = ? AND action = ? \
+          AND filter_origin = ? AND filter_brand_id = ? AND filter_category_id = ? \
+          AND minute >= toDateTime(?) AND minute < toDateTime(?) \
+        GROUP BY minute \
+    ) ORDER BY minute_start";
+
+/// The latest batch-log entry of every partition of a topic (see
+/// [`crate::rows::BatchLogRow`]). Binds: topic.
+pub const LATEST_BATCHES: &str = "\
+    SELECT ?fields FROM projector_batches \
+    WHERE kafka_topic = ? \
+    ORDER BY kafka_partition, version DESC \
+    LIMIT 1 BY kafka_partition";
+
+/// The table the projector's batch log lives in.
+pub const BATCH_LOG_TABLE: &str = "projector_batches";
+
+/// The profile store.
+pub const USER_TAGS_TABLE: &str = "user_tags";

@@ -1,0 +1,177 @@
+//! Rows of `user_tags` (migrations `0001`), the profile store: one row per recorded
+//! tag, with where it sits in the log.
+
+use crate::codes::{action_code, action_from_code, device_code, device_from_code};
+use clickhouse::Row;
+use schemas::{EventTime, ProductId, ProductInfo, UserTag};
+use serde::{Deserialize, Serialize};
+
+/// Where a tag sits in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPosition {
+    /// The partition.
+    pub partition: i32,
+    /// The offset within the partition.
+    pub offset: i64,
+}
+
+/// One row of `user_tags`. Enum columns travel as their codes (see [`crate::codes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct UserTagRow {
+    /// The shopper.
+    pub cookie: String,
+    /// The action's code.
+    pub action: i8,
+    /// Event time, ms since the epoch.
+    pub time_ms: i64,
+    /// Country.
+    pub country: String,
+    /// The device's code.
+    pub device: i8,
+    /// Campaign.
+    pub origin: String,
+    /// Product id as text.
+    pub product_id: String,
+    /// 1 when the product id was sent as a JSON string, 0 for a JSON integer.
+    pub product_id_is_text: u8,
+    /// Brand.
+    pub brand_id: String,
+    /// Category.
+    pub category_id: String,
+    /// Price.
+    pub price: i32,
+    /// Source partition.
+    pub kafka_partition: i32,
+    /// Source offset.
+    pub kafka_offset: i64,
+}
+
+/// Why a stored row is not a valid tag (a corrupted or foreign row).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored row has invalid {column}")]
+pub struct RowError {
+    /// The offending column.
+    pub column: &'static str,
+}
+
+impl UserTagRow {
+    /// The row of a tag read at `position` in the log.
+    pub fn from_tag(tag: &UserTag, position: LogPosition) -> Self {
+        let (product_id, product_id_is_text) = match &tag.product_info.product_id {
+            ProductId::Number(number) => (number.to_string(), 0),
+            ProductId::Text(text) => (text.clone(), 1),
+        };
+        Self {
+            cookie: tag.cookie.clone(),
+            action: action_code(tag.action),
+            time_ms: tag.time.millis(),
+            country: tag.country.clone(),
+            device: device_code(tag.device),
+            origin: tag.origin.clone(),
+            product_id,
+            product_id_is_text,
+            brand_id: tag.product_info.brand_id.clone(),
+            category_id: tag.product_info.category_id.clone(),
+            price: tag.product_info.price,
+            kafka_partition: position.partition,
+            kafka_offset: position.offset,
+        }
+    }
+
+    /// The tag this row stores, exactly as it was sent.
+    pub fn to_tag(&self) -> Result<UserTag, RowError> {
+        let action = action_from_code(self.action).ok_or(RowError { column: "action" })?;
+        let device = device_from_code(self.device).ok_or(RowError { column: "device" })?;
+        let product_id = if self.product_id_is_text == 1 {
+            ProductId::Text(self.product_id.clone())
+        } else {
+            ProductId::Number(self.product_id.parse().map_err(|_| RowError {
+                column: "product_id",
+            })?)
+        };
+        Ok(UserTag {
+            time: EventTime::from_millis(self.time_ms),
+            cookie: self.cookie.clone(),
+            country: self.country.clone(),
+            device,
+            action,
+            origin: self.origin.clone(),
+            product_info: ProductInfo {
+                product_id,
+                brand_id: self.brand_id.clone(),
+                category_id: self.category_id.clone(),
+                price: self.price,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_gives_back_the_tag_it_was_made_from() {
+        for product_id in ["12486", "\"sku-9\""] {
+            let tag = UserTag::from_json(
+                format!(
+                    r#"{{"time":"2026-03-01T12:00:00.123Z","cookie":"c","country":"CL","device":"TV","action":"VIEW",
+                    "origin":"o","product_info":{{"product_id":{product_id},"brand_id":"b","category_id":"k","price":7}}}}"#
+                )
+                .as_bytes(),
+            )
+            .expect("valid tag");
+            let position = LogPosition {
+                partition: 3,
+                offset: 42,
+            };
+            let row = UserTagRow::from_tag(&tag, position);
+            assert_eq!(row.to_tag(), Ok(tag));
+        }
+    }
+
+    #[test]
+    fn unknown_codes_are_refused() {
+        let tag = UserTag::from_json(
+            br#"{"time":"2026-03-01T12:00:00Z","cookie":"c","country":"CL","device":"TV","action":"VIEW",
+                "origin":"o","product_info":{"product_id":1,"brand_id":"b","category_id":"k","price":7}}"#,
+        )
+        .expect("valid tag");
+        let mut row = UserTagRow::from_tag(
+            &tag,
+            LogPosition {
+                partition: 0,
+                offset: 0,
+            },
+        );
+        row.device = 9;
+        assert_eq!(row.to_tag(), Err(RowError { column: "device" }));
+    }
+}
+
+/// One entry of the projector's batch log, `projector_batches` (migration `0002`): a
+/// write-ahead record, per partition, of the batch being inserted, so a batch cut short
+/// by a crash is inserted again exactly as it was (same rows, same deduplication
+/// token) and every read model ends up with it once.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct BatchLogRow {
+    /// The tag topic.
+    pub kafka_topic: String,
+    /// The partition this entry is about.
+    pub kafka_partition: i32,
+    /// Order of entries (larger is newer), nanoseconds since the epoch.
+    pub version: u64,
+    /// The batch's `insert_deduplication_token`; empty once the batch is known inserted.
+    pub token: String,
+    /// Every partition range of the batch: (partition, first offset, last offset).
+    pub ranges: Vec<(i32, i64, i64)>,
+    /// The next offset to project in this partition once the batch is in.
+    pub next_offset: i64,
+}
+
+impl BatchLogRow {
+    /// Whether the batch may not be fully inserted yet (it must be inserted again).
+    pub fn is_pending(&self) -> bool {
+        !self.token.is_empty()
+    }
+}
