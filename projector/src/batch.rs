@@ -1,13 +1,27 @@
-//! Rows waiting to be inserted: one batch becomes one insert of one block, so it is
-//! bounded by a row count (well under ClickHouse's block size) and by age (freshness).
+//! Rows waiting to be inserted and the log ranges they came from. One batch becomes one
+//! insert of one block, bounded by a row count (well under ClickHouse's block size) and
+//! by age (freshness). Its deduplication token is derived from its ranges, so the same
+//! ranges always make the same token.
 
-use service_kit::tables::UserTagRow;
+use read_model::UserTagRow;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Rows read since the last insert.
+/// The offsets of one partition a batch covers, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetRange {
+    /// The first offset.
+    pub first: i64,
+    /// The last offset.
+    pub last: i64,
+}
+
+/// Messages handled since the last insert: the rows to insert and the offsets read,
+/// skipped messages (a sender's retry, a dead letter) included.
 #[derive(Debug)]
 pub struct Batch {
     rows: Vec<UserTagRow>,
+    ranges: BTreeMap<i32, OffsetRange>,
     first_added: Option<Instant>,
     max_rows: usize,
     max_wait: Duration,
@@ -18,15 +32,28 @@ impl Batch {
     pub fn new(max_rows: usize, max_wait: Duration) -> Self {
         Self {
             rows: Vec::with_capacity(max_rows.min(100_000)),
+            ranges: BTreeMap::new(),
             first_added: None,
             max_rows: max_rows.max(1),
             max_wait,
         }
     }
 
-    /// Adds a row.
-    pub fn push(&mut self, row: UserTagRow) {
+    /// Records that the message at `offset` of `partition` was handled (it must come
+    /// after every offset of that partition already in the batch).
+    pub fn cover(&mut self, partition: i32, offset: i64) {
         self.first_added.get_or_insert_with(Instant::now);
+        let range = self.ranges.entry(partition).or_insert(OffsetRange {
+            first: offset,
+            last: offset,
+        });
+        debug_assert!(offset > range.last || offset == range.first);
+        range.last = offset;
+    }
+
+    /// Adds the row of the message at its position (covered too).
+    pub fn push(&mut self, row: UserTagRow) {
+        self.cover(row.kafka_partition, row.kafka_offset);
         self.rows.push(row);
     }
 
@@ -38,7 +65,7 @@ impl Batch {
                 .is_some_and(|first| first.elapsed() >= self.max_wait)
     }
 
-    /// How long the consumer may wait for more rows before the batch is due.
+    /// How long the consumer may wait for more messages before the batch is due.
     pub fn time_left(&self) -> Duration {
         match self.first_added {
             None => self.max_wait,
@@ -51,23 +78,46 @@ impl Batch {
         &self.rows
     }
 
-    /// Whether it holds no row.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+    /// The offsets covered, per partition.
+    pub fn ranges(&self) -> &BTreeMap<i32, OffsetRange> {
+        &self.ranges
     }
 
-    /// Forgets every row (after an insert, or when its partitions were revoked).
+    /// Whether it covers no message at all.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The `insert_deduplication_token` of these ranges of `topic`.
+    pub fn token(&self, topic: &str) -> String {
+        token(topic, &self.ranges)
+    }
+
+    /// Forgets everything (after an insert).
     pub fn clear(&mut self) {
         self.rows.clear();
+        self.ranges.clear();
         self.first_added = None;
     }
+}
+
+/// The deduplication token of a batch covering `ranges` of `topic`:
+/// `topic/p:first-last/p:first-last...` in partition order. Offsets never repeat in a
+/// partition, so two different batches never share a token, and a batch inserted again
+/// from the same ranges always has the same one.
+pub fn token(topic: &str, ranges: &BTreeMap<i32, OffsetRange>) -> String {
+    let mut token = topic.to_owned();
+    for (partition, range) in ranges {
+        token.push_str(&format!("/{partition}:{}-{}", range.first, range.last));
+    }
+    token
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(offset: i64) -> UserTagRow {
+    fn row(partition: i32, offset: i64) -> UserTagRow {
         UserTagRow {
             cookie: "c".into(),
             action: 1,
@@ -80,8 +130,7 @@ mod tests {
             brand_id: String::new(),
             category_id: String::new(),
             price: 0,
-            kafka_topic: "t".into(),
-            kafka_partition: 0,
+            kafka_partition: partition,
             kafka_offset: offset,
         }
     }
@@ -89,19 +138,30 @@ mod tests {
     #[test]
     fn due_by_row_count() {
         let mut batch = Batch::new(2, Duration::from_secs(3600));
-        batch.push(row(0));
+        batch.push(row(0, 0));
         assert!(!batch.is_due());
-        batch.push(row(1));
+        batch.push(row(0, 1));
         assert!(batch.is_due());
         batch.clear();
         assert!(batch.is_empty() && !batch.is_due());
     }
 
     #[test]
-    fn due_by_age_only_once_it_holds_a_row() {
+    fn due_by_age_only_once_it_covers_a_message() {
         let mut batch = Batch::new(1000, Duration::ZERO);
         assert!(!batch.is_due(), "an empty batch is never due");
-        batch.push(row(0));
+        batch.cover(0, 7);
         assert!(batch.is_due());
+    }
+
+    #[test]
+    fn the_token_names_every_range_including_skipped_messages() {
+        let mut batch = Batch::new(1000, Duration::from_secs(1));
+        batch.push(row(2, 10));
+        batch.cover(2, 11);
+        batch.push(row(0, 5));
+        batch.push(row(2, 12));
+        assert_eq!(batch.token("tags"), "tags/0:5-5/2:10-12");
+        assert_eq!(batch.rows().len(), 3);
     }
 }

@@ -18,7 +18,16 @@ pub struct Config {
     /// Address of the /health, /ready and /metrics endpoints.
     #[arg(long, env = "PROJECTOR_LISTEN", default_value = "127.0.0.1:8083", value_parser = parse_listen)]
     pub listen: SocketAddr,
-    /// Consumer group; instances in one group share the partitions.
+    /// This instance's number, from 0 to `instances - 1`. Instance i projects the
+    /// partitions p with p mod instances = i, assigned directly (no consumer-group
+    /// coordinator), so a restarted instance resumes within seconds.
+    #[arg(long, env = "PROJECTOR_INSTANCE", default_value_t = 0)]
+    pub instance: u32,
+    /// How many projector instances share the topic's partitions.
+    #[arg(long, env = "PROJECTOR_INSTANCES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub instances: u32,
+    /// Consumer group the projector commits its positions under, for lag tooling only
+    /// (positions are always resumed from ClickHouse).
     #[arg(long, env = "PROJECTOR_GROUP_ID", default_value = "allezon-projector")]
     pub group_id: String,
     /// Topic receiving undecodable messages (default: `<topic>-dead-letter`).
@@ -30,12 +39,25 @@ pub struct Config {
     /// Oldest a batch may get before it is inserted, in milliseconds.
     #[arg(long, env = "PROJECTOR_BATCH_MAX_WAIT_MS", default_value = "250", value_parser = parse_millis)]
     pub batch_max_wait: Duration,
-    /// Aggregates older than this many hours behind the newest tag are dropped.
-    #[arg(long, env = "PROJECTOR_RETENTION_HOURS", default_value_t = 24)]
-    pub retention_hours: u32,
-    /// How often retention runs, in milliseconds.
-    #[arg(long, env = "PROJECTOR_RETENTION_INTERVAL_MS", default_value = "60000", value_parser = parse_millis)]
-    pub retention_interval: Duration,
+    /// How long one ClickHouse request may take before it is abandoned and retried
+    /// (inserts are retried with the same deduplication token, so a late one that
+    /// lands anyway is not counted twice), in milliseconds.
+    #[arg(long, env = "PROJECTOR_CLICKHOUSE_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
+    pub clickhouse_timeout: Duration,
+    /// A tag identical to one recorded at most this long before it (record time) in the
+    /// same partition is a sender's retry and is projected once, in milliseconds.
+    #[arg(long, env = "PROJECTOR_RETRY_WINDOW_MS", default_value = "30000", value_parser = parse_millis)]
+    pub retry_window: Duration,
+    /// ... and at most this many records before it, which bounds the log the projector
+    /// reads again at start-up to remember recent tags.
+    #[arg(long, env = "PROJECTOR_RETRY_WINDOW_RECORDS", default_value_t = 20_000)]
+    pub retry_window_records: u32,
+    /// A batch left unfinished by a crash is inserted again at start-up only if it is
+    /// younger than this, in seconds: ClickHouse remembers the last 10,000 batch tokens,
+    /// and an older batch might be counted twice (it is reported instead; see
+    /// `projector reconcile`).
+    #[arg(long, env = "PROJECTOR_REPLAY_MAX_AGE_S", default_value_t = 3600)]
+    pub replay_max_age_s: u64,
     /// Kafka connection and topic.
     #[command(flatten)]
     pub kafka: KafkaSettings,

@@ -1,14 +1,17 @@
-//! Messages that cannot be decoded go to a dead-letter topic, untouched, with the
-//! reason and their origin in headers; they are counted and never stop the projector.
-//! Delivery is at least once: a dead letter sent after the last insert of a partition
-//! may be sent again after a restart.
+//! Messages that can never be projected (not Confluent-framed Avro, a schema the registry
+//! says does not exist, a tag at a time the read models cannot hold) go to a dead-letter
+//! topic, untouched, with the reason and their origin in headers; they are counted and
+//! never stop the projector. A registry that cannot be reached is not such a reason: the
+//! pipeline retries those messages. Delivery is at least once: a dead letter sent after
+//! the last insert of a partition may be sent again after a restart.
 
-use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use service_kit::settings::KafkaSettings;
 use std::time::Duration;
 use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
 
 /// The dead-letter producer.
 pub struct DeadLetters {
@@ -35,9 +38,10 @@ impl DeadLetters {
         })
     }
 
-    /// Sends `message` to the dead-letter topic, retrying until the broker has it:
-    /// the message's offset moves on only once its dead letter is safe.
-    pub fn send(&self, message: &BorrowedMessage<'_>, reason: &str) {
+    /// Sends `message` to the dead-letter topic, retrying until the broker has it: the
+    /// message's offset moves on only once its dead letter is safe. Returns false when
+    /// `cancel` stopped the retries first (the message will be read again).
+    pub fn send(&self, message: &impl Message, reason: &str, cancel: &CancellationToken) -> bool {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
         let mut backoff = Duration::from_millis(100);
@@ -78,11 +82,13 @@ impl DeadLetters {
                         offset = message.offset(),
                         "message dead-lettered"
                     );
-                    return;
+                    return true;
                 }
                 Err((error, _)) => {
-                    tracing::warn!(error = %error, "dead letter not delivered, retrying");
-                    std::thread::sleep(backoff);
+                    tracing::warn!(error = %service_kit::error::chain(&error), "dead letter not delivered, retrying");
+                    if !crate::pipeline::pause(&self.runtime, cancel, backoff) {
+                        return false;
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }

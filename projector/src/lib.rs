@@ -1,33 +1,36 @@
 //! projector: materializes the tag log into the ClickHouse read models.
 //!
-//! A consumer group on the tag topic decodes each Confluent-framed Avro tag (any
-//! compatible writer schema, resolved into the current one) and inserts batches into
-//! `user_tags`; materialized views derive the minute aggregates and the per-partition
-//! resume offsets from the same insert.
+//! Each instance owns a fixed share of the topic's partitions (assigned directly, no
+//! consumer-group coordinator), decodes each Confluent-framed Avro tag (any compatible
+//! writer schema, resolved into the current one) and inserts batches into `user_tags`;
+//! materialized views derive the minute aggregates from the same insert.
 //!
-//! Exactly once in effect: every batch is one insert of one block (all or nothing),
-//! carrying each row's partition and offset; a partition is always resumed from the
-//! next offset ClickHouse holds, never from the broker's committed offset. A batch not
-//! yet inserted when partitions are revoked (or the process dies) is simply read again
-//! by whoever owns the partition next.
+//! Exactly once, crashes included: a batch is recorded in the batch log before it is
+//! inserted, carries a deduplication token derived from its offset ranges, and is
+//! retried (or, after a crash, read again from those ranges and inserted) with the same
+//! token until it is in, so ClickHouse keeps it once in every table. A sender's retry
+//! of the same tag is projected once too (see [`retries`]). See [`pipeline`] for the
+//! guarantee in full.
 //!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
-//! - [`sink`]: the ClickHouse side (insert a batch, read resume offsets);
-//! - [`batch`]: rows waiting to be inserted, bounded by count and age;
-//! - [`rebalance`]: the consumer context (resume offsets on assignment, lag metrics);
-//! - [`dead_letter`]: undecodable messages go to a dead-letter topic with the reason;
+//! - [`assignment`]: which partitions this instance owns;
+//! - [`source`]: the Kafka side (consumer, partitions, watermarks, exact range reads);
+//! - [`batch`]: rows waiting to be inserted, their offset ranges and token;
+//! - [`retries`]: recognising a sender's retry of a tag;
+//! - [`sink`]: the ClickHouse side (batch log, inserts);
+//! - [`dead_letter`]: messages that can never be projected go to a dead-letter topic;
 //! - [`pipeline`]: the consume-decode-insert loop;
-//! - [`retention`]: drops aggregate partitions older than the retention window;
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
+pub mod assignment;
 pub mod batch;
 pub mod config;
 pub mod dead_letter;
 pub mod pipeline;
-pub mod rebalance;
 pub mod rebuild;
-pub mod retention;
+pub mod retries;
 pub mod sink;
+pub mod source;
 pub mod startup;

@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                tracing::error!(error = %error, "rebuild failed");
+                tracing::error!(error = %service_kit::error::chain(&error), "rebuild failed");
                 ExitCode::FAILURE
             }
         };
@@ -34,14 +34,14 @@ async fn main() -> ExitCode {
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {
-            tracing::error!(error = %error, "projector failed to start");
+            tracing::error!(error = %service_kit::error::chain(&error), "projector failed to start");
             return ExitCode::FAILURE;
         }
     };
     match application.run_until(service_kit::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = %error, "projector stopped on error");
+            tracing::error!(error = %service_kit::error::chain(&error), "projector stopped on error");
             ExitCode::FAILURE
         }
     }

@@ -1,9 +1,9 @@
 //! `projector rebuild`: replays the topic from its beginning into fresh tables.
 //!
 //! The target database is created and migrated, the topic's high watermarks are
-//! recorded, and a projector in a fresh consumer group runs against the target until
-//! every partition is durably handled (inserted or dead-lettered) up to those marks.
-//! Because a projector resumes from the offsets ClickHouse holds, an empty target
+//! recorded, and a sole projector instance runs against the target until every
+//! partition is durably handled (inserted, skipped or dead-lettered) up to those marks.
+//! Because a projector resumes where the target's batch log says, an empty target
 //! starts at the beginning of the log. Tags arriving meanwhile are projected as well;
 //! the live projector keeps serving the old database until the switch.
 
@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
     /// The target could not be migrated.
-    #[error(transparent)]
+    #[error("migrating the target database")]
     Migration(#[from] migrations::MigrationError),
     /// The topic's watermarks could not be read.
-    #[error("kafka: {0}")]
+    #[error("reading the topic's watermarks")]
     Kafka(#[from] rdkafka::error::KafkaError),
     /// The projector could not run.
-    #[error(transparent)]
+    #[error("running the projector")]
     Projector(#[from] StartupError),
     /// A blocking task failed.
     #[error("watermark task failed")]
@@ -62,29 +62,28 @@ pub async fn rebuild(
         "rebuild started"
     );
 
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos())
-        .unwrap_or_default();
-    config.group_id = format!("{}-rebuild-{nanos}", config.group_id);
+    config.instance = 0;
+    config.instances = 1;
     config.clickhouse.database = target_database.to_owned();
     config.listen = "127.0.0.1:0".parse().unwrap_or(config.listen);
     let application = Application::build(config).await?;
-    let durable = application.durable_positions();
+    let mut positions = application.positions();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
     }));
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let done = durable.lock().map(|durable| {
-            marks.iter().all(|(partition, (low, high))| {
-                high <= low || durable.get(partition).is_some_and(|next| next >= high)
-            })
-        });
-        if matches!(done, Ok(true)) || running.is_finished() {
-            break;
-        }
+    let caught_up = positions.wait_for(|positions| {
+        marks.iter().all(|(partition, (low, high))| {
+            high <= low
+                || positions
+                    .next
+                    .get(partition)
+                    .is_some_and(|next| next >= high)
+        })
+    });
+    tokio::select! {
+        _ = caught_up => {},
+        _ = async { while !running.is_finished() { tokio::time::sleep(Duration::from_millis(200)).await } } => {},
     }
     let _ = stop.send(());
     running.await.map_err(|_| RebuildError::Join)??;

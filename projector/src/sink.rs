@@ -1,24 +1,46 @@
-//! The ClickHouse side of the projector: one batch is one insert into `user_tags`
-//! (the views of `migrations/` derive the aggregates and resume offsets from it), and
-//! the resume offsets are read back from `projector_offsets`.
+//! The ClickHouse side of the projector: the batch log (`projector_batches`) and the
+//! batch inserts into `user_tags`, whose materialized views derive the minute
+//! aggregates from the same insert.
+//!
+//! Every request is bounded by a timeout, so a frozen ClickHouse (SIGSTOP, a stuck
+//! merge) costs a retry, never a hung projector. A timed-out insert may still land:
+//! it is retried with the same deduplication token, so it is then skipped, in the
+//! table and in every view (`deduplicate_blocks_in_dependent_materialized_views`).
 
+use crate::batch::{Batch, OffsetRange};
 use clickhouse::Client;
-use service_kit::tables::UserTagRow;
-use std::collections::HashMap;
+use read_model::queries::{BATCH_LOG_TABLE, LATEST_BATCHES, USER_TAGS_TABLE};
+use read_model::{BatchLogRow, UserTagRow};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
 
-/// Inserts batches and reads resume offsets for one topic.
+/// Why a ClickHouse request of the projector failed (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// ClickHouse refused or could not be reached.
+    #[error("clickhouse request failed")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// ClickHouse did not answer in time.
+    #[error("clickhouse did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Writes batches and the batch log of one topic, and reads the log back.
 #[derive(Clone)]
 pub struct ClickHouseSink {
     client: Client,
     topic: String,
+    timeout: Duration,
 }
 
 impl ClickHouseSink {
-    /// A sink for `topic` on `client`'s database.
-    pub fn new(client: Client, topic: &str) -> Self {
+    /// A sink for `topic` on `client`'s database; each request may take `timeout`.
+    pub fn new(client: Client, topic: &str, timeout: Duration) -> Self {
         Self {
             client,
             topic: topic.to_owned(),
+            timeout,
         }
     }
 
@@ -27,28 +49,148 @@ impl ClickHouseSink {
         &self.client
     }
 
-    /// Inserts the rows as one insert. Batches stay under ClickHouse's
-    /// `max_insert_block_size`, so the server writes them as a single block: an insert
-    /// cut off mid-stream (projector killed) writes nothing.
-    pub async fn write(&self, rows: &[UserTagRow]) -> Result<(), clickhouse::error::Error> {
-        let mut insert = self.client.insert::<UserTagRow>("user_tags").await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await
+    /// Inserts the batch's rows as one insert carrying the batch's deduplication
+    /// token: inserting the same batch again changes nothing. Batches stay under
+    /// ClickHouse's `max_insert_block_size`, so the server writes each as one block.
+    pub async fn write(&self, rows: &[UserTagRow], token: &str) -> Result<(), SinkError> {
+        let insert = async {
+            let mut insert = self
+                .client
+                .insert::<UserTagRow>(USER_TAGS_TABLE)
+                .await?
+                .with_setting("insert_deduplication_token", token)
+                .with_setting("insert_deduplicate", "1")
+                .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
+                .with_timeouts(Some(self.timeout), Some(self.timeout));
+            for row in rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        };
+        self.bounded(insert).await
     }
 
-    /// The next offset to project for each partition ClickHouse has rows of.
-    pub async fn next_offsets(&self) -> Result<HashMap<i32, i64>, clickhouse::error::Error> {
-        let rows: Vec<(i32, i64)> = self
-            .client
-            .query(
-                "SELECT kafka_partition, max(next_offset) FROM projector_offsets \
-                 WHERE kafka_topic = ? GROUP BY kafka_partition",
-            )
-            .bind(&self.topic)
-            .fetch_all()
-            .await?;
-        Ok(rows.into_iter().collect())
+    /// Records in the batch log that `batch` is about to be inserted (one pending entry
+    /// per partition it covers) and that the partitions of `settled`, whose last batch
+    /// is known to be in, have nothing pending.
+    pub async fn record_batch(
+        &self,
+        batch: &Batch,
+        settled: &BTreeMap<i32, i64>,
+        version: u64,
+    ) -> Result<(), SinkError> {
+        let token = batch.token(&self.topic);
+        let ranges: Vec<(i32, i64, i64)> = batch
+            .ranges()
+            .iter()
+            .map(|(partition, range)| (*partition, range.first, range.last))
+            .collect();
+        let mut entries: Vec<BatchLogRow> = batch
+            .ranges()
+            .iter()
+            .map(|(partition, range)| BatchLogRow {
+                kafka_topic: self.topic.clone(),
+                kafka_partition: *partition,
+                version,
+                token: token.clone(),
+                ranges: ranges.clone(),
+                next_offset: range.last + 1,
+            })
+            .collect();
+        entries.extend(self.settled_entries(
+            settled,
+            version,
+            batch.ranges().keys().copied().collect(),
+        ));
+        self.write_log(&entries).await
     }
+
+    /// Records that the partitions of `settled` have nothing pending.
+    pub async fn record_settled(
+        &self,
+        settled: &BTreeMap<i32, i64>,
+        version: u64,
+    ) -> Result<(), SinkError> {
+        let entries = self.settled_entries(settled, version, BTreeSet::new());
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.write_log(&entries).await
+    }
+
+    fn settled_entries(
+        &self,
+        settled: &BTreeMap<i32, i64>,
+        version: u64,
+        except: BTreeSet<i32>,
+    ) -> Vec<BatchLogRow> {
+        settled
+            .iter()
+            .filter(|(partition, _)| !except.contains(partition))
+            .map(|(partition, next_offset)| BatchLogRow {
+                kafka_topic: self.topic.clone(),
+                kafka_partition: *partition,
+                version,
+                token: String::new(),
+                ranges: Vec::new(),
+                next_offset: *next_offset,
+            })
+            .collect()
+    }
+
+    async fn write_log(&self, entries: &[BatchLogRow]) -> Result<(), SinkError> {
+        let insert = async {
+            let mut insert = self
+                .client
+                .insert::<BatchLogRow>(BATCH_LOG_TABLE)
+                .await?
+                .with_timeouts(Some(self.timeout), Some(self.timeout));
+            for entry in entries {
+                insert.write(entry).await?;
+            }
+            insert.end().await
+        };
+        self.bounded(insert).await
+    }
+
+    /// The latest batch-log entry of every partition of the topic that has one.
+    pub async fn latest_batches(&self) -> Result<BTreeMap<i32, BatchLogRow>, SinkError> {
+        let read = self
+            .client
+            .query(LATEST_BATCHES)
+            .bind(&self.topic)
+            .fetch_all::<BatchLogRow>();
+        let entries = self.bounded(read).await?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| (entry.kafka_partition, entry))
+            .collect())
+    }
+
+    async fn bounded<T>(
+        &self,
+        request: impl Future<Output = Result<T, clickhouse::error::Error>>,
+    ) -> Result<T, SinkError> {
+        match tokio::time::timeout(self.timeout, request).await {
+            Ok(outcome) => Ok(outcome?),
+            Err(_) => Err(SinkError::Timeout(self.timeout)),
+        }
+    }
+}
+
+/// The ranges of a pending batch-log entry, as the batch recorded them.
+pub fn pending_ranges(entry: &BatchLogRow) -> BTreeMap<i32, OffsetRange> {
+    entry
+        .ranges
+        .iter()
+        .map(|(partition, first, last)| {
+            (
+                *partition,
+                OffsetRange {
+                    first: *first,
+                    last: *last,
+                },
+            )
+        })
+        .collect()
 }

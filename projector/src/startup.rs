@@ -1,41 +1,42 @@
 //! Builds the projector (consumer, sink, decoder, dead letters, health endpoints) and
 //! runs it until a shutdown future resolves; tests pass their own shutdown.
 
+use crate::assignment::{Assignment, InvalidAssignment};
 use crate::batch::Batch;
 use crate::config::Config;
 use crate::dead_letter::DeadLetters;
-use crate::pipeline::{Pipeline, PipelineError, Projection};
-use crate::rebalance::ProjectorContext;
+use crate::pipeline::{Pipeline, PipelineParts, Positions};
+use crate::retries::RecentPayloads;
 use crate::sink::ClickHouseSink;
+use crate::source::SourceContext;
 use axum::Router;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::health::{DependencyStatus, Readiness};
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Why the projector could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The listen address could not be bound.
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Bind(#[from] std::io::Error),
     /// librdkafka refused the configuration.
-    #[error("kafka: {0}")]
+    #[error("kafka client")]
     Kafka(#[from] rdkafka::error::KafkaError),
     /// The schema registry settings are invalid.
-    #[error("schema registry: {0}")]
+    #[error("schema registry settings")]
     Catalog(#[from] schemas::catalog::CatalogError),
-    /// The pipeline stopped on an error.
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
+    /// The instance number does not fit the instance count.
+    #[error("instance settings")]
+    Assignment(#[from] InvalidAssignment),
     /// The pipeline thread panicked.
     #[error("pipeline thread panicked")]
     PipelinePanicked,
@@ -46,7 +47,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     pipeline: Pipeline,
-    retention_client: clickhouse::Client,
+    positions: watch::Receiver<Positions>,
+    cancel: CancellationToken,
     config: Config,
 }
 
@@ -80,37 +82,24 @@ impl Readiness for ProjectorReadiness {
     }
 }
 
-/// The projector's consumer settings (also used by `bench-projector` to measure the raw
-/// consume rate with exactly these settings).
-pub fn consumer_config(config: &Config) -> ClientConfig {
-    let mut consumer = service_kit::kafka::base_config(&config.kafka);
-    consumer
-        .set("group.id", &config.group_id)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        // Positions always come from ClickHouse (or the explicit beginning). A stored
-        // position outside the log (topic recreated, log truncated by retention)
-        // must stop that partition loudly, never silently replay and double-count.
-        .set("auto.offset.reset", "error")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .set("statistics.interval.ms", "5000");
-    consumer
-}
-
 impl Application {
     /// Creates the consumer, sink and endpoints; nothing is consumed until [`Self::run_until`].
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let metrics = service_kit::metrics::install();
+        let assignment = Assignment::new(config.instance, config.instances)?;
         let clickhouse = service_kit::clickhouse::client(&config.clickhouse);
-        let sink = ClickHouseSink::new(clickhouse.clone(), &config.kafka.topic);
+        let sink = ClickHouseSink::new(
+            clickhouse.clone(),
+            &config.kafka.topic,
+            config.clickhouse_timeout,
+        );
         let runtime = Handle::current();
-        let context = ProjectorContext::new(runtime.clone(), sink.clone());
-        let consumer: BaseConsumer<ProjectorContext> =
-            consumer_config(&config).create_with_context(context)?;
+        let consumer =
+            crate::source::consumer_config(&config).create_with_context(SourceContext::default())?;
         let catalog =
             SchemaCatalog::from_registry_url(config.kafka.schema_registry_url.as_deref())?;
-        let projection = Projection {
+        let parts = PipelineParts {
+            consumer,
             sink,
             decoder: TagDecoder::new(catalog),
             dead_letters: DeadLetters::new(
@@ -119,17 +108,16 @@ impl Application {
                 runtime.clone(),
             )?,
             batch: Batch::new(config.batch_max_rows, config.batch_max_wait),
-            topic: config.kafka.topic.clone(),
+            recent: RecentPayloads::new(config.retry_window, config.retry_window_records),
+            kafka: config.kafka.clone(),
+            assignment,
+            replay_max_age: Duration::from_secs(config.replay_max_age_s),
             runtime,
-            stop: Arc::new(AtomicBool::new(false)),
-            durable: Arc::new(Mutex::new(HashMap::new())),
         };
-        let pipeline = Pipeline {
-            consumer,
-            projection,
-        };
+        let cancel = CancellationToken::new();
+        let (pipeline, positions) = Pipeline::new(parts, cancel.clone());
         let readiness = ProjectorReadiness {
-            clickhouse: clickhouse.clone(),
+            clickhouse,
             kafka: Arc::new(service_kit::kafka::metadata_client(&config.kafka)?),
             topic: config.kafka.topic.clone(),
         };
@@ -139,14 +127,16 @@ impl Application {
             listener,
             router,
             pipeline,
-            retention_client: clickhouse,
+            positions,
+            cancel,
             config,
         })
     }
 
-    /// Per partition, the next offset below which everything is durably handled.
-    pub fn durable_positions(&self) -> Arc<Mutex<HashMap<i32, i64>>> {
-        Arc::clone(&self.pipeline.projection.durable)
+    /// Per partition, the next offset below which everything is durably projected,
+    /// updated as batches are inserted.
+    pub fn positions(&self) -> watch::Receiver<Positions> {
+        self.positions.clone()
     }
 
     /// The bound port of the health endpoints (useful with port 0).
@@ -154,8 +144,7 @@ impl Application {
         service_kit::http::bound_port(&self.listener)
     }
 
-    /// Projects until `shutdown` resolves (or the pipeline fails), then inserts what is
-    /// pending, leaves the group and returns.
+    /// Projects until `shutdown` resolves, then inserts what is pending and returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -164,36 +153,30 @@ impl Application {
             listener,
             router,
             pipeline,
-            retention_client,
+            positions: _,
+            cancel,
             config,
         } = self;
-        let stop = Arc::clone(&pipeline.projection.stop);
-        let (done_sender, done_receiver) = tokio::sync::oneshot::channel();
         let worker = std::thread::Builder::new()
             .name("projector-pipeline".into())
-            .spawn(move || {
-                let outcome = pipeline.run();
-                let _ = done_sender.send(());
-                outcome
-            })?;
-        let retention = tokio::spawn(crate::retention::run_periodically(
-            retention_client,
-            config.retention_hours,
-            config.retention_interval,
-        ));
-        tracing::info!(topic = %config.kafka.topic, group = %config.group_id, "projector running");
+            .spawn(move || pipeline.run())?;
+        tracing::info!(
+            topic = %config.kafka.topic,
+            instance = config.instance,
+            instances = config.instances,
+            "projector running"
+        );
+        let stop = cancel.clone();
         let stop_signal = async move {
             tokio::select! {
                 () = shutdown => {},
-                _ = done_receiver => {},
+                () = stop.cancelled() => {},
             }
         };
         service_kit::http::serve(listener, router, stop_signal, "projector").await;
-        stop.store(true, Ordering::SeqCst);
-        retention.abort();
-        let joined = tokio::task::spawn_blocking(move || worker.join()).await;
-        match joined {
-            Ok(Ok(outcome)) => Ok(outcome?),
+        cancel.cancel();
+        match tokio::task::spawn_blocking(move || worker.join()).await {
+            Ok(Ok(())) => Ok(()),
             _ => Err(StartupError::PipelinePanicked),
         }
     }

@@ -4,11 +4,14 @@ mod common;
 
 use common::{
     aggregated_count, distinct_tags, eventually, expected_minutes, produce, produce_raw,
-    stored_minutes,
+    stored_minutes, stored_rows, tag, unmerged_database,
 };
 use projector::config::Config;
 use projector::startup::Application;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 use schemas::Action;
+use service_kit::settings::ClickHouseSettings;
 use std::time::Duration;
 
 struct Running {
@@ -17,17 +20,34 @@ struct Running {
     task: tokio::task::JoinHandle<Result<(), projector::startup::StartupError>>,
 }
 
-async fn start_projector(
-    topic: &str,
-    clickhouse: &service_kit::settings::ClickHouseSettings,
-    group: &str,
-) -> Running {
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("task").expect("clean stop");
+    }
+
+    async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+}
+
+fn config(topic: &str, clickhouse: &ClickHouseSettings) -> Config {
     let mut config = Config::local_defaults();
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.kafka = test_support::kafka_settings(&test_support::brokers(), topic);
     config.clickhouse = clickhouse.clone();
-    config.group_id = group.to_owned();
+    config.group_id = format!("{topic}-group");
     config.batch_max_wait = Duration::from_millis(100);
+    config.clickhouse_timeout = Duration::from_secs(5);
+    config
+}
+
+async fn start(config: Config) -> Running {
     let application = Application::build(config).await.expect("projector builds");
     let port = application.port();
     let (stop, receiver) = tokio::sync::oneshot::channel::<()>();
@@ -37,18 +57,27 @@ async fn start_projector(
     Running { port, stop, task }
 }
 
+async fn start_projector(topic: &str, clickhouse: &ClickHouseSettings) -> Running {
+    start(config(topic, clickhouse)).await
+}
+
+async fn topic_with_dead_letters(prefix: &str, partitions: i32) -> String {
+    let brokers = test_support::brokers();
+    let topic = test_support::unique_name(prefix);
+    test_support::create_topic(&brokers, &topic, partitions).await;
+    test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
+    topic
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter() {
     let brokers = test_support::brokers();
-    let topic = test_support::unique_name("projector");
-    test_support::create_topic(&brokers, &topic, 3).await;
-    test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
-    let clickhouse = test_support::migrated_database("projector").await;
-    let group = test_support::unique_name("group");
+    let topic = topic_with_dead_letters("projector", 3).await;
+    let clickhouse = unmerged_database("projector").await;
 
     produce(&brokers, &topic, 0..3000).await;
     produce_raw(&brokers, &topic, "bad", b"not avro at all").await;
-    let running = start_projector(&topic, &clickhouse, &group).await;
+    let running = start_projector(&topic, &clickhouse).await;
 
     assert!(
         eventually(Duration::from_secs(60), || async {
@@ -67,6 +96,11 @@ async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter()
     );
 
     assert_eq!(aggregated_count(&clickhouse).await, 3100);
+    assert_eq!(
+        stored_rows(&clickhouse).await,
+        3100,
+        "a row was stored twice"
+    );
     for action in [Action::View, Action::Buy] {
         assert_eq!(
             stored_minutes(&clickhouse, action, None).await,
@@ -82,16 +116,12 @@ async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter()
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].1, b"not avro at all".to_vec());
 
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", running.port))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = running.metrics().await;
     for name in [
         "projector_rows_written_total",
         "projector_dead_letters_total",
         "projector_batch_duration_seconds",
+        "projector_visibility_delay_seconds",
     ] {
         assert!(metrics.contains(name), "{name} missing from {metrics}");
     }
@@ -99,40 +129,51 @@ async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter()
         .await
         .expect("ready");
     assert_eq!(ready.status(), 200);
+    running.stop().await;
+}
 
-    let _ = running.stop.send(());
-    running.task.await.expect("task").expect("clean stop");
+/// Commits `offset` for every partition of `topic` under `group`, as a broker-side
+/// rewind (0) or skip ahead (past the end) would leave it.
+fn commit_broker_offsets(topic: &str, group: &str, partitions: i32, offset: Offset) {
+    let consumer: BaseConsumer = service_kit::kafka::base_config(&test_support::kafka_settings(
+        &test_support::brokers(),
+        topic,
+    ))
+    .set("group.id", group)
+    .set("enable.auto.commit", "false")
+    .create()
+    .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition_offset(topic, partition, offset)
+            .expect("partition listed");
+    }
+    consumer.assign(&list).expect("assigned");
+    consumer.commit(&list, CommitMode::Sync).expect("committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_projector_resumes_from_clickhouse_not_the_broker() {
+async fn a_restarted_projector_resumes_where_the_batch_log_says_whatever_the_broker_says() {
     let brokers = test_support::brokers();
-    let topic = test_support::unique_name("resume");
-    test_support::create_topic(&brokers, &topic, 2).await;
-    test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
-    let clickhouse = test_support::migrated_database("resume").await;
-    let group = test_support::unique_name("group");
+    let topic = topic_with_dead_letters("resume", 2).await;
+    let clickhouse = unmerged_database("resume").await;
+    let group = format!("{topic}-group");
 
     produce(&brokers, &topic, 0..500).await;
-    let first = start_projector(&topic, &clickhouse, &group).await;
+    let first = start_projector(&topic, &clickhouse).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
             distinct_tags(&clickhouse).await == 500
         })
         .await
     );
-    let _ = first.stop.send(());
-    first.task.await.expect("task").expect("clean stop");
+    first.stop().await;
 
-    // Rewind what ClickHouse holds (as if the broker's committed offsets were ahead or
-    // behind): the projector must follow ClickHouse. Here it must not re-count 0..500.
+    // The broker's committed offsets are rewound to the start: resuming from them would
+    // count 0..500 again.
+    commit_broker_offsets(&topic, &group, 2, Offset::Offset(0));
     produce(&brokers, &topic, 500..800).await;
-    let second = start_projector(
-        &topic,
-        &clickhouse,
-        &test_support::unique_name("other_group"),
-    )
-    .await;
+    let second = start_projector(&topic, &clickhouse).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
             distinct_tags(&clickhouse).await == 800
@@ -145,16 +186,241 @@ async fn a_restarted_projector_resumes_from_clickhouse_not_the_broker() {
         800,
         "a tag was counted twice"
     );
-    let _ = second.stop.send(());
-    second.task.await.expect("task").expect("clean stop");
+    second.stop().await;
+
+    // Now they are pushed past the end: resuming from them would skip 800..900.
+    commit_broker_offsets(&topic, &group, 2, Offset::Offset(100_000));
+    produce(&brokers, &topic, 800..900).await;
+    let third = start_projector(&topic, &clickhouse).await;
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            distinct_tags(&clickhouse).await == 900
+        })
+        .await,
+        "tags after the broker's committed offsets were skipped"
+    );
+    assert_eq!(aggregated_count(&clickhouse).await, 900);
+    assert_eq!(stored_rows(&clickhouse).await, 900);
+    third.stop().await;
+}
+
+/// Makes the aggregates' view fail every insert while `fail_switch` holds a row: an
+/// insert then commits `user_tags` but not the aggregates (what a ClickHouse crash or a
+/// memory limit between the two leaves). The view is recreated from its migration
+/// with one more condition.
+async fn break_the_aggregates_view(clickhouse: &ClickHouseSettings) {
+    let migration = migrations::discover(&migrations::bundled_dir())
+        .expect("migrations readable")
+        .into_iter()
+        .find(|migration| migration.sql.contains("minute_aggregates_mv"))
+        .expect("the aggregates view's migration");
+    let view = migration
+        .statements(&migrations::Target::SingleNode, &clickhouse.database)
+        .expect("renders")
+        .remove(0)
+        .replace(
+            "\nGROUP BY",
+            &format!(
+                "\nWHERE throwIf((SELECT count() FROM {}.fail_switch) > 0, 'injected failure') = 0\nGROUP BY",
+                clickhouse.database
+            ),
+        );
+    assert!(view.contains("injected failure"), "{view}");
+    let client = service_kit::clickhouse::client(clickhouse);
+    for statement in [
+        "CREATE TABLE fail_switch (x UInt8) ENGINE = Memory",
+        "INSERT INTO fail_switch VALUES (1)",
+        "DROP TABLE minute_aggregates_mv",
+        &view,
+    ] {
+        client
+            .query(statement)
+            .execute()
+            .await
+            .expect("fault installed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_half_inserted_when_the_projector_stops_is_completed_once_at_the_next_start() {
+    let brokers = test_support::brokers();
+    let topic = topic_with_dead_letters("partial", 2).await;
+    let clickhouse = unmerged_database("partial").await;
+    break_the_aggregates_view(&clickhouse).await;
+
+    produce(&brokers, &topic, 0..1000).await;
+    let mut settings = config(&topic, &clickhouse);
+    settings.batch_max_rows = 300;
+    let running = start(settings).await;
+    // The first batch lands in user_tags and fails in a view; the projector retries it.
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            stored_rows(&clickhouse).await > 0
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.stop().await;
+    let half = stored_rows(&clickhouse).await;
+    assert!(
+        half > 0 && half < 1000,
+        "{half} rows: the fault did not hold the batch"
+    );
+    assert_eq!(
+        aggregated_count(&clickhouse).await,
+        0,
+        "the aggregates hold the failed batch: the fault is not a half-insert"
+    );
+
+    // Repaired, the next start inserts the unfinished batch again with its token: the
+    // aggregates get it, user_tags does not get a second copy.
+    service_kit::clickhouse::client(&clickhouse)
+        .query("TRUNCATE TABLE fail_switch")
+        .execute()
+        .await
+        .expect("fault removed");
+    let running = start_projector(&topic, &clickhouse).await;
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            aggregated_count(&clickhouse).await == 1000
+        })
+        .await,
+        "the half-inserted batch never reached the aggregates"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        stored_rows(&clickhouse).await,
+        1000,
+        "user_tags got a batch twice"
+    );
+    assert_eq!(aggregated_count(&clickhouse).await, 1000);
+    for action in [Action::View, Action::Buy] {
+        assert_eq!(
+            stored_minutes(&clickhouse, action, None).await,
+            expected_minutes(0..1000, action, None)
+        );
+    }
+    assert!(running
+        .metrics()
+        .await
+        .contains("projector_batches_inserted_again_total"));
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_senders_retry_of_the_same_tag_is_counted_once_across_a_restart() {
+    let brokers = test_support::brokers();
+    let topic = topic_with_dead_letters("retries", 1).await;
+    let clickhouse = test_support::migrated_database("retries").await;
+    let encoder = schemas::TagEncoder::new(&schemas::SchemaCatalog::Bundled, "unused")
+        .await
+        .expect("encoder");
+    let payload = |index: u32| encoder.encode(&tag(index)).expect("encodes");
+
+    produce(&brokers, &topic, 0..100).await;
+    produce_raw(&brokers, &topic, &tag(7).cookie, &payload(7)).await;
+    let running = start_projector(&topic, &clickhouse).await;
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            distinct_tags(&clickhouse).await == 100
+        })
+        .await
+    );
+    running.stop().await;
+    // Retried again while the projector was down, and once more: the restarted
+    // projector remembers the records before its resume point.
+    produce_raw(&brokers, &topic, &tag(9).cookie, &payload(9)).await;
+    produce(&brokers, &topic, 100..110).await;
+    let running = start_projector(&topic, &clickhouse).await;
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            distinct_tags(&clickhouse).await == 110
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        aggregated_count(&clickhouse).await,
+        110,
+        "a retry was counted"
+    );
+    for action in [Action::View, Action::Buy] {
+        assert_eq!(
+            stored_minutes(&clickhouse, action, None).await,
+            expected_minutes(0..110, action, None)
+        );
+    }
+    assert!(running
+        .metrics()
+        .await
+        .contains("projector_sender_retries_skipped_total"));
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_registry_outage_is_waited_out_never_dead_lettered() {
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    // A stub of the Confluent registry (none can be installed here): 503 while `down`.
+    let down = Arc::new(AtomicBool::new(true));
+    async fn schema_by_id(
+        State(down): State<Arc<AtomicBool>>,
+        Path(id): Path<u32>,
+    ) -> Result<axum::Json<serde_json::Value>, StatusCode> {
+        if down.load(Ordering::SeqCst) {
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let version = schemas::avro::VERSIONS
+            .iter()
+            .find(|version| version.version == id)
+            .ok_or(StatusCode::NOT_FOUND)?;
+        Ok(axum::Json(serde_json::json!({"schema": version.text})))
+    }
+    let router = axum::Router::new()
+        .route("/schemas/ids/{id}", axum::routing::get(schema_by_id))
+        .with_state(Arc::clone(&down));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let registry = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let brokers = test_support::brokers();
+    let topic = topic_with_dead_letters("registry", 2).await;
+    let clickhouse = test_support::migrated_database("registry").await;
+    produce(&brokers, &topic, 0..300).await;
+    let mut settings = config(&topic, &clickhouse);
+    settings.kafka.schema_registry_url = Some(registry);
+    let running = start(settings).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(distinct_tags(&clickhouse).await, 0);
+    down.store(false, Ordering::SeqCst);
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            distinct_tags(&clickhouse).await == 300
+        })
+        .await,
+        "the projector did not recover when the registry came back"
+    );
+    assert_eq!(aggregated_count(&clickhouse).await, 300);
+    assert!(
+        test_support::read_topic(&brokers, &format!("{topic}-dead-letter")).is_empty(),
+        "valid tags were dead-lettered during the outage"
+    );
+    assert!(running
+        .metrics()
+        .await
+        .contains("projector_decode_retries_total"));
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_replays_the_whole_log_into_a_fresh_database_exactly_once() {
     let brokers = test_support::brokers();
-    let topic = test_support::unique_name("rebuild");
-    test_support::create_topic(&brokers, &topic, 3).await;
-    test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
+    let topic = topic_with_dead_letters("rebuild", 3).await;
     produce(&brokers, &topic, 0..1500).await;
     // The last message of its partition cannot be decoded: completion must not wait
     // for a row that will never exist.
@@ -191,36 +457,33 @@ async fn rebuild_replays_the_whole_log_into_a_fresh_database_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_position_beyond_the_log_stops_the_partition_instead_of_replaying_it() {
     let brokers = test_support::brokers();
-    let topic = test_support::unique_name("outofrange");
-    test_support::create_topic(&brokers, &topic, 1).await;
-    test_support::create_topic(&brokers, &format!("{topic}-dead-letter"), 1).await;
+    let topic = topic_with_dead_letters("outofrange", 1).await;
     let clickhouse = test_support::migrated_database("outofrange").await;
     produce(&brokers, &topic, 0..200).await;
-    // As if the topic had been recreated: ClickHouse says 10,000 were projected.
+    // As if the topic had been recreated: the batch log says 10,000 were projected.
     service_kit::clickhouse::client(&clickhouse)
-        .query("INSERT INTO projector_offsets (kafka_topic, kafka_partition, next_offset) VALUES (?, 0, 10000)")
+        .query(
+            "INSERT INTO projector_batches (kafka_topic, kafka_partition, version, token, ranges, next_offset) \
+             VALUES (?, 0, 1, '', [], 10000)",
+        )
         .bind(&topic)
         .execute()
         .await
-        .expect("offset planted");
+        .expect("position planted");
 
-    let running = start_projector(&topic, &clickhouse, &test_support::unique_name("group")).await;
+    let running = start_projector(&topic, &clickhouse).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         distinct_tags(&clickhouse).await,
         0,
         "the partition was replayed from the start"
     );
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", running.port))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
     assert!(
-        metrics.contains("projector_resume_outside_log_total"),
+        running
+            .metrics()
+            .await
+            .contains("projector_resume_outside_log_total"),
         "the stop is visible to operators"
     );
-    let _ = running.stop.send(());
-    running.task.await.expect("task").expect("clean stop");
+    running.stop().await;
 }

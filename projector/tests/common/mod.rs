@@ -135,6 +135,27 @@ pub async fn distinct_tags(settings: &ClickHouseSettings) -> u64 {
         .expect("count readable")
 }
 
+/// A migrated database whose `user_tags` never merges, so a copy stored twice stays
+/// visible to [`stored_rows`] instead of being collapsed by ReplacingMergeTree.
+pub async fn unmerged_database(prefix: &str) -> ClickHouseSettings {
+    let settings = test_support::migrated_database(prefix).await;
+    service_kit::clickhouse::client(&settings)
+        .query("SYSTEM STOP MERGES user_tags")
+        .execute()
+        .await
+        .expect("merges stopped");
+    settings
+}
+
+/// Rows in user_tags, copies included (see [`unmerged_database`]).
+pub async fn stored_rows(settings: &ClickHouseSettings) -> u64 {
+    service_kit::clickhouse::client(settings)
+        .query("SELECT count() FROM user_tags")
+        .fetch_one()
+        .await
+        .expect("count readable")
+}
+
 /// Sum of the unfiltered minute counts (every tag counted once per action row).
 pub async fn aggregated_count(settings: &ClickHouseSettings) -> u64 {
     service_kit::clickhouse::client(settings)
