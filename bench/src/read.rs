@@ -232,7 +232,7 @@ async fn direct(store: &Store, request: &Request) -> bool {
                 return false;
             };
             store
-                .profile_tags(cookie, query.time_range, query.limit)
+                .profile(cookie, query.time_range(), query.limit())
                 .await
                 .is_ok()
         }
@@ -269,7 +269,7 @@ mod tests {
             for mask in 0..8 {
                 let aggregates = mix.aggregates(mask);
                 let query = AggregatesQuery::parse(&aggregates.pairs).expect("valid aggregates");
-                assert_eq!(query.filters.mask(), mask);
+                assert_eq!(query.filters().mask(), mask);
                 assert_eq!(query.minutes().len(), 10);
             }
         }

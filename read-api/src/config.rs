@@ -19,10 +19,10 @@ pub struct Config {
     /// Deadline for an aggregates answer from ClickHouse, in milliseconds (the contract allows 60 s).
     #[arg(long = "aggregates-deadline-ms", env = "READ_API_AGGREGATES_DEADLINE_MS", default_value = "5000", value_parser = parse_millis)]
     pub aggregates_deadline: Duration,
-    /// ClickHouse queries this instance runs at once. A query abandoned at its deadline
-    /// keeps its slot until ClickHouse has finished it (18.16 does not cancel it), so an
-    /// overload is shed with 503 instead of piling up in ClickHouse. Each query runs on
-    /// one ClickHouse thread: about twice ClickHouse's cores is a good value.
+    /// ClickHouse queries this instance runs at once; more requests queue while they
+    /// can still be answered within their deadline and are refused (503) when they
+    /// cannot. Each query runs on one ClickHouse thread: about twice ClickHouse's cores
+    /// is a good value.
     #[arg(long, env = "READ_API_MAX_CONCURRENT_QUERIES", default_value_t = 4)]
     pub max_concurrent_queries: usize,
     /// ClickHouse connection and database.

@@ -1,13 +1,12 @@
 //! Debug mode: a query's JSON body is the answer the caller expects. It is compared
-//! with ours; a mismatch is logged (both answers, truncated) and counted in
+//! with ours; a mismatch is logged with the whole difference (an RFC 6902 JSON patch
+//! from the expected answer to ours, every differing value included) and counted in
 //! `read_api_debug_mismatches_total{endpoint}`. Our answer and status never change,
-//! and the body is never echoed. A body that is empty or not JSON is ignored.
+//! and the body is never echoed.
 
 use schemas::EventTime;
+use serde::Serialize;
 use serde_json::Value;
-
-/// How much of each answer a mismatch log line carries.
-const LOGGED_ANSWER_BYTES: usize = 2048;
 
 /// The endpoint an answer belongs to (the metric's `endpoint` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,39 +27,40 @@ impl Endpoint {
     }
 }
 
-/// The expected answer carried by a request body, if it is JSON.
-pub fn expected_answer(body: &[u8]) -> Option<Value> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return None;
-    }
-    serde_json::from_slice(body).ok()
-}
-
-/// Whether two answers of `endpoint` mean the same. Profile tag times are compared as
-/// instants (`...:00Z` equals `...:00.000Z`); everything else must be equal as JSON.
-pub fn answers_match(endpoint: Endpoint, expected: &Value, ours: &Value) -> bool {
+/// The difference between the expected answer and ours, as a JSON patch turning the
+/// expected answer into ours; empty when they mean the same. Profile tag times are
+/// compared as instants (`...:00Z` equals `...:00.000Z`); everything else must be
+/// equal as JSON.
+pub fn difference(endpoint: Endpoint, expected: &Value, ours: &Value) -> json_patch::Patch {
     match endpoint {
-        Endpoint::UserProfiles => {
-            normalized_profile(expected.clone()) == normalized_profile(ours.clone())
-        }
-        Endpoint::Aggregates => expected == ours,
+        Endpoint::UserProfiles => json_patch::diff(
+            &normalized_profile(expected.clone()),
+            &normalized_profile(ours.clone()),
+        ),
+        Endpoint::Aggregates => json_patch::diff(expected, ours),
     }
 }
 
-/// Compares `ours` with the expected answer in `body`, if any, and reports a mismatch.
-pub fn check(endpoint: Endpoint, body: &[u8], ours: &Value) {
-    let Some(expected) = expected_answer(body) else {
+/// Compares `ours` with the caller's expected answer, if any, and reports a mismatch.
+pub fn check(endpoint: Endpoint, expected: Option<&Value>, ours: &impl Serialize) {
+    let Some(expected) = expected else {
         return;
     };
-    if answers_match(endpoint, &expected, ours) {
+    let Ok(ours) = serde_json::to_value(ours) else {
+        return;
+    };
+    let difference = difference(endpoint, expected, &ours);
+    if difference.0.is_empty() {
         return;
     }
     metrics::counter!("read_api_debug_mismatches_total", "endpoint" => endpoint.label())
         .increment(1);
     tracing::warn!(
         endpoint = endpoint.label(),
-        expected = %truncated(&expected),
-        ours = %truncated(ours),
+        differences = difference.0.len(),
+        difference = %serde_json::to_string(&difference).unwrap_or_default(),
+        expected = %expected,
+        ours = %ours,
         "answer differs from the expected one"
     );
 }
@@ -87,19 +87,6 @@ fn normalized_profile(mut profile: Value) -> Value {
     profile
 }
 
-fn truncated(answer: &Value) -> String {
-    let mut text = answer.to_string();
-    if text.len() > LOGGED_ANSWER_BYTES {
-        let mut end = LOGGED_ANSWER_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...(truncated)");
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,28 +97,32 @@ mod tests {
         let ours = json!({"cookie": "c", "views": [{"time": "2026-03-01T12:00:00Z"}], "buys": []});
         let expected =
             json!({"cookie": "c", "views": [{"time": "2026-03-01T12:00:00.000Z"}], "buys": []});
-        assert!(answers_match(Endpoint::UserProfiles, &expected, &ours));
+        assert!(difference(Endpoint::UserProfiles, &expected, &ours)
+            .0
+            .is_empty());
         let later =
             json!({"cookie": "c", "views": [{"time": "2026-03-01T12:00:00.001Z"}], "buys": []});
-        assert!(!answers_match(Endpoint::UserProfiles, &later, &ours));
+        assert!(!difference(Endpoint::UserProfiles, &later, &ours)
+            .0
+            .is_empty());
     }
 
     #[test]
-    fn empty_and_non_json_bodies_are_not_expectations() {
-        assert_eq!(expected_answer(b""), None);
-        assert_eq!(expected_answer(b" \n"), None);
-        assert_eq!(expected_answer(b"not json"), None);
+    fn the_difference_names_every_differing_place_however_long_the_answers() {
+        let row = |count: u32| json!(["2026-03-01T12:00:00", "VIEW", count.to_string()]);
+        let expected = json!({"columns": ["1m_bucket", "action", "count"],
+            "rows": (0..500).map(row).collect::<Vec<_>>()});
+        let mut ours = expected.clone();
+        ours["rows"][3][2] = json!("x");
+        ours["rows"][497][2] = json!("y");
+        let patch = serde_json::to_value(difference(Endpoint::Aggregates, &expected, &ours))
+            .expect("serializes");
         assert_eq!(
-            expected_answer(b"{\"rows\": []}"),
-            Some(json!({"rows": []}))
+            patch,
+            json!([
+                {"op": "replace", "path": "/rows/3/2", "value": "x"},
+                {"op": "replace", "path": "/rows/497/2", "value": "y"}
+            ])
         );
-    }
-
-    #[test]
-    fn long_answers_are_cut_on_a_character_boundary() {
-        let answer = Value::from("é".repeat(3000));
-        let text = truncated(&answer);
-        assert!(text.len() < LOGGED_ANSWER_BYTES + 20);
-        assert!(text.ends_with("...(truncated)"));
     }
 }

@@ -1,49 +1,56 @@
 //! Every way a query can fail, and the one place mapping each to a status code.
 //! A bad query is a 400 whose JSON body names the parameter at fault; ClickHouse being
-//! down or slow is a fast 503 with an opaque body (the cause goes to the log only).
+//! down, slow or overloaded is a fast 503 with an opaque body (the cause and its chain
+//! go to the log only).
 
+use crate::gate::GateError;
 use crate::params::InvalidParameter;
+use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use read_model::RowError;
+use serde::Serialize;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A path or query parameter is missing or malformed.
-    #[error(transparent)]
+    #[error("invalid parameter")]
     InvalidParameter(#[from] InvalidParameter),
-    /// ClickHouse failed or did not answer within the deadline.
-    #[error("clickhouse unavailable")]
-    StoreUnavailable(String),
-    /// A stored row is not a valid tag (a bug or a foreign writer).
-    #[error("invalid stored row")]
-    InvalidRow(#[from] RowError),
+    /// The read did not produce an answer in time, or ClickHouse failed.
+    #[error("read not answered")]
+    NotAnswered(#[from] GateError<StoreError>),
+}
+
+/// The JSON body of an error answer.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter: Option<&'a str>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, body) = match &self {
+        let (status, error, parameter) = match &self {
             Self::InvalidParameter(invalid) => (
                 StatusCode::BAD_REQUEST,
-                serde_json::json!({"error": invalid.message, "parameter": invalid.parameter}),
+                invalid.message.as_str(),
+                Some(invalid.parameter),
             ),
-            Self::StoreUnavailable(cause) => {
-                tracing::warn!(cause = %cause, "query not answered by clickhouse");
+            Self::NotAnswered(GateError::Query(StoreError::InvalidRow(_))) => {
+                tracing::error!(error = %service_kit::error::chain(&self), "stored row is not a valid tag");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error", None)
+            }
+            Self::NotAnswered(_) => {
+                tracing::warn!(error = %service_kit::error::chain(&self), "query not answered");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    serde_json::json!({"error": "temporarily unavailable, retry"}),
-                )
-            }
-            Self::InvalidRow(error) => {
-                tracing::error!(error = %error, "stored row is not a valid tag");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    serde_json::json!({"error": "internal error"}),
+                    "temporarily unavailable, retry",
+                    None,
                 )
             }
         };
-        (status, Json(body)).into_response()
+        (status, Json(ErrorBody { error, parameter })).into_response()
     }
 }

@@ -1,22 +1,22 @@
-//! Admission control for ClickHouse reads: at most a fixed number of this read-api's
-//! queries run in ClickHouse at once.
+//! Admission control for ClickHouse reads: how many of this read-api's queries run in
+//! ClickHouse at once, and which requests are turned away when more arrive than it can
+//! answer in time.
 //!
-//! A request past its deadline is answered 503, but ClickHouse 18.16 does not cancel a
-//! query whose HTTP client went away: it runs it to the end. Without a bound, a short
-//! overload (a large merge, a burst) leaves abandoned queries running beside new ones,
-//! every query gets slower, more are abandoned, and ClickHouse ends up with its 100
-//! concurrent queries all late (seen at 1,000 tags/s and 100 profiles/s on 2 cores:
-//! 25 s of every profile answered 503). Here an abandoned query keeps its slot until
-//! ClickHouse has finished it, so the work in ClickHouse stays bounded and an overload
-//! sheds requests at the door and ends as soon as the burst does.
+//! A request waits for a query slot as long as the wait it can expect still leaves
+//! room for its query before its deadline, and is answered 503 at once when it does
+//! not: a burst that the slots can work through within the deadline is served in full,
+//! and under a sustained overload the excess is refused fast instead of every request
+//! ending late. The expected wait is the number of requests queued ahead of it divided
+//! among the slots, times the recent query duration (an exponentially weighted mean of
+//! the queries that finished).
 //!
-//! A request waits for a slot for at most a third of its deadline. Waiting longer
-//! would hand the slots, first come first served, to requests with almost no time
-//! left: their queries would start, overrun, and hold the slot while the answer is
-//! already a 503, and under a sustained overload nearly nothing would be answered
-//! (measured: 107 answers out of 60,000 at 1,000 profiles/s).
+//! A query still running at its request's deadline is dropped: its HTTP connection to
+//! ClickHouse closes and ClickHouse cancels it (`Store` sets
+//! `cancel_http_readonly_queries_on_client_close`), so the slot is free again at once
+//! and abandoned work does not pile up in ClickHouse.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -24,30 +24,46 @@ use tokio::time::Instant;
 
 /// Why a read did not produce an answer.
 #[derive(Debug, thiserror::Error)]
-pub enum GateError {
-    /// Every slot stayed taken for the share of the deadline a request may wait.
-    #[error("no free query slot within a third of {0:?}")]
-    Busy(Duration),
-    /// The query started but did not answer within the deadline (it keeps its slot
-    /// until ClickHouse is done with it).
+pub enum GateError<E: std::error::Error + 'static> {
+    /// The expected wait for a slot left no room for the query before the deadline.
+    #[error("{queued} queued ahead, {expected:?} expected before an answer, {deadline:?} allowed")]
+    Busy {
+        /// Requests waiting when this one arrived, or the wait that ran out.
+        queued: usize,
+        /// The expected time to an answer.
+        expected: Duration,
+        /// The request's deadline.
+        deadline: Duration,
+    },
+    /// The query did not answer within the deadline (it was cancelled).
     #[error("no answer within {0:?}")]
     Late(Duration),
-    /// ClickHouse answered with an error, or could not be reached.
-    #[error(transparent)]
-    Store(#[from] clickhouse::error::Error),
-    /// The task running the query panicked.
-    #[error("query task failed: {0}")]
-    Task(String),
+    /// The query failed.
+    #[error("query failed")]
+    Query(#[source] E),
 }
 
-/// A request waits for a slot for at most its deadline divided by this.
-const SLOT_WAIT_SHARE: u32 = 3;
+/// The weight of the newest query duration in the running estimate.
+const DURATION_WEIGHT: f64 = 0.1;
+/// The estimate before any query finished.
+const INITIAL_QUERY_MICROS: u64 = 5_000;
 
 /// A bounded set of query slots, shared by every request of one read-api.
 #[derive(Clone)]
 pub struct QueryGate {
     slots: Arc<Semaphore>,
     capacity: usize,
+    queued: Arc<AtomicUsize>,
+    query_micros: Arc<AtomicU64>,
+}
+
+/// Counts a request as queued for as long as it waits.
+struct Queued(Arc<AtomicUsize>);
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl QueryGate {
@@ -57,51 +73,83 @@ impl QueryGate {
         Self {
             slots: Arc::new(Semaphore::new(capacity)),
             capacity,
+            queued: Arc::new(AtomicUsize::new(0)),
+            query_micros: Arc::new(AtomicU64::new(INITIAL_QUERY_MICROS)),
         }
     }
 
-    /// Queries running now, abandoned ones included.
+    /// Queries running now.
     pub fn in_flight(&self) -> usize {
         self.capacity - self.slots.available_permits()
     }
 
-    /// Runs `query` once a slot is free (waiting at most a third of `deadline`), all
-    /// within `deadline`.
-    pub async fn run<T, F>(&self, deadline: Duration, query: F) -> Result<T, GateError>
+    /// The recent query duration.
+    pub fn query_duration(&self) -> Duration {
+        Duration::from_micros(self.query_micros.load(Ordering::Relaxed))
+    }
+
+    /// Runs `query` in a slot, all within `deadline`, or refuses it at once when it
+    /// cannot be answered in time.
+    pub async fn run<T, E, F>(&self, deadline: Duration, query: F) -> Result<T, GateError<E>>
     where
-        F: Future<Output = Result<T, clickhouse::error::Error>> + Send + 'static,
-        T: Send + 'static,
+        F: Future<Output = Result<T, E>>,
+        E: std::error::Error + 'static,
     {
         let started = Instant::now();
         let until = started + deadline;
-        let wait_until = started + deadline / SLOT_WAIT_SHARE;
-        let slot = match tokio::time::timeout_at(
-            wait_until,
-            Arc::clone(&self.slots).acquire_owned(),
-        )
-        .await
-        {
+        let query_duration = self.query_duration();
+        let ahead = self.queued.fetch_add(1, Ordering::SeqCst);
+        let queued = Queued(Arc::clone(&self.queued));
+        let rounds = u32::try_from(ahead / self.capacity).unwrap_or(u32::MAX);
+        let expected = query_duration.saturating_mul(rounds.saturating_add(1));
+        if expected > deadline {
+            metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
+                .increment(1);
+            return Err(GateError::Busy {
+                queued: ahead,
+                expected,
+                deadline,
+            });
+        }
+        let wait_until = until.checked_sub(query_duration).unwrap_or(started);
+        let slot = match tokio::time::timeout_at(wait_until, self.slots.acquire()).await {
             Ok(Ok(slot)) => slot,
             // The semaphore is never closed; a closed one would mean no slots at all.
             Ok(Err(_)) | Err(_) => {
-                metrics::counter!("read_api_queries_shed_total").increment(1);
-                return Err(GateError::Busy(deadline));
+                metrics::counter!("read_api_queries_shed_total", "reason" => "waited_out")
+                    .increment(1);
+                return Err(GateError::Busy {
+                    queued: ahead,
+                    expected: started.elapsed() + query_duration,
+                    deadline,
+                });
             }
         };
+        drop(queued);
         metrics::gauge!("read_api_clickhouse_queries_in_flight").set(self.in_flight() as f64);
-        let gauge_gate = self.clone();
-        let running = tokio::spawn(async move {
-            let answer = query.await;
-            drop(slot);
-            metrics::gauge!("read_api_clickhouse_queries_in_flight")
-                .set(gauge_gate.in_flight() as f64);
-            answer
-        });
-        match tokio::time::timeout_at(until, running).await {
-            Ok(Ok(answer)) => Ok(answer?),
-            Ok(Err(join_error)) => Err(GateError::Task(join_error.to_string())),
-            Err(_) => Err(GateError::Late(deadline)),
+        let begun = Instant::now();
+        let outcome = tokio::time::timeout_at(until, query).await;
+        drop(slot);
+        metrics::gauge!("read_api_clickhouse_queries_in_flight").set(self.in_flight() as f64);
+        self.record(begun.elapsed());
+        match outcome {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => Err(GateError::Query(error)),
+            Err(_) => {
+                metrics::counter!("read_api_queries_late_total").increment(1);
+                Err(GateError::Late(deadline))
+            }
         }
+    }
+
+    fn record(&self, duration: Duration) {
+        let micros = duration.as_micros() as f64;
+        let _ = self
+            .query_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                let mean = old as f64 * (1.0 - DURATION_WEIGHT) + micros * DURATION_WEIGHT;
+                Some(mean.max(1.0) as u64)
+            });
     }
 }
 
@@ -109,12 +157,16 @@ impl QueryGate {
 mod tests {
     use super::*;
 
-    async fn slow(millis: u64) -> Result<u64, clickhouse::error::Error> {
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed")]
+    struct Failed;
+
+    async fn slow(millis: u64) -> Result<u64, Failed> {
         tokio::time::sleep(Duration::from_millis(millis)).await;
         Ok(millis)
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_answer_within_the_deadline_comes_back() {
         let gate = QueryGate::new(2);
         let answer = gate.run(Duration::from_millis(500), slow(10)).await;
@@ -122,38 +174,70 @@ mod tests {
         assert_eq!(gate.in_flight(), 0);
     }
 
-    #[tokio::test]
-    async fn an_abandoned_query_keeps_its_slot_until_it_ends() {
+    #[tokio::test(start_paused = true)]
+    async fn a_late_query_is_dropped_and_frees_its_slot_at_once() {
         let gate = QueryGate::new(1);
         let late = gate.run(Duration::from_millis(20), slow(1_000)).await;
         assert!(matches!(late, Err(GateError::Late(_))), "{late:?}");
-        assert_eq!(gate.in_flight(), 1, "the late query still runs");
-
-        let started = std::time::Instant::now();
-        let shed = gate.run(Duration::from_millis(600), slow(1)).await;
-        assert!(matches!(shed, Err(GateError::Busy(_))), "{shed:?}");
-        let waited = started.elapsed();
-        assert!(
-            waited >= Duration::from_millis(190) && waited < Duration::from_millis(450),
-            "shed after a third of the deadline, not at its end: {waited:?}"
-        );
-
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
-        assert_eq!(gate.in_flight(), 0);
+        assert_eq!(gate.in_flight(), 0, "the late query was cancelled");
         let answer = gate.run(Duration::from_millis(500), slow(1)).await;
         assert_eq!(answer.ok(), Some(1));
     }
 
-    #[tokio::test]
-    async fn a_request_waits_for_a_slot_within_its_deadline() {
-        let gate = QueryGate::new(1);
-        let first = tokio::spawn({
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_that_fits_the_deadline_is_served_in_full() {
+        // 4 slots, 10 ms queries, 200 ms deadline: 60 requests need 15 rounds, 150 ms.
+        let gate = QueryGate::new(4);
+        for _ in 0..20 {
+            let _ = gate.run(Duration::from_millis(200), slow(10)).await;
+        }
+        let requests = (0..60).map(|_| {
             let gate = gate.clone();
-            async move { gate.run(Duration::from_millis(500), slow(50)).await }
+            tokio::spawn(async move { gate.run(Duration::from_millis(200), slow(10)).await })
         });
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let second = gate.run(Duration::from_millis(500), slow(1)).await;
-        assert_eq!(second.ok(), Some(1));
-        assert_eq!(first.await.ok().and_then(Result::ok), Some(50));
+        let answers = futures::future::join_all(requests).await;
+        let served = answers
+            .into_iter()
+            .filter(|answer| matches!(answer, Ok(Ok(10))))
+            .count();
+        assert_eq!(served, 60);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_cannot_be_answered_in_time_is_refused_at_once() {
+        // 2 slots, 10 ms queries, 100 ms deadline: about 20 fit; 100 arrive.
+        let gate = QueryGate::new(2);
+        for _ in 0..20 {
+            let _ = gate.run(Duration::from_millis(100), slow(10)).await;
+        }
+        let started = Instant::now();
+        let requests = (0..100).map(|_| {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let outcome = gate.run(Duration::from_millis(100), slow(10)).await;
+                (outcome, started.elapsed())
+            })
+        });
+        let answers = futures::future::join_all(requests).await;
+        let mut served = 0;
+        for answer in answers {
+            match answer {
+                Ok((Ok(_), elapsed)) => {
+                    served += 1;
+                    assert!(elapsed <= Duration::from_millis(100), "{elapsed:?}");
+                }
+                Ok((Err(GateError::Busy { .. }), elapsed)) => {
+                    assert!(
+                        elapsed < Duration::from_millis(100),
+                        "refused late: {elapsed:?}"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!((15..=21).contains(&served), "{served} served");
+        // Once the burst is over, requests are served again.
+        let answer = gate.run(Duration::from_millis(100), slow(10)).await;
+        assert_eq!(answer.ok(), Some(10));
     }
 }

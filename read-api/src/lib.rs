@@ -11,16 +11,20 @@
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
 //! - [`params`]: query-string parsing into typed queries, each error naming its parameter;
+//! - [`extract`]: typed extractors that run the parsing before any handler;
 //! - [`store`]: the ClickHouse reads, with bound parameters only;
-//! - [`gate`]: admission control, a bounded number of reads running in ClickHouse;
-//! - [`routes`]: the HTTP handlers and their request metrics;
+//! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
+//! - [`answers`]: the answers' shapes;
+//! - [`routes`]: the HTTP handlers;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
 //! - [`error`]: the one error enum and its mapping to status codes;
 //! - [`startup`]: binds the listener, wires the state, serves until shutdown.
 
+pub mod answers;
 pub mod config;
 pub mod debug_mode;
 pub mod error;
+pub mod extract;
 pub mod gate;
 pub mod params;
 pub mod routes;

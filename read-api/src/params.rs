@@ -36,16 +36,35 @@ impl InvalidParameter {
     }
 }
 
-/// A half-open interval `[from, to)` of event time, `from < to`.
+/// A half-open interval `[from, to)` of event time; `from < to` always holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {
-    /// First instant included.
-    pub from: EventTime,
-    /// First instant excluded.
-    pub to: EventTime,
+    from: EventTime,
+    to: EventTime,
 }
 
 impl TimeRange {
+    /// `[from, to)`, refused unless `from < to`.
+    pub fn new(from: EventTime, to: EventTime) -> Result<Self, InvalidParameter> {
+        if from >= to {
+            return Err(InvalidParameter::new(
+                "time_range",
+                "from must be before to",
+            ));
+        }
+        Ok(Self { from, to })
+    }
+
+    /// First instant included.
+    pub fn from(&self) -> EventTime {
+        self.from
+    }
+
+    /// First instant excluded.
+    pub fn to(&self) -> EventTime {
+        self.to
+    }
+
     /// Parses `<from>_<to>`, each end read by `parse_end`, and checks `from < to`.
     fn parse(
         text: &str,
@@ -57,20 +76,15 @@ impl TimeRange {
             .ok_or_else(|| invalid("expected <from>_<to>".to_owned()))?;
         let from = parse_end(from).map_err(|error| invalid(format!("from: {error}")))?;
         let to = parse_end(to).map_err(|error| invalid(format!("to: {error}")))?;
-        if from >= to {
-            return Err(invalid("from must be before to".to_owned()));
-        }
-        Ok(Self { from, to })
+        Self::new(from, to)
     }
 }
 
 /// A parsed `POST /user_profiles/{cookie}` query string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileQuery {
-    /// Tags with event time in this range.
-    pub time_range: TimeRange,
-    /// At most this many tags per action.
-    pub limit: u64,
+    time_range: TimeRange,
+    limit: u64,
 }
 
 impl ProfileQuery {
@@ -83,6 +97,16 @@ impl ProfileQuery {
             Some(text) => parse_limit(text)?,
         };
         Ok(Self { time_range, limit })
+    }
+
+    /// Tags with event time in this range.
+    pub fn time_range(&self) -> TimeRange {
+        self.time_range
+    }
+
+    /// At most this many tags per action.
+    pub fn limit(&self) -> u64 {
+        self.limit
     }
 }
 
@@ -155,17 +179,15 @@ impl Filters {
     }
 }
 
-/// A parsed `POST /aggregates` query string.
+/// A parsed `POST /aggregates` query string: whole minutes, at most
+/// [`MAX_AGGREGATES_MINUTES`] of them, within what a ClickHouse `DateTime` holds, and at
+/// least one aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregatesQuery {
-    /// Whole minutes, at most [`MAX_AGGREGATES_MINUTES`] of them.
-    pub time_range: TimeRange,
-    /// The action counted.
-    pub action: Action,
-    /// The aggregates, in query order, repeats kept.
-    pub aggregates: Vec<Aggregate>,
-    /// The filters.
-    pub filters: Filters,
+    time_range: TimeRange,
+    action: Action,
+    aggregates: Vec<Aggregate>,
+    filters: Filters,
 }
 
 impl AggregatesQuery {
@@ -203,6 +225,26 @@ impl AggregatesQuery {
             aggregates,
             filters,
         })
+    }
+
+    /// The range, whole minutes.
+    pub fn time_range(&self) -> TimeRange {
+        self.time_range
+    }
+
+    /// The action counted.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The aggregates, in query order, repeats kept.
+    pub fn aggregates(&self) -> &[Aggregate] {
+        &self.aggregates
+    }
+
+    /// The filters.
+    pub fn filters(&self) -> &Filters {
+        &self.filters
     }
 
     /// The start of every minute of the range, in order.
@@ -294,11 +336,19 @@ mod tests {
             "2026-03-01T12:00:00.000_2026-03-01T12:00:00.001",
         )]))
         .expect("valid");
-        assert_eq!(query.limit, DEFAULT_PROFILE_LIMIT);
+        assert_eq!(query.limit(), DEFAULT_PROFILE_LIMIT);
         assert_eq!(
-            query.time_range.to.millis() - query.time_range.from.millis(),
+            query.time_range().to().millis() - query.time_range().from().millis(),
             1
         );
+    }
+
+    #[test]
+    fn a_range_cannot_be_empty_or_reversed() {
+        let time = EventTime::from_millis;
+        assert!(TimeRange::new(time(1), time(2)).is_ok());
+        assert!(TimeRange::new(time(2), time(2)).is_err());
+        assert!(TimeRange::new(time(3), time(2)).is_err());
     }
 
     #[test]
@@ -339,8 +389,8 @@ mod tests {
         ]))
         .expect("valid");
         assert_eq!(
-            query.aggregates,
-            vec![Aggregate::SumPrice, Aggregate::Count, Aggregate::SumPrice]
+            query.aggregates(),
+            [Aggregate::SumPrice, Aggregate::Count, Aggregate::SumPrice]
         );
         assert_eq!(query.minutes().len(), 10);
     }

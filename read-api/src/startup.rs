@@ -18,12 +18,15 @@ use tokio::net::TcpListener;
 
 /// How long the readiness probe waits for ClickHouse.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+/// How much longer than the longest deadline a request may take before the backstop
+/// answers 503.
+const BACKSTOP_MARGIN: Duration = Duration::from_secs(5);
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The listen address could not be bound.
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Bind(#[from] std::io::Error),
 }
 
@@ -55,14 +58,16 @@ impl Application {
             aggregates_deadline: config.aggregates_deadline,
             gate: QueryGate::new(config.max_concurrent_queries),
         };
-        let router = Router::new()
+        let api = Router::new()
             .route("/user_profiles/{cookie}", post(user_profile))
             .route("/aggregates", post(aggregates))
-            .with_state(state)
-            .merge(service_kit::health::routes(
-                Arc::new(ClickHouseReadiness(store)),
-                metrics,
-            ));
+            .with_state(state);
+        // The handlers keep their own deadlines; the backstop only bounds a request that
+        // would otherwise hang (reading a slow body, say).
+        let backstop = config.aggregates_deadline + BACKSTOP_MARGIN;
+        let router = service_kit::http::layers(api, "read-api", backstop).merge(
+            service_kit::health::routes(Arc::new(ClickHouseReadiness(store)), metrics),
+        );
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self { listener, router })
     }

@@ -1,5 +1,6 @@
 //! The ClickHouse reads behind both endpoints. Every value from a request travels as a
-//! bound parameter (`?` with `.bind`), never as SQL text.
+//! bound parameter, never as SQL text; the queries themselves are named in
+//! `read_model::queries`.
 
 use crate::params::{AggregatesQuery, TimeRange};
 use clickhouse::{Client, Row};
@@ -7,8 +8,8 @@ use read_model::profile::{newest_distinct, split_by_action, DUPLICATE_MARGIN};
 use read_model::queries::{
     MINUTE_TOTALS, NEWEST_DISTINCT_OF_ACTION, NEWEST_ROWS, NEWEST_ROWS_OF_ACTION,
 };
-use read_model::UserTagRow;
-use schemas::Action;
+use read_model::{Profile, RowError, UserTagRow};
+use schemas::{Action, MAX_FIELD_BYTES};
 use serde::Deserialize;
 use service_kit::settings::ClickHouseSettings;
 
@@ -23,6 +24,17 @@ pub struct MinuteTotals {
     pub total_sum_price: i64,
 }
 
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// ClickHouse refused or could not be reached.
+    #[error("clickhouse read failed")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// A stored row is not a valid tag (a bug or a foreign writer).
+    #[error("stored row is not a valid tag")]
+    InvalidRow(#[from] RowError),
+}
+
 /// Reads from the tables of `migrations/`.
 #[derive(Clone)]
 pub struct Store {
@@ -35,13 +47,16 @@ impl Store {
     ///
     /// Queries run on one ClickHouse thread and use the uncompressed-block cache: each
     /// reads a handful of granules, often the same hot ones, so decompressing them
-    /// again and setting up a thread pool cost more than the reading. Measured on 18.16
-    /// (2 cores, a cold cookie's profile): about 9 ms with the defaults, 5 ms with these.
+    /// again and setting up a thread pool cost more than the reading. A query whose
+    /// caller gave up (its deadline passed and the connection was dropped) is cancelled
+    /// by ClickHouse (`cancel_http_readonly_queries_on_client_close`), so abandoned
+    /// work never piles up.
     pub fn new(settings: &ClickHouseSettings) -> Self {
         Self {
             client: service_kit::clickhouse::client(settings)
                 .with_setting("max_threads", "1")
-                .with_setting("use_uncompressed_cache", "1"),
+                .with_setting("use_uncompressed_cache", "1")
+                .with_setting("cancel_http_readonly_queries_on_client_close", "1"),
         }
     }
 
@@ -59,38 +74,46 @@ impl Store {
     }
 
     /// `cookie`'s tags in `range`, newest first, one per event time, at most `limit` of
-    /// each action (views first, then buys). Usually one query; a busy shopper whose
-    /// newest rows are nearly all of one action takes one more for the other.
-    pub async fn profile_tags(
+    /// each action. Usually one query; a busy shopper whose newest rows are nearly all
+    /// of one action takes one more for the other. A cookie longer than any a tag may
+    /// carry has no tags: ClickHouse is not asked.
+    pub async fn profile(
         &self,
         cookie: &str,
         range: TimeRange,
         limit: u64,
-    ) -> Result<Vec<UserTagRow>, clickhouse::error::Error> {
+    ) -> Result<Profile, StoreError> {
+        if cookie.len() > MAX_FIELD_BYTES || limit == 0 {
+            return Ok(Profile::default());
+        }
         let per_action = limit.saturating_add(DUPLICATE_MARGIN);
         let read = per_action.saturating_mul(2);
         let rows = self
             .client
             .query(NEWEST_ROWS)
             .bind(cookie)
-            .bind(range.from.millis())
-            .bind(range.to.millis())
+            .bind(range.from().millis())
+            .bind(range.to().millis())
             .bind(read)
             .fetch_all::<UserTagRow>()
             .await?;
         let complete = (rows.len() as u64) < read;
         let (views, buys) = split_by_action(rows);
-        let mut tags = Vec::with_capacity(views.len() + buys.len());
-        for (action, rows) in [(Action::View, views), (Action::Buy, buys)] {
-            match newest_distinct(rows, limit, complete) {
-                Some(newest) => tags.extend(newest),
-                None => tags.extend(
-                    self.newest_of_action(cookie, action, range, limit, per_action)
-                        .await?,
-                ),
+        let views = match newest_distinct(views, limit, complete) {
+            Some(newest) => newest,
+            None => {
+                self.newest_of_action(cookie, Action::View, range, limit, per_action)
+                    .await?
             }
-        }
-        Ok(tags)
+        };
+        let buys = match newest_distinct(buys, limit, complete) {
+            Some(newest) => newest,
+            None => {
+                self.newest_of_action(cookie, Action::Buy, range, limit, per_action)
+                    .await?
+            }
+        };
+        Ok(Profile::from_rows(&views, &buys)?)
     }
 
     /// One action's newest `limit` tags: [`NEWEST_ROWS_OF_ACTION`], or the exact
@@ -108,55 +131,57 @@ impl Store {
             .query(NEWEST_ROWS_OF_ACTION)
             .bind(cookie)
             .bind(action.as_str())
-            .bind(range.from.millis())
-            .bind(range.to.millis())
+            .bind(range.from().millis())
+            .bind(range.to().millis())
             .bind(read)
             .fetch_all::<UserTagRow>()
             .await?;
         let complete = (rows.len() as u64) < read;
         match newest_distinct(rows, limit, complete) {
             Some(newest) => Ok(newest),
-            None => self.newest_distinct_of(cookie, action, range, limit).await,
+            None => {
+                self.client
+                    .query(NEWEST_DISTINCT_OF_ACTION)
+                    .bind(cookie)
+                    .bind(action.as_str())
+                    .bind(range.from().millis())
+                    .bind(range.to().millis())
+                    .bind(limit)
+                    .fetch_all::<UserTagRow>()
+                    .await
+            }
         }
     }
 
-    /// [`NEWEST_DISTINCT_OF_ACTION`].
-    async fn newest_distinct_of(
-        &self,
-        cookie: &str,
-        action: Action,
-        range: TimeRange,
-        limit: u64,
-    ) -> Result<Vec<UserTagRow>, clickhouse::error::Error> {
-        self.client
-            .query(NEWEST_DISTINCT_OF_ACTION)
-            .bind(cookie)
-            .bind(action.as_str())
-            .bind(range.from.millis())
-            .bind(range.to.millis())
-            .bind(limit)
-            .fetch_all::<UserTagRow>()
-            .await
-    }
-
-    /// The totals of every minute of the query's range that has matching rows, in order.
+    /// The totals of every minute of the query's range that has matching rows, in
+    /// order. A filter value longer than any a tag may carry matches nothing:
+    /// ClickHouse is not asked.
     pub async fn minute_totals(
         &self,
         query: &AggregatesQuery,
-    ) -> Result<Vec<MinuteTotals>, clickhouse::error::Error> {
-        let filters = &query.filters;
+    ) -> Result<Vec<MinuteTotals>, StoreError> {
+        let filters = query.filters();
+        let values = [&filters.origin, &filters.brand_id, &filters.category_id];
+        if values.iter().any(|value| {
+            value
+                .as_ref()
+                .is_some_and(|value| value.len() > MAX_FIELD_BYTES)
+        }) {
+            return Ok(Vec::new());
+        }
         let (from_seconds, to_seconds) = query.epoch_seconds();
-        // An absent filter column holds '' in the rows of its mask (see migrations/0005).
-        self.client
+        // An absent filter column holds '' in the rows of its mask (see migrations/0004).
+        Ok(self
+            .client
             .query(MINUTE_TOTALS)
             .bind(filters.mask())
-            .bind(query.action.as_str())
+            .bind(query.action().as_str())
             .bind(filters.origin.as_deref().unwrap_or(""))
             .bind(filters.brand_id.as_deref().unwrap_or(""))
             .bind(filters.category_id.as_deref().unwrap_or(""))
             .bind(from_seconds)
             .bind(to_seconds)
             .fetch_all::<MinuteTotals>()
-            .await
+            .await?)
     }
 }

@@ -24,10 +24,7 @@ pub async fn record_tag(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let gauge = metrics::gauge!("write_api_requests_in_flight");
-    gauge.increment(1.0);
     let outcome = record(&state, &headers, body).await;
-    gauge.decrement(1.0);
     match &outcome {
         Ok(_) => metrics::counter!("write_api_tags_accepted_total").increment(1),
         Err(error) => {

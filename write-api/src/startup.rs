@@ -14,11 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// How much longer than the produce deadline a request may take before the backstop
+/// answers 503.
+const BACKSTOP_MARGIN: Duration = Duration::from_secs(1);
+
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The listen address could not be bound.
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Bind(#[from] std::io::Error),
     /// The producer could not be set up.
     #[error(transparent)]
@@ -62,14 +66,16 @@ impl Application {
             producer: Arc::clone(&producer),
             max_body_bytes: config.max_body_bytes,
         };
-        let router = Router::new()
+        let api = Router::new()
             .route("/user_tags", post(record_tag))
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
-            .with_state(state)
-            .merge(service_kit::health::routes(
-                Arc::new(BrokerReadiness(Arc::clone(&producer))),
-                metrics,
-            ));
+            .with_state(state);
+        // The produce deadline answers first; the backstop bounds a request that would
+        // otherwise hang (a body that never finishes arriving, say).
+        let backstop = config.produce_deadline + BACKSTOP_MARGIN;
+        let router = service_kit::http::layers(api, "write-api", backstop).merge(
+            service_kit::health::routes(Arc::new(BrokerReadiness(Arc::clone(&producer))), metrics),
+        );
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {
             listener,

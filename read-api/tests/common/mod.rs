@@ -246,10 +246,10 @@ pub async fn insert_tags(clickhouse: &ClickHouseSettings, tags: &[Value]) {
     insert.end().await.expect("insert ends");
 }
 
-/// The value of one series in a Prometheus text rendering (0 when absent).
-pub fn metric_value(metrics: &str, series: &str) -> f64 {
+/// The value of one series in a Prometheus text rendering, `None` when it is absent
+/// (a counter never incremented is not rendered: callers say what absence means).
+pub fn metric_value(metrics: &str, series: &str) -> Option<f64> {
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
