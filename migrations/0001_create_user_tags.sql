@@ -4,7 +4,13 @@
 -- event times are unique per stream), keeping the copy from the latest log offset;
 -- readers also drop copies that merges have not collapsed yet.
 -- kafka_* columns record where each row came from.
--- Dimensions with few distinct values are LowCardinality (dictionary-encoded).
+--
+-- Laid out for point reads (measured on 26.9, 20M rows, interleaved A/B runs): compact
+-- parts with single-stream strings open one file per part instead of 21 and read a
+-- tenth of the bytes on a cache miss (-28..-32% per read cached, -46..-65% uncached);
+-- LowCardinality would save a quarter of the disk but costs reads 2-12%, so the
+-- dimensions stay plain String here (the aggregates use LowCardinality); time stays
+-- Int64 milliseconds (DateTime64(3) read the same or slower).
 -- non_replicated_deduplication_window: a projector batch carries an
 -- insert_deduplication_token, and an insert whose token is among the last 10,000 is
 -- skipped here and, through deduplicate_blocks_in_dependent_materialized_views, in every
@@ -14,17 +20,20 @@ CREATE TABLE IF NOT EXISTS {{table user_tags sharded by kafka_partition}}
     cookie String,
     action Enum8('VIEW' = 1, 'BUY' = 2),
     time_ms Int64,
-    country LowCardinality(String),
+    country String,
     device Enum8('PC' = 1, 'MOBILE' = 2, 'TV' = 3),
-    origin LowCardinality(String),
+    origin String,
     product_id String,
     product_id_is_text UInt8,
-    brand_id LowCardinality(String),
-    category_id LowCardinality(String),
+    brand_id String,
+    category_id String,
     price Int32,
     kafka_partition Int32,
     kafka_offset Int64
 )
 ENGINE = {{engine ReplacingMergeTree(kafka_offset)}}
 ORDER BY (cookie, action, time_ms)
-SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 10000
+SETTINGS index_granularity = 1024,
+    min_bytes_for_wide_part = 1000000000000, min_rows_for_wide_part = 1000000000,
+    string_serialization_version = 'single_stream',
+    non_replicated_deduplication_window = 10000

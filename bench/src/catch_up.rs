@@ -186,7 +186,7 @@ pub async fn measure(options: CatchUpOptions) -> Result<CatchUpReport, CatchUpEr
         .fetch_one()
         .await?;
     let aggregated: u64 = client
-        .query("SELECT sum(count) FROM minute_aggregates WHERE filter_mask = 0")
+        .query("SELECT sum(count) FROM minute_aggregates")
         .fetch_one()
         .await?;
     let first = first_rows.unwrap_or(elapsed);

@@ -269,7 +269,10 @@ mod tests {
             for mask in 0..8 {
                 let aggregates = mix.aggregates(mask);
                 let query = AggregatesQuery::parse(&aggregates.pairs).expect("valid aggregates");
-                assert_eq!(query.filters().mask(), mask);
+                assert_eq!(
+                    query.filters().present().len(),
+                    (mask as u32).count_ones() as usize
+                );
                 assert_eq!(query.minutes().len(), 10);
             }
         }

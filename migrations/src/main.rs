@@ -18,7 +18,7 @@ struct Cli {
     /// `<name>` over them. Unset: one server, the files as written.
     #[arg(long, env = "CLICKHOUSE_CLUSTER")]
     cluster: Option<ClusterName>,
-    /// Minutes an aggregate row is kept after the quarter-hour it was ingested in
+    /// Minutes an aggregate row is kept after the ten minutes it was ingested in
     /// (retention runs on ingestion time, never event time).
     #[arg(long, env = "AGGREGATES_RETENTION_MINUTES", default_value_t = 24 * 60)]
     aggregates_retention_minutes: u32,

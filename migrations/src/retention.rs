@@ -1,8 +1,8 @@
 //! Retention windows of the read models, set by `migrate` after the migrations.
 //!
-//! Aggregate rows expire on ingestion time (see `0004_create_minute_aggregates.sql`):
-//! a partition, one quarter-hour of ingestion, is dropped once that quarter-hour ended
-//! more than the window ago. The window is configuration (`--aggregates-retention-minutes`,
+//! Aggregate rows expire on ingestion time (see `0003_create_minute_aggregates.sql`):
+//! a partition, ten minutes of ingestion, is dropped once those ten minutes ended more
+//! than the window ago. The window is configuration (`--aggregates-retention-minutes`,
 //! 24 hours by default; the soak shortens it), so it is applied here with `ALTER TABLE
 //! ... MODIFY TTL` rather than written into a migration, and only when it differs from
 //! the table's, because a changed TTL is recomputed for every part.
@@ -12,12 +12,12 @@ use crate::MigrationError;
 use clickhouse::Client;
 
 /// Length of the ingestion buckets (`ingested_in`) that aggregate partitions cover.
-const INGESTION_BUCKET_MINUTES: u32 = 15;
+const INGESTION_BUCKET_MINUTES: u32 = 10;
 
 /// How long the read models keep data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Minutes an aggregate row is kept after the quarter-hour it was ingested in ends.
+    /// Minutes an aggregate row is kept after the ten minutes it was ingested in end.
     pub aggregates_minutes: u32,
 }
 
@@ -105,14 +105,14 @@ mod tests {
         let cluster = Target::Cluster("prod".parse().expect("cluster name"));
         assert_eq!(
             alter_statement(&cluster, "allezon", Retention::default()),
-            "ALTER TABLE allezon.minute_aggregates_local ON CLUSTER prod MODIFY TTL ingested_in + toIntervalMinute(1455)"
+            "ALTER TABLE allezon.minute_aggregates_local ON CLUSTER prod MODIFY TTL ingested_in + toIntervalMinute(1450)"
         );
         assert!(is_in_effect(
-            "SummingMergeTree PARTITION BY ingested_in ORDER BY x TTL ingested_in + toIntervalMinute(1455) SETTINGS a = 1",
+            "SummingMergeTree PARTITION BY ingested_in ORDER BY x TTL ingested_in + toIntervalMinute(1450) SETTINGS a = 1",
             Retention::default()
         ));
         assert!(!is_in_effect(
-            "SummingMergeTree TTL ingested_in + toIntervalMinute(14550)",
+            "SummingMergeTree TTL ingested_in + toIntervalMinute(14500)",
             Retention::default()
         ));
     }
@@ -121,11 +121,11 @@ mod tests {
     fn the_ttl_covers_the_window_after_the_ingestion_bucket_ends() {
         assert_eq!(
             Retention::default().aggregates_ttl(),
-            "ingested_in + toIntervalMinute(1455)"
+            "ingested_in + toIntervalMinute(1450)"
         );
         let soak = Retention {
             aggregates_minutes: 10,
         };
-        assert_eq!(soak.aggregates_ttl(), "ingested_in + toIntervalMinute(25)");
+        assert_eq!(soak.aggregates_ttl(), "ingested_in + toIntervalMinute(20)");
     }
 }

@@ -169,14 +169,6 @@ impl Filters {
         .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
         .collect()
     }
-
-    /// The `filter_mask` of `minute_aggregates` rows keyed by exactly these filters
-    /// (bit 1 origin, bit 2 brand_id, bit 4 category_id; see migrations/0004).
-    pub fn mask(&self) -> u8 {
-        u8::from(self.origin.is_some())
-            | u8::from(self.brand_id.is_some()) << 1
-            | u8::from(self.category_id.is_some()) << 2
-    }
 }
 
 /// A parsed `POST /aggregates` query string: whole minutes, at most
@@ -364,14 +356,12 @@ mod tests {
     }
 
     #[test]
-    fn filters_map_to_the_mask_of_the_migration() {
+    fn present_filters_come_in_the_contracts_order() {
         let mut filters = Filters::default();
-        assert_eq!(filters.mask(), 0);
-        filters.brand_id = Some(String::new());
-        assert_eq!(filters.mask(), 2);
-        filters.origin = Some("o".to_owned());
+        assert!(filters.present().is_empty());
         filters.category_id = Some("c".to_owned());
-        assert_eq!(filters.mask(), 7);
+        filters.brand_id = Some(String::new());
+        filters.origin = Some("o".to_owned());
         assert_eq!(
             filters.present(),
             vec![("origin", "o"), ("brand_id", ""), ("category_id", "c")]

@@ -7,7 +7,7 @@
 //! merge would keep it.
 
 use crate::codes::action_code;
-use crate::rows::{RowError, UserTagRow};
+use crate::rows::{ProfileRow, RowError};
 use schemas::{Action, UserTag};
 
 /// Rows read beyond the limit for each action, room for copies of replayed tags.
@@ -23,10 +23,15 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The profile of one action's rows each (already newest first, one per event time).
-    pub fn from_rows(views: &[UserTagRow], buys: &[UserTagRow]) -> Result<Self, RowError> {
-        let tags = |rows: &[UserTagRow]| -> Result<Vec<UserTag>, RowError> {
-            rows.iter().map(UserTagRow::to_tag).collect()
+    /// `cookie`'s profile from each action's rows (already newest first, one per event
+    /// time).
+    pub fn from_rows(
+        cookie: &str,
+        views: &[ProfileRow],
+        buys: &[ProfileRow],
+    ) -> Result<Self, RowError> {
+        let tags = |rows: &[ProfileRow]| -> Result<Vec<UserTag>, RowError> {
+            rows.iter().map(|row| row.to_tag(cookie)).collect()
         };
         Ok(Self {
             views: tags(views)?,
@@ -36,7 +41,7 @@ impl Profile {
 }
 
 /// Splits rows of both actions into (views, buys), keeping their order.
-pub fn split_by_action(rows: Vec<UserTagRow>) -> (Vec<UserTagRow>, Vec<UserTagRow>) {
+pub fn split_by_action(rows: Vec<ProfileRow>) -> (Vec<ProfileRow>, Vec<ProfileRow>) {
     let view = action_code(Action::View);
     rows.into_iter().partition(|row| row.action == view)
 }
@@ -46,10 +51,10 @@ pub fn split_by_action(rows: Vec<UserTagRow>) -> (Vec<UserTagRow>, Vec<UserTagRo
 /// read was cut (`complete` false) short of `limit` distinct times, so older tags may
 /// be missing and the caller must read more.
 pub fn newest_distinct(
-    mut rows: Vec<UserTagRow>,
+    mut rows: Vec<ProfileRow>,
     limit: u64,
     complete: bool,
-) -> Option<Vec<UserTagRow>> {
+) -> Option<Vec<ProfileRow>> {
     rows.sort_by(|a, b| {
         b.time_ms
             .cmp(&a.time_ms)
@@ -71,9 +76,8 @@ pub fn newest_distinct(
 mod tests {
     use super::*;
 
-    fn row(time_ms: i64, offset: i64) -> UserTagRow {
-        UserTagRow {
-            cookie: "c".into(),
+    fn row(time_ms: i64, offset: i64) -> ProfileRow {
+        ProfileRow {
             action: 1,
             time_ms,
             country: "PL".into(),
@@ -84,12 +88,11 @@ mod tests {
             brand_id: "b".into(),
             category_id: "k".into(),
             price: 1,
-            kafka_partition: 0,
             kafka_offset: offset,
         }
     }
 
-    fn times(rows: Option<Vec<UserTagRow>>) -> Option<Vec<i64>> {
+    fn times(rows: Option<Vec<ProfileRow>>) -> Option<Vec<i64>> {
         rows.map(|rows| rows.iter().map(|row| row.time_ms).collect())
     }
 

@@ -4,7 +4,7 @@
 
 /// One cookie's newest rows in the range, both actions, `?` of them: an `ORDER BY ..
 /// LIMIT`, which ClickHouse answers with a partial sort in one pass over the cookie's
-/// rows. Binds: cookie, from ms, to ms, row count.
+/// rows. Read into [`crate::ProfileRow`]. Binds: cookie, from ms, to ms, row count.
 pub const NEWEST_ROWS: &str = "\
     SELECT ?fields FROM user_tags \
     WHERE cookie = ? AND time_ms >= ? AND time_ms < ? \
@@ -31,19 +31,22 @@ pub const NEWEST_DISTINCT_OF_ACTION: &str = "\
     ORDER BY time_ms DESC \
     LIMIT ?";
 
-/// Per-minute totals of the `minute_aggregates` rows keyed by exactly one filter
-/// combination; rows are summed here because `SummingMergeTree` merges them
-/// eventually, not at once. Binds: filter mask, action, origin, brand, category (''
-/// for an absent filter), from and to as epoch seconds.
+/// Per-minute totals of one action in `[from, to)`, optionally filtered by origin,
+/// brand and category, from the minute cube; rows are summed here because
+/// `SummingMergeTree` merges them eventually, not at once. Each filter is a pair of
+/// binds: whether it applies (0 or 1), then its value (the crate binds literals, so
+/// ClickHouse folds the unused ones away). Binds: action, from and to as epoch seconds,
+/// then (applies, value) for origin, brand and category.
 pub const MINUTE_TOTALS: &str = "\
     SELECT ?fields FROM ( \
         SELECT toUInt32(minute) AS minute_start, \
                sum(count) AS total_count, \
                sum(sum_price) AS total_sum_price \
         FROM minute_aggregates \
-        WHERE filter_mask = ? AND action = ? \
-          AND filter_origin = ? AND filter_brand_id = ? AND filter_category_id = ? \
-          AND minute >= toDateTime(?) AND minute < toDateTime(?) \
+        WHERE action = ? AND minute >= toDateTime(?) AND minute < toDateTime(?) \
+          AND (? = 0 OR origin = ?) \
+          AND (? = 0 OR brand_id = ?) \
+          AND (? = 0 OR category_id = ?) \
         GROUP BY minute \
     ) ORDER BY minute_start";
 

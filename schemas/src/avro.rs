@@ -57,12 +57,16 @@ pub struct IncompatibleVersion {
     pub reason: String,
 }
 
-/// Checks that each version can read data written with the one before it (backward
-/// compatibility, what a consumer on the newer schema needs). `versions` are
-/// `(version, schema text)` pairs, oldest first.
+/// Checks that each version can read data written with every version before it
+/// (transitive backward compatibility: a consumer on the newest schema reads the whole
+/// log, whatever version wrote each record). `versions` are `(version, schema text)`
+/// pairs, oldest first.
 pub fn check_backward(versions: &[(u32, &str)]) -> Result<(), IncompatibleVersion> {
-    for pair in versions.windows(2) {
-        let (older, newer) = (pair[0], pair[1]);
+    let pairs = versions
+        .iter()
+        .enumerate()
+        .flat_map(|(index, newer)| versions[..index].iter().map(move |older| (*older, *newer)));
+    for (older, newer) in pairs {
         let incompatible = |reason: String| IncompatibleVersion {
             older: older.0,
             newer: newer.0,

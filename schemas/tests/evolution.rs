@@ -59,3 +59,15 @@ fn the_checker_accepts_an_added_default_and_refuses_a_field_without_one() {
     assert_eq!((error.older, error.newer), (1, 2));
     assert!(error.to_string().contains("consent"), "{error}");
 }
+
+#[test]
+fn every_version_must_read_every_older_one_not_only_its_predecessor() {
+    // v2 drops nothing v1 needs; v3 reads v2 but not v1 (it requires v2's field
+    // without a default): checking neighbours only would let it through.
+    let v1 = avro::current_version().text;
+    let v3 = V2_INCOMPATIBLE;
+    let error =
+        check_backward(&[(1, v1), (2, V2_EXAMPLE), (3, v3)]).expect_err("v3 cannot read v1 data");
+    assert_eq!((error.older, error.newer), (1, 3));
+    check_backward(&[(2, V2_EXAMPLE), (3, v3)]).expect("v3 reads v2 data");
+}

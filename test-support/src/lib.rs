@@ -266,6 +266,7 @@ fn tansu_binary() -> PathBuf {
 pub struct ToggleProxy {
     address: std::net::SocketAddr,
     target: String,
+    answer_delay: std::time::Duration,
     accepting: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
@@ -273,6 +274,12 @@ pub struct ToggleProxy {
 impl ToggleProxy {
     /// Starts forwarding a free local port to `target` (`host:port`).
     pub async fn start(target: &str) -> Self {
+        Self::start_delayed(target, Duration::ZERO).await
+    }
+
+    /// Like [`Self::start`], holding every chunk of the target's answers back for
+    /// `answer_delay` (a slow dependency, to keep a request in flight).
+    pub async fn start_delayed(target: &str, answer_delay: Duration) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|error| panic!("proxy bind: {error}"));
@@ -282,6 +289,7 @@ impl ToggleProxy {
         let proxy = Self {
             address,
             target: target.to_owned(),
+            answer_delay,
             accepting: tokio::sync::Mutex::new(None),
             connections: std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
         };
@@ -323,13 +331,14 @@ impl ToggleProxy {
 
     async fn serve(&self, listener: tokio::net::TcpListener) {
         let target = self.target.clone();
+        let answer_delay = self.answer_delay;
         let connections = std::sync::Arc::clone(&self.connections);
         let accepting = tokio::spawn(async move {
             while let Ok((inbound, _peer)) = listener.accept().await {
                 let target = target.clone();
                 let connection = tokio::spawn(async move {
                     if let Ok(outbound) = tokio::net::TcpStream::connect(&target).await {
-                        forward_both_ways(inbound, outbound).await;
+                        forward_both_ways(inbound, outbound, answer_delay).await;
                     }
                 });
                 if let Ok(mut live) = connections.lock() {
@@ -355,18 +364,26 @@ impl Drop for ToggleProxy {
     }
 }
 
-async fn forward_both_ways(inbound: tokio::net::TcpStream, outbound: tokio::net::TcpStream) {
+async fn forward_both_ways(
+    inbound: tokio::net::TcpStream,
+    outbound: tokio::net::TcpStream,
+    answer_delay: Duration,
+) {
     let (inbound_read, inbound_write) = inbound.into_split();
     let (outbound_read, outbound_write) = outbound.into_split();
     tokio::join!(
-        forward(inbound_read, outbound_write),
-        forward(outbound_read, inbound_write)
+        forward(inbound_read, outbound_write, Duration::ZERO),
+        forward(outbound_read, inbound_write, answer_delay)
     );
 }
 
 /// Copies bytes until end of stream or an error, then shuts the write side down
 /// (dropping an owned write half sends FIN). Uses only tokio's `net` feature.
-async fn forward(from: tokio::net::tcp::OwnedReadHalf, to: tokio::net::tcp::OwnedWriteHalf) {
+async fn forward(
+    from: tokio::net::tcp::OwnedReadHalf,
+    to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
     let mut buffer = vec![0_u8; 16 * 1024];
     loop {
         if from.readable().await.is_err() {
@@ -378,6 +395,9 @@ async fn forward(from: tokio::net::tcp::OwnedReadHalf, to: tokio::net::tcp::Owne
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(_) => return,
         };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let mut pending = &buffer[..read];
         while !pending.is_empty() {
             if to.writable().await.is_err() {

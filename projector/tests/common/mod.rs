@@ -103,7 +103,7 @@ pub fn expected_minutes(
     minutes
 }
 
-/// Stored (minute, count, sum_price) for `action`, no filter (mask 0) or one origin (mask 1).
+/// Stored (minute, count, sum_price) for `action`, all origins or one.
 pub async fn stored_minutes(
     settings: &ClickHouseSettings,
     action: Action,
@@ -113,10 +113,10 @@ pub async fn stored_minutes(
     let rows: Vec<(u32, u64, i64)> = client
         .query(
             "SELECT toUInt32(minute), sum(count), sum(sum_price) FROM minute_aggregates \
-             WHERE filter_mask = ? AND action = ? AND filter_origin = ? GROUP BY minute ORDER BY minute",
+             WHERE action = ? AND (? = 0 OR origin = ?) GROUP BY minute ORDER BY minute",
         )
-        .bind(if origin.is_some() { 1_u8 } else { 0_u8 })
         .bind(action.as_str())
+        .bind(u8::from(origin.is_some()))
         .bind(origin.unwrap_or(""))
         .fetch_all()
         .await
@@ -156,10 +156,10 @@ pub async fn stored_rows(settings: &ClickHouseSettings) -> u64 {
         .expect("count readable")
 }
 
-/// Sum of the unfiltered minute counts (every tag counted once per action row).
+/// Sum of the minute counts (every tag counted once).
 pub async fn aggregated_count(settings: &ClickHouseSettings) -> u64 {
     service_kit::clickhouse::client(settings)
-        .query("SELECT toUInt64(sum(count)) FROM minute_aggregates WHERE filter_mask = 0")
+        .query("SELECT toUInt64(sum(count)) FROM minute_aggregates")
         .fetch_one()
         .await
         .expect("count readable")

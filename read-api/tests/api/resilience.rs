@@ -112,11 +112,53 @@ async fn a_clickhouse_that_never_answers_gives_503_at_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_is_graceful() {
+async fn shutdown_lets_a_request_in_flight_finish_and_refuses_new_ones() {
     let database = test_support::migrated_database("read_api").await;
-    let mut app = spawn_app(&database).await;
-    assert_eq!(app.get("/health").await.status(), 200);
-    tokio::time::timeout(Duration::from_secs(5), app.shut_down())
+    insert_tags(&database, &[tag("c", "VIEW", BASE_MILLIS)]).await;
+    // ClickHouse answers 700 ms late: the request below is still in flight when the
+    // shutdown starts.
+    let proxy = test_support::ToggleProxy::start_delayed(
+        &clickhouse_address(&database),
+        Duration::from_millis(700),
+    )
+    .await;
+    let mut slow = database.clone();
+    slow.url = format!("http://{}", proxy.address());
+    let mut app = spawn_app(&slow).await;
+    let (http, url) = (
+        app.http.clone(),
+        format!(
+            "{}/user_profiles/c?time_range={}",
+            app.address,
+            millis_range(BASE_MILLIS, BASE_MILLIS + 1_000)
+        ),
+    );
+    let in_flight = tokio::spawn(async move { http.post(url).send().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // run_until returns (and the process would exit) only once the request in flight
+    // has been answered: at least the 500 ms ClickHouse still takes.
+    let shutting_down = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), app.shut_down())
         .await
-        .expect("shut down within 5 s");
+        .expect("shut down within 10 s");
+    let waited = shutting_down.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400),
+        "shutdown returned after {waited:?}, before the request in flight was answered"
+    );
+    let answer = in_flight
+        .await
+        .expect("request task")
+        .expect("the request in flight was answered, not cut");
+    assert_eq!(answer.status(), 200);
+    let profile: serde_json::Value = answer.json().await.expect("json");
+    assert_eq!(profile["views"].as_array().map(Vec::len), Some(1));
+    let refused = reqwest::Client::new()
+        .get(format!("{}/health", app.address))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a new request was accepted after shutdown"
+    );
 }
