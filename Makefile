@@ -14,8 +14,14 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-# Where the tests find the stack (the services' defaults match these too).
-TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:8123 KAFKA_BROKERS=127.0.0.1:9092 ALLEZON_STACK=1
+# Where the tests find the stack: the ports scripts/lib.sh uses (each may be moved by
+# setting it in the environment, for a second stack beside the first).
+CLICKHOUSE_HTTP_PORT ?= 8123
+TANSU_PORT ?= 9092
+NGINX_PORT ?= 8000
+READ_API_PORT ?= 8082
+TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKERS=127.0.0.1:$(TANSU_PORT) \
+	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT)
 
 .PHONY: up down reset status logs install build lint test bench bench-write bench-projector bench-read bench-e2e
 

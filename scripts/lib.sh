@@ -14,14 +14,24 @@ RELEASE="$ROOT/target/release"
 # ClickHouse 26.9 (chdb-core) lives in its own venv; scripts/install.sh fills it.
 CLICKHOUSE_VENV="$STACK/clickhouse/venv"
 
-# Ports of the local stack (the services' built-in defaults match these).
-CLICKHOUSE_HTTP_PORT=8123
-CLICKHOUSE_TCP_PORT=9000
-TANSU_PORT=9092
-NGINX_PORT=8000
-WRITE_API_PORT=8081
-READ_API_PORT=8082
-PROJECTOR_PORT=8083
+# Ports of the local stack (the services' built-in defaults match these). Each can be
+# moved by setting it in the environment, so a second stack (another checkout, with its
+# own .stack/) can run beside the first: the scripts pass the ports on to every
+# component (CLICKHOUSE_URL, KAFKA_BROKERS, *_LISTEN).
+CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
+TANSU_PORT=${TANSU_PORT:-9092}
+NGINX_PORT=${NGINX_PORT:-8000}
+WRITE_API_PORT=${WRITE_API_PORT:-8081}
+READ_API_PORT=${READ_API_PORT:-8082}
+PROJECTOR_PORT=${PROJECTOR_PORT:-8083}
+
+# What the services and tools are told (environment fallbacks of their flags).
+export CLICKHOUSE_URL="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
+export KAFKA_BROKERS="127.0.0.1:$TANSU_PORT"
+export WRITE_API_LISTEN="127.0.0.1:$WRITE_API_PORT"
+export READ_API_LISTEN="127.0.0.1:$READ_API_PORT"
+export PROJECTOR_LISTEN="127.0.0.1:$PROJECTOR_PORT"
 
 SERVICES=(write-api read-api projector)
 COMPONENTS=(clickhouse tansu write-api read-api projector nginx)

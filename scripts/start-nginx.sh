@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts nginx as the front door on 127.0.0.1:8000 with deploy/local/nginx.conf
+# Starts nginx as the front door on 127.0.0.1:$NGINX_PORT (8000) with deploy/local/nginx.conf
 # rendered into .stack/nginx/ (pid, temp files under .stack/nginx, logs under
 # .stack/logs). If it is already running with an outdated config, reloads it.
 set -euo pipefail
@@ -16,7 +16,9 @@ mkdir -p "$dir/tmp"
 new="$(mktemp "$dir/nginx.conf.XXXXXX")"
 trap 'rm -f "$new"' EXIT
 chmod 644 "$new"
-sed "s#@STACK@#$STACK#g" "$DEPLOY/nginx.conf" >"$new"
+sed -e "s#@STACK@#$STACK#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
+    -e "s#@WRITE_API_PORT@#$WRITE_API_PORT#g" -e "s#@READ_API_PORT@#$READ_API_PORT#g" \
+    "$DEPLOY/nginx.conf" >"$new"
 # -e: error log used before the config is read (default would be /var/log/nginx).
 nginx_cmd=(nginx -p "$dir/" -e "$LOGS/nginx-error.log")
 if ! out="$("${nginx_cmd[@]}" -t -c "$new" 2>&1)"; then
