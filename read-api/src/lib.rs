@@ -8,6 +8,9 @@
 //! A JSON request body is the caller's expected answer (debug mode): it is compared
 //! with ours and a mismatch is logged and counted, never echoed.
 //!
+//! Beside them, the analysts' API under `/v1/` ([`analytics`]): series, top-N, a
+//! shopper's timeline and ingest figures, with an OpenAPI description and API keys.
+//!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
 //! - [`params`]: query-string parsing into typed queries, each error naming its parameter;
@@ -18,8 +21,10 @@
 //! - [`routes`]: the HTTP handlers;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
 //! - [`error`]: the one error enum and its mapping to status codes;
+//! - [`analytics`]: the analysts' API under `/v1/`;
 //! - [`startup`]: binds the listener, wires the state, serves until shutdown.
 
+pub mod analytics;
 pub mod answers;
 pub mod config;
 pub mod debug_mode;

@@ -50,6 +50,53 @@ pub const MINUTE_TOTALS: &str = "\
         GROUP BY minute \
     ) ORDER BY minute_start";
 
+/// The filters of the analysts' queries on the minute cube: a pair of binds per
+/// dimension (whether it applies, 0 or 1, then its value), in this order. A macro so
+/// `concat!` can splice it into the queries' literals.
+macro_rules! cube_filters {
+    () => {
+        "AND (? = 0 OR origin = ?) \
+         AND (? = 0 OR brand_id = ?) \
+         AND (? = 0 OR category_id = ?) \
+         AND (? = 0 OR country = ?) \
+         AND (? = 0 OR device = ?)"
+    };
+}
+
+/// Totals per bucket of one action in `[from, to)` from the minute cube, filtered on any
+/// of the five dimensions. Binds: bucket width in seconds, action, from and to as epoch
+/// seconds, then the five filter pairs (dimension order: origin, brand, category,
+/// country, device).
+pub const SERIES: &str = concat!(
+    "SELECT ?fields FROM ( \
+        SELECT toUInt32(toStartOfInterval(minute, toIntervalSecond(?))) AS bucket_start, \
+               sum(count) AS total_count, \
+               sum(sum_price) AS total_sum_price \
+        FROM minute_aggregates \
+        WHERE action = ? AND minute >= toDateTime(?) AND minute < toDateTime(?) ",
+    cube_filters!(),
+    " GROUP BY bucket_start \
+    ) ORDER BY bucket_start"
+);
+
+/// The values of one dimension with the most tags (or revenue) of one action in
+/// `[from, to)`, with the totals over every value (for shares). Binds: the dimension's
+/// column (an identifier), action, from and to as epoch seconds, the five filter pairs,
+/// the column ranked on (`total_count` or `total_sum_price`, an identifier), the limit.
+pub const TOP: &str = concat!(
+    "SELECT ?fields FROM ( \
+        SELECT toString(?) AS value, \
+               sum(count) AS total_count, \
+               sum(sum_price) AS total_sum_price, \
+               sum(sum(count)) OVER () AS all_count, \
+               sum(sum(sum_price)) OVER () AS all_sum_price \
+        FROM minute_aggregates \
+        WHERE action = ? AND minute >= toDateTime(?) AND minute < toDateTime(?) ",
+    cube_filters!(),
+    " GROUP BY value \
+    ) ORDER BY ? DESC, value LIMIT ?"
+);
+
 /// The latest batch-log entry of every partition of a topic (see
 /// [`crate::rows::BatchLogRow`]). Binds: topic.
 pub const LATEST_BATCHES: &str = "\

@@ -6,6 +6,7 @@
 mod common;
 
 mod aggregates;
+mod analytics;
 mod debug_mode;
 mod profiles;
 mod resilience;
