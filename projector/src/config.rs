@@ -1,6 +1,7 @@
 //! projector settings: flags with environment fallbacks; `projector --help` is the reference.
 
 use clap::{Parser, Subcommand};
+use schemas::EventTime;
 use service_kit::settings::{
     parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings,
 };
@@ -83,6 +84,41 @@ pub enum Mode {
         #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
         migrations_dir: PathBuf,
     },
+    /// Replays the log into a scratch database and compares every minute and every
+    /// dimension combination of a window with the live aggregates; exits 1 when they
+    /// differ.
+    Reconcile {
+        /// First minute of the window, UTC: `2026-03-01T12:00:00`.
+        #[arg(long, value_parser = parse_minute)]
+        from: EventTime,
+        /// First minute after the window, UTC.
+        #[arg(long, value_parser = parse_minute)]
+        to: EventTime,
+        /// The scratch database (default: `<database>_reconcile_<unix time>`).
+        #[arg(long)]
+        scratch_database: Option<String>,
+        /// Keep the scratch database afterwards, for inspection.
+        #[arg(long)]
+        keep: bool,
+        /// Write the report (every difference) as JSON here.
+        #[arg(long)]
+        json_out: Option<PathBuf>,
+        /// Write the outcome as Prometheus text here (for a textfile collector).
+        #[arg(long)]
+        metrics_out: Option<PathBuf>,
+        /// Folder of the ClickHouse migrations.
+        #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
+        migrations_dir: PathBuf,
+    },
+}
+
+/// A whole minute, `YYYY-MM-DDTHH:MM:SS`, UTC.
+fn parse_minute(text: &str) -> Result<EventTime, String> {
+    let time = EventTime::parse_query_seconds(text).map_err(|error| error.to_string())?;
+    if time.millis() % 60_000 != 0 {
+        return Err("expected a whole minute".to_owned());
+    }
+    Ok(time)
 }
 
 impl Config {

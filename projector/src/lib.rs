@@ -22,6 +22,7 @@
 //! - [`dead_letter`]: messages that can never be projected go to a dead-letter topic;
 //! - [`pipeline`]: the consume-decode-insert loop;
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
+//! - [`reconcile`]: `projector reconcile`, the live aggregates checked against a replay;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
 pub mod assignment;
@@ -30,6 +31,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod pipeline;
 pub mod rebuild;
+pub mod reconcile;
 pub mod retries;
 pub mod sink;
 pub mod source;

@@ -36,6 +36,9 @@ pub struct RebuildReport {
     pub database: String,
     /// Messages replayed (sum of the recorded high watermarks minus low watermarks).
     pub messages: i64,
+    /// The high watermark of every partition when it started: the replay holds
+    /// everything before them.
+    pub positions: std::collections::HashMap<i32, i64>,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -90,6 +93,10 @@ pub async fn rebuild(
     let report = RebuildReport {
         database: target_database.to_owned(),
         messages,
+        positions: marks
+            .iter()
+            .map(|(partition, (_, high))| (*partition, *high))
+            .collect(),
         elapsed: started.elapsed(),
     };
     tracing::info!(database = %report.database, messages, elapsed = ?report.elapsed, "rebuild complete: switch CLICKHOUSE_DATABASE to it");
