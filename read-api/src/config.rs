@@ -26,6 +26,10 @@ pub struct Config {
     /// is a good value.
     #[arg(long, env = "READ_API_MAX_CONCURRENT_QUERIES", default_value_t = 4)]
     pub max_concurrent_queries: usize,
+    /// The most profile requests read together in one ClickHouse query when requests
+    /// pile up (every query slot busy); a lone request is read alone.
+    #[arg(long, env = "READ_API_PROFILE_BATCH", default_value_t = 32)]
+    pub profile_batch: usize,
     /// Deadline for one read of the analysts' API (`/v1/`), in milliseconds.
     #[arg(long = "analytics-deadline-ms", env = "READ_API_ANALYTICS_DEADLINE_MS", default_value = "10000", value_parser = parse_millis)]
     pub analytics_deadline: Duration,

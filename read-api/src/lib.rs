@@ -17,6 +17,7 @@
 //! - [`extract`]: typed extractors that run the parsing before any handler;
 //! - [`store`]: the ClickHouse reads, with bound parameters only;
 //! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
+//! - [`batcher`]: profile reads, batched into one query when requests pile up;
 //! - [`answers`]: the answers' shapes;
 //! - [`routes`]: the HTTP handlers;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
@@ -26,6 +27,7 @@
 
 pub mod analytics;
 pub mod answers;
+pub mod batcher;
 pub mod config;
 pub mod debug_mode;
 pub mod error;

@@ -5,6 +5,7 @@ use crate::analytics::auth::ApiKeys;
 use crate::analytics::ingest::IngestFigures;
 use crate::analytics::routes::AnalyticsState;
 use crate::analytics::store::CubeStore;
+use crate::batcher::ProfileBatcher;
 use crate::config::Config;
 use crate::gate::QueryGate;
 use crate::routes::aggregates::aggregates;
@@ -61,6 +62,11 @@ impl Application {
             profile_deadline: config.query_deadline,
             aggregates_deadline: config.aggregates_deadline,
             gate: QueryGate::new(config.max_concurrent_queries),
+            profiles: ProfileBatcher::new(
+                store.clone(),
+                config.max_concurrent_queries,
+                config.profile_batch,
+            ),
         };
         let analytics = AnalyticsState {
             cube: CubeStore::new(store.client().clone()),

@@ -10,6 +10,20 @@ pub const NEWEST_ROWS: &str = "\
     WHERE cookie = ? AND time_ms >= ? AND time_ms < ? \
     ORDER BY time_ms DESC LIMIT ?";
 
+/// [`NEWEST_ROWS`] for several cookies in one query (read-api batches profile requests
+/// that arrive together): each cookie's newest rows in its own range, `?` of them per
+/// cookie, read into [`crate::rows::CookieProfileRow`]. The primary key turns the OR of
+/// (cookie, range) conditions into one range of marks per cookie. Binds: cookie, from
+/// ms, to ms for each cookie (distinct cookies), then the row count per cookie.
+pub fn newest_rows_of_cookies(cookies: usize) -> String {
+    let condition = "(cookie = ? AND time_ms >= ? AND time_ms < ?)";
+    let conditions = vec![condition; cookies.max(1)].join(" OR ");
+    format!(
+        "SELECT ?fields FROM user_tags WHERE {conditions} \
+         ORDER BY cookie, time_ms DESC LIMIT ? BY cookie"
+    )
+}
+
 /// The same for one action: for an action the first read was too short for (a busy
 /// shopper with far more views than buys in the range, say). Binds: cookie, action,
 /// from ms, to ms, row count.
@@ -104,6 +118,22 @@ pub const LATEST_BATCHES: &str = "\
     WHERE kafka_topic = ? \
     ORDER BY kafka_partition, version DESC \
     LIMIT 1 BY kafka_partition";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_read_has_one_condition_per_cookie() {
+        let sql = newest_rows_of_cookies(3);
+        assert_eq!(
+            sql.matches("(cookie = ? AND time_ms >= ? AND time_ms < ?)")
+                .count(),
+            3
+        );
+        assert_eq!(sql.matches('?').count(), 1 + 3 * 3 + 1);
+    }
+}
 
 /// The table the projector's batch log lives in.
 pub const BATCH_LOG_TABLE: &str = "projector_batches";

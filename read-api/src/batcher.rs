@@ -1,0 +1,221 @@
+//! Profile reads, batched when they pile up.
+//!
+//! At most `slots` profile queries run in ClickHouse at once. A request finding a slot
+//! free is read at once, alone: under the contract's load (100 a second, a few
+//! milliseconds each) that is nearly every request, and a lone read is the cheapest.
+//! Requests arriving while every slot is busy queue, and when a slot frees, its next
+//! query reads up to `max_batch` of them together (distinct cookies, one query: see
+//! `Store::profiles`). On ClickHouse 26 most of a point read's cost is per query
+//! (parsing, analysis, planning: about 2 ms of a 3 ms read), so a burst is served many
+//! times faster than one query per request would be.
+//!
+//! Admission is the gate's (`crate::gate`): a request queues while the wait it can
+//! expect, the rounds of batches ahead of it times the recent batch duration, still
+//! leaves room before its deadline, and is answered 503 at once when it does not. A
+//! request whose deadline passes while it waits, or whose caller left, is dropped from
+//! the queue unread; a batch still running at the last of its requests' deadlines is
+//! dropped, and ClickHouse cancels it.
+
+use crate::gate::GateError;
+use crate::store::{ProfileRead, Store, StoreError};
+use read_model::Profile;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// The weight of the newest batch duration in the running estimate.
+const DURATION_WEIGHT: f64 = 0.1;
+/// The estimate before any batch finished.
+const INITIAL_BATCH_MICROS: u64 = 5_000;
+
+/// What a waiting request gets back.
+type Reply = Result<Profile, GateError<StoreError>>;
+
+struct Waiting {
+    read: ProfileRead,
+    until: Instant,
+    reply: oneshot::Sender<Reply>,
+}
+
+struct Shared {
+    store: Store,
+    slots: Arc<Semaphore>,
+    capacity: usize,
+    max_batch: usize,
+    queue: Mutex<VecDeque<Waiting>>,
+    batch_micros: AtomicU64,
+}
+
+/// Profile reads for every request of one read-api.
+#[derive(Clone)]
+pub struct ProfileBatcher {
+    shared: Arc<Shared>,
+}
+
+impl ProfileBatcher {
+    /// Reads through `store`, `slots` queries at once, up to `max_batch` requests each.
+    pub fn new(store: Store, slots: usize, max_batch: usize) -> Self {
+        let capacity = slots.max(1);
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                slots: Arc::new(Semaphore::new(capacity)),
+                capacity,
+                max_batch: max_batch.max(1),
+                queue: Mutex::new(VecDeque::new()),
+                batch_micros: AtomicU64::new(INITIAL_BATCH_MICROS),
+            }),
+        }
+    }
+
+    /// The recent duration of one batch (or lone read).
+    pub fn batch_duration(&self) -> Duration {
+        Duration::from_micros(self.shared.batch_micros.load(Ordering::Relaxed))
+    }
+
+    /// `read`'s profile within `deadline`, or a refusal at once when it cannot be had in
+    /// time.
+    pub async fn read(&self, read: ProfileRead, deadline: Duration) -> Reply {
+        let until = Instant::now() + deadline;
+        let batch = self.batch_duration();
+        let (sender, receiver) = oneshot::channel();
+        {
+            let mut queue = lock(&self.shared.queue);
+            let ahead = queue.len();
+            let per_round = self.shared.capacity * self.shared.max_batch;
+            let rounds = u32::try_from(ahead / per_round).unwrap_or(u32::MAX);
+            let expected = batch.saturating_mul(rounds.saturating_add(1));
+            if expected > deadline {
+                metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
+                    .increment(1);
+                return Err(GateError::Busy {
+                    queued: ahead,
+                    expected,
+                    deadline,
+                });
+            }
+            queue.push_back(Waiting {
+                read,
+                until,
+                reply: sender,
+            });
+        }
+        self.dispatch();
+        match tokio::time::timeout_at(until, receiver).await {
+            Ok(Ok(reply)) => reply,
+            // The dispatcher dropped the request (its deadline had no room left) or the
+            // deadline passed: either way the answer is late.
+            Ok(Err(_)) | Err(_) => {
+                metrics::counter!("read_api_queries_late_total").increment(1);
+                Err(GateError::Late(deadline))
+            }
+        }
+    }
+
+    /// Starts a dispatcher if a slot is free.
+    fn dispatch(&self) {
+        if let Ok(slot) = Arc::clone(&self.shared.slots).try_acquire_owned() {
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(serve(shared, slot));
+        }
+    }
+}
+
+/// Serves the queue with one slot until it is empty.
+async fn serve(shared: Arc<Shared>, mut slot: OwnedSemaphorePermit) {
+    loop {
+        let batch = take_batch(&shared);
+        if batch.is_empty() {
+            drop(slot);
+            // A request may have queued after the queue was found empty and before the
+            // slot was released, and found no slot free: look once more.
+            if lock(&shared.queue).is_empty() {
+                return;
+            }
+            match Arc::clone(&shared.slots).try_acquire_owned() {
+                Ok(again) => {
+                    slot = again;
+                    continue;
+                }
+                Err(_) => return,
+            }
+        }
+        run_batch(&shared, batch).await;
+    }
+}
+
+/// Up to `max_batch` waiting requests of distinct cookies, oldest first; requests whose
+/// caller left or whose deadline leaves no room for a read are dropped.
+fn take_batch(shared: &Shared) -> Vec<Waiting> {
+    let room = Duration::from_micros(shared.batch_micros.load(Ordering::Relaxed));
+    let now = Instant::now();
+    let mut queue = lock(&shared.queue);
+    let mut batch = Vec::new();
+    let mut cookies = HashSet::new();
+    let mut kept = VecDeque::with_capacity(queue.len());
+    while let Some(waiting) = queue.pop_front() {
+        if waiting.reply.is_closed() || waiting.until < now + room / 2 {
+            // Dropping the sender tells the caller its answer is late.
+            continue;
+        }
+        if batch.len() < shared.max_batch && cookies.insert(waiting.read.cookie.clone()) {
+            batch.push(waiting);
+        } else {
+            kept.push_back(waiting);
+        }
+    }
+    *queue = kept;
+    batch
+}
+
+async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
+    let until = batch
+        .iter()
+        .map(|waiting| waiting.until)
+        .max()
+        .unwrap_or_else(Instant::now);
+    let reads: Vec<ProfileRead> = batch.iter().map(|waiting| waiting.read.clone()).collect();
+    metrics::histogram!("read_api_profile_batch_size").record(reads.len() as f64);
+    metrics::gauge!("read_api_clickhouse_queries_in_flight")
+        .set((shared.capacity - shared.slots.available_permits()) as f64);
+    let started = Instant::now();
+    let outcome = tokio::time::timeout_at(until, shared.store.profiles(&reads)).await;
+    record(shared, started.elapsed());
+    match outcome {
+        Ok(Ok(profiles)) => {
+            for (waiting, profile) in batch.into_iter().zip(profiles) {
+                let _ = waiting.reply.send(Ok(profile));
+            }
+        }
+        Ok(Err(error)) => {
+            let error = Arc::new(error);
+            for waiting in batch {
+                let _ = waiting
+                    .reply
+                    .send(Err(GateError::Query(StoreError::Batch(Arc::clone(&error)))));
+            }
+        }
+        // Every caller's deadline has passed: they answered 503 already.
+        Err(_) => {}
+    }
+}
+
+fn record(shared: &Shared, duration: Duration) {
+    let micros = duration.as_micros() as f64;
+    let _ = shared
+        .batch_micros
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            let mean = old as f64 * (1.0 - DURATION_WEIGHT) + micros * DURATION_WEIGHT;
+            Some(mean.max(1.0) as u64)
+        });
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
