@@ -119,6 +119,12 @@ pub const LATEST_BATCHES: &str = "\
     ORDER BY kafka_partition, version DESC \
     LIMIT 1 BY kafka_partition";
 
+/// The table the projector's batch log lives in.
+pub const BATCH_LOG_TABLE: &str = "projector_batches";
+
+/// The profile store.
+pub const USER_TAGS_TABLE: &str = "user_tags";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,9 +140,3 @@ mod tests {
         assert_eq!(sql.matches('?').count(), 1 + 3 * 3 + 1);
     }
 }
-
-/// The table the projector's batch log lives in.
-pub const BATCH_LOG_TABLE: &str = "projector_batches";
-
-/// The profile store.
-pub const USER_TAGS_TABLE: &str = "user_tags";
