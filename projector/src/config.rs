@@ -59,6 +59,20 @@ pub struct Config {
     /// `projector reconcile`).
     #[arg(long, env = "PROJECTOR_REPLAY_MAX_AGE_S", default_value_t = 3600)]
     pub replay_max_age_s: u64,
+    /// Tags kept per cookie and action in the profile store (the contract's 200);
+    /// instance 0 trims older ones.
+    #[arg(long, env = "PROJECTOR_TRIM_KEEP", default_value_t = 200)]
+    pub trim_keep: u64,
+    /// How far above the kept count a cookie and action may grow before a trim run.
+    #[arg(long, env = "PROJECTOR_TRIM_SLACK", default_value_t = 50)]
+    pub trim_slack: u64,
+    /// Time between trim runs, in milliseconds (0: no trimming).
+    #[arg(long = "trim-interval-ms", env = "PROJECTOR_TRIM_INTERVAL_MS", default_value = "120000", value_parser = parse_millis)]
+    pub trim_interval: Duration,
+    /// Time between rewrites of the profile store that give the trimmed rows' disk back
+    /// (OPTIMIZE ... FINAL), in seconds (0: never).
+    #[arg(long, env = "PROJECTOR_RECLAIM_INTERVAL_S", default_value_t = 86_400)]
+    pub reclaim_interval_s: u64,
     /// Kafka connection and topic.
     #[command(flatten)]
     pub kafka: KafkaSettings,
@@ -125,6 +139,16 @@ impl Config {
     /// Defaults for the local stack (as with no flags and no environment).
     pub fn local_defaults() -> Self {
         Self::parse_from(["projector"])
+    }
+
+    /// The trimming policy in effect (`None`: this instance does not trim).
+    pub fn trim_policy(&self) -> Option<crate::trim::TrimPolicy> {
+        (self.instance == 0 && !self.trim_interval.is_zero()).then_some(crate::trim::TrimPolicy {
+            keep: self.trim_keep,
+            slack: self.trim_slack,
+            interval: self.trim_interval,
+            reclaim_interval: Duration::from_secs(self.reclaim_interval_s),
+        })
     }
 
     /// The dead-letter topic in effect.

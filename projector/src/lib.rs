@@ -23,6 +23,7 @@
 //! - [`pipeline`]: the consume-decode-insert loop;
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
 //! - [`reconcile`]: `projector reconcile`, the live aggregates checked against a replay;
+//! - [`trim`]: keeps the profile store at the newest 200 tags per cookie and action;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
 pub mod assignment;
@@ -36,3 +37,4 @@ pub mod retries;
 pub mod sink;
 pub mod source;
 pub mod startup;
+pub mod trim;

@@ -174,8 +174,11 @@ pub async fn reconcile(
         return Err(ReconcileError::EmptyWindow);
     }
     let live_database = config.clickhouse.database.clone();
+    let mut replay_config = config.clone();
+    // The scratch replay is compared and dropped: no need to trim it.
+    replay_config.trim_interval = Duration::ZERO;
     let replay = rebuild(
-        config.clone(),
+        replay_config,
         &request.scratch_database,
         &request.migrations_dir,
     )

@@ -119,6 +119,73 @@ pub const LATEST_BATCHES: &str = "\
     ORDER BY kafka_partition, version DESC \
     LIMIT 1 BY kafka_partition";
 
+/// How many (cookie, action) pairs are above `?` rows, and how many rows they hold in
+/// all (from the counts, never user_tags). Binds: the bound.
+pub const TRIM_BACKLOG: &str = "\
+    SELECT count() AS pairs, sum(counted) AS rows FROM ( \
+        SELECT cookie, action, sum(rows) AS counted FROM user_tag_counts \
+        GROUP BY cookie, action HAVING counted > ? \
+    )";
+
+/// A trim run's candidates: the pairs of one slice (cookie hash modulo the slices)
+/// above the bound. Binds: run, bound, slices, slice.
+pub const TRIM_CANDIDATES: &str = "\
+    INSERT INTO trim_candidates (run, cookie, action, counted) \
+    SELECT ?, cookie, action, counted FROM ( \
+        SELECT cookie, action, sum(rows) AS counted FROM user_tag_counts \
+        GROUP BY cookie, action HAVING counted > ? \
+    ) WHERE cityHash64(cookie) % ? = ?";
+
+/// A trim run's keys, from one snapshot of the candidates' rows: each pair's distinct
+/// event times newest first, those beyond the newest `keep` doomed, and the newest one
+/// kept too to carry the rows the pair held. Binds: run, keep, run, keep.
+pub const TRIM_KEYS: &str = "\
+    INSERT INTO trim_keys (run, cookie, action, time_ms, copies, present, doomed) \
+    SELECT ?, cookie, action, time_ms, copies, present, rank > ? FROM ( \
+        SELECT cookie, action, time_ms, copies, \
+               row_number() OVER (PARTITION BY cookie, action ORDER BY time_ms DESC) AS rank, \
+               sum(copies) OVER (PARTITION BY cookie, action) AS present \
+        FROM ( \
+            SELECT cookie, action, time_ms, count() AS copies FROM user_tags \
+            WHERE (cookie, action) IN (SELECT cookie, action FROM trim_candidates WHERE run = ?) \
+            GROUP BY cookie, action, time_ms \
+        ) \
+    ) WHERE rank > ? OR rank = 1";
+
+/// Deletes a run's doomed keys as a patch part (its cost follows the rows deleted, not
+/// the table's size); `_force` fails rather than fall back to a full mutation. Binds:
+/// run.
+pub const TRIM_DELETE: &str = "\
+    DELETE FROM user_tags WHERE (cookie, action, time_ms) IN \
+        (SELECT cookie, action, time_ms FROM trim_keys WHERE run = ? AND doomed) \
+    SETTINGS lightweight_delete_mode = 'lightweight_update_force', lightweight_deletes_sync = 2";
+
+/// Writes the deletes' patch parts into every part's row mask now, so point reads never
+/// pay for patch parts (measured: about 1.2 ms per unapplied patch part per read).
+pub const TRIM_APPLY: &str = "ALTER TABLE user_tags APPLY PATCHES SETTINGS mutations_sync = 2";
+
+/// Corrects a run's pairs' counts to the rows present in its snapshot less the rows
+/// deleted (the view adds what arrived since). Binds: run, run; the insert carries the
+/// run's deduplication token, so a retried correction is applied once.
+pub const TRIM_CORRECT: &str = "\
+    INSERT INTO user_tag_counts (cookie, action, rows) \
+    SELECT candidates.cookie, candidates.action, \
+           toInt64(keys.present) - toInt64(keys.deleted) - candidates.counted \
+    FROM trim_candidates AS candidates \
+    INNER JOIN ( \
+        SELECT cookie, action, any(present) AS present, sumIf(copies, doomed = 1) AS deleted \
+        FROM trim_keys WHERE run = ? GROUP BY cookie, action \
+    ) AS keys USING (cookie, action) \
+    WHERE candidates.run = ?";
+
+/// Rows a run deleted. Binds: run.
+pub const TRIM_DELETED: &str =
+    "SELECT sumIf(copies, doomed = 1) AS deleted, uniqExact(cookie, action) AS pairs FROM trim_keys WHERE run = ?";
+
+/// Rewrites user_tags into one part per partition: the rows trims masked leave the disk,
+/// copies of replayed tags collapse, and point reads touch one part.
+pub const RECLAIM: &str = "OPTIMIZE TABLE user_tags FINAL";
+
 /// The table the projector's batch log lives in.
 pub const BATCH_LOG_TABLE: &str = "projector_batches";
 
