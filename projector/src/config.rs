@@ -94,9 +94,20 @@ pub enum Mode {
         /// Database to build into (created and migrated; must not hold projected data).
         #[arg(long)]
         target_database: String,
+        /// Start from the profiles of a snapshot database (`projector snapshot`): tags
+        /// the log no longer holds are kept.
+        #[arg(long)]
+        from_snapshot: Option<String>,
         /// Folder of the ClickHouse migrations.
         #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
         migrations_dir: PathBuf,
+    },
+    /// Copies the profile store into a new database, for a later
+    /// `rebuild --from-snapshot` to keep tags older than the log.
+    Snapshot {
+        /// Database to copy into (created; must not hold a user_tags table).
+        #[arg(long)]
+        target_database: String,
     },
     /// Replays the log into a scratch database and compares every minute and every
     /// dimension combination of a window with the live aggregates; exits 1 when they

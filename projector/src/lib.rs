@@ -23,6 +23,7 @@
 //! - [`pipeline`]: the consume-decode-insert loop;
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
 //! - [`reconcile`]: `projector reconcile`, the live aggregates checked against a replay;
+//! - [`snapshot`]: `projector snapshot`, profiles kept beyond the log's retention;
 //! - [`trim`]: keeps the profile store at the newest 200 tags per cookie and action;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
@@ -35,6 +36,7 @@ pub mod rebuild;
 pub mod reconcile;
 pub mod retries;
 pub mod sink;
+pub mod snapshot;
 pub mod source;
 pub mod startup;
 pub mod trim;

@@ -13,10 +13,35 @@ async fn main() -> ExitCode {
     service_kit::telemetry::init(&config.log);
     match config.mode.clone() {
         None => project(config).await,
+        Some(Mode::Snapshot { target_database }) => {
+            let server = service_kit::clickhouse::server_client(&config.clickhouse);
+            match projector::snapshot::take(&server, &config.clickhouse.database, &target_database)
+                .await
+            {
+                Ok(rows) => {
+                    println!(
+                        "copied {rows} profile rows into database {target_database}; rebuild from it with --from-snapshot {target_database}"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    tracing::error!(error = %service_kit::error::chain(&error), "snapshot failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(Mode::Rebuild {
             target_database,
+            from_snapshot,
             migrations_dir,
-        }) => match projector::rebuild::rebuild(config, &target_database, &migrations_dir).await {
+        }) => match projector::rebuild::rebuild(
+            config,
+            &target_database,
+            &migrations_dir,
+            from_snapshot.as_deref(),
+        )
+        .await
+        {
             Ok(report) => {
                 println!(
                     "rebuilt {} messages into database {} in {:.1} s; switch with CLICKHOUSE_DATABASE={}",

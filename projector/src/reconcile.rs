@@ -181,6 +181,7 @@ pub async fn reconcile(
         replay_config,
         &request.scratch_database,
         &request.migrations_dir,
+        None,
     )
     .await?;
     let server = service_kit::clickhouse::server_client(&config.clickhouse);
