@@ -16,20 +16,14 @@
 //! the queue unread; a batch still running at the last of its requests' deadlines is
 //! dropped, and ClickHouse cancels it.
 
-use crate::gate::GateError;
+use crate::gate::{Admission, GateError};
 use crate::store::{ProfileRead, Store, StoreError};
 use read_model::Profile;
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-
-/// The weight of the newest batch duration in the running estimate.
-const DURATION_WEIGHT: f64 = 0.1;
-/// The estimate before any batch finished.
-const INITIAL_BATCH_MICROS: u64 = 5_000;
 
 /// What a waiting request gets back.
 type Reply = Result<Profile, GateError<StoreError>>;
@@ -46,7 +40,7 @@ struct Shared {
     capacity: usize,
     max_batch: usize,
     queue: Mutex<VecDeque<Waiting>>,
-    batch_micros: AtomicU64,
+    admission: Admission,
 }
 
 /// Profile reads for every request of one read-api.
@@ -66,37 +60,26 @@ impl ProfileBatcher {
                 capacity,
                 max_batch: max_batch.max(1),
                 queue: Mutex::new(VecDeque::new()),
-                batch_micros: AtomicU64::new(INITIAL_BATCH_MICROS),
+                admission: Admission::new(capacity),
             }),
         }
     }
 
     /// The recent duration of one batch (or lone read).
     pub fn batch_duration(&self) -> Duration {
-        Duration::from_micros(self.shared.batch_micros.load(Ordering::Relaxed))
+        self.shared.admission.recent()
     }
 
     /// `read`'s profile within `deadline`, or a refusal at once when it cannot be had in
     /// time.
     pub async fn read(&self, read: ProfileRead, deadline: Duration) -> Reply {
         let until = Instant::now() + deadline;
-        let batch = self.batch_duration();
         let (sender, receiver) = oneshot::channel();
         {
             let mut queue = lock(&self.shared.queue);
-            let ahead = queue.len();
-            let per_round = self.shared.capacity * self.shared.max_batch;
-            let rounds = u32::try_from(ahead / per_round).unwrap_or(u32::MAX);
-            let expected = batch.saturating_mul(rounds.saturating_add(1));
-            if expected > deadline {
-                metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
-                    .increment(1);
-                return Err(GateError::Busy {
-                    queued: ahead,
-                    expected,
-                    deadline,
-                });
-            }
+            self.shared
+                .admission
+                .check(queue.len(), self.shared.max_batch, deadline)?;
             queue.push_back(Waiting {
                 read,
                 until,
@@ -150,7 +133,7 @@ async fn serve(shared: Arc<Shared>, mut slot: OwnedSemaphorePermit) {
 /// Up to `max_batch` waiting requests of distinct cookies, oldest first; requests whose
 /// caller left or whose deadline leaves no room for a read are dropped.
 fn take_batch(shared: &Shared) -> Vec<Waiting> {
-    let room = Duration::from_micros(shared.batch_micros.load(Ordering::Relaxed));
+    let room = shared.admission.recent();
     let now = Instant::now();
     let mut queue = lock(&shared.queue);
     let mut batch = Vec::new();
@@ -183,7 +166,7 @@ async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
         .set((shared.capacity - shared.slots.available_permits()) as f64);
     let started = Instant::now();
     let outcome = tokio::time::timeout_at(until, shared.store.profiles(&reads)).await;
-    record(shared, started.elapsed());
+    shared.admission.record(started.elapsed());
     match outcome {
         Ok(Ok(profiles)) => {
             for (waiting, profile) in batch.into_iter().zip(profiles) {
@@ -201,16 +184,6 @@ async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
         // Every caller's deadline has passed: they answered 503 already.
         Err(_) => {}
     }
-}
-
-fn record(shared: &Shared, duration: Duration) {
-    let micros = duration.as_micros() as f64;
-    let _ = shared
-        .batch_micros
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-            let mean = old as f64 * (1.0 - DURATION_WEIGHT) + micros * DURATION_WEIGHT;
-            Some(mean.max(1.0) as u64)
-        });
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
