@@ -66,6 +66,11 @@ pub struct Config {
     /// How far above the kept count a cookie and action may grow before a trim run.
     #[arg(long, env = "PROJECTOR_TRIM_SLACK", default_value_t = 50)]
     pub trim_slack: u64,
+    /// Event time behind each cookie and action's newest tag inside which the trimmer
+    /// deletes nothing, in milliseconds: a profile query whose range ends there gets the
+    /// same answer as with nothing trimmed.
+    #[arg(long = "trim-recent-ms", env = "PROJECTOR_TRIM_RECENT_MS", default_value = "300000", value_parser = parse_millis)]
+    pub trim_recent: Duration,
     /// Time between trim runs, in milliseconds (0: no trimming).
     #[arg(long = "trim-interval-ms", env = "PROJECTOR_TRIM_INTERVAL_MS", default_value = "120000", value_parser = parse_millis)]
     pub trim_interval: Duration,
@@ -157,6 +162,7 @@ impl Config {
         (self.instance == 0 && !self.trim_interval.is_zero()).then_some(crate::trim::TrimPolicy {
             keep: self.trim_keep,
             slack: self.trim_slack,
+            recent: self.trim_recent,
             interval: self.trim_interval,
             reclaim_interval: Duration::from_secs(self.reclaim_interval_s),
         })

@@ -95,6 +95,7 @@ async fn each_cookie_and_action_keeps_its_newest_200_and_nothing_else_changes() 
         TrimPolicy {
             keep: 200,
             slack: 50,
+            recent: Duration::ZERO,
             interval: Duration::from_secs(3600),
             reclaim_interval: Duration::ZERO,
         },
@@ -152,4 +153,39 @@ async fn each_cookie_and_action_keeps_its_newest_200_and_nothing_else_changes() 
         .expect("rows");
     assert_eq!(physical, visible, "masked rows still on disk");
     assert_eq!(visible, 200 + 100 + 200 + 200 + 250, "copies collapsed too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_ending_in_the_recent_window_keeps_its_full_answer() {
+    let database = test_support::migrated_database("trim_recent").await;
+    let client = service_kit::clickhouse::client(&database);
+    // 1,000 tags 1 ms apart; the window protects the newest 300 ms (times 700..999).
+    let rows: Vec<UserTagRow> = (0..1000).map(|time| row("a", 1, time, time + 1)).collect();
+    insert(&client, &rows).await;
+    let trimmer = Trimmer::new(
+        client.clone(),
+        TrimPolicy {
+            keep: 200,
+            slack: 50,
+            recent: Duration::from_millis(300),
+            interval: Duration::from_secs(3600),
+            reclaim_interval: Duration::ZERO,
+        },
+    );
+    let report = trimmer.run_once().await.expect("trims");
+    // Kept: 700..=999 (less than 300 ms older than the newest, 999) and the newest 200
+    // of the older ones.
+    let kept = times(&client, "a", "VIEW").await;
+    assert_eq!(kept, (500..1000).rev().collect::<Vec<_>>(), "{report:?}");
+    assert_eq!(report.rows_deleted, 500);
+    // A query whose range ends (exclusive) at 700, 299 ms behind the newest, still
+    // gets its newest 200.
+    let answer: Vec<i64> = kept
+        .iter()
+        .copied()
+        .filter(|&time| time < 700)
+        .take(200)
+        .collect();
+    assert_eq!(answer, (500..700).rev().collect::<Vec<_>>());
+    assert_eq!(counted(&client, "a", "VIEW").await, 500);
 }

@@ -136,21 +136,30 @@ pub const TRIM_CANDIDATES: &str = "\
         GROUP BY cookie, action HAVING counted > ? \
     ) WHERE cityHash64(cookie) % ? = ?";
 
-/// A trim run's keys, from one snapshot of the candidates' rows: each pair's distinct
-/// event times newest first, those beyond the newest `keep` doomed, and the newest one
-/// kept too to carry the rows the pair held. Binds: run, keep, run, keep.
+/// A trim run's keys, from one snapshot of the candidates' rows. Each pair's distinct
+/// event times less than `recent` ms older than its newest one are all kept (so a query whose range
+/// ends anywhere in that window still gets its full newest `keep`); of the older ones,
+/// the newest `keep` are kept and the rest doomed. The pair's newest key is stored too,
+/// to carry the rows the pair held. Binds: run, keep, recent, run.
 pub const TRIM_KEYS: &str = "\
     INSERT INTO trim_keys (run, cookie, action, time_ms, copies, present, doomed) \
-    SELECT ?, cookie, action, time_ms, copies, present, rank > ? FROM ( \
-        SELECT cookie, action, time_ms, copies, \
-               row_number() OVER (PARTITION BY cookie, action ORDER BY time_ms DESC) AS rank, \
-               sum(copies) OVER (PARTITION BY cookie, action) AS present \
+    SELECT ?, cookie, action, time_ms, copies, present, doomed FROM ( \
+        SELECT cookie, action, time_ms, copies, present, newest, \
+               old AND row_number() OVER (PARTITION BY cookie, action, old ORDER BY time_ms DESC) > ? AS doomed \
         FROM ( \
-            SELECT cookie, action, time_ms, count() AS copies FROM user_tags \
-            WHERE (cookie, action) IN (SELECT cookie, action FROM trim_candidates WHERE run = ?) \
-            GROUP BY cookie, action, time_ms \
+            SELECT cookie, action, time_ms, copies, present, newest, time_ms <= newest - ? AS old \
+            FROM ( \
+                SELECT cookie, action, time_ms, copies, \
+                       max(time_ms) OVER (PARTITION BY cookie, action) AS newest, \
+                       sum(copies) OVER (PARTITION BY cookie, action) AS present \
+                FROM ( \
+                    SELECT cookie, action, time_ms, count() AS copies FROM user_tags \
+                    WHERE (cookie, action) IN (SELECT cookie, action FROM trim_candidates WHERE run = ?) \
+                    GROUP BY cookie, action, time_ms \
+                ) \
+            ) \
         ) \
-    ) WHERE rank > ? OR rank = 1";
+    ) WHERE doomed OR time_ms = newest";
 
 /// Deletes a run's doomed keys as a patch part (its cost follows the rows deleted, not
 /// the table's size); `_force` fails rather than fall back to a full mutation. Binds:
