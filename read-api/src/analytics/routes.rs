@@ -91,7 +91,11 @@ fn invalid_query(rejection: &QueryRejection) -> InvalidParameter {
         .split('`')
         .nth(1)
         .and_then(named)
-        .or_else(|| message.split_once(':').and_then(|(name, _)| named(name.trim())))
+        .or_else(|| {
+            message
+                .split_once(':')
+                .and_then(|(name, _)| named(name.trim()))
+        })
         .unwrap_or("query");
     InvalidParameter::new(parameter, message)
 }
