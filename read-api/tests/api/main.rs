@@ -8,5 +8,6 @@ mod common;
 mod aggregates;
 mod analytics;
 mod debug_mode;
+mod newest;
 mod profiles;
 mod resilience;
