@@ -80,6 +80,7 @@ export class TimeChart {
         y: { range: (_plot, _min, max) => [0, max > 0 ? max * 1.08 : 1] },
       },
       cursor: {
+        y: false,
         drag: { x: onSelect !== undefined, y: false, setScale: false },
         points: { size: 7 },
       },
