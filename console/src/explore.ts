@@ -36,6 +36,7 @@ const DIMENSION_NAMES: Record<string, string> = {
   device: "Device",
 };
 const BUCKET_NAMES: Record<string, string> = { "1m": "minute", "5m": "5 minutes", "1h": "hour" };
+const BUCKET_SECONDS: Record<string, number> = { "1m": 60, "5m": 300, "1h": 3600 };
 const COLORS = { VIEW: "#1f4ed8", BUY: "#0f8a5f" } as const;
 
 /** The range shown: a preset (ending at the newest data) or one the user chose. */
@@ -59,10 +60,12 @@ export function init(): void {
     height: 300,
     emptyText: "No tags of this action and filters in this range",
     onSelect: (from, to) => {
-      // Whole minutes, at least one.
-      const start = Math.floor(from / MINUTE) * MINUTE;
-      const end = Math.max(start + MINUTE, Math.ceil(to / MINUTE) * MINUTE);
-      setRange({ from: start, to: end, preset: null });
+      // The buckets dragged across: from the one nearest the start to the one nearest
+      // the end, both included.
+      const width = (BUCKET_SECONDS[checked("bucket")] ?? 60) * 1000;
+      const first = Math.round(from / width) * width;
+      const last = Math.max(first, Math.round(to / width) * width);
+      setRange({ from: first, to: last + width, preset: null });
       void load();
     },
   });

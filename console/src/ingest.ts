@@ -31,6 +31,8 @@ let chart: TimeChart | null = null;
 let previous: IngestAnswer | null = null;
 let timer: number | undefined;
 let active = false;
+/** Each start's number: a reading that arrives after a stop (or a later start) is dropped. */
+let generation = 0;
 const history: { at: number; accepted: number | null; projected: number | null }[] = [];
 
 /** How often to read: `?poll=<ms>` or every 5 s. */
@@ -51,18 +53,20 @@ export function rate(before: IngestAnswer, after: IngestAnswer, counter: Counter
 export function start(): void {
   if (active) return;
   active = true;
+  generation += 1;
   chart ??= new TimeChart(byId("ingest-chart"), {
     height: 180,
     formatTime: (millis) => `${formatClock(millis).slice(0, 8)} UTC`,
     emptyText: "No tags accepted or projected while this page watched",
   });
   document.addEventListener("visibilitychange", onVisibility);
-  void poll();
+  void poll(generation);
 }
 
 /** Stops reading (the view is hidden); the next start begins with a fresh pair. */
 export function stop(): void {
   active = false;
+  generation += 1;
   window.clearTimeout(timer);
   document.removeEventListener("visibilitychange", onVisibility);
   previous = null;
@@ -71,26 +75,28 @@ export function stop(): void {
 function onVisibility(): void {
   if (!active) return;
   window.clearTimeout(timer);
+  generation += 1;
   if (document.visibilityState === "visible") {
     previous = null;
-    void poll();
+    void poll(generation);
   }
 }
 
-async function poll(): Promise<void> {
+async function poll(mine: number): Promise<void> {
   const every = pollMillis();
   const status = byId("ingest-status");
   try {
     const reading = await getJson<IngestAnswer>("/v1/ingest");
-    if (!active) return;
+    if (mine !== generation) return;
     render(previous, reading, every);
     previous = reading;
     setStatus(status, `read at ${formatClock(reading.sampled_at_ms).slice(0, 8)} UTC`);
   } catch (error) {
+    if (mine !== generation) return;
     setStatus(status, describe(error), "error");
   }
-  if (active && document.visibilityState === "visible") {
-    timer = window.setTimeout(() => void poll(), every);
+  if (document.visibilityState === "visible") {
+    timer = window.setTimeout(() => void poll(mine), every);
   }
 }
 

@@ -243,6 +243,15 @@ describe("the console against the running stack", () => {
     await page.locator('#explore-form [name="to"]').press("Enter");
     await expectShown(page, "minutes 10 to 40", seriesTable, expectedRows(views.slice(10, 40), start + 10 * MINUTE, MINUTE));
     assert.equal(new URL(page.url()).searchParams.get("from"), apiTime(start + 10 * MINUTE));
+
+    // A drag across the chart from minute 15 to minute 24 (of the 30 shown) zooms to them.
+    const box = await page.locator("#series-chart .u-over").boundingBox();
+    const at = (index) => box.x + (index / 29) * box.width;
+    await page.mouse.move(at(5), box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(at(14), box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await expectShown(page, "minutes 15 to 24", seriesTable, expectedRows(views.slice(15, 25), start + 15 * MINUTE, MINUTE));
     assert.deepEqual(page.errors, []);
     await context.close();
   });
