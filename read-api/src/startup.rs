@@ -80,7 +80,8 @@ impl Application {
             .route("/user_profiles/{cookie}", post(user_profile))
             .route("/aggregates", post(aggregates))
             .with_state(state)
-            .merge(crate::analytics::routes::router(analytics, keys));
+            .merge(crate::analytics::routes::router(analytics, keys.clone()))
+            .merge(crate::console::router(keys));
         // The handlers keep their own deadlines; the backstop only bounds a request that
         // would otherwise hang (reading a slow body, say).
         let backstop = config.aggregates_deadline.max(config.analytics_deadline) + BACKSTOP_MARGIN;

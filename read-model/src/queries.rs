@@ -201,6 +201,19 @@ pub const BATCH_LOG_TABLE: &str = "projector_batches";
 /// The profile store.
 pub const USER_TAGS_TABLE: &str = "user_tags";
 
+/// The newest minute of one action in the minute cube that starts before an instant:
+/// one row, or none when the cube holds nothing earlier. The cube is sorted by
+/// (action, minute, ..), so ClickHouse reads each part backwards from the bound and
+/// stops at its first row (read in order). Binds: action, the bound as epoch seconds.
+pub const NEWEST_MINUTE: &str = "\
+    SELECT ?fields FROM ( \
+        SELECT toUInt32(minute) AS minute_start \
+        FROM minute_aggregates \
+        WHERE action = ? AND minute < toDateTime(?) \
+        ORDER BY minute DESC \
+        LIMIT 1 \
+    )";
+
 #[cfg(test)]
 mod tests {
     use super::*;

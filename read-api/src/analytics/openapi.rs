@@ -3,6 +3,7 @@
 
 use super::answers::{SeriesAnswer, SeriesPoint, TopAnswer, TopRow, Totals};
 use super::ingest::{IngestAnswer, PeerStatus};
+use super::newest::NewestAnswer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -18,7 +19,8 @@ use utoipa::{Modify, OpenApi};
         super::routes::series,
         super::routes::top,
         super::routes::shopper,
-        super::routes::ingest
+        super::routes::ingest,
+        super::newest::newest
     ),
     components(schemas(
         SeriesAnswer,
@@ -27,7 +29,8 @@ use utoipa::{Modify, OpenApi};
         TopRow,
         Totals,
         IngestAnswer,
-        PeerStatus
+        PeerStatus,
+        NewestAnswer
     )),
     modifiers(&Security)
 )]

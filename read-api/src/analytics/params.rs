@@ -376,7 +376,7 @@ fn filters(
 }
 
 /// `YYYY-MM-DDTHH:MM:SS`, UTC, optionally followed by `Z`, within the storable years.
-fn instant(parameter: &'static str, text: &str) -> Result<EventTime, InvalidParameter> {
+pub(super) fn instant(parameter: &'static str, text: &str) -> Result<EventTime, InvalidParameter> {
     let time = EventTime::parse_query_seconds(text.strip_suffix('Z').unwrap_or(text))
         .map_err(|error| InvalidParameter::new(parameter, error.to_string()))?;
     if !time.is_storable() {

@@ -42,6 +42,7 @@ pub fn router(state: AnalyticsState, keys: ApiKeys) -> Router {
         .route("/v1/top", get(top))
         .route("/v1/shoppers/{cookie}", get(shopper))
         .route("/v1/ingest", get(ingest))
+        .route("/v1/newest", get(super::newest::newest))
         .route("/v1/openapi.json", get(openapi))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(keys, require_key))

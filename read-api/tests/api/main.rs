@@ -7,6 +7,8 @@ mod common;
 
 mod aggregates;
 mod analytics;
+mod console;
 mod debug_mode;
+mod newest;
 mod profiles;
 mod resilience;
