@@ -24,8 +24,10 @@ CLICKHOUSE_HTTP_PORT ?= 8123
 TANSU_PORT ?= 9092
 NGINX_PORT ?= 8000
 READ_API_PORT ?= 8082
+WRITE_API_PORT ?= 8081
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKERS=127.0.0.1:$(TANSU_PORT) \
-	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT)
+	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT) \
+	WRITE_API_URL=http://127.0.0.1:$(WRITE_API_PORT)
 
 .PHONY: up down reset status logs install build lint test console console-test console-screenshots \
 	bench bench-write bench-projector bench-read bench-e2e

@@ -273,7 +273,7 @@ impl Shared {
     async fn poll_until_visible(&self, tag: &UserTag, accepted_at: Instant) {
         let query = ProfileQuery {
             cookie: tag.cookie.clone(),
-            from: tag.time,
+            from: tag.time.instant(),
             to: EventTime::from_millis(tag.time.millis() + 1),
             limit: None,
         };

@@ -118,7 +118,7 @@ impl Model {
 
     /// The first index whose tag's time is at or after `time`.
     pub fn index_at(&self, time: EventTime) -> usize {
-        self.tags.partition_point(|tag| tag.time < time)
+        self.tags.partition_point(|tag| tag.time.instant() < time)
     }
 
     /// The profile `query` must get.
@@ -136,7 +136,7 @@ impl Model {
         // Newest first: indexes follow event time.
         for &index in indexes.iter().rev() {
             let tag = &self.tags[index];
-            if tag.time < query.from || tag.time >= query.to {
+            if tag.time.instant() < query.from || tag.time.instant() >= query.to {
                 continue;
             }
             match self.outcomes[index] {
@@ -236,8 +236,8 @@ mod tests {
         let cookie = model.tags[0].cookie.clone();
         let query = ProfileQuery {
             cookie: cookie.clone(),
-            from: model.tags[0].time,
-            to: model.tags[19_999].time,
+            from: model.tags[0].time.instant(),
+            to: model.tags[19_999].time.instant(),
             limit: Some(3),
         };
         let Expected::Certain(answer) = model.profile(&query) else {
@@ -252,7 +252,7 @@ mod tests {
         assert!(answer
             .views
             .windows(2)
-            .all(|pair| pair[0].time > pair[1].time));
+            .all(|pair| pair[0].time.instant() > pair[1].time.instant()));
         let first = model.by_cookie[&cookie][0];
         model.settle(first, Outcome::Failed(Instant::now()));
         assert_eq!(model.profile(&query), Expected::Uncertain);
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn minute_totals_follow_filters_and_minutes() {
         let model = model_of(150_000);
-        let from = model.tags[0].time;
+        let from = model.tags[0].time.instant();
         let query = AggregateQuery {
             from,
             to: EventTime::from_millis(from.millis() + 2 * MINUTE_MILLIS),
