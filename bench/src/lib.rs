@@ -8,10 +8,19 @@
 //! - [`catch_up`]: the real projector binary on a backlog, timed until ClickHouse holds
 //!   every row (`bench-projector catch-up`);
 //! - [`read`]: profile and aggregate queries, through read-api or as the same SQL
-//!   straight to ClickHouse (`bench-read`).
+//!   straight to ClickHouse (`bench-read`);
+//! - readings and arithmetic for the reports: [`machine`] (the machine and the commit),
+//!   [`nginx_log`] (the front door's `rt=`), [`prometheus`] (a service's `/metrics`),
+//!   [`stats`] (medians, histogram quantiles), [`verdict`] (a figure against its limit);
+//!   [`process`] also reads memory.
 
 pub mod catch_up;
 pub mod consume;
+pub mod machine;
+pub mod nginx_log;
 pub mod open_loop;
 pub mod process;
+pub mod prometheus;
 pub mod read;
+pub mod stats;
+pub mod verdict;
