@@ -9,6 +9,8 @@
 //!   every row (`bench-projector catch-up`);
 //! - [`read`]: profile and aggregate queries, through read-api or as the same SQL
 //!   straight to ClickHouse (`bench-read`);
+//! - [`loader`]: tags of loadgen's stream straight into a scratch database, as the
+//!   projector would write them;
 //! - readings and arithmetic for the reports: [`machine`] (the machine and the commit),
 //!   [`nginx_log`] (the front door's `rt=`), [`prometheus`] (a service's `/metrics`),
 //!   [`stats`] (medians, histogram quantiles), [`verdict`] (a figure against its limit);
@@ -16,6 +18,7 @@
 
 pub mod catch_up;
 pub mod consume;
+pub mod loader;
 pub mod machine;
 pub mod nginx_log;
 pub mod open_loop;
