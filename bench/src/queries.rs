@@ -1,7 +1,9 @@
-//! Read-path queries for `bench-read`: user profiles and 10-minute aggregates drawn like
-//! the loaded data (skewed cookies and filter values, see `scripts/bench-read.sh`), sent
-//! either to read-api over HTTP or, as the very SQL read-api sends
-//! ([`read_api::store::Store`]), straight to ClickHouse.
+//! Read-path queries of `bench read`: user profiles and 10-minute aggregates drawn like
+//! the loaded data (loadgen's stream: skewed cookies and filter values, see
+//! [`crate::loader`]), sent to read-api over HTTP (direct or through the front door) or,
+//! as the very SQL read-api sends ([`read_api::store::Store`]), straight to ClickHouse.
+//! Each answer is classified ([`Answer`]), so a shed request (503) is told apart from a
+//! late or failed one.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -68,23 +70,26 @@ impl RequestMix {
         }
     }
 
-    /// A value in `0..size`, a quarter of the draws among the 16 hottest (as loadgen's
+    /// A value in `0..size`, a quarter of the draws among the hottest (as loadgen's
     /// TagStream and the loaded data).
     fn skewed(&mut self, size: u32) -> u32 {
         if self.rng.random_range(0..4) == 0 {
-            self.rng.random_range(0..size.min(16))
+            self.rng
+                .random_range(0..size.min(loadgen::stream::HOT_VALUES))
         } else {
             self.rng.random_range(0..size)
         }
     }
 
     /// A profile query: a skewed cookie, a range ending within the last hour of the data
-    /// and 1 to 60 minutes long (at millisecond precision), the default limit.
+    /// (or anywhere in shorter data) and 1 to 60 minutes long (at millisecond
+    /// precision), the default limit.
     pub fn profile(&mut self) -> Request {
-        let cookie = format!("cookie{:014}", self.skewed(self.shape.cookies));
+        let cookie = loadgen::stream::cookie_name(self.skewed(self.shape.cookies));
+        let earliest_end = (self.shape.end_ms - 60 * MINUTE_MS).max(self.shape.start_ms + 1);
         let to = self
             .rng
-            .random_range((self.shape.end_ms - 60 * MINUTE_MS)..self.shape.end_ms);
+            .random_range(earliest_end..self.shape.end_ms.max(earliest_end + 1));
         let from = to - self.rng.random_range(MINUTE_MS..=60 * MINUTE_MS);
         Request {
             path: format!("/user_profiles/{cookie}"),
@@ -202,25 +207,46 @@ impl Target {
         }
     }
 
-    /// Sends one request; whether it was answered (HTTP 200, or rows from ClickHouse)
-    /// within the deadline.
-    pub async fn send(&self, request: Request) -> bool {
+    /// Sends one request and says how it was answered within the deadline.
+    pub async fn send(&self, request: Request) -> Answer {
         match self {
             Self::Http { client, base_url } => {
                 match client.post(request.url(base_url)).send().await {
                     Ok(response) if response.status().as_u16() == 200 => {
-                        response.bytes().await.is_ok()
+                        if response.bytes().await.is_ok() {
+                            Answer::Ok
+                        } else {
+                            Answer::Failed
+                        }
                     }
-                    _ => false,
+                    Ok(response) if response.status().as_u16() == 503 => Answer::Shed,
+                    Ok(_) => Answer::Failed,
+                    Err(error) if error.is_timeout() => Answer::Late,
+                    Err(_) => Answer::Failed,
                 }
             }
             Self::Direct { store, deadline } => {
-                tokio::time::timeout(*deadline, direct(store, &request))
-                    .await
-                    .unwrap_or(false)
+                match tokio::time::timeout(*deadline, direct(store, &request)).await {
+                    Ok(true) => Answer::Ok,
+                    Ok(false) => Answer::Failed,
+                    Err(_) => Answer::Late,
+                }
             }
         }
     }
+}
+
+/// How a request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 200 (or rows from ClickHouse) within the deadline.
+    Ok,
+    /// 503: shed by read-api's admission gate or past its own deadline.
+    Shed,
+    /// No answer within the client's deadline.
+    Late,
+    /// Any other status or a transport error.
+    Failed,
 }
 
 /// What read-api's handler asks ClickHouse for the same request: one profile query
