@@ -329,13 +329,18 @@ const RECORD_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_load \
     (tags UInt64, seed UInt64, chunk_rows UInt64, seconds Float64, finished_at DateTime DEFAULT now()) \
     ENGINE = MergeTree ORDER BY finished_at";
 
-/// The latest finished load recorded in the database.
-async fn recorded(client: &Client) -> Result<Option<Recorded>, LoadError> {
+/// Creates `bench_load` unless it exists (a reload drops it with the database).
+async fn create_record_table(client: &Client) -> Result<(), LoadError> {
     client
         .query(RECORD_TABLE)
         .execute()
         .await
-        .map_err(clickhouse_error("creating bench_load"))?;
+        .map_err(clickhouse_error("creating bench_load"))
+}
+
+/// The latest finished load recorded in the database.
+async fn recorded(client: &Client) -> Result<Option<Recorded>, LoadError> {
+    create_record_table(client).await?;
     client
         .query("SELECT ?fields FROM bench_load ORDER BY finished_at DESC LIMIT 1")
         .fetch_optional::<Recorded>()
@@ -344,6 +349,7 @@ async fn recorded(client: &Client) -> Result<Option<Recorded>, LoadError> {
 }
 
 async fn record(client: &Client, options: &LoadOptions, seconds: f64) -> Result<(), LoadError> {
+    create_record_table(client).await?;
     let mut insert = client
         .insert::<Recorded>("bench_load")
         .await

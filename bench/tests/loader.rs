@@ -2,7 +2,7 @@
 //! thousand tags of loadgen's stream into a fresh database, counted in `user_tags` and
 //! in the minute cube the materialized view fills from the same inserts; a chunk sent
 //! again with its token is not counted twice, and a second load of the same tags
-//! reuses the database.
+//! reuses the database, while a load of other tags replaces it.
 
 use bench::loader::{chunk_token, insert_chunk, load, synthetic_position, LoadOptions};
 use loadgen::stream::{Cardinalities, TagStream, STREAM_START_MS};
@@ -91,6 +91,17 @@ async fn the_stream_lands_once_in_both_read_models() {
     let again = load(&options(settings.clone())).await.expect("second load");
     assert!(!again.loaded_now);
     assert_eq!(counts(&client).await.1, TAGS);
+
+    // Other tags: the database is dropped, loaded again and the new load recorded, so
+    // the next load of those reuses it.
+    let other = LoadOptions {
+        tags: 2_000,
+        ..options(settings.clone())
+    };
+    let reloaded = load(&other).await.expect("reload with other tags");
+    assert!(reloaded.loaded_now);
+    assert_eq!(counts(&client).await.0, 2_000);
+    assert!(!load(&other).await.expect("reuse the reload").loaded_now);
 
     let server = service_kit::clickhouse::server_client(&settings);
     let _ = server
