@@ -6,7 +6,11 @@
 #   make status  one line per component
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
-#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
+#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release,
+#                then the web console's browser tests (make console-test)
+#   make console console/dist from console/src (npm ci, tsc, vite build); commit console/dist
+#   make console-test         the console in Chromium against the running stack
+#   make console-screenshots  the same, saving the screenshots of docs/console.md
 #   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-e2e), then
 #                the one report docs/benchmarks.md (target/release/bench, the bench crate)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
@@ -28,7 +32,8 @@ TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKER
 BENCH := $(TEST_ENV) WRITE_API_URL=http://127.0.0.1:$(WRITE_API_PORT) \
 	PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
-.PHONY: up down reset status logs install build lint test bench bench-write bench-projector bench-read bench-e2e bench-report
+.PHONY: up down reset status logs install build lint test console console-test console-screenshots \
+	bench bench-write bench-projector bench-read bench-e2e bench-report
 
 up:
 	scripts/up.sh
@@ -63,6 +68,21 @@ test:
 	scripts/check-compose.sh
 	scripts/up.sh
 	$(TEST_ENV) cargo test --workspace --release
+	scripts/console.sh test
+
+# The web console (console/, served by read-api at /console). Its build, console/dist, is
+# committed and embedded in read-api, so `cargo build` needs no Node.js; rebuild it after
+# changing console/src or console/index.html.
+console:
+	scripts/console.sh build
+
+# The console in Debian's Chromium (playwright-core) against the running stack: make up first.
+console-test:
+	scripts/console.sh test
+
+# The same tests, writing their screenshots to docs/console/ (docs/console.md shows them).
+console-screenshots:
+	scripts/console.sh screenshots
 
 # Benchmarks (the bench crate; `target/release/bench <part> --help` lists every size and
 # duration, each a flag with an environment fallback, the defaults being the full run).

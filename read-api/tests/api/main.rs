@@ -6,6 +6,9 @@
 mod common;
 
 mod aggregates;
+mod analytics;
+mod console;
 mod debug_mode;
+mod newest;
 mod profiles;
 mod resilience;
