@@ -16,6 +16,12 @@
 //! tables keep the last 10,000 tokens). The next chunk is generated while the current
 //! one is inserted.
 //!
+//! Once loaded, the profile store is trimmed as the projector trims it
+//! ([`projector::trim::Trimmer`], with the projector's policy: each cookie and action
+//! keeps its newest 200 tags plus the recent window), and the table rewritten, so the
+//! database holds what a day of projection would have left, and the projector of a
+//! benchmark does not start by deleting the loaded backlog under the measurements.
+//!
 //! A finished load is recorded in the database's `bench_load` table; a later load of
 //! the same tags (count, seed) reuses the database unless forced. The scratch database
 //! keeps its aggregates for a year ([`RETENTION_MINUTES`]), so a day loaded today is
@@ -80,6 +86,10 @@ pub struct LoadReport {
     pub rows_per_second: f64,
     /// Rows per insert.
     pub chunk_rows: u64,
+    /// Rows the trimmer deleted after this load (`None`: reused, or results of a version
+    /// that did not trim).
+    #[serde(default)]
+    pub trimmed_rows: Option<u64>,
 }
 
 /// Why the load failed.
@@ -117,6 +127,12 @@ pub enum LoadError {
     /// Generating a chunk failed (its task panicked).
     #[error("generating rows")]
     Generate(#[source] tokio::task::JoinError),
+    /// The projector's settings (its trimming policy) do not parse.
+    #[error("the projector's settings")]
+    ProjectorSettings(#[source] clap::Error),
+    /// Trimming the loaded profile store failed.
+    #[error("trimming the loaded tags")]
+    Trim(#[source] projector::trim::TrimError),
 }
 
 fn clickhouse_error(what: &str) -> impl FnOnce(clickhouse::error::Error) -> LoadError + '_ {
@@ -189,6 +205,7 @@ pub async fn load(options: &LoadOptions) -> Result<LoadReport, LoadError> {
                 seconds: previous.seconds,
                 rows_per_second: previous.tags as f64 / previous.seconds.max(1e-9),
                 chunk_rows: previous.chunk_rows,
+                trimmed_rows: None,
             });
         }
         tracing::info!(%database, held = previous.tags, held_seed = previous.seed, "the database holds other tags: loading it again");
@@ -203,6 +220,7 @@ pub async fn load(options: &LoadOptions) -> Result<LoadReport, LoadError> {
     let started = Instant::now();
     insert_all(&client, options).await?;
     let seconds = started.elapsed().as_secs_f64();
+    let trimmed_rows = trim(&client).await?;
     record(&client, options, seconds).await?;
     tracing::info!(%database, tags = options.tags, seconds, rows_per_second = options.tags as f64 / seconds, "loaded");
     Ok(LoadReport {
@@ -215,7 +233,32 @@ pub async fn load(options: &LoadOptions) -> Result<LoadReport, LoadError> {
         seconds,
         rows_per_second: options.tags as f64 / seconds.max(1e-9),
         chunk_rows: options.chunk_rows,
+        trimmed_rows: Some(trimmed_rows),
     })
+}
+
+/// Trims the loaded profile store once with the projector's policy (its flags'
+/// environment fallbacks, `PROJECTOR_TRIM_*`, apply), then rewrites the table when rows
+/// went; returns the rows deleted (0 when the projector's policy is not to trim).
+async fn trim(client: &Client) -> Result<u64, LoadError> {
+    let config = <projector::config::Config as clap::Parser>::try_parse_from(["projector"])
+        .map_err(LoadError::ProjectorSettings)?;
+    let Some(policy) = config.trim_policy() else {
+        return Ok(0);
+    };
+    let trimmer = projector::trim::Trimmer::new(client.clone(), policy);
+    let started = Instant::now();
+    let report = trimmer.run_once().await.map_err(LoadError::Trim)?;
+    if report.rows_deleted > 0 {
+        trimmer.reclaim().await.map_err(LoadError::Trim)?;
+    }
+    tracing::info!(
+        rows_deleted = report.rows_deleted,
+        pairs = report.pairs,
+        seconds = started.elapsed().as_secs_f64(),
+        "trimmed the loaded tags as the projector would"
+    );
+    Ok(report.rows_deleted)
 }
 
 async fn migrate(server: &Client, database: &str, options: &LoadOptions) -> Result<(), LoadError> {

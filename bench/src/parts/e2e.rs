@@ -168,21 +168,24 @@ pub struct E2eResults {
 }
 
 impl E2eResults {
-    /// Compressed bytes of `table` (all tables when `None`) per row of `user_tags`.
+    /// Compressed bytes of `table` (all tables when `None`) per tag the platform took
+    /// (the preload and the run's accepted tags; the trimmer keeps fewer rows than that
+    /// in `user_tags`, which is the point of it).
     pub fn bytes_per_tag(&self, table: Option<&str>) -> Option<f64> {
-        let tags = self
-            .parts
-            .iter()
-            .find(|parts| parts.table == "user_tags")?
-            .rows;
-        let bytes: u64 = self
-            .parts
-            .iter()
-            .filter(|parts| table.is_none_or(|name| parts.table == name))
-            .map(|parts| parts.compressed_bytes)
-            .sum();
-        crate::stats::ratio(bytes as f64, tags as f64)
+        let tags =
+            self.preload.as_ref().map_or(0, |preload| preload.tags) + self.harness.tags.accepted;
+        bytes_per_tag(&self.parts, table, tags)
     }
+}
+
+/// Compressed bytes of `table` (all tables when `None`) of `parts` per tag of `tags`.
+pub fn bytes_per_tag(parts: &[TableParts], table: Option<&str>, tags: u64) -> Option<f64> {
+    let bytes: u64 = parts
+        .iter()
+        .filter(|parts| table.is_none_or(|name| parts.table == name))
+        .map(|parts| parts.compressed_bytes)
+        .sum();
+    crate::stats::ratio(bytes as f64, tags as f64)
 }
 
 /// Runs `bench e2e`, writes `e2e.json` into `results_dir`, and returns the results

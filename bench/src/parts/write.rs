@@ -513,3 +513,77 @@ fn unix_seconds() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::Machine;
+
+    fn phase(target: Target, rate: u32, cpu_s: f64, accepted: u64) -> Phase {
+        Phase {
+            target,
+            rate,
+            seconds: 10.0,
+            sent: accepted,
+            accepted,
+            failed: 0,
+            achieved_rate: accepted as f64 / 10.0,
+            client: Latency::default(),
+            server_cpu_s: Some(cpu_s),
+            nginx_cpu_s: None,
+            broker_cpu_s: None,
+            machine_cpu_s: None,
+            nginx: None,
+            server_histogram: Vec::new(),
+        }
+    }
+
+    fn results(runs: Vec<WriteRun>) -> WriteResults {
+        WriteResults {
+            info: RunInfo {
+                started_at: String::new(),
+                commit: String::new(),
+                machine: Machine {
+                    cores: 2,
+                    cpu_model: String::new(),
+                    memory_gib: 0.0,
+                    kernel: String::new(),
+                },
+                full_size: true,
+            },
+            rates: vec![1000],
+            seconds: 10,
+            flat_seconds: 0,
+            concurrency: 0,
+            ceiling_tags: 0,
+            runs,
+        }
+    }
+
+    fn run(noop_cpu_s: f64, direct_cpu_s: f64) -> WriteRun {
+        WriteRun {
+            phases: vec![
+                phase(Target::Noop, 1000, noop_cpu_s, 10_000),
+                phase(Target::Direct, 1000, direct_cpu_s, 10_000),
+            ],
+            ceiling: None,
+        }
+    }
+
+    #[test]
+    fn the_floor_ratio_is_taken_within_each_run_then_the_median() {
+        // Per run: 2.0, 1.5, 3.0 -> median 2.0. The ratio of the medians would be
+        // 0.3 / 0.2 = 1.5: a noisy run must not pair one run's floor with another's CPU.
+        let results = results(vec![run(0.1, 0.2), run(0.2, 0.3), run(0.3, 0.9)]);
+        let ratio = results.floor_ratio(Target::Direct, 1000).expect("a ratio");
+        assert!((ratio - 2.0).abs() < 1e-9, "{ratio}");
+        // CPU per request, the median of 20, 30 and 90 µs (0.2, 0.3, 0.9 s over 10,000).
+        let cpu = results
+            .median(Target::Direct, 1000, Phase::server_cpu_per_request_us)
+            .expect("cpu");
+        assert!((cpu - 30.0).abs() < 1e-9, "{cpu}");
+        // No floor measured: no ratio, so no verdict.
+        assert_eq!(results.floor_ratio(Target::FrontDoor, 1000), None);
+        assert_eq!(results.floor_ratio(Target::Direct, 3000), None);
+    }
+}

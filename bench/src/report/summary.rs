@@ -9,6 +9,34 @@ use crate::report::format::{fixed, ms, or_dash, thousands, Table};
 use crate::report::{smoke_banner, Inputs, SummaryRow};
 use crate::verdict::{Limit, Verdict};
 
+/// The contract's deadline for a tag, ms.
+pub const INGEST_DEADLINE_MS: f64 = 200.0;
+/// The contract's freshness: a tag answered 204 shows in its profile within this, ms.
+pub const FRESHNESS_LIMIT_MS: f64 = 10_000.0;
+
+/// Ingestion passes when every tag was answered 204 within the deadline.
+pub fn ingest_verdict(max_ms: f64, failed: u64) -> Verdict {
+    Verdict::of(max_ms < INGEST_DEADLINE_MS && failed == 0)
+}
+
+/// Queries pass when none failed; none asked is not measured.
+pub fn queries_verdict(asked: u64, errors: u64) -> Verdict {
+    if asked == 0 {
+        Verdict::NotMeasured
+    } else {
+        Verdict::of(errors == 0)
+    }
+}
+
+/// Freshness passes when every probe became visible, the slowest within the limit.
+pub fn freshness_verdict(probes: u64, visible: u64, max_ms: f64) -> Verdict {
+    if probes == 0 {
+        Verdict::NotMeasured
+    } else {
+        Verdict::of(visible == probes && max_ms < FRESHNESS_LIMIT_MS)
+    }
+}
+
 /// The whole platform's rows.
 pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
     let harness = &results.harness;
@@ -50,7 +78,7 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
                 tags.failed
             ),
             limit: "200 ms deadline, none failed".to_owned(),
-            verdict: Verdict::of(tags.latency.max_ms < 200.0 && tags.failed == 0).to_string(),
+            verdict: ingest_verdict(tags.latency.max_ms, tags.failed).to_string(),
             baseline: format!(
                 "p50 {}, p99 {}, max {}",
                 ms(old::INGEST_MS[0]),
@@ -67,7 +95,7 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
                 harness.profiles.errors
             ),
             limit: "200 ms deadline, none failed".to_owned(),
-            verdict: Verdict::of(harness.profiles.errors == 0).to_string(),
+            verdict: queries_verdict(harness.profiles.asked, harness.profiles.errors).to_string(),
             baseline: format!(
                 "p50 {}, p99 {}",
                 ms(old::PROFILES_MS[0]),
@@ -87,12 +115,8 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
                 )
             },
             limit: "60 s deadline, none failed".to_owned(),
-            verdict: if harness.aggregates.asked == 0 {
-                Verdict::NotMeasured
-            } else {
-                Verdict::of(harness.aggregates.errors == 0)
-            }
-            .to_string(),
+            verdict: queries_verdict(harness.aggregates.asked, harness.aggregates.errors)
+                .to_string(),
             baseline: format!(
                 "p50 {}, p99 {}",
                 ms(old::AGGREGATES_MS[0]),
@@ -112,8 +136,10 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
                 freshness.probes
             ),
             limit: "10 s (contract)".to_owned(),
-            verdict: Verdict::of(
-                freshness.visible == freshness.probes && freshness.latency.max_ms < 10_000.0,
+            verdict: freshness_verdict(
+                freshness.probes,
+                freshness.visible,
+                freshness.latency.max_ms,
             )
             .to_string(),
             baseline: format!(
@@ -297,4 +323,52 @@ pub fn render(inputs: &Inputs) -> String {
              rewrites them); every size and duration is a flag of `target/release/bench <part> --help` \
              with an environment fallback.\n";
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::TableParts;
+    use crate::parts::e2e::bytes_per_tag;
+
+    #[test]
+    fn ingestion_needs_every_tag_within_the_deadline() {
+        assert_eq!(ingest_verdict(199.9, 0), Verdict::Met);
+        assert_eq!(ingest_verdict(200.0, 0), Verdict::NotMet);
+        assert_eq!(ingest_verdict(20.0, 1), Verdict::NotMet);
+    }
+
+    #[test]
+    fn queries_need_none_failed_and_some_asked() {
+        assert_eq!(queries_verdict(100, 0), Verdict::Met);
+        assert_eq!(queries_verdict(100, 1), Verdict::NotMet);
+        assert_eq!(queries_verdict(0, 0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn freshness_needs_every_probe_visible_within_ten_seconds() {
+        assert_eq!(freshness_verdict(300, 300, 900.0), Verdict::Met);
+        assert_eq!(freshness_verdict(300, 299, 900.0), Verdict::NotMet);
+        assert_eq!(freshness_verdict(300, 300, 10_000.0), Verdict::NotMet);
+        assert_eq!(freshness_verdict(0, 0, 0.0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn bytes_per_tag_divide_by_the_tags_taken_not_the_rows_kept() {
+        let table = |table: &str, rows: u64, compressed_bytes: u64| TableParts {
+            table: table.to_owned(),
+            parts: 1,
+            rows,
+            bytes_on_disk: compressed_bytes,
+            compressed_bytes,
+        };
+        // The trimmer kept 400 of 1,000 tags' rows.
+        let parts = [
+            table("user_tags", 400, 30_000),
+            table("minute_aggregates", 90, 10_000),
+        ];
+        assert_eq!(bytes_per_tag(&parts, None, 1_000), Some(40.0));
+        assert_eq!(bytes_per_tag(&parts, Some("user_tags"), 1_000), Some(30.0));
+        assert_eq!(bytes_per_tag(&parts, None, 0), None);
+    }
 }
