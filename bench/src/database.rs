@@ -173,16 +173,17 @@ pub struct LoggedQueries {
 /// Which logged queries to summarise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryKind {
-    /// Profile reads (`FROM user_tags WHERE cookie = ...`).
+    /// Profile reads (`FROM user_tags WHERE cookie = ...`, or `WHERE (cookie = ...) OR
+    /// ...` when read-api batches several).
     Profiles,
-    /// Aggregates reads (`FROM minute_aggregates`).
+    /// Aggregates and series reads (`FROM minute_aggregates`).
     Aggregates,
 }
 
 impl QueryKind {
     fn pattern(self) -> &'static str {
         match self {
-            Self::Profiles => "%FROM user_tags%WHERE cookie = %",
+            Self::Profiles => "%FROM user_tags%WHERE%cookie = %",
             Self::Aggregates => "%FROM minute_aggregates%",
         }
     }

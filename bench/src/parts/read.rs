@@ -22,7 +22,9 @@
 //!      runs), with ClickHouse's CPU per read from `/proc` (process delta / reads) and
 //!      from `system.query_log` (ProfileEvents);
 //!    - aggregates over 10-minute ranges, for each of the 8 filter combinations, read-api
-//!      beside the same SQL.
+//!      beside the same SQL;
+//!    - the analysts' series (`GET /v1/series`) over 1 hour and over 24 hours, through
+//!      read-api (p99 ≤ 100 ms and ≤ 1 s).
 //! 4. ClickHouse's peak resident memory over the measurements (`VmHWM`, reset first
 //!    when `/proc/<pid>/clear_refs` allows it, and the largest sampled `VmRSS`).
 //!
@@ -54,11 +56,24 @@ pub const SERVED_SHED_SHARE: f64 = 0.01;
 pub const SERVED_RATE_TARGET: f64 = 500.0;
 /// The target for aggregates p99.
 pub const AGGREGATES_P99_LIMIT_MS: f64 = 50.0;
+/// The series measured (hours of range) and their p99 limits, ms.
+pub const SERIES_LIMITS_MS: [(u32, f64); 2] = [(1, 100.0), (24, 1000.0)];
+
+/// The p99 limit of a series over `hours` (`None`: a range no limit is set for).
+pub fn series_limit_ms(hours: u32) -> Option<f64> {
+    SERIES_LIMITS_MS
+        .iter()
+        .find(|(limit_hours, _)| *limit_hours == hours)
+        .map(|(_, limit)| *limit)
+}
 
 /// The contract's client deadline for profiles.
 const PROFILE_DEADLINE: Duration = Duration::from_millis(200);
 /// The contract's client deadline for aggregates.
 const AGGREGATES_DEADLINE: Duration = Duration::from_secs(60);
+/// The client deadline of the analysts' series (read-api's own analytics deadline, 10 s, answers
+/// 503 sooner).
+const SERIES_DEADLINE: Duration = Duration::from_secs(15);
 /// Most requests in flight (open loop: the load generator never holds a request back).
 const MAX_IN_FLIGHT: usize = 2048;
 
@@ -112,6 +127,12 @@ pub struct ReadOptions {
     /// Seconds of each filter combination.
     #[arg(long, env = "BENCH_READ_AGGREGATES_SECONDS", default_value_t = 10)]
     pub aggregates_seconds: u64,
+    /// Series queries (`GET /v1/series`) per second, for each range (1 h and 24 h).
+    #[arg(long, env = "BENCH_READ_SERIES_RATE", default_value_t = 5)]
+    pub series_rate: u32,
+    /// Seconds of each series range.
+    #[arg(long, env = "BENCH_READ_SERIES_SECONDS", default_value_t = 20)]
+    pub series_seconds: u64,
     /// Longest wait for merges to settle after loading, seconds.
     #[arg(long, env = "BENCH_READ_SETTLE_S", default_value_t = 600)]
     pub settle_s: u64,
@@ -130,6 +151,7 @@ impl ReadOptions {
             && self.seconds >= 60
             && self.ladder_seconds >= 30
             && self.aggregates_seconds >= 10
+            && self.series_seconds >= 20
             && self
                 .ladder
                 .iter()
@@ -180,6 +202,15 @@ pub struct AggregatesResult {
     pub sql: PhaseResult,
 }
 
+/// The analysts' series over one range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesResult {
+    /// Hours of range.
+    pub hours: u32,
+    /// Through read-api.
+    pub read_api: PhaseResult,
+}
+
 /// One repeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadRun {
@@ -195,6 +226,9 @@ pub struct ReadRun {
     pub profiles_sql: PhaseResult,
     /// Aggregates per filter combination.
     pub aggregates: Vec<AggregatesResult>,
+    /// The analysts' series per range (absent from results of earlier versions).
+    #[serde(default)]
+    pub series: Vec<SeriesResult>,
 }
 
 impl ReadRun {
@@ -247,6 +281,12 @@ pub struct ReadResults {
     pub aggregates_rate: u32,
     /// Seconds per filter combination.
     pub aggregates_seconds: u64,
+    /// Series queries per second per range.
+    #[serde(default)]
+    pub series_rate: u32,
+    /// Seconds per series range.
+    #[serde(default)]
+    pub series_seconds: u64,
     /// The runs.
     pub runs: Vec<ReadRun>,
     /// ClickHouse's memory.
@@ -313,6 +353,8 @@ pub async fn run(
         ladder_seconds: options.ladder_seconds,
         aggregates_rate: options.aggregates_rate,
         aggregates_seconds: options.aggregates_seconds,
+        series_rate: options.series_rate,
+        series_seconds: options.series_seconds,
         runs,
         clickhouse_memory,
     };
@@ -325,6 +367,8 @@ pub async fn run(
 enum Queries {
     Profiles,
     Aggregates(u8),
+    /// A series over this many hours.
+    Series(u32),
 }
 
 /// The tools of the measurements.
@@ -361,6 +405,7 @@ impl Bench<'_> {
                     .map(|mut mix| match queries {
                         Queries::Profiles => mix.profile(),
                         Queries::Aggregates(mask) => mix.aggregates(mask),
+                        Queries::Series(hours) => mix.series(hours),
                     })
                     .ok();
                 let target = target.clone();
@@ -377,7 +422,7 @@ impl Bench<'_> {
         let to = database::server_now(&self.server).await?;
         let kind = match queries {
             Queries::Profiles => QueryKind::Profiles,
-            Queries::Aggregates(_) => QueryKind::Aggregates,
+            Queries::Aggregates(_) | Queries::Series(_) => QueryKind::Aggregates,
         };
         let logged = match database::logged_queries(&self.server, self.database, kind, from, to)
             .await
@@ -433,6 +478,7 @@ async fn measure(
     let front_door = http(&stack.settings.front_door_url, PROFILE_DEADLINE)?;
     let read_api = http(&stack.settings.read_api_url, PROFILE_DEADLINE)?;
     let read_api_aggregates = http(&stack.settings.read_api_url, AGGREGATES_DEADLINE)?;
+    let read_api_series = http(&stack.settings.read_api_url, SERIES_DEADLINE)?;
     let settings = stack.clickhouse(&options.database);
     let sql = Target::direct(&settings, &[], PROFILE_DEADLINE);
     let sql_aggregates = Target::direct(&settings, &[], AGGREGATES_DEADLINE);
@@ -579,6 +625,20 @@ async fn measure(
                 sql,
             });
         }
+        let mut series = Vec::new();
+        for (hours, _) in SERIES_LIMITS_MS {
+            tracing::info!(run, hours, "series through read-api");
+            let read_api = bench
+                .phase(
+                    &read_api_series,
+                    Queries::Series(hours),
+                    options.series_rate,
+                    options.series_seconds,
+                    seed + 20 + u64::from(hours),
+                )
+                .await?;
+            series.push(SeriesResult { hours, read_api });
+        }
         runs.push(ReadRun {
             ingest,
             profiles_under_ingest: under_ingest,
@@ -586,6 +646,7 @@ async fn measure(
             profiles_read_api,
             profiles_sql,
             aggregates,
+            series,
         });
     }
     let sampled_max_mib = sampler.stop().await;
@@ -633,7 +694,15 @@ mod tests {
             profiles_read_api: step(100.0, 10.0, 0),
             profiles_sql: step(100.0, 10.0, 0),
             aggregates: Vec::new(),
+            series: Vec::new(),
         }
+    }
+
+    #[test]
+    fn series_limits_are_100_ms_for_an_hour_and_1_s_for_a_day() {
+        assert_eq!(series_limit_ms(1), Some(100.0));
+        assert_eq!(series_limit_ms(24), Some(1000.0));
+        assert_eq!(series_limit_ms(2), None);
     }
 
     #[test]

@@ -2,13 +2,14 @@
 
 use crate::database::{LoggedQueries, TableParts};
 use crate::parts::read::{
-    AggregatesResult, PhaseResult, ReadResults, ReadRun, AGGREGATES_P99_LIMIT_MS,
-    PROFILE_P99_LIMIT_MS, SERVED_P99_MS, SERVED_RATE_TARGET, SERVED_SHED_SHARE,
+    series_limit_ms, AggregatesResult, PhaseResult, ReadResults, ReadRun, SeriesResult,
+    AGGREGATES_P99_LIMIT_MS, PROFILE_P99_LIMIT_MS, SERIES_LIMITS_MS, SERVED_P99_MS,
+    SERVED_RATE_TARGET, SERVED_SHED_SHARE,
 };
 use crate::report::baseline::{self, read as old};
 use crate::report::format::{fixed, ms, or_dash, percent, thousands, Table};
 use crate::report::{provenance, smoke_banner, SummaryRow};
-use crate::verdict::Limit;
+use crate::verdict::{Limit, Verdict};
 
 /// The former profile target (p99 < 10 ms), kept for the comparison with 18.16.
 pub const FORMER_PROFILE_P99_MS: f64 = 10.0;
@@ -103,6 +104,50 @@ fn us(value: f64) -> String {
     format!("{value:.0} µs")
 }
 
+/// The series of `hours` in a run.
+fn series_of(run: &ReadRun, hours: u32) -> Option<&SeriesResult> {
+    run.series.iter().find(|result| result.hours == hours)
+}
+
+/// The median over runs of `figure` of the series over `hours`.
+fn series_median(
+    results: &ReadResults,
+    hours: u32,
+    figure: fn(&PhaseResult) -> Option<f64>,
+) -> Option<f64> {
+    results.median(|run| figure(&series_of(run, hours)?.read_api))
+}
+
+/// The verdict on the series over `hours`: its median p99 within the range's limit,
+/// and no request failed (a shed or late one counts in the p99 at the time it took).
+pub fn series_verdict(hours: u32, p99_ms: Option<f64>, failed: u64) -> Verdict {
+    let Some(limit) = series_limit_ms(hours) else {
+        return Verdict::NotMeasured;
+    };
+    match Limit::AtMost(limit).check(p99_ms) {
+        Verdict::Met if failed > 0 => Verdict::NotMet,
+        verdict => verdict,
+    }
+}
+
+/// Requests of the series over `hours` that failed outright, over every run.
+fn series_failed(results: &ReadResults, hours: u32) -> u64 {
+    results
+        .runs
+        .iter()
+        .filter_map(|run| series_of(run, hours))
+        .map(|result| result.read_api.report.failed)
+        .sum()
+}
+
+fn hours_text(hours: u32) -> String {
+    if hours == 1 {
+        "1 hour".to_owned()
+    } else {
+        format!("{hours} hours")
+    }
+}
+
 /// The read path's rows of the summary.
 pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
     let tags = thousands(results.load.tags as f64);
@@ -125,7 +170,7 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
     let cpu_logged = phase_median(
         results,
         |run| Some(&run.profiles_read_api),
-        |phase| phase.logged.as_ref().map(|logged| logged.cpu_mean_us),
+        PhaseResult::logged_cpu_per_read_us,
     );
     let memory = &results.clickhouse_memory;
     let peak = if memory.peak_reset {
@@ -133,7 +178,7 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
     } else {
         memory.sampled_max_mib
     };
-    vec![
+    let mut rows = vec![
         SummaryRow {
             figure: format!(
                 "profile p99 at {}/s while {} tags/s are ingested through the front door, {tags} tags loaded",
@@ -184,7 +229,7 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
         SummaryRow {
             figure: "ClickHouse CPU per profile read (read-api's reads at 100/s, no ingestion)".to_owned(),
             measured: format!(
-                "{} (server process CPU / reads); {} (query log: user + system time of a read's queries)",
+                "{} (server process CPU / reads); {} (query log: user + system time of the queries / reads)",
                 or_dash(cpu_process, us),
                 or_dash(cpu_logged, us)
             ),
@@ -234,7 +279,29 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
                 thousands(old::LOAD_TAGS / old::LOAD_SECONDS)
             ),
         },
-    ]
+    ];
+    if results.runs.iter().any(|run| !run.series.is_empty()) {
+        for (hours, limit) in SERIES_LIMITS_MS {
+            let p99 = series_median(results, hours, p99);
+            let failed = series_failed(results, hours);
+            rows.push(SummaryRow {
+                figure: format!(
+                    "analysts' series (GET /v1/series) over {}, p99 at {}/s, no ingestion",
+                    hours_text(hours),
+                    results.series_rate
+                ),
+                measured: format!(
+                    "{} (p50 {}; {failed} failed)",
+                    or_dash(p99, ms),
+                    or_dash(series_median(results, hours, p50), ms)
+                ),
+                limit: format!("≤ {}, none failed", ms(limit)),
+                verdict: series_verdict(hours, p99, failed).to_string(),
+                baseline: "not measured (no analysts' API then)".to_owned(),
+            });
+        }
+    }
+    rows
 }
 
 fn parts_table(parts: &[TableParts]) -> String {
@@ -451,7 +518,8 @@ pub fn render(results: &ReadResults) -> String {
          runs. ClickHouse's CPU per read comes from two sides: its process CPU over the phase divided by the \
          reads answered (everything the server did: parsing, HTTP, background merges), and the sum of \
          `UserTimeMicroseconds + SystemTimeMicroseconds` of the phase's queries in `system.query_log` \
-         divided by the reads answered (a profile read is one query, two when one action is short).\n\n",
+         divided by the reads answered (read-api may batch several reads into one query, and a read \
+         may take a second query when one action is short).\n\n",
         results.profile_rate, results.seconds
     );
     let mut table = Table::new(&[
@@ -486,9 +554,7 @@ pub fn render(results: &ReadResults) -> String {
             us,
         ));
         cells.push(or_dash(
-            phase_median(results, pick, |phase| {
-                phase.logged.as_ref().map(|logged| logged.cpu_mean_us)
-            }),
+            phase_median(results, pick, PhaseResult::logged_cpu_per_read_us),
             us,
         ));
         cells.push(if label == "read-api" {
@@ -559,6 +625,43 @@ pub fn render(results: &ReadResults) -> String {
     }
     text += &table.render();
 
+    if results.runs.iter().any(|run| !run.series.is_empty()) {
+        text += "\n## The analysts' series\n\n";
+        text += &format!(
+            "`GET /v1/series` straight to read-api, {}/s for {} s per range and run, open loop, 15 s client \
+             deadline, no ingestion: a random action, no filter, ranges of whole hours ending on a whole minute \
+             anywhere in the data, 1-minute buckets for an hour, 5-minute buckets for a day (read from the \
+             minute cube either way).\n\n",
+            results.series_rate, results.series_seconds
+        );
+        let mut table = Table::new(&[
+            "range",
+            "p50",
+            "p99",
+            "max",
+            "shed / late / failed of sent",
+            "target",
+            "verdict",
+        ]);
+        for (hours, limit) in SERIES_LIMITS_MS {
+            let mut cells = vec![hours_text(hours)];
+            cells.extend(phase_cells(results, move |run| {
+                series_of(run, hours).map(|result| &result.read_api)
+            }));
+            cells.push(format!("p99 ≤ {}, none failed", ms(limit)));
+            cells.push(
+                series_verdict(
+                    hours,
+                    series_median(results, hours, p99),
+                    series_failed(results, hours),
+                )
+                .to_string(),
+            );
+            table.row(cells);
+        }
+        text += &table.render();
+    }
+
     text += "\n## What ClickHouse reads per query\n\n";
     text += "From `system.query_log` (the local server keeps it), for the first run's phases: rows read, server \
              time, CPU (user + system) and peak memory per query.\n\n";
@@ -591,6 +694,12 @@ pub fn render(results: &ReadResults) -> String {
                 result.read_api.logged.as_ref(),
             ));
         }
+        for result in &run.series {
+            table.row(logged_row(
+                &format!("series over {} (read-api)", hours_text(result.hours)),
+                result.read_api.logged.as_ref(),
+            ));
+        }
     }
     text += &table.render();
 
@@ -611,4 +720,27 @@ pub fn render(results: &ReadResults) -> String {
         thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN)),
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_passes_within_its_range_limit_with_nothing_failed() {
+        assert_eq!(series_verdict(1, Some(100.0), 0), Verdict::Met);
+        assert_eq!(series_verdict(1, Some(101.0), 0), Verdict::NotMet);
+        assert_eq!(series_verdict(24, Some(900.0), 0), Verdict::Met);
+        assert_eq!(series_verdict(24, Some(1001.0), 0), Verdict::NotMet);
+        assert_eq!(series_verdict(24, Some(10.0), 1), Verdict::NotMet);
+        assert_eq!(series_verdict(1, None, 0), Verdict::NotMeasured);
+        assert_eq!(series_verdict(2, Some(1.0), 0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn masks_name_their_filters() {
+        assert_eq!(mask_name(0), "none");
+        assert_eq!(mask_name(5), "origin + category_id");
+        assert_eq!(mask_name(7), "all three");
+    }
 }
