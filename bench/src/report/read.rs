@@ -382,7 +382,7 @@ pub fn render(results: &ReadResults) -> String {
          database `{}`, migrated with the real migrations, as the rows the projector would write, {} per \
          insert, so the materialized view filled `minute_aggregates` from the same inserts. The rows carry \
          synthetic log positions: they are not in the Kafka log, and `projector rebuild` cannot reproduce them. \
-         {} ({} rows/s){}. Merges {} before measuring; {:.2} GiB read into the page cache first.\n\n\
+         {} ({} rows/s){}. {} Merges {} before measuring; {:.2} GiB read into the page cache first.\n\n\
          Parts when the measurements started:\n\n",
         thousands(load.tags as f64),
         load.seed,
@@ -399,6 +399,15 @@ pub fn render(results: &ReadResults) -> String {
             thousands(old::LOAD_TAGS),
             thousands(old::LOAD_SECONDS)
         ),
+        match load.trimmed_rows {
+            Some(rows) => format!(
+                "Then the profile store was trimmed as the projector trims it (each cookie and action keeps \
+                 its newest 200 tags and the last five minutes): {} rows deleted{}.",
+                thousands(rows as f64),
+                if rows > 0 { ", the table rewritten" } else { "" }
+            ),
+            None => "The profile store was trimmed as the projector trims it when it was loaded.".to_owned(),
+        },
         if results.merges_settled { "had settled" } else { "had **not** settled" },
         results.warmed_bytes as f64 / f64::from(1 << 30),
     );
