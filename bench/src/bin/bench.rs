@@ -47,7 +47,8 @@ enum Command {
     Load(LoadCommand),
     /// Writes docs/benchmarks.md and the detail reports from the results files.
     Report {
-        /// Where the reports go.
+        /// Where the reports go (relative: to the repository). Smoke runs write
+        /// elsewhere, so docs/ keeps the real figures.
         #[arg(long, env = "BENCH_REPORT_DIR", default_value = "docs")]
         out_dir: PathBuf,
     },
@@ -69,7 +70,7 @@ struct LoadCommand {
     #[arg(long, env = "BENCH_LOAD_CHUNK_ROWS", default_value_t = 1_000_000)]
     chunk_rows: u64,
     /// Load again even when the database already holds these tags.
-    #[arg(long)]
+    #[arg(long, env = "BENCH_LOAD_FORCE")]
     force: bool,
     /// The migrations to apply.
     #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
@@ -145,7 +146,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
         }
         Command::Report { out_dir } => {
             let inputs = bench::report::Inputs::load(&results_dir)?;
-            bench::report::render_all(&inputs, &out_dir)?;
+            bench::report::render_all(&inputs, &stack.settings.repo_root.join(out_dir))?;
         }
     }
     Ok(ExitCode::SUCCESS)

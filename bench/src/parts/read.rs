@@ -93,10 +93,10 @@ pub struct ReadOptions {
     #[arg(long, env = "BENCH_LOAD_CHUNK_ROWS", default_value_t = 1_000_000)]
     pub chunk_rows: u64,
     /// Load again even when the database already holds these tags.
-    #[arg(long)]
+    #[arg(long, env = "BENCH_READ_FORCE_LOAD")]
     pub force_load: bool,
     /// Load (or check the load), then stop.
-    #[arg(long)]
+    #[arg(long, env = "BENCH_READ_LOAD_ONLY")]
     pub load_only: bool,
     /// Repeats (the report gives medians).
     #[arg(long, env = "BENCH_REPEATS", default_value_t = 3)]
