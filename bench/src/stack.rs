@@ -436,13 +436,43 @@ impl Stack {
         Ok(())
     }
 
+    /// Checks that each service URL is where this stack's service listens (the
+    /// `<NAME>_LISTEN` its process was started with, from `/proc/<pid>/environ`), so load
+    /// never goes to another stack's service while this one's CPU is read.
+    pub fn check_service_urls(&self) -> Result<(), BenchError> {
+        for (component, url) in [
+            (Component::WriteApi, &self.settings.write_api_url),
+            (Component::ReadApi, &self.settings.read_api_url),
+            (Component::Projector, &self.settings.projector_url),
+        ] {
+            let pid = self.require_pid(component)?;
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).map_err(BenchError::io(
+                format!("reading the environment of {}", component.name()),
+            ))?;
+            let variable = format!(
+                "{}_LISTEN",
+                component.name().to_uppercase().replace('-', "_")
+            );
+            if let Some(listen) = listen_address(&environ, &variable) {
+                if !url_is_at(url, &listen) {
+                    return Err(BenchError::Stack(format!(
+                        "{} (pid {pid}) listens on {listen}, not at {url}: the URL names another stack's",
+                        component.name()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that the whole stack answers (`make up` first) and is this one
-    /// ([`Self::check_own`]).
+    /// ([`Self::check_own`], [`Self::check_service_urls`]).
     pub async fn check_up(&self) -> Result<(), BenchError> {
         for component in Component::ALL {
             self.require_pid(component)?;
         }
         self.check_own().await?;
+        self.check_service_urls()?;
         let quick = Duration::from_secs(5);
         self.wait_ready(&format!("{}/health", self.settings.front_door_url), quick)
             .await?;
@@ -454,6 +484,45 @@ impl Stack {
             self.wait_ready(&format!("{url}/ready"), quick).await?;
         }
         Ok(())
+    }
+}
+
+/// The value of `variable` in a process environment (`/proc/<pid>/environ`: `NAME=value`
+/// entries separated by NUL bytes); `None` when it is not set.
+pub fn listen_address(environ: &[u8], variable: &str) -> Option<String> {
+    environ
+        .split(|byte| *byte == 0)
+        .filter_map(|entry| std::str::from_utf8(entry).ok())
+        .find_map(|entry| {
+            entry
+                .strip_prefix(variable)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(str::to_owned)
+        })
+}
+
+/// Whether `url` (`http://host:port`, maybe with a path) points at `listen`
+/// (`host:port`); `0.0.0.0` listens on every address.
+pub fn url_is_at(url: &str, listen: &str) -> bool {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let port = |address: &str| {
+        address
+            .rsplit_once(':')
+            .map(|(host, port)| (host.to_owned(), port.to_owned()))
+    };
+    match (port(authority), port(listen)) {
+        (Some((url_host, url_port)), Some((listen_host, listen_port))) => {
+            url_port == listen_port
+                && (url_host == listen_host
+                    || listen_host == "0.0.0.0"
+                    || (url_host == "localhost" && listen_host == "127.0.0.1"))
+        }
+        _ => false,
     }
 }
 
@@ -484,4 +553,29 @@ pub fn free_port() -> Result<u16, BenchError> {
 pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listen_address_is_read_from_a_process_environment() {
+        let environ = b"PATH=/bin\0WRITE_API_LISTEN=127.0.0.1:18081\0READ_API_LISTEN_X=1\0";
+        assert_eq!(
+            listen_address(environ, "WRITE_API_LISTEN").as_deref(),
+            Some("127.0.0.1:18081")
+        );
+        assert_eq!(listen_address(environ, "READ_API_LISTEN"), None);
+    }
+
+    #[test]
+    fn a_url_is_at_the_address_its_service_listens_on() {
+        assert!(url_is_at("http://127.0.0.1:18081", "127.0.0.1:18081"));
+        assert!(url_is_at("http://127.0.0.1:18081/", "0.0.0.0:18081"));
+        assert!(url_is_at("http://localhost:8081", "127.0.0.1:8081"));
+        assert!(!url_is_at("http://127.0.0.1:8081", "127.0.0.1:18081"));
+        assert!(!url_is_at("http://10.0.0.2:18081", "127.0.0.1:18081"));
+        assert!(!url_is_at("not a url", "127.0.0.1:18081"));
+    }
 }
