@@ -9,7 +9,8 @@
 
 use crate::http::{self, Pacer};
 use crate::latency::Latencies;
-use crate::model::{Expected, MinuteTotals, Model, Outcome};
+use crate::model::{Expected, Model, Outcome};
+use crate::queries::MinuteTotals;
 use crate::planner;
 use crate::queries::{AggregateAnswer, AggregateQuery, ProfileAnswer, ProfileQuery};
 use crate::report::{

@@ -4,7 +4,9 @@
 //! that failed or timed out may or may not be stored, so an answer that depends on one
 //! is not certain and the query is not asked.
 
-use crate::queries::{AggregateAnswer, AggregateQuery, Filters, ProfileAnswer, ProfileQuery};
+use crate::queries::{
+    AggregateAnswer, AggregateQuery, Filters, MinuteTotals, ProfileAnswer, ProfileQuery,
+};
 use schemas::{Action, EventTime, UserTag};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -40,17 +42,6 @@ pub enum Expected<T> {
     Certain(T),
     /// Depends on a tag that failed: either answer could be right.
     Uncertain,
-}
-
-/// One minute's totals as the model knows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MinuteTotals {
-    /// Tags answered 204.
-    pub accepted_count: u64,
-    /// Their price sum.
-    pub accepted_sum: i64,
-    /// Tags that failed: each may or may not be counted.
-    pub uncertain_count: u64,
 }
 
 /// The tags sent so far and their outcomes.
