@@ -10,9 +10,8 @@
 use crate::http::{self, Pacer};
 use crate::latency::Latencies;
 use crate::model::{Expected, Model, Outcome};
-use crate::queries::MinuteTotals;
 use crate::planner;
-use crate::queries::{AggregateAnswer, AggregateQuery, ProfileAnswer, ProfileQuery};
+use crate::queries::{AggregateAnswer, AggregateQuery, MinuteTotals, ProfileAnswer, ProfileQuery};
 use crate::report::{
     Examples, FreshnessReport, HarnessReport, Kind, Mismatch, QueryTally, TagReport,
 };
