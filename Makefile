@@ -69,21 +69,21 @@ test:
 	scripts/check-compose.sh
 	scripts/up.sh
 	$(TEST_ENV) cargo test --workspace --release
-	scripts/console.sh test
+	console/run.sh test
 
 # The web console (console/, served by read-api at /console). Its build, console/dist, is
 # committed and embedded in read-api, so `cargo build` needs no Node.js; rebuild it after
 # changing console/src or console/index.html.
 console:
-	scripts/console.sh build
+	console/run.sh build
 
 # The console in Debian's Chromium (playwright-core) against the running stack: make up first.
 console-test:
-	scripts/console.sh test
+	console/run.sh test
 
 # The same tests, writing their screenshots to docs/console/ (docs/console.md shows them).
 console-screenshots:
-	scripts/console.sh screenshots
+	console/run.sh screenshots
 
 # Benchmarks (the bench crate; `target/release/bench <part> --help` lists every size and
 # duration, each a flag with an environment fallback, the defaults being the full run).

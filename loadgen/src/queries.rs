@@ -5,6 +5,7 @@
 
 use reqwest::Url;
 use schemas::{Action, EventTime, UserTag};
+pub use schemas::{Aggregate, Filters};
 use serde::{Deserialize, Serialize};
 
 /// One minute's totals as the model knows them.
@@ -81,68 +82,6 @@ pub struct ProfileAnswer {
     pub views: Vec<UserTag>,
     /// BUY tags in range, newest first.
     pub buys: Vec<UserTag>,
-}
-
-/// An aggregate the query asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregate {
-    /// `COUNT`, column `count`.
-    Count,
-    /// `SUM_PRICE`, column `sum_price`.
-    SumPrice,
-}
-
-impl Aggregate {
-    /// The query-string value.
-    pub const fn parameter(self) -> &'static str {
-        match self {
-            Self::Count => "COUNT",
-            Self::SumPrice => "SUM_PRICE",
-        }
-    }
-
-    /// The answer's column name.
-    pub const fn column(self) -> &'static str {
-        match self {
-            Self::Count => "count",
-            Self::SumPrice => "sum_price",
-        }
-    }
-}
-
-/// The optional filters of an aggregates query.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filters {
-    /// `origin`.
-    pub origin: Option<String>,
-    /// `brand_id`.
-    pub brand_id: Option<String>,
-    /// `category_id`.
-    pub category_id: Option<String>,
-}
-
-impl Filters {
-    /// The present filters as `(name, value)`, in the contract's column order.
-    pub fn present(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("origin", &self.origin),
-            ("brand_id", &self.brand_id),
-            ("category_id", &self.category_id),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
-        .collect()
-    }
-
-    /// Whether `tag` passes every present filter.
-    pub fn admit(&self, tag: &UserTag) -> bool {
-        let matches = |filter: &Option<String>, value: &str| {
-            filter.as_deref().is_none_or(|wanted| wanted == value)
-        };
-        matches(&self.origin, &tag.origin)
-            && matches(&self.brand_id, &tag.product_info.brand_id)
-            && matches(&self.category_id, &tag.product_info.category_id)
-    }
 }
 
 /// `POST /aggregates?time_range=..&action=..&aggregates=..[&origin=..]...`.

@@ -7,6 +7,7 @@
 
 use schemas::event_time::TimeError;
 use schemas::{Action, EventTime};
+pub use schemas::{Aggregate, Filters};
 
 /// The `limit` of a user profile when the query gives none.
 pub const DEFAULT_PROFILE_LIMIT: u64 = 200;
@@ -116,59 +117,6 @@ fn parse_limit(text: &str) -> Result<u64, InvalidParameter> {
         return Err(invalid());
     }
     text.parse().map_err(|_| invalid())
-}
-
-/// An aggregate the caller asks for, in the order asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregate {
-    /// Number of matching tags.
-    Count,
-    /// Sum of their prices (64 bits).
-    SumPrice,
-}
-
-impl Aggregate {
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "COUNT" => Some(Self::Count),
-            "SUM_PRICE" => Some(Self::SumPrice),
-            _ => None,
-        }
-    }
-
-    /// The column name in the answer.
-    pub const fn column(self) -> &'static str {
-        match self {
-            Self::Count => "count",
-            Self::SumPrice => "sum_price",
-        }
-    }
-}
-
-/// The optional filters of an aggregates query. A filter given with an empty value
-/// (`origin=`) is present and matches tags whose field is the empty string.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filters {
-    /// Campaign.
-    pub origin: Option<String>,
-    /// Brand.
-    pub brand_id: Option<String>,
-    /// Category.
-    pub category_id: Option<String>,
-}
-
-impl Filters {
-    /// The present filters as `(column name, value)`, in the contract's fixed order.
-    pub fn present(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("origin", &self.origin),
-            ("brand_id", &self.brand_id),
-            ("category_id", &self.category_id),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
-        .collect()
-    }
 }
 
 /// A parsed `POST /aggregates` query string: whole minutes, at most

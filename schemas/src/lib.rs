@@ -4,11 +4,13 @@
 //! - [`event_time`]: the contract's time formats (tag instants, query ranges, minute buckets);
 //! - [`tag_time`]: a tag's time as sent (its instant, and its text when not canonical);
 //! - [`tag`]: the typed [`UserTag`] and its strict JSON form, with errors naming the field;
+//! - [`aggregates`]: the aggregates query's vocabulary (aggregates, filters);
 //! - [`avro`]: the bundled Avro schema versions and the tag <-> Avro value mapping;
 //! - [`wire`]: the Confluent wire format (magic byte, schema id, Avro datum);
 //! - [`catalog`]: where schema ids come from (bundled ids or a Confluent schema registry);
 //! - [`codec`]: encoder and decoder that put the above together.
 
+pub mod aggregates;
 pub mod avro;
 pub mod catalog;
 pub mod codec;
@@ -17,6 +19,7 @@ pub mod tag;
 pub mod tag_time;
 pub mod wire;
 
+pub use aggregates::{Aggregate, Filters};
 pub use catalog::SchemaCatalog;
 pub use codec::{CodecError, TagDecoder, TagEncoder};
 pub use event_time::EventTime;

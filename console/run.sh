@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The analysts' web console (console/): its npm packages, its build, its browser tests.
-#   scripts/console.sh build        console/dist from console/src (Vite + TypeScript); the
+#   console/run.sh build        console/dist from console/src (Vite + TypeScript); the
 #                                   build is committed and embedded in read-api, so a plain
 #                                   `cargo build` needs no Node.js
-#   scripts/console.sh test         the browser tests: Debian's Chromium driven by
+#   console/run.sh test         the browser tests: Debian's Chromium driven by
 #                                   playwright-core against the running stack (make up first)
-#   scripts/console.sh screenshots  the same tests, saving their screenshots in docs/console/
+#   console/run.sh screenshots  the same tests, saving their screenshots in docs/console/
 # Packages come from console/package-lock.json (`npm ci`), installed again only when the
 # lock file changed since the last install.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 CONSOLE="$ROOT/console"
 
@@ -53,6 +53,6 @@ case "${1:-}" in
         log "screenshots in docs/console/"
         ;;
     *)
-        die "usage: scripts/console.sh {build|test|screenshots}"
+        die "usage: console/run.sh {build|test|screenshots}"
         ;;
 esac
