@@ -117,6 +117,7 @@ pub struct UserTag {
     /// The ad campaign that brought the shopper.
     pub origin: String,
     /// The product.
+    #[serde(deserialize_with = "object_only")]
     pub product_info: ProductInfo,
 }
 
@@ -139,7 +140,7 @@ impl UserTag {
     /// Parses and validates a tag from its JSON body.
     pub fn from_json(body: &[u8]) -> Result<Self, TagError> {
         let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let tag: Self =
+        let Object(tag): Object<Self> =
             serde_path_to_error::deserialize(&mut deserializer).map_err(path_error_to_tag_error)?;
         deserializer.end().map_err(|error| TagError {
             field: "body".to_owned(),
@@ -196,6 +197,39 @@ impl UserTag {
         }
         Ok(())
     }
+}
+
+/// A struct read from a JSON object only. serde's derived structs also take an array of
+/// their fields in order (`["2026-03-01T12:00:00Z", "cookie", ...]`), which is no tag
+/// to the contract.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+fn object_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Object::deserialize(deserializer).map(|Object(value)| value)
 }
 
 fn path_error_to_tag_error(error: serde_path_to_error::Error<serde_json::Error>) -> TagError {
@@ -272,6 +306,26 @@ mod tests {
         let tag = UserTag::from_json(string_id.to_string().as_bytes()).expect("valid tag");
         assert_eq!(tag.product_info.product_id, ProductId::Text("12486".into()));
         assert_eq!(tag.to_json_value(), string_id);
+    }
+
+    /// Found by write-api's hostile-input test: serde's derived structs also read an
+    /// array of the fields in order, so `["2026-..Z", "c", ...]` was recorded as a tag.
+    #[test]
+    fn a_tag_or_product_in_an_array_is_refused() {
+        let positional = json!([
+            "2026-03-01T12:00:00.123Z",
+            "c",
+            "CL",
+            "PC",
+            "BUY",
+            "o",
+            {"product_id": 1, "brand_id": "b", "category_id": "k", "price": 1}
+        ]);
+        assert_eq!(refusal(&positional).field, "body");
+        let mut positional_product = sample();
+        positional_product["product_info"] = json!([1, "b", "k", 1]);
+        assert_eq!(refusal(&positional_product).field, "product_info");
+        assert_eq!(refusal(&json!([sample()])).field, "body");
     }
 
     #[test]
