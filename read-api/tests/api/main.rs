@@ -1,11 +1,12 @@
 //! read-api against a real ClickHouse: every rule of the contract's sections 2 and 3,
-//! debug mode, bad input, and ClickHouse outages. One test binary; each test has its
-//! own migrated database.
+//! debug mode, bad input (and generated hostile input), and ClickHouse outages. One test
+//! binary; each test has its own migrated database.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod aggregates;
 mod debug_mode;
+mod hostile;
 mod profiles;
 mod resilience;
