@@ -9,6 +9,9 @@
 #   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
 #   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-e2e), then
 #                the one report docs/benchmarks.md (scripts/bench.sh)
+#   make chaos   the checking run at 1,000 tags/s while each component is killed and
+#                restarted in turn, ClickHouse frozen once (about 25 minutes) -> the table
+#                of docs/reliability.md, .stack/chaos/report.json
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
@@ -23,7 +26,7 @@ READ_API_PORT ?= 8082
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKERS=127.0.0.1:$(TANSU_PORT) \
 	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT)
 
-.PHONY: up down reset status logs install build lint test bench bench-write bench-projector bench-read bench-e2e
+.PHONY: up down reset status logs install build lint test chaos bench bench-write bench-projector bench-read bench-e2e
 
 up:
 	scripts/up.sh
@@ -58,6 +61,14 @@ test:
 	scripts/check-compose.sh
 	scripts/up.sh
 	$(TEST_ENV) cargo test --workspace --release
+
+# The platform under faults, on the local stack (it kills and restarts its components;
+# the stack is whole again afterwards): chaos/src/run.rs. Nothing else may use the
+# stack meanwhile.
+chaos:
+	scripts/up.sh
+	mkdir -p .stack/chaos
+	$(TEST_ENV) target/release/chaos run --doc docs/reliability.md --json-out .stack/chaos/report.json
 
 # Benchmarks write reports under docs/ (see each script's header).
 # Sequential on purpose: each benchmark needs the machine's cores to itself.
