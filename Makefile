@@ -6,7 +6,11 @@
 #   make status  one line per component
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
-#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
+#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release,
+#                then the web console's browser tests (make console-test)
+#   make console console/dist from console/src (npm ci, tsc, vite build); commit console/dist
+#   make console-test         the console in Chromium against the running stack
+#   make console-screenshots  the same, saving the screenshots of docs/console.md
 #   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-e2e), then
 #                the one report docs/benchmarks.md (scripts/bench.sh)
 #   make chaos   the checking run at 1,000 tags/s while each component is killed and
@@ -26,7 +30,8 @@ READ_API_PORT ?= 8082
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKERS=127.0.0.1:$(TANSU_PORT) \
 	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT)
 
-.PHONY: up down reset status logs install build lint test chaos bench bench-write bench-projector bench-read bench-e2e
+.PHONY: up down reset status logs install build lint test chaos console console-test console-screenshots \
+	bench bench-write bench-projector bench-read bench-e2e
 
 up:
 	scripts/up.sh
@@ -61,6 +66,21 @@ test:
 	scripts/check-compose.sh
 	scripts/up.sh
 	$(TEST_ENV) cargo test --workspace --release
+	scripts/console.sh test
+
+# The web console (console/, served by read-api at /console). Its build, console/dist, is
+# committed and embedded in read-api, so `cargo build` needs no Node.js; rebuild it after
+# changing console/src or console/index.html.
+console:
+	scripts/console.sh build
+
+# The console in Debian's Chromium (playwright-core) against the running stack: make up first.
+console-test:
+	scripts/console.sh test
+
+# The same tests, writing their screenshots to docs/console/ (docs/console.md shows them).
+console-screenshots:
+	scripts/console.sh screenshots
 
 # The platform under faults, on the local stack (it kills and restarts its components;
 # the stack is whole again afterwards): chaos/src/run.rs. Nothing else may use the

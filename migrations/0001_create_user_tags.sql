@@ -11,6 +11,10 @@
 -- LowCardinality would save a quarter of the disk but costs reads 2-12%, so the
 -- dimensions stay plain String here (the aggregates use LowCardinality); time stays
 -- Int64 milliseconds (DateTime64(3) read the same or slower).
+--
+-- The projector trims each (cookie, action) to its newest 200 tags (see 0005 and
+-- projector/src/trim.rs): deletes are written as patch parts, which need the block
+-- number and offset columns (about 8% more disk).
 -- non_replicated_deduplication_window: a projector batch carries an
 -- insert_deduplication_token, and an insert whose token is among the last 10,000 is
 -- skipped here and, through deduplicate_blocks_in_dependent_materialized_views, in every
@@ -36,4 +40,5 @@ ORDER BY (cookie, action, time_ms)
 SETTINGS index_granularity = 1024,
     min_bytes_for_wide_part = 1000000000000, min_rows_for_wide_part = 1000000000,
     string_serialization_version = 'single_stream',
+    enable_block_number_column = 1, enable_block_offset_column = 1,
     non_replicated_deduplication_window = 10000

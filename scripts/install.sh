@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs, only what is missing (fast when all is
-# present): nginx, docker-compose (validates the production compose file), curl from
-# apt; gcc, make, zlib1g-dev, pkg-config for rdkafka's vendored librdkafka build;
-# zookeeper (about 33 MB with the machine's Java; the migrations' cluster test starts
-# a private one); ClickHouse 26.9 (PyPI chdb-core, pinned, in a venv under
-# .stack/clickhouse/venv: see deploy/local/clickhouse/serve.py); the Tansu broker from
-# crates.io.
+# present): nginx, docker-compose (validates the production compose file), curl,
+# chromium (the web console's browser tests), Node.js and npm (the console's build and
+# tests; the machine's own are used when present) from apt; gcc, make, zlib1g-dev,
+# pkg-config for rdkafka's vendored librdkafka build; zookeeper (about 33 MB with the
+# machine's Java; the migrations' cluster test starts a private one); ClickHouse 26.9
+# (PyPI chdb-core, pinned, in a venv under .stack/clickhouse/venv: see
+# deploy/local/clickhouse/serve.py); the Tansu broker from crates.io.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -21,10 +22,16 @@ declare -A commands=(
     [nginx-light]=nginx
     [docker-compose]=docker-compose
     [curl]=curl
+    [chromium]=chromium
+    [nodejs]=node
 )
-for pkg in nginx-light docker-compose curl; do
+for pkg in nginx-light docker-compose curl chromium nodejs; do
     command -v "${commands[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# Debian's npm goes with Debian's nodejs; a Node.js from elsewhere brings its own.
+if ! command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
+    missing+=(npm)
+fi
 for pkg in gcc make zlib1g-dev pkg-config zookeeper; do
     pkg_installed "$pkg" || missing+=("$pkg")
 done

@@ -32,6 +32,7 @@ export KAFKA_BROKERS="127.0.0.1:$TANSU_PORT"
 export WRITE_API_LISTEN="127.0.0.1:$WRITE_API_PORT"
 export READ_API_LISTEN="127.0.0.1:$READ_API_PORT"
 export PROJECTOR_LISTEN="127.0.0.1:$PROJECTOR_PORT"
+export READ_API_PEER_METRICS="write-api=http://127.0.0.1:$WRITE_API_PORT/metrics,projector=http://127.0.0.1:$PROJECTOR_PORT/metrics"
 
 SERVICES=(write-api read-api projector)
 COMPONENTS=(clickhouse tansu write-api read-api projector nginx)

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Starts the Tansu broker (Kafka protocol, 127.0.0.1:9092) with durable SQLite
 # storage in .stack/tansu/tansu.db, then creates the topics if missing:
-# user-tags and user-tags-dead-letter, $TOPIC_PARTITIONS partitions (default 4).
-# No-op for whatever already exists.
+# user-tags and user-tags-dead-letter, $TOPIC_PARTITIONS partitions (default 4), records
+# kept $TOPIC_RETENTION_MS (default 7 days: cleanup.policy=delete; Tansu deletes older
+# records in its maintenance, every 10 minutes). No-op for whatever already exists (a
+# topic's retention is set when it is created).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 name=tansu
 dir="$STACK/tansu"
 partitions="${TOPIC_PARTITIONS:-4}"
+retention_ms="${TOPIC_RETENTION_MS:-604800000}"
 topics=(user-tags user-tags-dead-letter)
 broker_url="tcp://127.0.0.1:$TANSU_PORT"
 
@@ -40,8 +43,9 @@ for topic in "${topics[@]}"; do
     # The list is JSON: [{"error_code":0,"name":"user-tags",...,"partitions":[...]},...]
     if [[ "$existing" == *"\"name\":\"$topic\""* ]]; then
         log "topic $topic exists"
-    elif out="$(tansu topic create "$topic" --partitions "$partitions" --broker "$broker_url" 2>&1)"; then
-        log "created topic $topic ($partitions partitions)"
+    elif out="$(tansu topic create "$topic" --partitions "$partitions" --broker "$broker_url" \
+        --config cleanup.policy=delete --config "retention.ms=$retention_ms" 2>&1)"; then
+        log "created topic $topic ($partitions partitions, records kept ${retention_ms} ms)"
     elif [[ "$out" == *"already exists"* ]]; then
         log "topic $topic exists"
     else

@@ -119,9 +119,28 @@ pub struct Mismatch {
 }
 
 impl Mismatch {
-    /// An example, each answer cut to a readable length.
+    /// An example, each answer cut to a readable window around the first character where
+    /// the two differ (prefixed with that character's offset when the window starts later),
+    /// so that a difference deep in a long answer is visible.
     pub fn new(kind: Kind, url: &str, expected: &str, got: &str) -> Self {
-        let cut = |text: &str| text.chars().take(EXAMPLE_CHARS).collect::<String>();
+        let first_difference = expected
+            .chars()
+            .zip(got.chars())
+            .position(|(left, right)| left != right)
+            .unwrap_or_else(|| expected.chars().count().min(got.chars().count()));
+        let start = first_difference.saturating_sub(EXAMPLE_CHARS / 4);
+        let cut = |text: &str| {
+            let window = text
+                .chars()
+                .skip(start)
+                .take(EXAMPLE_CHARS)
+                .collect::<String>();
+            if start == 0 {
+                window
+            } else {
+                format!("[from char {start}] {window}")
+            }
+        };
         Self {
             kind: kind.name(),
             url: url.to_owned(),

@@ -45,6 +45,10 @@ async fn applies_every_migration_once_and_records_it() {
         "minute_aggregates_mv",
         "projector_batches",
         "schema_migrations",
+        "trim_candidates",
+        "trim_keys",
+        "user_tag_counts",
+        "user_tag_counts_mv",
         "user_tags",
     ] {
         assert!(
@@ -208,6 +212,13 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
             ("minute_aggregates_local", "SummingMergeTree"),
             ("minute_aggregates", "Distributed"),
             ("minute_aggregates_mv", "MaterializedView"),
+            ("user_tag_counts_local", "SummingMergeTree"),
+            ("user_tag_counts", "Distributed"),
+            ("user_tag_counts_mv", "MaterializedView"),
+            ("trim_candidates_local", "MergeTree"),
+            ("trim_candidates", "Distributed"),
+            ("trim_keys_local", "MergeTree"),
+            ("trim_keys", "Distributed"),
         ]
         .into_iter()
         .map(|(name, engine)| (name.to_owned(), engine.to_owned()))

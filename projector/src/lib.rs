@@ -22,6 +22,9 @@
 //! - [`dead_letter`]: messages that can never be projected go to a dead-letter topic;
 //! - [`pipeline`]: the consume-decode-insert loop;
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
+//! - [`reconcile`]: `projector reconcile`, the live aggregates checked against a replay;
+//! - [`snapshot`]: `projector snapshot`, profiles kept beyond the log's retention;
+//! - [`trim`]: keeps the profile store at the newest 200 tags per cookie and action;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
 pub mod assignment;
@@ -30,7 +33,10 @@ pub mod config;
 pub mod dead_letter;
 pub mod pipeline;
 pub mod rebuild;
+pub mod reconcile;
 pub mod retries;
 pub mod sink;
+pub mod snapshot;
 pub mod source;
 pub mod startup;
+pub mod trim;

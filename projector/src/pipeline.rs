@@ -546,9 +546,9 @@ impl Pipeline {
         metrics::histogram!("projector_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         if let Some(oldest) = self.oldest_record_ms {
-            let now = now_ms();
-            metrics::histogram!("projector_visibility_delay_seconds")
-                .record(((now - oldest).max(0) as f64) / 1000.0);
+            let delay = ((now_ms() - oldest).max(0) as f64) / 1000.0;
+            metrics::histogram!("projector_visibility_delay_seconds").record(delay);
+            metrics::gauge!("projector_last_visibility_delay_seconds").set(delay);
         }
         self.batch_done();
     }

@@ -24,6 +24,9 @@ pub enum RebuildError {
     /// The projector could not run.
     #[error("running the projector")]
     Projector(#[from] StartupError),
+    /// The snapshot could not be restored.
+    #[error("restoring the snapshot")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
     /// A blocking task failed.
     #[error("watermark task failed")]
     Join,
@@ -36,19 +39,28 @@ pub struct RebuildReport {
     pub database: String,
     /// Messages replayed (sum of the recorded high watermarks minus low watermarks).
     pub messages: i64,
+    /// The high watermark of every partition when it started: the replay holds
+    /// everything before them.
+    pub positions: std::collections::HashMap<i32, i64>,
     /// How long it took.
     pub elapsed: Duration,
 }
 
-/// Rebuilds the read models of `config`'s topic into `target_database`.
+/// Rebuilds the read models of `config`'s topic into `target_database`, starting from
+/// the profiles of `snapshot` when given (see [`crate::snapshot`]).
 pub async fn rebuild(
     mut config: Config,
     target_database: &str,
     migrations_dir: &Path,
+    snapshot: Option<&str>,
 ) -> Result<RebuildReport, RebuildError> {
     let started = Instant::now();
     let server = service_kit::clickhouse::server_client(&config.clickhouse);
     migrations::apply(&server, target_database, migrations_dir).await?;
+    if let Some(snapshot) = snapshot {
+        let restored = crate::snapshot::restore(&server, snapshot, target_database).await?;
+        tracing::info!(snapshot, restored, "profiles restored from the snapshot");
+    }
 
     let kafka = config.kafka.clone();
     let marks = tokio::task::spawn_blocking(move || service_kit::kafka::watermarks(&kafka))
@@ -90,6 +102,10 @@ pub async fn rebuild(
     let report = RebuildReport {
         database: target_database.to_owned(),
         messages,
+        positions: marks
+            .iter()
+            .map(|(partition, (_, high))| (*partition, *high))
+            .collect(),
         elapsed: started.elapsed(),
     };
     tracing::info!(database = %report.database, messages, elapsed = ?report.elapsed, "rebuild complete: switch CLICKHOUSE_DATABASE to it");

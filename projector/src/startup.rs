@@ -9,6 +9,7 @@ use crate::pipeline::{Pipeline, PipelineParts, Positions};
 use crate::retries::RecentPayloads;
 use crate::sink::ClickHouseSink;
 use crate::source::SourceContext;
+use crate::trim::Trimmer;
 use axum::Router;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use schemas::{SchemaCatalog, TagDecoder};
@@ -160,6 +161,10 @@ impl Application {
         let worker = std::thread::Builder::new()
             .name("projector-pipeline".into())
             .spawn(move || pipeline.run())?;
+        let trimmer = config.trim_policy().map(|policy| {
+            let client = service_kit::clickhouse::client(&config.clickhouse);
+            tokio::spawn(Trimmer::new(client, policy).run_periodically(cancel.clone()))
+        });
         tracing::info!(
             topic = %config.kafka.topic,
             instance = config.instance,
@@ -175,6 +180,9 @@ impl Application {
         };
         service_kit::http::serve(listener, router, stop_signal, "projector").await;
         cancel.cancel();
+        if let Some(trimmer) = trimmer {
+            let _ = trimmer.await;
+        }
         match tokio::task::spawn_blocking(move || worker.join()).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(StartupError::PipelinePanicked),

@@ -432,7 +432,7 @@ async fn rebuild_replays_the_whole_log_into_a_fresh_database_exactly_once() {
     let target = test_support::unique_name("rebuilt");
     let report = tokio::time::timeout(
         Duration::from_secs(120),
-        projector::rebuild::rebuild(config, &target, &migrations::bundled_dir()),
+        projector::rebuild::rebuild(config, &target, &migrations::bundled_dir(), None),
     )
     .await
     .expect("rebuild finishes")
@@ -486,4 +486,79 @@ async fn a_resume_position_beyond_the_log_stops_the_partition_instead_of_replayi
         "the stop is visible to operators"
     );
     running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_from_a_snapshot_keeps_profiles_the_log_no_longer_holds() {
+    let brokers = test_support::brokers();
+    let topic = topic_with_dead_letters("snapshot", 2).await;
+    let live = test_support::migrated_database("snapshot_live").await;
+    produce(&brokers, &topic, 0..1000).await;
+    let running = start_projector(&topic, &live).await;
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            aggregated_count(&live).await == 1000
+        })
+        .await
+    );
+    running.stop().await;
+    // A shopper whose tag the log no longer holds (retention went past it).
+    let ancient = tag(3);
+    let mut old = ancient.clone();
+    old.cookie = "ancient-shopper".to_owned();
+    old.time = schemas::EventTime::from_millis(1_577_836_800_000);
+    let client = service_kit::clickhouse::client(&live);
+    let mut insert = client
+        .insert::<read_model::UserTagRow>("user_tags")
+        .await
+        .expect("insert");
+    insert
+        .write(&read_model::UserTagRow::from_tag(
+            &old,
+            read_model::LogPosition {
+                partition: 0,
+                offset: -1,
+            },
+        ))
+        .await
+        .expect("row");
+    insert.end().await.expect("inserted");
+
+    let server = service_kit::clickhouse::server_client(&live);
+    let snapshot = test_support::unique_name("snapshot");
+    let copied = projector::snapshot::take(&server, &live.database, &snapshot)
+        .await
+        .expect("snapshot taken");
+    assert_eq!(copied, 1001);
+
+    let mut config = Config::local_defaults();
+    config.kafka = test_support::kafka_settings(&brokers, &topic);
+    config.batch_max_wait = Duration::from_millis(100);
+    let target = test_support::unique_name("from_snapshot");
+    projector::rebuild::rebuild(config, &target, &migrations::bundled_dir(), Some(&snapshot))
+        .await
+        .expect("rebuilt");
+    let rebuilt = test_support::clickhouse_settings(&target);
+    assert_eq!(
+        distinct_tags(&rebuilt).await,
+        1001,
+        "the ancient shopper kept"
+    );
+    assert_eq!(
+        aggregated_count(&rebuilt).await,
+        1000,
+        "the aggregates come from the log alone"
+    );
+    for action in [Action::View, Action::Buy] {
+        assert_eq!(
+            stored_minutes(&rebuilt, action, None).await,
+            expected_minutes(0..1000, action, None)
+        );
+    }
+    let counted: i64 = service_kit::clickhouse::client(&rebuilt)
+        .query("SELECT sum(rows) FROM user_tag_counts WHERE cookie = 'ancient-shopper'")
+        .fetch_one()
+        .await
+        .expect("count");
+    assert_eq!(counted, 1, "the trimmer sees the restored rows");
 }

@@ -1,5 +1,6 @@
 //! read-api settings: flags with environment fallbacks; `read-api --help` is the reference.
 
+use crate::analytics::ingest::Peer;
 use clap::Parser;
 use service_kit::settings::{parse_listen, parse_millis, ClickHouseSettings, LogSettings};
 use std::net::SocketAddr;
@@ -25,12 +26,51 @@ pub struct Config {
     /// is a good value.
     #[arg(long, env = "READ_API_MAX_CONCURRENT_QUERIES", default_value_t = 4)]
     pub max_concurrent_queries: usize,
+    /// The most profile requests read together in one ClickHouse query when requests
+    /// pile up (every query slot busy); a lone request is read alone.
+    #[arg(long, env = "READ_API_PROFILE_BATCH", default_value_t = 32)]
+    pub profile_batch: usize,
+    /// Deadline for one read of the analysts' API (`/v1/`), in milliseconds.
+    #[arg(long = "analytics-deadline-ms", env = "READ_API_ANALYTICS_DEADLINE_MS", default_value = "10000", value_parser = parse_millis)]
+    pub analytics_deadline: Duration,
+    /// Reads of the analysts' API this instance runs in ClickHouse at once (apart from
+    /// the contract's, so a day-long scan never queues a profile read). Each uses two
+    /// ClickHouse threads.
+    #[arg(
+        long,
+        env = "READ_API_ANALYTICS_CONCURRENT_QUERIES",
+        default_value_t = 1
+    )]
+    pub analytics_concurrent_queries: usize,
+    /// API keys for `/v1/` and `/console`, comma-separated; none (the default) leaves
+    /// them open. Never asked on the contract's endpoints.
+    #[arg(
+        long,
+        env = "READ_API_KEYS",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub api_keys: String,
+    /// The services whose Prometheus metrics feed the ingest panel (`/v1/ingest`),
+    /// `service=url` comma-separated; replicas of a service are summed.
+    #[arg(
+        long,
+        env = "READ_API_PEER_METRICS",
+        default_value = "write-api=http://127.0.0.1:8081/metrics,projector=http://127.0.0.1:8083/metrics",
+        value_parser = parse_peers
+    )]
+    pub peer_metrics: std::vec::Vec<Peer>,
     /// ClickHouse connection and database.
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,
     /// Logging.
     #[command(flatten)]
     pub log: LogSettings,
+}
+
+/// `--peer-metrics`: the whole list is one value.
+fn parse_peers(text: &str) -> Result<std::vec::Vec<Peer>, String> {
+    crate::analytics::ingest::parse_peers(text)
 }
 
 impl Config {

@@ -42,6 +42,12 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %service_kit::error::chain(&self), "stored row is not a valid tag");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error", None)
             }
+            Self::NotAnswered(GateError::Query(StoreError::Batch(cause)))
+                if matches!(cause.as_ref(), StoreError::InvalidRow(_)) =>
+            {
+                tracing::error!(error = %service_kit::error::chain(&self), "stored row is not a valid tag");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error", None)
+            }
             Self::NotAnswered(_) => {
                 tracing::warn!(error = %service_kit::error::chain(&self), "query not answered");
                 (

@@ -48,13 +48,74 @@ const DURATION_WEIGHT: f64 = 0.1;
 /// The estimate before any query finished.
 const INITIAL_QUERY_MICROS: u64 = 5_000;
 
+/// How long a unit of work (a query, a batch) takes lately, and whether a request can
+/// still be answered in time behind the work queued ahead of it: the admission rule of
+/// this gate and of the profile batcher.
+#[derive(Debug)]
+pub struct Admission {
+    /// Units of work running at once.
+    parallel: usize,
+    /// An exponentially weighted mean of recent durations, in microseconds.
+    recent_micros: AtomicU64,
+}
+
+impl Admission {
+    /// Admission for `parallel` units of work at once.
+    pub fn new(parallel: usize) -> Self {
+        Self {
+            parallel: parallel.max(1),
+            recent_micros: AtomicU64::new(INITIAL_QUERY_MICROS),
+        }
+    }
+
+    /// The recent duration of one unit of work.
+    pub fn recent(&self) -> Duration {
+        Duration::from_micros(self.recent_micros.load(Ordering::Relaxed))
+    }
+
+    /// Folds a finished unit's duration into the estimate.
+    pub fn record(&self, duration: Duration) {
+        let micros = duration.as_micros() as f64;
+        let _ = self
+            .recent_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                let mean = old as f64 * (1.0 - DURATION_WEIGHT) + micros * DURATION_WEIGHT;
+                Some(mean.max(1.0) as u64)
+            });
+    }
+
+    /// Refuses a request that finds `ahead` requests queued, `per_unit` of which one
+    /// unit of work serves, when the rounds ahead of it and its own do not fit
+    /// `deadline`.
+    pub fn check<E: std::error::Error + 'static>(
+        &self,
+        ahead: usize,
+        per_unit: usize,
+        deadline: Duration,
+    ) -> Result<(), GateError<E>> {
+        let per_round = self.parallel.saturating_mul(per_unit.max(1));
+        let rounds = u32::try_from(ahead / per_round).unwrap_or(u32::MAX);
+        let expected = self.recent().saturating_mul(rounds.saturating_add(1));
+        if expected > deadline {
+            metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
+                .increment(1);
+            return Err(GateError::Busy {
+                queued: ahead,
+                expected,
+                deadline,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A bounded set of query slots, shared by every request of one read-api.
 #[derive(Clone)]
 pub struct QueryGate {
     slots: Arc<Semaphore>,
     capacity: usize,
     queued: Arc<AtomicUsize>,
-    query_micros: Arc<AtomicU64>,
+    admission: Arc<Admission>,
 }
 
 /// Counts a request as queued for as long as it waits.
@@ -74,7 +135,7 @@ impl QueryGate {
             slots: Arc::new(Semaphore::new(capacity)),
             capacity,
             queued: Arc::new(AtomicUsize::new(0)),
-            query_micros: Arc::new(AtomicU64::new(INITIAL_QUERY_MICROS)),
+            admission: Arc::new(Admission::new(capacity)),
         }
     }
 
@@ -85,7 +146,7 @@ impl QueryGate {
 
     /// The recent query duration.
     pub fn query_duration(&self) -> Duration {
-        Duration::from_micros(self.query_micros.load(Ordering::Relaxed))
+        self.admission.recent()
     }
 
     /// Runs `query` in a slot, all within `deadline`, or refuses it at once when it
@@ -100,17 +161,7 @@ impl QueryGate {
         let query_duration = self.query_duration();
         let ahead = self.queued.fetch_add(1, Ordering::SeqCst);
         let queued = Queued(Arc::clone(&self.queued));
-        let rounds = u32::try_from(ahead / self.capacity).unwrap_or(u32::MAX);
-        let expected = query_duration.saturating_mul(rounds.saturating_add(1));
-        if expected > deadline {
-            metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
-                .increment(1);
-            return Err(GateError::Busy {
-                queued: ahead,
-                expected,
-                deadline,
-            });
-        }
+        self.admission.check(ahead, 1, deadline)?;
         let wait_until = until.checked_sub(query_duration).unwrap_or(started);
         let slot = match tokio::time::timeout_at(wait_until, self.slots.acquire()).await {
             Ok(Ok(slot)) => slot,
@@ -131,7 +182,7 @@ impl QueryGate {
         let outcome = tokio::time::timeout_at(until, query).await;
         drop(slot);
         metrics::gauge!("read_api_clickhouse_queries_in_flight").set(self.in_flight() as f64);
-        self.record(begun.elapsed());
+        self.admission.record(begun.elapsed());
         match outcome {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(GateError::Query(error)),
@@ -140,16 +191,6 @@ impl QueryGate {
                 Err(GateError::Late(deadline))
             }
         }
-    }
-
-    fn record(&self, duration: Duration) {
-        let micros = duration.as_micros() as f64;
-        let _ = self
-            .query_micros
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                let mean = old as f64 * (1.0 - DURATION_WEIGHT) + micros * DURATION_WEIGHT;
-                Some(mean.max(1.0) as u64)
-            });
     }
 }
 

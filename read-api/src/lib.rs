@@ -8,20 +8,30 @@
 //! A JSON request body is the caller's expected answer (debug mode): it is compared
 //! with ours and a mismatch is logged and counted, never echoed.
 //!
+//! Beside them, the analysts' API under `/v1/` ([`analytics`]): series, top-N, a
+//! shopper's timeline and ingest figures, with an OpenAPI description and API keys; and
+//! the analysts' web console on it at `/console` ([`console`]).
+//!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
 //! - [`params`]: query-string parsing into typed queries, each error naming its parameter;
 //! - [`extract`]: typed extractors that run the parsing before any handler;
 //! - [`store`]: the ClickHouse reads, with bound parameters only;
 //! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
+//! - [`batcher`]: profile reads, batched into one query when requests pile up;
 //! - [`answers`]: the answers' shapes;
 //! - [`routes`]: the HTTP handlers;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
 //! - [`error`]: the one error enum and its mapping to status codes;
+//! - [`analytics`]: the analysts' API under `/v1/`;
+//! - [`console`]: the web console's page, embedded in the binary;
 //! - [`startup`]: binds the listener, wires the state, serves until shutdown.
 
+pub mod analytics;
 pub mod answers;
+pub mod batcher;
 pub mod config;
+pub mod console;
 pub mod debug_mode;
 pub mod error;
 pub mod extract;

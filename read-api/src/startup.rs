@@ -1,6 +1,11 @@
 //! Builds the application (listener, ClickHouse store, router) and serves it until a
 //! shutdown future resolves; tests bind port 0 and pass their own shutdown.
 
+use crate::analytics::auth::ApiKeys;
+use crate::analytics::ingest::IngestFigures;
+use crate::analytics::routes::AnalyticsState;
+use crate::analytics::store::CubeStore;
+use crate::batcher::ProfileBatcher;
 use crate::config::Config;
 use crate::gate::QueryGate;
 use crate::routes::aggregates::aggregates;
@@ -57,14 +62,29 @@ impl Application {
             profile_deadline: config.query_deadline,
             aggregates_deadline: config.aggregates_deadline,
             gate: QueryGate::new(config.max_concurrent_queries),
+            profiles: ProfileBatcher::new(
+                store.clone(),
+                config.max_concurrent_queries,
+                config.profile_batch,
+            ),
         };
+        let analytics = AnalyticsState {
+            cube: CubeStore::new(store.client().clone()),
+            store: store.clone(),
+            gate: QueryGate::new(config.analytics_concurrent_queries),
+            deadline: config.analytics_deadline,
+            ingest: IngestFigures::new(config.peer_metrics.clone(), metrics.clone()),
+        };
+        let keys = ApiKeys::from_list(&config.api_keys);
         let api = Router::new()
             .route("/user_profiles/{cookie}", post(user_profile))
             .route("/aggregates", post(aggregates))
-            .with_state(state);
+            .with_state(state)
+            .merge(crate::analytics::routes::router(analytics, keys.clone()))
+            .merge(crate::console::router(keys));
         // The handlers keep their own deadlines; the backstop only bounds a request that
         // would otherwise hang (reading a slow body, say).
-        let backstop = config.aggregates_deadline + BACKSTOP_MARGIN;
+        let backstop = config.aggregates_deadline.max(config.analytics_deadline) + BACKSTOP_MARGIN;
         let router = service_kit::http::layers(api, "read-api", backstop).merge(
             service_kit::health::routes(Arc::new(ClickHouseReadiness(store)), metrics),
         );

@@ -6,12 +6,14 @@ use crate::params::{AggregatesQuery, TimeRange};
 use clickhouse::{Client, Row};
 use read_model::profile::{newest_distinct, split_by_action, DUPLICATE_MARGIN};
 use read_model::queries::{
-    MINUTE_TOTALS, NEWEST_DISTINCT_OF_ACTION, NEWEST_ROWS, NEWEST_ROWS_OF_ACTION,
+    newest_rows_of_cookies, MINUTE_TOTALS, NEWEST_DISTINCT_OF_ACTION, NEWEST_ROWS,
+    NEWEST_ROWS_OF_ACTION,
 };
-use read_model::{Profile, ProfileRow, RowError};
+use read_model::{CookieProfileRow, Profile, ProfileRow, RowError};
 use schemas::{Action, MAX_FIELD_BYTES};
 use serde::Deserialize;
 use service_kit::settings::ClickHouseSettings;
+use std::collections::HashMap;
 
 /// The totals of one minute that has data.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
@@ -33,6 +35,9 @@ pub enum StoreError {
     /// A stored row is not a valid tag (a bug or a foreign writer).
     #[error("stored row is not a valid tag")]
     InvalidRow(#[from] RowError),
+    /// The read of a batch this request was part of failed.
+    #[error("batched read failed")]
+    Batch(#[source] std::sync::Arc<StoreError>),
 }
 
 /// Reads from the tables of `migrations/`.
@@ -95,8 +100,7 @@ impl Store {
         if cookie.len() > MAX_FIELD_BYTES || limit == 0 {
             return Ok(Profile::default());
         }
-        let per_action = limit.saturating_add(DUPLICATE_MARGIN);
-        let read = per_action.saturating_mul(2);
+        let read = rows_to_read(limit);
         let client = self.profile_client();
         let rows = client
             .query(NEWEST_ROWS)
@@ -106,21 +110,78 @@ impl Store {
             .bind(read)
             .fetch_all::<ProfileRow>()
             .await?;
-        let complete = (rows.len() as u64) < read;
-        let (views, buys) = split_by_action(rows);
-        let views = match newest_distinct(views, limit, complete) {
-            Some(newest) => newest,
-            None => {
-                newest_of_action(&client, cookie, Action::View, range, limit, per_action).await?
+        finish_profile(&client, cookie, range, limit, rows, read).await
+    }
+
+    /// The profiles of several reads, in order, read together in one query (plus the
+    /// rare per-action read a busy shopper needs): what many requests arriving at once
+    /// cost ClickHouse is mostly the per-query work, paid once here. Each answer is what
+    /// [`Self::profile`] gives alone. A cookie asked twice is read apart the second time
+    /// (one query's rows of a cookie serve one range).
+    pub async fn profiles(&self, reads: &[ProfileRead]) -> Result<Vec<Profile>, StoreError> {
+        if let [single] = reads {
+            return Ok(vec![
+                self.profile(&single.cookie, single.range, single.limit)
+                    .await?,
+            ]);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let batched: Vec<bool> = reads
+            .iter()
+            .map(|read| {
+                read.cookie.len() <= MAX_FIELD_BYTES
+                    && read.limit > 0
+                    && seen.insert(read.cookie.as_str())
+            })
+            .collect();
+        let asked: Vec<&ProfileRead> = reads
+            .iter()
+            .zip(&batched)
+            .filter_map(|(read, batched)| batched.then_some(read))
+            .collect();
+        let read = asked
+            .iter()
+            .map(|read| rows_to_read(read.limit))
+            .max()
+            .unwrap_or(0);
+        let client = self.profile_client();
+        let mut by_cookie: HashMap<String, Vec<ProfileRow>> = HashMap::new();
+        if !asked.is_empty() {
+            let mut query = client.query(&newest_rows_of_cookies(asked.len()));
+            for profile_read in &asked {
+                query = query
+                    .bind(profile_read.cookie.as_str())
+                    .bind(profile_read.range.from().millis())
+                    .bind(profile_read.range.to().millis());
             }
-        };
-        let buys = match newest_distinct(buys, limit, complete) {
-            Some(newest) => newest,
-            None => {
-                newest_of_action(&client, cookie, Action::Buy, range, limit, per_action).await?
+            for row in query.bind(read).fetch_all::<CookieProfileRow>().await? {
+                let (cookie, row) = row.into_profile_row();
+                by_cookie.entry(cookie).or_default().push(row);
             }
-        };
-        Ok(Profile::from_rows(cookie, &views, &buys)?)
+        }
+        let mut profiles = Vec::with_capacity(reads.len());
+        for (profile_read, batched) in reads.iter().zip(batched) {
+            if !batched {
+                profiles.push(
+                    self.profile(&profile_read.cookie, profile_read.range, profile_read.limit)
+                        .await?,
+                );
+                continue;
+            }
+            let rows = by_cookie.remove(&profile_read.cookie).unwrap_or_default();
+            profiles.push(
+                finish_profile(
+                    &client,
+                    &profile_read.cookie,
+                    profile_read.range,
+                    profile_read.limit,
+                    rows,
+                    read,
+                )
+                .await?,
+            );
+        }
+        Ok(profiles)
     }
 
     /// The totals of every minute of the query's range that has matching rows, in
@@ -153,6 +214,48 @@ impl Store {
         }
         Ok(read.fetch_all::<MinuteTotals>().await?)
     }
+}
+
+/// One read of a batch: a cookie, its range and its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRead {
+    /// The shopper.
+    pub cookie: String,
+    /// The range.
+    pub range: TimeRange,
+    /// At most this many tags of each action.
+    pub limit: u64,
+}
+
+/// Rows read (both actions) for a profile of `limit` tags per action: room for copies
+/// of replayed tags in each action's share.
+fn rows_to_read(limit: u64) -> u64 {
+    limit.saturating_add(DUPLICATE_MARGIN).saturating_mul(2)
+}
+
+/// The profile from the newest `read` rows of a cookie's range (both actions): an
+/// action whose share was cut short by copies or by the other action gets a read of its
+/// own.
+async fn finish_profile(
+    client: &Client,
+    cookie: &str,
+    range: TimeRange,
+    limit: u64,
+    rows: Vec<ProfileRow>,
+    read: u64,
+) -> Result<Profile, StoreError> {
+    let per_action = limit.saturating_add(DUPLICATE_MARGIN);
+    let complete = (rows.len() as u64) < read;
+    let (views, buys) = split_by_action(rows);
+    let views = match newest_distinct(views, limit, complete) {
+        Some(newest) => newest,
+        None => newest_of_action(client, cookie, Action::View, range, limit, per_action).await?,
+    };
+    let buys = match newest_distinct(buys, limit, complete) {
+        Some(newest) => newest,
+        None => newest_of_action(client, cookie, Action::Buy, range, limit, per_action).await?,
+    };
+    Ok(Profile::from_rows(cookie, &views, &buys)?)
 }
 
 /// One action's newest `limit` tags: [`NEWEST_ROWS_OF_ACTION`], or the exact

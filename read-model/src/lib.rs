@@ -17,4 +17,4 @@ pub mod queries;
 pub mod rows;
 
 pub use profile::Profile;
-pub use rows::{BatchLogRow, LogPosition, ProfileRow, RowError, UserTagRow};
+pub use rows::{BatchLogRow, CookieProfileRow, LogPosition, ProfileRow, RowError, UserTagRow};

@@ -131,6 +131,57 @@ pub struct ProfileRow {
     pub kafka_offset: i64,
 }
 
+/// A [`ProfileRow`] with its cookie, for reads of several cookies at once.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct CookieProfileRow {
+    /// The shopper.
+    pub cookie: String,
+    /// The action's code.
+    pub action: i8,
+    /// Event time, ms since the epoch.
+    pub time_ms: i64,
+    /// Country.
+    pub country: String,
+    /// The device's code.
+    pub device: i8,
+    /// Campaign.
+    pub origin: String,
+    /// Product id as text.
+    pub product_id: String,
+    /// 1 when the product id was sent as a JSON string, 0 for a JSON integer.
+    pub product_id_is_text: u8,
+    /// Brand.
+    pub brand_id: String,
+    /// Category.
+    pub category_id: String,
+    /// Price.
+    pub price: i32,
+    /// Source offset.
+    pub kafka_offset: i64,
+}
+
+impl CookieProfileRow {
+    /// The row without its cookie.
+    pub fn into_profile_row(self) -> (String, ProfileRow) {
+        (
+            self.cookie,
+            ProfileRow {
+                action: self.action,
+                time_ms: self.time_ms,
+                country: self.country,
+                device: self.device,
+                origin: self.origin,
+                product_id: self.product_id,
+                product_id_is_text: self.product_id_is_text,
+                brand_id: self.brand_id,
+                category_id: self.category_id,
+                price: self.price,
+                kafka_offset: self.kafka_offset,
+            },
+        )
+    }
+}
+
 impl ProfileRow {
     /// The tag this row stores for `cookie`, exactly as it was sent.
     pub fn to_tag(&self, cookie: &str) -> Result<UserTag, RowError> {

@@ -4,6 +4,7 @@
 pub mod aggregates;
 pub mod profiles;
 
+use crate::batcher::ProfileBatcher;
 use crate::gate::QueryGate;
 use crate::store::Store;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub profile_deadline: Duration,
     /// How long an aggregates query may wait for ClickHouse.
     pub aggregates_deadline: Duration,
-    /// The bound on reads running in ClickHouse.
+    /// The bound on aggregates reads running in ClickHouse.
     pub gate: QueryGate,
+    /// Profile reads, batched when they pile up.
+    pub profiles: ProfileBatcher,
 }

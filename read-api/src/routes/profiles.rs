@@ -5,6 +5,7 @@ use crate::answers::ProfileAnswer;
 use crate::debug_mode::{self, Endpoint};
 use crate::error::ApiError;
 use crate::extract::{ExpectedAnswer, ProfileRequest};
+use crate::store::ProfileRead;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,15 +17,16 @@ pub async fn user_profile(
     ExpectedAnswer(expected): ExpectedAnswer,
 ) -> Result<Response, ApiError> {
     let ProfileRequest { cookie, query } = request;
+    let read = ProfileRead {
+        cookie,
+        range: query.time_range(),
+        limit: query.limit(),
+    };
     let profile = state
-        .gate
-        .run(
-            state.profile_deadline,
-            state
-                .store
-                .profile(&cookie, query.time_range(), query.limit()),
-        )
+        .profiles
+        .read(read.clone(), state.profile_deadline)
         .await?;
+    let cookie = read.cookie;
     let answer = ProfileAnswer::new(&cookie, &profile);
     debug_mode::check(Endpoint::UserProfiles, expected.as_ref(), &answer);
     Ok(Json(answer).into_response())

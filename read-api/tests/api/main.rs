@@ -6,7 +6,10 @@
 mod common;
 
 mod aggregates;
+mod analytics;
+mod console;
 mod debug_mode;
 mod hostile;
+mod newest;
 mod profiles;
 mod resilience;

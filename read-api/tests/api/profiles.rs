@@ -387,3 +387,60 @@ async fn hostile_cookies_are_only_data() {
     let still_there = app.profile_json("bystander", from, to, None).await;
     assert_eq!(still_there["views"], json!([bystander]));
 }
+
+/// Requests that pile up are read together in one query: with one query slot, 150
+/// requests at once (distinct and repeated cookies, different ranges and limits) are
+/// batched, and every answer is exactly the answer of the same request alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_read_together_get_exactly_their_own_answers() {
+    let database = test_support::migrated_database("read_api").await;
+    let mut tags = Vec::new();
+    for cookie in 0..40_i64 {
+        for index in 0..(cookie % 7) * 3 {
+            let action = if index % 4 == 0 { "BUY" } else { "VIEW" };
+            tags.push(tag(
+                &format!("c{cookie}"),
+                action,
+                BASE_MILLIS + cookie * 1_000 + index * 10,
+            ));
+        }
+    }
+    insert_tags(&database, &tags).await;
+    let mut config = read_api::config::Config::local_defaults();
+    config.max_concurrent_queries = 1;
+    config.query_deadline = std::time::Duration::from_secs(10);
+    let app = crate::common::spawn_app_with(&database, config).await;
+
+    let requests: Vec<(String, i64, i64, Option<String>)> = (0..150_i64)
+        .map(|index| {
+            let cookie = format!("c{}", index % 45);
+            let start = BASE_MILLIS + (index % 45) * 1_000 + (index % 3) * 20;
+            let limit = (index % 4 != 0).then(|| (index % 5).to_string());
+            (cookie, start, start + 500, limit)
+        })
+        .collect();
+    let together =
+        futures::future::join_all(requests.iter().map(|(cookie, from, to, limit)| {
+            app.profile_json(cookie, *from, *to, limit.as_deref())
+        }))
+        .await;
+    for ((cookie, from, to, limit), answer) in requests.iter().zip(together) {
+        let alone = app.profile_json(cookie, *from, *to, limit.as_deref()).await;
+        assert_eq!(answer, alone, "{cookie} {from} {to} {limit:?}");
+    }
+    let metrics = app.metrics().await;
+    let batched = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("read_api_profile_batch_size_sum "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .expect("batch sizes recorded");
+    let batches = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("read_api_profile_batch_size_count "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .expect("batch count recorded");
+    assert!(
+        batched / batches > 1.5,
+        "requests were not read together: {batched} in {batches} batches"
+    );
+}

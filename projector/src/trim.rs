@@ -1,0 +1,230 @@
+//! Trimming the profile store: each (cookie, action) keeps its newest `keep` tags (the
+//! contract's 200) plus a bounded slack; older ones go, so `user_tags` stops growing
+//! once every shopper has a full history.
+//!
+//! How (designed and measured by experiment on ClickHouse 26.9 with concurrent inserts
+//! and point reads; the figures are in docs/soak.md): `user_tag_counts` counts every row
+//! inserted per pair (a view on `user_tags`), an upper bound of the rows it holds. Every
+//! run (two minutes by default, instance 0 only, one run at a time):
+//! 1. the pairs counted above `keep + slack` are the candidates;
+//! 2. one snapshot of their rows ranks each pair's distinct event times, newest first,
+//!    and stores the keys to delete (copies of a replayed tag are one key), with the
+//!    rows the pair held: nothing within `recent` (five minutes of event time by
+//!    default) of the pair's newest tag, and of the older ones all but the newest
+//!    `keep`. So a query whose range ends anywhere in that window gets exactly what it
+//!    would get with nothing trimmed; without the window, a trim run between a tag and a
+//!    query a few seconds behind it took the query's oldest answers away (seen in the
+//!    end-to-end test: 72 of 12,500 answers short);
+//! 3. those keys are deleted as a patch part (a lightweight update of the row mask: its
+//!    cost follows the rows deleted, not the table);
+//! 4. the patch is applied to every part at once, so point reads never pay for it;
+//! 5. each pair's count is corrected to what the snapshot held less what was deleted,
+//!    with the run's deduplication token (a retry applies it once).
+//!
+//! A run cut short leaves counts too high, never too low: the pair is a candidate again.
+//! A large backlog (the first run over a loaded table) is split into slices by cookie
+//! hash, so ranking never holds more than about two million rows at once.
+//!
+//! Bound: a pair holds at most `keep + slack` rows plus its tags of the `recent` window
+//! right after a run, plus what it receives until the next run ends. The deleted rows stay on disk, masked, until their
+//! part is rewritten: merges do it for new parts; a periodic `OPTIMIZE ... FINAL`
+//! (daily by default) for the old big ones, which also folds the table into one part.
+//!
+//! The trimmer runs against one server's tables; on a sharded cluster it must run
+//! against each shard's server (untested here: see docs/operations.md).
+
+use clickhouse::{Client, Row};
+use read_model::queries::{
+    RECLAIM, TRIM_APPLY, TRIM_BACKLOG, TRIM_CANDIDATES, TRIM_CORRECT, TRIM_DELETE, TRIM_DELETED,
+    TRIM_KEYS,
+};
+use serde::Deserialize;
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// The most candidate rows ranked in one slice.
+const ROWS_PER_SLICE: u64 = 2_000_000;
+
+/// What the trimmer keeps and how often it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrimPolicy {
+    /// Tags kept per (cookie, action): the contract's 200.
+    pub keep: u64,
+    /// How far above `keep` a pair may grow before a run trims it.
+    pub slack: u64,
+    /// Event time behind each pair's newest tag inside which nothing is trimmed, so that
+    /// a query whose range ends there (a client a little behind the stream) still gets
+    /// its full newest `keep`.
+    pub recent: Duration,
+    /// Time between runs.
+    pub interval: Duration,
+    /// Time between rewrites of the whole table that give the deleted rows' disk back
+    /// (zero: never).
+    pub reclaim_interval: Duration,
+}
+
+/// Why a run failed (it is tried again at the next interval).
+#[derive(Debug, thiserror::Error)]
+#[error("trim run failed")]
+pub struct TrimError(#[from] clickhouse::error::Error);
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrimReport {
+    /// Pairs trimmed.
+    pub pairs: u64,
+    /// Rows deleted.
+    pub rows_deleted: u64,
+    /// Slices the run was split into.
+    pub slices: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Backlog {
+    pairs: u64,
+    rows: i64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Deleted {
+    deleted: u64,
+    pairs: u64,
+}
+
+/// Trims `user_tags` on one database.
+pub struct Trimmer {
+    client: Client,
+    policy: TrimPolicy,
+}
+
+impl Trimmer {
+    /// A trimmer of `client`'s database.
+    pub fn new(client: Client, policy: TrimPolicy) -> Self {
+        Self {
+            client: client.with_setting("mutations_sync", "2"),
+            policy,
+        }
+    }
+
+    /// One run (see the module documentation).
+    pub async fn run_once(&self) -> Result<TrimReport, TrimError> {
+        let bound = self.policy.keep + self.policy.slack;
+        let backlog: Backlog = self
+            .client
+            .query(TRIM_BACKLOG)
+            .bind(bound)
+            .fetch_one()
+            .await?;
+        if backlog.pairs == 0 {
+            return Ok(TrimReport::default());
+        }
+        let slices = (u64::try_from(backlog.rows).unwrap_or(0) / ROWS_PER_SLICE).max(1);
+        let started_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or_default();
+        let mut report = TrimReport {
+            slices,
+            ..TrimReport::default()
+        };
+        for slice in 0..slices {
+            let run = started_ms.saturating_mul(1000).saturating_add(slice);
+            self.client
+                .query(TRIM_CANDIDATES)
+                .bind(run)
+                .bind(bound)
+                .bind(slices)
+                .bind(slice)
+                .execute()
+                .await?;
+            self.client
+                .query(TRIM_KEYS)
+                .bind(run)
+                .bind(self.policy.keep)
+                .bind(i64::try_from(self.policy.recent.as_millis()).unwrap_or(i64::MAX))
+                .bind(run)
+                .execute()
+                .await?;
+            self.client.query(TRIM_DELETE).bind(run).execute().await?;
+            self.client.query(TRIM_APPLY).execute().await?;
+            self.client
+                .query(TRIM_CORRECT)
+                .bind(run)
+                .bind(run)
+                .with_setting("insert_deduplication_token", format!("trim-{run}"))
+                .execute()
+                .await?;
+            let deleted: Deleted = self
+                .client
+                .query(TRIM_DELETED)
+                .bind(run)
+                .fetch_one()
+                .await?;
+            report.rows_deleted += deleted.deleted;
+            report.pairs += deleted.pairs;
+        }
+        Ok(report)
+    }
+
+    /// Rewrites the table (see [`RECLAIM`]).
+    pub async fn reclaim(&self) -> Result<(), TrimError> {
+        self.client.query(RECLAIM).execute().await?;
+        Ok(())
+    }
+
+    /// Runs every interval until `cancel`, reclaiming the disk every reclaim interval;
+    /// failures are logged and counted, and tried again at the next interval.
+    pub async fn run_periodically(self, cancel: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.policy.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_reclaim = Instant::now();
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let started = Instant::now();
+            match self.run_once().await {
+                Ok(report) => {
+                    metrics::counter!("projector_trim_runs_total").increment(1);
+                    metrics::counter!("projector_trim_rows_deleted_total")
+                        .increment(report.rows_deleted);
+                    metrics::counter!("projector_trim_pairs_total").increment(report.pairs);
+                    metrics::histogram!("projector_trim_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    if report.pairs > 0 {
+                        tracing::info!(
+                            pairs = report.pairs,
+                            rows_deleted = report.rows_deleted,
+                            slices = report.slices,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "profiles trimmed"
+                        );
+                    }
+                }
+                Err(error) => {
+                    metrics::counter!("projector_trim_failures_total").increment(1);
+                    tracing::warn!(error = %service_kit::error::chain(&error), "trim run failed; trying again at the next interval");
+                }
+            }
+            let reclaim = self.policy.reclaim_interval;
+            if !reclaim.is_zero() && last_reclaim.elapsed() >= reclaim {
+                last_reclaim = Instant::now();
+                let started = Instant::now();
+                match self.reclaim().await {
+                    Ok(()) => {
+                        metrics::counter!("projector_reclaims_total").increment(1);
+                        tracing::info!(
+                            seconds = started.elapsed().as_secs_f64(),
+                            "profile store rewritten: trimmed rows' disk reclaimed"
+                        );
+                    }
+                    Err(error) => {
+                        metrics::counter!("projector_trim_failures_total").increment(1);
+                        tracing::warn!(error = %service_kit::error::chain(&error), "reclaim failed; trying again later");
+                    }
+                }
+            }
+        }
+    }
+}

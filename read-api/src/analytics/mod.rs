@@ -1,0 +1,20 @@
+//! The analysts' API under `/v1/`, beside the contract's endpoints (which it never
+//! changes): time series and top-N from the minute cube, a shopper's timeline, the
+//! ingest panel's figures, the newest minute with data, and its OpenAPI description at
+//! `/v1/openapi.json`, generated from the code (utoipa). Everything here needs an API
+//! key when keys are configured ([`auth`]).
+//!
+//! Layout: [`params`] parses and checks the queries; [`store`] reads the cube;
+//! [`answers`] shapes the answers; [`ingest`] reads the services' metrics; [`newest`]
+//! finds the newest minute with data (the console's default range); [`auth`]
+//! checks keys; [`routes`] holds the handlers and the router; [`openapi`] the
+//! description.
+
+pub mod answers;
+pub mod auth;
+pub mod ingest;
+pub mod newest;
+pub mod openapi;
+pub mod params;
+pub mod routes;
+pub mod store;

@@ -1,0 +1,422 @@
+//! The analysts' API (`/v1/`) against a real ClickHouse: series, top-N and shopper
+//! answers with exact expected values, every filter (country and device included), bad
+//! parameters, API keys, the OpenAPI description.
+
+use crate::common::{
+    assert_bad_parameter, insert_tags, ok_json, spawn_app, spawn_app_with, tag, BASE_MILLIS,
+    MINUTE_MILLIS,
+};
+use read_api::config::Config;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A tag of `cookie` with every dimension given.
+#[allow(clippy::too_many_arguments)]
+fn full_tag(
+    action: &str,
+    millis: i64,
+    origin: &str,
+    brand: &str,
+    category: &str,
+    country: &str,
+    device: &str,
+    price: i64,
+) -> Value {
+    let mut tag = tag("analyst", action, millis);
+    tag["origin"] = json!(origin);
+    tag["country"] = json!(country);
+    tag["device"] = json!(device);
+    tag["product_info"]["brand_id"] = json!(brand);
+    tag["product_info"]["category_id"] = json!(category);
+    tag["product_info"]["price"] = json!(price);
+    tag
+}
+
+/// Two hours of known tags: at minute m (0..120) of BASE, (m % 3) + 1 views in origin
+/// `o{m%2}`, brand `b{m%5}`, country `C{m%4}`, device PC/MOBILE/TV by m % 3, price 10 * m
+/// + 1; and one buy every 10 minutes in country PL on TV at price 1000.
+fn known_tags() -> Vec<Value> {
+    let devices = ["PC", "MOBILE", "TV"];
+    let mut tags = Vec::new();
+    for minute in 0..120_i64 {
+        for copy in 0..=(minute % 3) {
+            tags.push(full_tag(
+                "VIEW",
+                BASE_MILLIS + minute * MINUTE_MILLIS + copy * 7,
+                &format!("o{}", minute % 2),
+                &format!("b{}", minute % 5),
+                "shoes",
+                &format!("C{}", minute % 4),
+                devices[(minute % 3) as usize],
+                10 * minute + 1,
+            ));
+        }
+        if minute % 10 == 0 {
+            tags.push(full_tag(
+                "BUY",
+                BASE_MILLIS + minute * MINUTE_MILLIS + 500,
+                "o9",
+                "b9",
+                "hats",
+                "PL",
+                "TV",
+                1000,
+            ));
+        }
+    }
+    tags
+}
+
+/// (count, sum) of the known views of the minutes `minutes` that pass `keep`.
+fn expected_views(minutes: std::ops::Range<i64>, keep: impl Fn(i64) -> bool) -> (u64, i64) {
+    minutes
+        .filter(|minute| keep(*minute))
+        .map(|minute| {
+            let copies = (minute % 3) + 1;
+            (copies as u64, copies * (10 * minute + 1))
+        })
+        .fold((0, 0), |(count, sum), (c, s)| (count + c, sum + s))
+}
+
+fn at(minute: i64) -> String {
+    schemas::EventTime::from_millis(BASE_MILLIS + minute * MINUTE_MILLIS).to_bucket_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_have_every_bucket_with_exact_totals_for_any_filter_combination() {
+    let database = test_support::migrated_database("read_api_v1").await;
+    insert_tags(&database, &known_tags()).await;
+    let app = spawn_app(&database).await;
+
+    // 5-minute buckets over the first hour, unfiltered.
+    let series = ok_json(
+        app.get(&format!(
+            "/v1/series?from={}&to={}&action=VIEW&bucket=5m",
+            at(0),
+            at(60)
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(series["bucket"], "5m");
+    let points = series["points"].as_array().expect("points");
+    assert_eq!(points.len(), 12);
+    for (index, point) in points.iter().enumerate() {
+        let first = index as i64 * 5;
+        let (count, sum) = expected_views(first..first + 5, |_| true);
+        assert_eq!(point["start"], at(first));
+        assert_eq!(
+            (point["count"].as_u64(), point["sum_price"].as_i64()),
+            (Some(count), Some(sum))
+        );
+    }
+
+    // One-hour buckets, country and device filters together, the range given unaligned.
+    let series = ok_json(
+        app.get(&format!(
+            "/v1/series?from={}&to={}Z&action=VIEW&bucket=1h&country=C1&device=MOBILE",
+            "2026-03-01T12:10:00", "2026-03-01T13:59:59"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (series["from"].as_str(), series["to"].as_str()),
+        (Some(at(0).as_str()), Some(at(120).as_str()))
+    );
+    let points = series["points"].as_array().expect("points");
+    for (hour, point) in points.iter().enumerate() {
+        let first = hour as i64 * 60;
+        let expected = expected_views(first..first + 60, |minute| {
+            minute % 4 == 1 && minute % 3 == 1
+        });
+        assert_eq!(
+            (point["count"].as_u64(), point["sum_price"].as_i64()),
+            (Some(expected.0), Some(expected.1))
+        );
+    }
+
+    // Every filter at once; minutes with nothing matching are zeros.
+    let series = ok_json(
+        app.get(&format!(
+            "/v1/series?from={}&to={}&action=VIEW&origin=o0&brand_id=b2&category_id=shoes&country=C0&device=PC",
+            at(0),
+            at(60)
+        ))
+        .await,
+    )
+    .await;
+    let points = series["points"].as_array().expect("points");
+    assert_eq!(points.len(), 60);
+    for (minute, point) in points.iter().enumerate() {
+        let minute = minute as i64;
+        let matches = minute % 2 == 0 && minute % 5 == 2 && minute % 4 == 0 && minute % 3 == 0;
+        let expected = expected_views(minute..minute + 1, |_| matches);
+        assert_eq!(
+            (point["count"].as_u64(), point["sum_price"].as_i64()),
+            (Some(expected.0), Some(expected.1)),
+            "minute {minute}"
+        );
+    }
+
+    // Buys.
+    let buys = ok_json(
+        app.get(&format!(
+            "/v1/series?from={}&to={}&action=BUY&bucket=1h",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    let counts: Vec<u64> = buys["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|p| p["count"].as_u64())
+        .collect();
+    assert_eq!(counts, vec![6, 6]);
+
+    // Bad parameters name themselves.
+    for (query, parameter) in [
+        ("from=2026-03-01T12:00:00&action=VIEW", "to"),
+        (
+            "from=2026-03-01T12:00:00&to=2026-03-01T11:00:00&action=VIEW",
+            "to",
+        ),
+        (
+            "from=2026-03-01T12:00:00&to=2026-03-01T13:00:00&action=CLICK",
+            "action",
+        ),
+        (
+            "from=2026-03-01T12:00:00&to=2026-03-01T13:00:00&action=VIEW&bucket=2m",
+            "bucket",
+        ),
+        (
+            "from=2026-03-01T12:00:00&to=2026-03-01T13:00:00&action=VIEW&device=FRIDGE",
+            "device",
+        ),
+        (
+            "from=2026-03-01T00:00:00&to=2026-03-20T00:00:00&action=VIEW",
+            "bucket",
+        ),
+    ] {
+        assert_bad_parameter(app.get(&format!("/v1/series?{query}")).await, parameter).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_n_ranks_by_count_or_revenue_with_totals() {
+    let database = test_support::migrated_database("read_api_v1").await;
+    insert_tags(&database, &known_tags()).await;
+    let app = spawn_app(&database).await;
+
+    let brands = ok_json(
+        app.get(&format!(
+            "/v1/top?from={}&to={}&action=VIEW&dimension=brand_id&limit=3",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    let mut expected: Vec<(String, u64, i64)> = (0..5)
+        .map(|brand| {
+            let (count, sum) = expected_views(0..120, |minute| minute % 5 == brand);
+            (format!("b{brand}"), count, sum)
+        })
+        .collect();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let rows: Vec<(String, u64, i64)> = brands["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            (
+                row["value"].as_str().unwrap_or_default().to_owned(),
+                row["count"].as_u64().unwrap_or_default(),
+                row["sum_price"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected[..3].to_vec());
+    let (all_count, all_sum) = expected_views(0..120, |_| true);
+    assert_eq!(
+        brands["total"],
+        json!({"count": all_count, "sum_price": all_sum})
+    );
+
+    // By revenue, devices, filtered to one country.
+    let devices = ok_json(
+        app.get(&format!(
+            "/v1/top?from={}&to={}&action=VIEW&dimension=device&by=sum_price&country=C2",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    let mut expected: Vec<(String, i64)> = ["PC", "MOBILE", "TV"]
+        .iter()
+        .enumerate()
+        .map(|(index, device)| {
+            let sum = expected_views(0..120, |minute| {
+                minute % 4 == 2 && minute % 3 == index as i64
+            })
+            .1;
+            ((*device).to_owned(), sum)
+        })
+        .filter(|(_, sum)| *sum > 0)
+        .collect();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let rows: Vec<(String, i64)> = devices["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            (
+                row["value"].as_str().unwrap_or_default().to_owned(),
+                row["sum_price"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+
+    let countries = ok_json(
+        app.get(&format!(
+            "/v1/top?from={}&to={}&action=BUY&dimension=country",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        countries["rows"],
+        json!([{"value": "PL", "count": 12, "sum_price": 12000}])
+    );
+
+    for (query, parameter) in [
+        ("action=VIEW&dimension=colour", "dimension"),
+        ("action=VIEW&dimension=origin&by=avg", "by"),
+        ("action=VIEW&dimension=origin&limit=0", "limit"),
+        ("action=VIEW&dimension=origin&limit=ten", "limit"),
+    ] {
+        assert_bad_parameter(
+            app.get(&format!("/v1/top?from={}&to={}&{query}", at(0), at(60)))
+                .await,
+            parameter,
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_is_a_timeline_of_views_and_buys() {
+    let database = test_support::migrated_database("read_api_v1").await;
+    insert_tags(&database, &known_tags()).await;
+    let app = spawn_app(&database).await;
+    let shopper = ok_json(
+        app.get(&format!(
+            "/v1/shoppers/analyst?from={}&to={}&limit=2",
+            at(100),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(shopper["cookie"], "analyst");
+    let times: Vec<&str> = shopper["buys"]
+        .as_array()
+        .expect("buys")
+        .iter()
+        .filter_map(|tag| tag["time"].as_str())
+        .collect();
+    assert_eq!(
+        times,
+        vec!["2026-03-01T13:50:00.500Z", "2026-03-01T13:40:00.500Z"]
+    );
+    assert_eq!(shopper["views"].as_array().map(Vec::len), Some(2));
+    let everything = ok_json(app.get("/v1/shoppers/analyst?limit=1000").await).await;
+    assert_eq!(everything["buys"].as_array().map(Vec::len), Some(12));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_guard_v1_never_the_contract() {
+    let database = test_support::migrated_database("read_api_v1").await;
+    let mut config = Config::local_defaults();
+    config.api_keys = "secret-1,secret-2".to_owned();
+    config.query_deadline = Duration::from_secs(5);
+    let app = spawn_app_with(&database, config).await;
+    let series = format!("/v1/series?from={}&to={}&action=VIEW", at(0), at(10));
+
+    for (header, value) in [
+        (None, None),
+        (Some("x-api-key"), Some("wrong")),
+        (Some("authorization"), Some("Bearer secret-3")),
+    ] {
+        let mut request = app.http.get(format!("{}{series}", app.address));
+        if let (Some(header), Some(value)) = (header, value) {
+            request = request.header(header, value);
+        }
+        let answer = request.send().await.expect("answer");
+        assert_eq!(answer.status(), 401);
+        assert!(answer.headers().contains_key("www-authenticate"));
+        assert_eq!(
+            answer.text().await.expect("body"),
+            r#"{"error":"unauthorized"}"#
+        );
+    }
+    for (header, value) in [
+        ("x-api-key", "secret-1".to_owned()),
+        ("authorization", "Bearer secret-2".to_owned()),
+        (
+            "authorization",
+            format!("Basic {}", base64_of("me:secret-1")),
+        ),
+    ] {
+        let answer = app
+            .http
+            .get(format!("{}{series}", app.address))
+            .header(header, value)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(answer.status(), 200);
+    }
+    // The contract's endpoints never ask for a key.
+    let profile = app
+        .http
+        .post(format!(
+            "{}/user_profiles/c?time_range=2026-03-01T12:00:00.000_2026-03-01T12:00:01.000",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(profile.status(), 200);
+    let openapi = app
+        .http
+        .get(format!("{}/v1/openapi.json", app.address))
+        .header("x-api-key", "secret-1")
+        .send()
+        .await
+        .expect("answer");
+    let description: Value = openapi.json().await.expect("json");
+    for path in [
+        "/v1/series",
+        "/v1/top",
+        "/v1/shoppers/{cookie}",
+        "/v1/ingest",
+    ] {
+        assert!(
+            description["paths"][path].is_object(),
+            "{path} missing from the description"
+        );
+    }
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
