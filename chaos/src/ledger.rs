@@ -70,8 +70,11 @@ pub struct Tally {
     pub tags_failed: u64,
     /// Queries answered right.
     pub queries_correct: u64,
-    /// Queries answered wrong.
+    /// Queries answered wrong (data the model never had, or missing older than the fault).
     pub queries_wrong: u64,
+    /// Queries answered stale: right as of before the fault, missing only tags sent
+    /// since (see [`crate::staleness`]); counted out of the wrong ones by the run.
+    pub queries_stale: u64,
     /// Queries failed (status, transport, deadline).
     pub queries_failed: u64,
 }

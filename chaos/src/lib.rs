@@ -15,6 +15,7 @@
 //! - [`ledger`]: the harness's outcomes as they come, kept to time and attribute them;
 //! - [`freshness`]: the probe of the projection's recovery;
 //! - [`integrity`]: ClickHouse's counts over an event-time range (counted twice or not);
+//! - [`staleness`]: a stale answer (right as of before the fault) told from a wrong one;
 //! - [`run`]: the schedule (one fault per slot of the stream) and the per-slot results;
 //! - [`report`]: the table of `docs/reliability.md`, the details and the verdict.
 
@@ -25,3 +26,4 @@ pub mod ledger;
 pub mod report;
 pub mod run;
 pub mod stack;
+pub mod staleness;

@@ -134,6 +134,10 @@ pub struct ChaosReport {
     pub harness: HarnessReport,
     /// Everything that failed the run.
     pub problems: Vec<String>,
+    /// Answers that missed tags answered 204 more than the freshness limit earlier, per
+    /// fault: the contract's freshness broken while the platform recovered, its data
+    /// intact. Reported, not failed: a freeze longer than the limit cannot avoid them.
+    pub freshness: Vec<String>,
     /// Whether nothing did.
     pub passed: bool,
 }
@@ -164,7 +168,21 @@ impl ChaosReport {
                 harness.lost_tags
             ));
         }
+        let freshness = slots
+            .iter()
+            .filter(|slot| slot.tally.queries_stale > 0)
+            .map(|slot| {
+                format!(
+                    "{} at {}: {} stale answers",
+                    slot.label,
+                    slot.injected_at_s
+                        .map_or_else(|| "-".to_owned(), |at| format!("{at:.0} s")),
+                    slot.tally.queries_stale
+                )
+            })
+            .collect();
         Self {
+            freshness,
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             commit: commit(&options.stack_root),
             base_url: options.base_url.clone(),
@@ -188,8 +206,8 @@ impl ChaosReport {
             }
         }
         let mut text = String::from(
-            "| fault | count | lost | double-counted | wrong answers | time to recover | tags not 204 | live queries failed |\n\
-             |---|---:|---:|---:|---:|---|---:|---:|\n",
+            "| fault | count | lost | double-counted | wrong answers | stale answers | time to recover | tags not 204 | live queries failed |\n\
+             |---|---:|---:|---:|---:|---:|---|---:|---:|\n",
         );
         for kind in kinds {
             let slots: Vec<&SlotResult> = self
@@ -205,10 +223,11 @@ impl ChaosReport {
                 .filter_map(|slot| slot.integrity.map(|counts| counts.double_counted()))
                 .sum();
             let wrong: u64 = slots.iter().map(|slot| slot.tally.queries_wrong).sum();
+            let stale: u64 = slots.iter().map(|slot| slot.tally.queries_stale).sum();
             let failed_tags: u64 = slots.iter().map(|slot| slot.tally.tags_failed).sum();
             let failed_queries: u64 = slots.iter().map(|slot| slot.tally.queries_failed).sum();
             text += &format!(
-                "| {label} | {count} | {lost} | {double} | {wrong} | {} | {failed_tags} | {failed_queries} |\n",
+                "| {label} | {count} | {lost} | {double} | {wrong} | {stale} | {} | {failed_tags} | {failed_queries} |\n",
                 recovery_cell(&slots)
             );
         }
@@ -234,7 +253,9 @@ impl ChaosReport {
         text +=
             "\nPer fault (seconds from the start of the stream; recovery per path from the fault: \
                  write = first 204, read = first correct profile, fresh = a tag answered after the \
-                 restart visible within 10 s):\n\n";
+                 restart visible within 10 s; wrong = an answer the data cannot explain, stale = \
+                 right as of 2 s before the fault, missing only tags answered 204 since, so more \
+                 than 10 s late):\n\n";
         for slot in &self.slots {
             let recovery: Vec<String> = slot
                 .recovery
@@ -249,7 +270,7 @@ impl ChaosReport {
                 |counts| format!("{} stored, {} counted", counts.stored, counts.counted),
             );
             text += &format!(
-                "- {} at {}: back after {}; {}; tags {} sent, {} not 204; live queries {} right, {} wrong, {} failed; lost {}; {} ({} to {}){}\n",
+                "- {} at {}: back after {}; {}; tags {} sent, {} not 204; live queries {} right, {} wrong, {} stale, {} failed; lost {}; {} ({} to {}){}\n",
                 slot.label,
                 slot.injected_at_s.map_or_else(|| "-".to_owned(), |at| format!("{at:.1} s")),
                 slot.back_after_s.map_or_else(|| "-".to_owned(), |back| format!("{back:.1} s")),
@@ -258,6 +279,7 @@ impl ChaosReport {
                 slot.tally.tags_failed,
                 slot.tally.queries_correct,
                 slot.tally.queries_wrong,
+                slot.tally.queries_stale,
                 slot.tally.queries_failed,
                 slot.lost,
                 counts,
@@ -280,10 +302,17 @@ impl ChaosReport {
             harness.lost_tags,
         );
         text += &if self.passed {
-            "Verdict: PASSED.\n".to_owned()
+            "Verdict: PASSED (nothing lost, nothing counted twice, no wrong answer, every path recovered).\n".to_owned()
         } else {
             format!("Verdict: FAILED: {}.\n", self.problems.join("; "))
         };
+        if !self.freshness.is_empty() {
+            text += &format!(
+                "Freshness past the contract's 10 s while recovering (answers right as of the fault, \
+                 missing tags answered 204 since): {}.\n",
+                self.freshness.join("; ")
+            );
+        }
         text
     }
 

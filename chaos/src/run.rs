@@ -16,6 +16,7 @@ use crate::integrity::{self, Counts};
 use crate::ledger::{Ledger, Tally};
 use crate::report::{ChaosReport, Recovery, SlotResult, WrongAnswer};
 use crate::stack::{Component, Stack, StackError};
+use crate::staleness;
 use loadgen::harness::{HarnessError, HarnessOptions};
 use loadgen::report::Kind;
 use reqwest::Url;
@@ -26,6 +27,9 @@ use std::time::{Duration, Instant};
 
 /// Wrong answers kept as examples per slot.
 const WRONG_EXAMPLES: usize = 3;
+/// Tags sent this long before a fault may still miss from answers after it without the
+/// answer being wrong (the batch in flight when it hit): see [`crate::staleness`].
+const STALE_MARGIN: Duration = Duration::from_secs(2);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -190,8 +194,30 @@ pub async fn run(options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
             .await
             .map_err(|error| tracing::error!(error = %error, "integrity counts unreadable"))
             .ok();
-        let wrong: Vec<WrongAnswer> = ledger
+        let injection = injections.iter().find(|injection| injection.slot == index);
+        // The event time of the tags sent when the fault hit, less the margin: answers
+        // missing only tags from then on are stale, not wrong.
+        let cutoff_ms = injection.and_then(|injection| {
+            let injected = injection.injected.as_ref().ok()?;
+            let since_origin = injected
+                .at
+                .checked_sub(STALE_MARGIN)?
+                .checked_duration_since(origin)?;
+            Some(start.millis() + (since_origin.as_secs_f64() * rate as f64) as i64)
+        });
+        let (stale, wrong): (Vec<_>, Vec<_>) = ledger
             .wrong_answers(wall_from..wall_to)
+            .into_iter()
+            .partition(|query| match (cutoff_ms, &query.difference) {
+                (Some(cutoff_ms), Some((expected, got))) => {
+                    staleness::is_stale(query.kind, expected, got, cutoff_ms)
+                }
+                _ => false,
+            });
+        let mut tally = tally;
+        tally.queries_stale = stale.len() as u64;
+        tally.queries_wrong = wrong.len() as u64;
+        let wrong: Vec<WrongAnswer> = wrong
             .into_iter()
             .take(WRONG_EXAMPLES)
             .map(|query| WrongAnswer {
@@ -203,7 +229,6 @@ pub async fn run(options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
                 got: query.difference.as_ref().map(|(_, got)| got.clone()),
             })
             .collect();
-        let injection = injections.iter().find(|injection| injection.slot == index);
         let (recovery, injected_at, back_after, error) = match injection {
             Some(injection) => match &injection.injected {
                 Ok(injected) => (
