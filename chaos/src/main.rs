@@ -27,8 +27,13 @@ enum Command {
     /// Replays the stream at a steady rate with checking, and injects one fault per slot.
     Run {
         /// The front door of the local stack.
-        #[arg(long, env = "ALLEZON_URL", default_value = "http://127.0.0.1:8000")]
-        url: String,
+        #[arg(
+            id = "front_door",
+            long = "url",
+            env = "ALLEZON_URL",
+            default_value = "http://127.0.0.1:8000"
+        )]
+        front_door: String,
         /// The faults, one per slot, in order: projector, write-api, read-api,
         /// clickhouse, tansu (kill -9 and restart) or freeze-clickhouse.
         #[arg(
@@ -88,7 +93,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     service_kit::telemetry::init(&cli.log);
     let Command::Run {
-        url,
+        front_door,
         faults,
         freeze_seconds,
         slot_seconds,
@@ -118,7 +123,7 @@ async fn main() -> ExitCode {
         }
     };
     let options = ChaosOptions {
-        base_url: url,
+        base_url: front_door,
         clickhouse,
         stack_root,
         faults,
@@ -159,5 +164,19 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent_and_parses() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["chaos", "run", "--url", "http://127.0.0.1:28000"])
+            .map_err(|error| error.to_string());
+        assert!(cli.is_ok(), "{cli:?}");
     }
 }
