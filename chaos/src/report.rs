@@ -90,7 +90,7 @@ impl SlotResult {
                 counts.double_counted()
             )),
             Some(counts) if counts.uncounted() > 0 => problems.push(format!(
-                "{name}: {} stored tags missing from the aggregates",
+                "{name}: {} tags answered 204 missing from the aggregates",
                 counts.uncounted()
             )),
             Some(_) => {}
@@ -254,8 +254,8 @@ impl ChaosReport {
             "\nPer fault (seconds from the start of the stream; recovery per path from the fault: \
                  write = first 204, read = first correct profile, fresh = a tag answered after the \
                  restart visible within 10 s; wrong = an answer the data cannot explain, stale = \
-                 right as of 2 s before the fault, missing only tags answered 204 since, so more \
-                 than 10 s late):\n\n";
+                 missing only tags sent less than 10 s before the fault or after it, which \
+                 were not yet due to be visible when it hit, so more than 10 s late):\n\n";
         for slot in &self.slots {
             let recovery: Vec<String> = slot
                 .recovery
@@ -267,7 +267,12 @@ impl ChaosReport {
                 .collect();
             let counts = slot.integrity.map_or_else(
                 || "counts unreadable".to_owned(),
-                |counts| format!("{} stored, {} counted", counts.stored, counts.counted),
+                |counts| {
+                    format!(
+                        "{} answered 204 and {} uncertain, {} counted in ClickHouse",
+                        counts.accepted, counts.uncertain, counts.counted
+                    )
+                },
             );
             text += &format!(
                 "- {} at {}: back after {}; {}; tags {} sent, {} not 204; live queries {} right, {} wrong, {} stale, {} failed; lost {}; {} ({} to {}){}\n",
@@ -308,8 +313,8 @@ impl ChaosReport {
         };
         if !self.freshness.is_empty() {
             text += &format!(
-                "Freshness past the contract's 10 s while recovering (answers right as of the fault, \
-                 missing tags answered 204 since): {}.\n",
+                "Freshness past the contract's 10 s while recovering (answers missing only tags sent \
+                 less than 10 s before the fault or after it): {}.\n",
                 self.freshness.join("; ")
             );
         }

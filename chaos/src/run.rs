@@ -27,9 +27,6 @@ use std::time::{Duration, Instant};
 
 /// Wrong answers kept as examples per slot.
 const WRONG_EXAMPLES: usize = 3;
-/// Tags sent this long before a fault may still miss from answers after it without the
-/// answer being wrong (the batch in flight when it hit): see [`crate::staleness`].
-const STALE_MARGIN: Duration = Duration::from_secs(2);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -190,18 +187,30 @@ pub async fn run(options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
             .map(|minute| minute.lost())
             .sum();
         let (whole_from, whole_to) = integrity::whole_minutes(event_from, event_to);
-        let counts: Option<Counts> = integrity::counts(&client, whole_from, whole_to)
+        let (accepted, uncertain) = ledger.minutes_in(whole_from..whole_to).fold(
+            (0, 0),
+            |(accepted, uncertain), minute| {
+                (accepted + minute.accepted, uncertain + minute.uncertain)
+            },
+        );
+        let counts: Option<Counts> = integrity::counted(&client, whole_from, whole_to)
             .await
             .map_err(|error| tracing::error!(error = %error, "integrity counts unreadable"))
-            .ok();
+            .ok()
+            .map(|counted| Counts {
+                accepted,
+                uncertain,
+                counted,
+            });
         let injection = injections.iter().find(|injection| injection.slot == index);
-        // The event time of the tags sent when the fault hit, less the margin: answers
-        // missing only tags from then on are stale, not wrong.
+        // The event time of the tags sent one freshness limit before the fault hit: those
+        // had to be visible by then, and an answer missing one is wrong; an answer missing
+        // only newer tags is stale (they may not have been projected yet when it hit).
         let cutoff_ms = injection.and_then(|injection| {
             let injected = injection.injected.as_ref().ok()?;
             let since_origin = injected
                 .at
-                .checked_sub(STALE_MARGIN)?
+                .checked_sub(options.profile_lag)?
                 .checked_duration_since(origin)?;
             Some(start.millis() + (since_origin.as_secs_f64() * rate as f64) as i64)
         });

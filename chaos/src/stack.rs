@@ -182,7 +182,7 @@ impl Stack {
         let pid = self.signal(component, Signal::SIGKILL)?;
         let started = Instant::now();
         while started.elapsed() < DEATH_TIMEOUT {
-            if kill(pid, None).is_err() || is_zombie(pid.as_raw()) {
+            if kill(pid, None).is_err() || is_gone(pid.as_raw()) {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -230,6 +230,17 @@ impl Stack {
     }
 }
 
+/// Whether every thread of `pid` has exited (a zombie with no thread left). The main
+/// thread of a killed multi-threaded process shows as a zombie while its other threads
+/// are still exiting, and the process's files (its listening sockets) are closed only
+/// when the last one has: a restart before then finds its port taken.
+fn is_gone(pid: i32) -> bool {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    is_zombie(pid) && threads <= 1
+}
+
 /// Whether `pid` is a zombie (dead, not yet reaped).
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -265,5 +276,6 @@ mod tests {
             Err(StackError::NotRunning { .. })
         ));
         assert!(!is_zombie(i32::MAX));
+        assert!(!is_gone(i32::MAX));
     }
 }

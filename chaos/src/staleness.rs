@@ -5,7 +5,8 @@
 //! report counts the two apart.
 //!
 //! An answer is stale when it is the expected answer with only tags sent after a
-//! cutoff (the fault's moment, less a margin for the batch in flight) left out:
+//! cutoff left out. The cutoff is one freshness limit before the fault: every tag sent
+//! earlier had to be visible when it hit, newer ones may not have been projected yet.
 //! - a profile: same cookie; each list newest first; every expected tag it lacks was
 //!   sent at or after the cutoff; every tag it has that was not expected is older than
 //!   every expected one (it came in under `limit` in place of a missing newer one);

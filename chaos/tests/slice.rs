@@ -3,7 +3,10 @@
 //! the projector is killed (SIGKILL) and restarted twice and ClickHouse is frozen
 //! (SIGSTOP) for 12 s, past the projector's 10 s ClickHouse timeout. The checks are the
 //! full run's: no tag answered 204 lost, none counted twice, no wrong answer, the final
-//! round all correct, and every recovery within the run.
+//! round all correct, and every recovery within the run. Stale answers (right as of the
+//! fault, missing only tags answered 204 since: freshness past 10 s while recovering;
+//! a 12 s freeze cannot avoid them) are printed, not failed. The report goes to
+//! `.stack/chaos/slice.json`.
 //!
 //! It kills components of the shared stack, so it is the only test of this binary:
 //! cargo runs test binaries one after another, so no other test sees the stack with a
@@ -55,8 +58,23 @@ async fn killed_projectors_and_a_frozen_clickhouse_lose_nothing_and_count_nothin
     chaos::run::restore(&chaos::stack::Stack::new(&root)).await;
     let report = outcome.expect("the chaos run runs (make up)");
     println!("{}", report.summary_text());
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    let kept = std::fs::create_dir_all(root.join(".stack/chaos"))
+        .and_then(|()| std::fs::write(root.join(".stack/chaos/slice.json"), json));
+    if let Err(error) = kept {
+        eprintln!("report not written: {error}");
+    }
+    let wrong: Vec<_> = report
+        .slots
+        .iter()
+        .flat_map(|slot| &slot.wrong_examples)
+        .collect();
 
-    assert!(report.passed, "{}", report.problems.join("\n"));
+    assert!(
+        report.passed,
+        "{}\nwrong answers, for example: {wrong:#?}",
+        report.problems.join("\n")
+    );
     assert_eq!(report.slots.len(), 3);
     // Enough was checked for the verdict to mean something.
     assert!(
@@ -72,6 +90,6 @@ async fn killed_projectors_and_a_frozen_clickhouse_lose_nothing_and_count_nothin
     for slot in &report.slots {
         assert!(slot.recovered_after().is_some(), "{slot:?}");
         let counts = slot.integrity.expect("counts");
-        assert!(counts.stored >= 40_000, "{counts:?}");
+        assert!(counts.accepted >= 40_000, "{counts:?}");
     }
 }
