@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Wrong answers kept as examples per slot.
-const WRONG_EXAMPLES: usize = 3;
+/// Wrong answers kept as examples per slot (all of them, as a rule).
+const WRONG_EXAMPLES: usize = 50;
 
 /// What to run.
 #[derive(Debug, Clone)]

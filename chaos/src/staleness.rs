@@ -62,10 +62,10 @@ fn stale_list(expected: &[UserTag], got: &[UserTag], cutoff_ms: i64) -> bool {
         .filter(|tag| !got.contains(tag))
         .all(|tag| tag.time.millis() >= cutoff_ms);
     let oldest_expected = expected.iter().map(|tag| tag.time.millis()).min();
-    let extras_are_older = got.iter().filter(|tag| !expected.contains(tag)).all(|tag| {
-        oldest_expected.is_some_and(|oldest| tag.time.millis() < oldest)
-            && tag.time.millis() < cutoff_ms
-    });
+    let extras_are_older = got
+        .iter()
+        .filter(|tag| !expected.contains(tag))
+        .all(|tag| oldest_expected.is_some_and(|oldest| tag.time.millis() < oldest));
     newest_first && missing_are_recent && extras_are_older
 }
 
@@ -145,6 +145,13 @@ mod tests {
             &expected,
             &profile(&[4_000, 3_000, 2_000]),
             4_500
+        ));
+        // The older tag that took its place may itself be newer than the cutoff.
+        assert!(is_stale(
+            Kind::Profile,
+            &expected,
+            &profile(&[4_000, 3_000, 2_000]),
+            1_000
         ));
     }
 
