@@ -6,8 +6,10 @@
 #   make status  one line per component
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
-#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release,
-#                then the web console's browser tests (make console-test)
+#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
+#                (the chaos slice among them: it kills and restarts the projector and freezes
+#                ClickHouse, about 3 minutes, and leaves the stack whole), then the web
+#                console's browser tests (make console-test)
 #   make console console/dist from console/src (npm ci, tsc, vite build); commit console/dist
 #   make console-test         the console in Chromium against the running stack
 #   make console-screenshots  the same, saving the screenshots of docs/console.md
