@@ -14,7 +14,7 @@
 #   make console-test         the console in Chromium against the running stack
 #   make console-screenshots  the same, saving the screenshots of docs/console.md
 #   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-e2e), then
-#                the one report docs/benchmarks.md (scripts/bench.sh)
+#                the one report docs/benchmarks.md (target/release/bench, the bench crate)
 #   make chaos   the checking run at 1,000 tags/s while each component is killed and
 #                restarted in turn, ClickHouse frozen once (about 25 minutes) -> the table
 #                of docs/reliability.md, .stack/chaos/report.json
@@ -23,17 +23,23 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-# Where the tests find the stack: the ports scripts/lib.sh uses (each may be moved by
-# setting it in the environment, for a second stack beside the first).
+# Where the tests and the benchmarks find the stack: the ports scripts/lib.sh uses (each
+# may be moved by setting it in the environment, for a second stack beside the first).
 CLICKHOUSE_HTTP_PORT ?= 8123
 TANSU_PORT ?= 9092
 NGINX_PORT ?= 8000
+WRITE_API_PORT ?= 8081
 READ_API_PORT ?= 8082
+PROJECTOR_PORT ?= 8083
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKERS=127.0.0.1:$(TANSU_PORT) \
-	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT)
+	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT) \
+	WRITE_API_URL=http://127.0.0.1:$(WRITE_API_PORT)
+# The benchmarks also watch the projector directly; logs for people.
+BENCH := $(TEST_ENV) PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) \
+	LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
 .PHONY: up down reset status logs install build lint test chaos console console-test console-screenshots \
-	bench bench-write bench-projector bench-read bench-e2e
+	bench bench-write bench-projector bench-read bench-e2e bench-report
 
 up:
 	scripts/up.sh
@@ -92,24 +98,40 @@ chaos:
 	mkdir -p .stack/chaos
 	$(TEST_ENV) target/release/chaos run --doc docs/reliability.md --json-out .stack/chaos/report.json
 
-# Benchmarks write reports under docs/ (see each script's header).
-# Sequential on purpose: each benchmark needs the machine's cores to itself.
-bench:
-	scripts/bench.sh
+# Benchmarks (the bench crate; `target/release/bench <part> --help` lists every size and
+# duration, each a flag with an environment fallback, the defaults being the full run).
+# Each part writes its figures to .stack/bench/<part>.json; `bench report` assembles
+# docs/benchmarks.md (each figure beside its limit and its ClickHouse 18.16 value) and the
+# detail reports docs/bench-{write,projector,read}.md. Never part of `make test`.
+# Sequential on purpose: each benchmark needs the machine's cores to itself. The report is
+# written even when the whole-platform run finds a wrong answer; make then fails.
+bench: up
+	$(BENCH) write
+	$(BENCH) projector
+	$(BENCH) read
+	$(BENCH) e2e; status=$$?; $(BENCH) report; exit $$status
 
-bench-write:
-	scripts/bench-write.sh
+# write-api's CPU per tag beside a no-op server's, latency from three sides, flat-out context
+bench-write: up
+	$(BENCH) write
+	$(BENCH) report
 
-# Projector catch-up on a 1,000,000-tag backlog beside the raw consume rate -> docs/bench-projector.md
-bench-projector:
-	scripts/bench-projector.sh
+# Projector catch-up on a 1,000,000-tag backlog beside the raw consume rate
+bench-projector: up
+	$(BENCH) projector
+	$(BENCH) report
 
 # read-api on 86,400,000 tags loaded into a scratch database (kept between runs;
-# scripts/bench-read.sh --force-load reloads) -> docs/bench-read.md
-bench-read:
-	scripts/bench-read.sh
+# `target/release/bench read --force-load` reloads), under 1,000 tags/s of ingestion
+bench-read: up
+	$(BENCH) read
+	$(BENCH) report
 
 # The whole platform at 1,000 tags/s through the front door (loadgen run, contract lags):
-# correctness, latency, freshness, peak memory, bytes per tag -> .stack/bench/*.json
-bench-e2e:
-	scripts/bench-e2e.sh
+# correctness, latency, freshness, peak memory, bytes per tag
+bench-e2e: up
+	$(BENCH) e2e; status=$$?; $(BENCH) report; exit $$status
+
+# docs/benchmarks.md and the detail reports from the figures already in .stack/bench
+bench-report:
+	$(BENCH) report

@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS {{table user_tags sharded by kafka_partition}}
     cookie String,
     action Enum8('VIEW' = 1, 'BUY' = 2),
     time_ms Int64,
+    -- The time's text as sent when it is not the canonical form of time_ms (Avro v2's
+    -- time_text), so a profile gives it back byte for byte; empty in the common case.
+    time_text String DEFAULT '',
     country String,
     device Enum8('PC' = 1, 'MOBILE' = 2, 'TV' = 3),
     origin String,

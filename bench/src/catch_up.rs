@@ -10,7 +10,7 @@
 use crate::consume::unique_group;
 use crate::process;
 use clickhouse::Client;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use service_kit::settings::{ClickHouseSettings, KafkaSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ pub struct CatchUpOptions {
 }
 
 /// The measured catch-up.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatchUpReport {
     /// Messages in the backlog.
     pub messages: i64,
@@ -73,13 +73,13 @@ pub struct CatchUpReport {
 #[derive(Debug, thiserror::Error)]
 pub enum CatchUpError {
     /// The broker could not be asked for the backlog.
-    #[error("kafka: {0}")]
+    #[error("kafka")]
     Kafka(#[from] rdkafka::error::KafkaError),
     /// ClickHouse failed.
-    #[error("clickhouse: {0}")]
+    #[error("clickhouse")]
     ClickHouse(#[from] clickhouse::error::Error),
     /// The projector could not be started or its log opened.
-    #[error("projector process: {0}")]
+    #[error("projector process")]
     Process(#[from] std::io::Error),
     /// The projector exited before catching up.
     #[error("projector exited before catching up: {0}")]
@@ -233,18 +233,10 @@ async fn next_offsets(
 
 /// The projector's unlabelled metric samples (`name value` lines of /metrics).
 async fn scrape_metrics(port: u16) -> Result<BTreeMap<String, f64>, reqwest::Error> {
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await?
-        .text()
-        .await?;
-    Ok(text
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect())
+    let client = reqwest::Client::new();
+    let text =
+        crate::prometheus::scrape(&client, &format!("http://127.0.0.1:{port}/metrics")).await?;
+    Ok(crate::prometheus::scalars(&text))
 }
 
 /// A port nothing listens on right now.

@@ -1,20 +1,21 @@
 //! The raw consume rate: a consumer with the projector's settings (its own fresh group,
 //! started from the beginning) reads the whole backlog of a topic, optionally decoding
 //! each payload and building its `user_tags` row as the projector does, without
-//! inserting anything. It is the limit the projector's catch-up rate is compared with.
+//! inserting anything. It is the limit the projector's catch-up rate is compared with
+//! (`bench projector`).
 
 use crate::process;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use read_model::{LogPosition, UserTagRow};
 use schemas::{SchemaCatalog, TagDecoder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use service_kit::settings::KafkaSettings;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
 /// How much work is done per message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Work {
     /// Only receive the message.
@@ -24,7 +25,7 @@ pub enum Work {
 }
 
 /// The measured consume rate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConsumeReport {
     /// What was done per message.
     pub work: Work,
@@ -48,13 +49,13 @@ pub struct ConsumeReport {
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
     /// The consumer failed.
-    #[error("kafka: {0}")]
+    #[error("kafka")]
     Kafka(#[from] rdkafka::error::KafkaError),
     /// A payload could not be decoded.
-    #[error("decode: {0}")]
+    #[error("decoding a tag")]
     Decode(#[from] schemas::CodecError),
     /// The schema catalog could not be set up.
-    #[error("schema catalog: {0}")]
+    #[error("schema catalog")]
     Catalog(#[from] schemas::catalog::CatalogError),
     /// The backlog was not read within the time allowed.
     #[error("read {read} of {expected} messages within {timeout:?}")]

@@ -1,17 +1,54 @@
-//! bench: the platform's benchmarks, each figure beside its limit measured in the same run.
+//! bench: the platform's benchmarks, each figure beside its limit measured in the same
+//! run, and the report that puts them together (`make bench`).
+//!
+//! One binary, `bench`, with a subcommand per part (`write`, `projector`, `read`, `e2e`,
+//! `load`, `report`), rather than a binary per part: the parts share their flags (where
+//! the stack is, where results go, logging) and most of their machinery (the stack, the
+//! loader, `/proc`, open-loop load), `--help` lists every part in one place, and one
+//! build artifact is what the Makefile calls. The second binary, `bench-noop-server`,
+//! exists because it must be its own process: it is the no-op server whose CPU per
+//! request is the write path's floor, read from `/proc` apart from the load generator's.
 //!
 //! Layout:
-//! - [`open_loop`]: requests fired at fixed due times, latency measured from the due time;
-//! - [`process`]: CPU time of a process and of its threads, from `/proc`;
-//! - [`consume`]: the raw consume rate of a topic with the projector's consumer settings,
-//!   with or without decoding (`bench-projector consume`);
-//! - [`catch_up`]: the real projector binary on a backlog, timed until ClickHouse holds
-//!   every row (`bench-projector catch-up`);
-//! - [`read`]: profile and aggregate queries, through read-api or as the same SQL
-//!   straight to ClickHouse (`bench-read`).
+//! - [`parts`]: the benchmarks ([`parts::write`], [`parts::projector`], [`parts::read`],
+//!   [`parts::e2e`]) and their results files under `.stack/bench/`;
+//! - [`report`]: `docs/benchmarks.md` and the detail reports, from the results files,
+//!   with the ClickHouse 18.16 figures ([`report::baseline`]);
+//! - [`loader`]: tags of loadgen's stream straight into a scratch database (read, e2e,
+//!   later the soak);
+//! - [`stack`]: the local stack (pids, URLs, services on a scratch topic and database,
+//!   scratch topics), driven through `scripts/stack.sh`;
+//! - [`database`]: what is asked of ClickHouse besides the measured queries (parts,
+//!   settling, page cache, `system.query_log`);
+//! - load: [`open_loop`] (requests at due times, answers classified), [`queries`]
+//!   (profile and aggregates requests over the loaded data, to read-api or as its SQL),
+//!   [`background_ingest`] (tags at a fixed rate while something else is measured),
+//!   [`consume`] and [`catch_up`] (the projector's limit and its catch-up), [`noop`]
+//!   (the write path's floor);
+//! - readings and arithmetic: [`process`] (`/proc`: CPU, memory), [`machine`] (the
+//!   machine and the commit), [`nginx_log`] (the front door's `rt=`), [`prometheus`]
+//!   (a service's `/metrics`), [`stats`] (medians, histogram quantiles), [`verdict`]
+//!   (a figure against its limit);
+//! - [`error`]: why a benchmark could not run.
+//!
+//! Benchmarks never run in `make test`; the unit tests cover the pure parts and
+//! `tests/loader.rs` loads a few thousand tags into the real ClickHouse.
 
+pub mod background_ingest;
 pub mod catch_up;
 pub mod consume;
+pub mod database;
+pub mod error;
+pub mod loader;
+pub mod machine;
+pub mod nginx_log;
+pub mod noop;
 pub mod open_loop;
+pub mod parts;
 pub mod process;
-pub mod read;
+pub mod prometheus;
+pub mod queries;
+pub mod report;
+pub mod stack;
+pub mod stats;
+pub mod verdict;

@@ -65,7 +65,7 @@ async fn visible_at(
 ) -> Option<Instant> {
     let url = ProfileQuery {
         cookie: tag.cookie.clone(),
-        from: tag.time,
+        from: tag.time.instant(),
         to: EventTime::from_millis(tag.time.millis() + 1),
         limit: None,
     }

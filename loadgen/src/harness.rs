@@ -13,9 +13,9 @@
 
 use crate::http::{self, Pacer};
 use crate::latency::Latencies;
-use crate::model::{Expected, MinuteTotals, Model, Outcome};
+use crate::model::{Expected, Model, Outcome};
 use crate::planner;
-use crate::queries::{AggregateAnswer, AggregateQuery, ProfileAnswer, ProfileQuery};
+use crate::queries::{AggregateAnswer, AggregateQuery, MinuteTotals, ProfileAnswer, ProfileQuery};
 use crate::report::{
     Examples, FreshnessReport, HarnessReport, Kind, Mismatch, QueryTally, TagReport,
 };
@@ -398,7 +398,7 @@ impl Shared {
     async fn poll_until_visible(&self, tag: &UserTag, accepted_at: Instant) {
         let query = ProfileQuery {
             cookie: tag.cookie.clone(),
-            from: tag.time,
+            from: tag.time.instant(),
             to: EventTime::from_millis(tag.time.millis() + 1),
             limit: None,
         };

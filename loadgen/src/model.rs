@@ -4,7 +4,9 @@
 //! that failed or timed out may or may not be stored, so an answer that depends on one
 //! is not certain and the query is not asked.
 
-use crate::queries::{AggregateAnswer, AggregateQuery, Filters, ProfileAnswer, ProfileQuery};
+use crate::queries::{
+    AggregateAnswer, AggregateQuery, Filters, MinuteTotals, ProfileAnswer, ProfileQuery,
+};
 use schemas::{Action, EventTime, UserTag};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -40,17 +42,6 @@ pub enum Expected<T> {
     Certain(T),
     /// Depends on a tag that failed: either answer could be right.
     Uncertain,
-}
-
-/// One minute's totals as the model knows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MinuteTotals {
-    /// Tags answered 204.
-    pub accepted_count: u64,
-    /// Their price sum.
-    pub accepted_sum: i64,
-    /// Tags that failed: each may or may not be counted.
-    pub uncertain_count: u64,
 }
 
 /// The tags sent so far and their outcomes.
@@ -118,7 +109,7 @@ impl Model {
 
     /// The first index whose tag's time is at or after `time`.
     pub fn index_at(&self, time: EventTime) -> usize {
-        self.tags.partition_point(|tag| tag.time < time)
+        self.tags.partition_point(|tag| tag.time.instant() < time)
     }
 
     /// The profile `query` must get.
@@ -136,7 +127,7 @@ impl Model {
         // Newest first: indexes follow event time.
         for &index in indexes.iter().rev() {
             let tag = &self.tags[index];
-            if tag.time < query.from || tag.time >= query.to {
+            if tag.time.instant() < query.from || tag.time.instant() >= query.to {
                 continue;
             }
             match self.outcomes[index] {
@@ -236,8 +227,8 @@ mod tests {
         let cookie = model.tags[0].cookie.clone();
         let query = ProfileQuery {
             cookie: cookie.clone(),
-            from: model.tags[0].time,
-            to: model.tags[19_999].time,
+            from: model.tags[0].time.instant(),
+            to: model.tags[19_999].time.instant(),
             limit: Some(3),
         };
         let Expected::Certain(answer) = model.profile(&query) else {
@@ -252,7 +243,7 @@ mod tests {
         assert!(answer
             .views
             .windows(2)
-            .all(|pair| pair[0].time > pair[1].time));
+            .all(|pair| pair[0].time.instant() > pair[1].time.instant()));
         let first = model.by_cookie[&cookie][0];
         model.settle(first, Outcome::Failed(Instant::now()));
         assert_eq!(model.profile(&query), Expected::Uncertain);
@@ -261,7 +252,7 @@ mod tests {
     #[test]
     fn minute_totals_follow_filters_and_minutes() {
         let model = model_of(150_000);
-        let from = model.tags[0].time;
+        let from = model.tags[0].time.instant();
         let query = AggregateQuery {
             from,
             to: EventTime::from_millis(from.millis() + 2 * MINUTE_MILLIS),

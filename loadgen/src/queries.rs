@@ -3,10 +3,20 @@
 //! the expected answer sent in debug mode and what a response is parsed into and
 //! compared with.
 
-use crate::model::MinuteTotals;
 use reqwest::Url;
 use schemas::{Action, EventTime, UserTag};
 use serde::{Deserialize, Serialize};
+
+/// One minute's totals as the model knows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MinuteTotals {
+    /// Tags answered 204.
+    pub accepted_count: u64,
+    /// Their price sum.
+    pub accepted_sum: i64,
+    /// Tags that failed: each may or may not be counted.
+    pub uncertain_count: u64,
+}
 
 /// The profile limit when a query gives none (the contract's default).
 pub const DEFAULT_LIMIT: usize = 200;

@@ -92,7 +92,7 @@ impl Iterator for TagStream {
         self.next_index += 1;
         let cookie = self.skewed(self.sizes.cookies);
         let tag = UserTag {
-            time: EventTime::from_millis(self.start_ms + index as i64),
+            time: EventTime::from_millis(self.start_ms + index as i64).into(),
             cookie: cookie_name(cookie),
             country: format!("C{:02}", self.skewed(self.sizes.countries)),
             device: [Device::Pc, Device::Mobile, Device::Tv][self.rng.random_range(0..3)],

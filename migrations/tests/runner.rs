@@ -158,6 +158,7 @@ fn tag(partition: i32, offset: i64) -> UserTagRow {
         cookie: format!("cookie-{partition}"),
         action: 1,
         time_ms: 1_772_366_400_000 + offset * 1_000,
+        time_text: String::new(),
         country: "CL".to_owned(),
         device: 1,
         origin: "CAMPAIGN".to_owned(),

@@ -122,6 +122,7 @@ mod tests {
             cookie: "c".into(),
             action: 1,
             time_ms: 0,
+            time_text: String::new(),
             country: String::new(),
             device: 1,
             origin: String::new(),

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// How long one broker request (metadata, watermarks) may take.
 pub const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The projector's consumer settings (also used by `bench-projector` to measure the raw
+/// The projector's consumer settings (also used by `bench projector` to measure the raw
 /// consume rate with exactly these settings). Partitions are assigned, never
 /// subscribed; the group id is used only to commit positions for lag tooling.
 pub fn consumer_config(config: &Config) -> ClientConfig {

@@ -506,7 +506,7 @@ async fn a_rebuild_from_a_snapshot_keeps_profiles_the_log_no_longer_holds() {
     let ancient = tag(3);
     let mut old = ancient.clone();
     old.cookie = "ancient-shopper".to_owned();
-    old.time = schemas::EventTime::from_millis(1_577_836_800_000);
+    old.time = schemas::EventTime::from_millis(1_577_836_800_000).into();
     let client = service_kit::clickhouse::client(&live);
     let mut insert = client
         .insert::<read_model::UserTagRow>("user_tags")

@@ -11,6 +11,7 @@ fn row(cookie: &str, action: i8, time_ms: i64, offset: i64) -> UserTagRow {
         cookie: cookie.to_owned(),
         action,
         time_ms,
+        time_text: String::new(),
         country: "PL".to_owned(),
         device: 1,
         origin: "o".to_owned(),

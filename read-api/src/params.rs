@@ -91,7 +91,7 @@ impl ProfileQuery {
     /// Parses `time_range` (millisecond precision) and the optional `limit`.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, InvalidParameter> {
         let time_range = required(pairs, "time_range")?;
-        let time_range = TimeRange::parse(time_range, EventTime::parse_query_millis)?;
+        let time_range = TimeRange::parse(time_range, EventTime::parse_query)?;
         let limit = match single(pairs, "limit")? {
             None => DEFAULT_PROFILE_LIMIT,
             Some(text) => parse_limit(text)?,
@@ -186,7 +186,7 @@ impl AggregatesQuery {
     /// Parses and checks every parameter of an aggregates query.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, InvalidParameter> {
         let time_range = required(pairs, "time_range")?;
-        let time_range = TimeRange::parse(time_range, EventTime::parse_query_seconds)?;
+        let time_range = TimeRange::parse(time_range, EventTime::parse_query)?;
         check_aggregates_window(time_range)?;
         let action = required(pairs, "action")?;
         let action = Action::parse(action)
@@ -332,6 +332,36 @@ mod tests {
         assert_eq!(
             query.time_range().to().millis() - query.time_range().from().millis(),
             1
+        );
+    }
+
+    #[test]
+    fn ranges_come_in_seconds_or_milliseconds() {
+        let profile = |range: &str| {
+            ProfileQuery::parse(&pairs(&[("time_range", range)])).map(|query| query.time_range())
+        };
+        assert_eq!(
+            profile("2022-03-22T12:15:00_2025-03-22T12:30:00").expect("seconds"),
+            profile("2022-03-22T12:15:00.000_2025-03-22T12:30:00.000").expect("millis")
+        );
+        assert!(profile("2022-03-22T12:15:00_2025-03-22T12:30:00.5").is_err());
+        let aggregates = |range: &str| {
+            AggregatesQuery::parse(&pairs(&[
+                ("time_range", range),
+                ("action", "VIEW"),
+                ("aggregates", "COUNT"),
+            ]))
+            .map(|query| query.minutes())
+        };
+        assert_eq!(
+            aggregates("2026-03-01T12:00:00.000_2026-03-01T12:05:00.000").expect("whole minutes"),
+            aggregates("2026-03-01T12:00:00_2026-03-01T12:05:00").expect("seconds")
+        );
+        assert_eq!(
+            aggregates("2026-03-01T12:00:00.000_2026-03-01T12:05:00.500")
+                .expect_err("not a whole minute")
+                .message,
+            "both ends must be whole minutes"
         );
     }
 

@@ -77,8 +77,11 @@ impl Application {
         };
         let keys = ApiKeys::from_list(&config.api_keys);
         let api = Router::new()
-            .route("/user_profiles/{cookie}", post(user_profile))
-            .route("/aggregates", post(aggregates))
+            .route(
+                "/user_profiles/{cookie}",
+                post(user_profile).get(user_profile),
+            )
+            .route("/aggregates", post(aggregates).get(aggregates))
             .with_state(state)
             .merge(crate::analytics::routes::router(analytics, keys.clone()))
             .merge(crate::console::router(keys));

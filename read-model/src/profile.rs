@@ -80,6 +80,7 @@ mod tests {
         ProfileRow {
             action: 1,
             time_ms,
+            time_text: String::new(),
             country: "PL".into(),
             device: 1,
             origin: "o".into(),

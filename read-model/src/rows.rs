@@ -3,7 +3,7 @@
 
 use crate::codes::{action_code, action_from_code, device_code, device_from_code};
 use clickhouse::Row;
-use schemas::{EventTime, ProductId, ProductInfo, UserTag};
+use schemas::{EventTime, ProductId, ProductInfo, TagTime, UserTag};
 use serde::{Deserialize, Serialize};
 
 /// Where a tag sits in the log.
@@ -24,6 +24,8 @@ pub struct UserTagRow {
     pub action: i8,
     /// Event time, ms since the epoch.
     pub time_ms: i64,
+    /// The time's text as sent when not the canonical form of `time_ms`, else empty.
+    pub time_text: String,
     /// Country.
     pub country: String,
     /// The device's code.
@@ -65,6 +67,7 @@ impl UserTagRow {
             cookie: tag.cookie.clone(),
             action: action_code(tag.action),
             time_ms: tag.time.millis(),
+            time_text: tag.time.sent_text().unwrap_or_default().to_owned(),
             country: tag.country.clone(),
             device: device_code(tag.device),
             origin: tag.origin.clone(),
@@ -88,6 +91,7 @@ impl UserTagRow {
         ProfileRow {
             action: self.action,
             time_ms: self.time_ms,
+            time_text: self.time_text.clone(),
             country: self.country.clone(),
             device: self.device,
             origin: self.origin.clone(),
@@ -111,6 +115,8 @@ pub struct ProfileRow {
     pub action: i8,
     /// Event time, ms since the epoch.
     pub time_ms: i64,
+    /// The time's text as sent when not the canonical form of `time_ms`, else empty.
+    pub time_text: String,
     /// Country.
     pub country: String,
     /// The device's code.
@@ -140,6 +146,8 @@ pub struct CookieProfileRow {
     pub action: i8,
     /// Event time, ms since the epoch.
     pub time_ms: i64,
+    /// The time's text as sent when not the canonical form of `time_ms`, else empty.
+    pub time_text: String,
     /// Country.
     pub country: String,
     /// The device's code.
@@ -168,6 +176,7 @@ impl CookieProfileRow {
             ProfileRow {
                 action: self.action,
                 time_ms: self.time_ms,
+                time_text: self.time_text,
                 country: self.country,
                 device: self.device,
                 origin: self.origin,
@@ -195,7 +204,7 @@ impl ProfileRow {
             })?)
         };
         Ok(UserTag {
-            time: EventTime::from_millis(self.time_ms),
+            time: TagTime::with_text(EventTime::from_millis(self.time_ms), &self.time_text),
             cookie: cookie.to_owned(),
             country: self.country.clone(),
             device,
@@ -217,10 +226,13 @@ mod tests {
 
     #[test]
     fn a_row_gives_back_the_tag_it_was_made_from() {
-        for product_id in ["12486", "\"sku-9\""] {
+        for (product_id, time) in [
+            ("12486", "2026-03-01T12:00:00.123Z"),
+            ("\"sku-9\"", "2026-03-01T12:00:00.000Z"),
+        ] {
             let tag = UserTag::from_json(
                 format!(
-                    r#"{{"time":"2026-03-01T12:00:00.123Z","cookie":"c","country":"CL","device":"TV","action":"VIEW",
+                    r#"{{"time":"{time}","cookie":"c","country":"CL","device":"TV","action":"VIEW",
                     "origin":"o","product_info":{{"product_id":{product_id},"brand_id":"b","category_id":"k","price":7}}}}"#
                 )
                 .as_bytes(),

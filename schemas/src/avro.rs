@@ -7,6 +7,7 @@
 
 use crate::event_time::EventTime;
 use crate::tag::{Action, Device, ProductId, ProductInfo, UserTag};
+use crate::tag_time::TagTime;
 use apache_avro::types::Value;
 use apache_avro::Schema;
 use std::sync::LazyLock;
@@ -21,10 +22,16 @@ pub struct SchemaVersion {
 }
 
 /// Every bundled version, oldest first.
-pub const VERSIONS: &[SchemaVersion] = &[SchemaVersion {
-    version: 1,
-    text: include_str!("../avro/user_tag.v1.avsc"),
-}];
+pub const VERSIONS: &[SchemaVersion] = &[
+    SchemaVersion {
+        version: 1,
+        text: include_str!("../avro/user_tag.v1.avsc"),
+    },
+    SchemaVersion {
+        version: 2,
+        text: include_str!("../avro/user_tag.v2.avsc"),
+    },
+];
 
 /// The version producers write and consumers read into.
 pub fn current_version() -> SchemaVersion {
@@ -121,6 +128,13 @@ pub fn to_value(tag: &UserTag) -> Value {
     };
     Value::Record(vec![
         ("time".into(), Value::TimestampMillis(tag.time.millis())),
+        (
+            "time_text".into(),
+            match tag.time.sent_text() {
+                Some(text) => Value::Union(1, Box::new(Value::String(text.to_owned()))),
+                None => Value::Union(0, Box::new(Value::Null)),
+            },
+        ),
         ("cookie".into(), Value::String(tag.cookie.clone())),
         ("country".into(), Value::String(tag.country.clone())),
         (
@@ -157,6 +171,16 @@ pub fn from_value(value: Value) -> Result<UserTag, AvroError> {
     let time = match take(&mut fields, "time")? {
         Value::TimestampMillis(millis) | Value::Long(millis) => EventTime::from_millis(millis),
         other => return Err(shape("time", &other)),
+    };
+    // Null in v1 records (resolved to its default), absent under an older reader.
+    let time = match take(&mut fields, "time_text").unwrap_or(Value::Null) {
+        Value::Union(_, inner) => match *inner {
+            Value::String(text) => TagTime::with_text(time, &text),
+            Value::Null => TagTime::from(time),
+            other => return Err(shape("time_text", &other)),
+        },
+        Value::Null => TagTime::from(time),
+        other => return Err(shape("time_text", &other)),
     };
     let device = match take(&mut fields, "device")? {
         Value::Enum(_, symbol) => {

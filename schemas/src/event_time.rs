@@ -83,6 +83,16 @@ impl EventTime {
             .map_err(|_| TimeError::BadQueryTime(EXPECTED))
     }
 
+    /// Parses a query range end in either precision clients send: seconds
+    /// (`2026-03-01T12:00:00`) or milliseconds (`2026-03-01T12:00:00.000`).
+    pub fn parse_query(text: &str) -> Result<Self, TimeError> {
+        Self::parse_query_millis(text)
+            .or_else(|_| Self::parse_query_seconds(text))
+            .map_err(|_| {
+                TimeError::BadQueryTime("YYYY-MM-DDTHH:MM:SS or YYYY-MM-DDTHH:MM:SS.mmm (UTC)")
+            })
+    }
+
     fn to_datetime(self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(self.0).unwrap_or_default()
     }
@@ -155,6 +165,32 @@ mod tests {
             Err(TimeError::SubMillisecond)
         );
         assert!(EventTime::parse_instant("2026-03-01T12:00:00.123000Z").is_ok());
+    }
+
+    #[test]
+    fn a_query_end_in_seconds_or_milliseconds_is_one_instant() {
+        let seconds = EventTime::parse_query("2026-03-01T12:00:00").expect("seconds");
+        let millis = EventTime::parse_query("2026-03-01T12:00:00.000").expect("millis");
+        assert_eq!(seconds, millis);
+        assert_eq!(
+            EventTime::parse_query("2026-03-01T12:00:00.250")
+                .expect("millis")
+                .millis()
+                - seconds.millis(),
+            250
+        );
+        for bad in [
+            "2026-03-01T12:00:00.25",
+            "2026-03-01T12:00",
+            "2026-03-01T12:00:00Z",
+            "x",
+        ] {
+            let error = EventTime::parse_query(bad).expect_err(bad);
+            assert!(
+                error.to_string().contains("YYYY-MM-DDTHH:MM:SS or"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`event_time`]: the contract's time formats (tag instants, query ranges, minute buckets);
+//! - [`tag_time`]: a tag's time as sent (its instant, and its text when not canonical);
 //! - [`tag`]: the typed [`UserTag`] and its strict JSON form, with errors naming the field;
 //! - [`avro`]: the bundled Avro schema versions and the tag <-> Avro value mapping;
 //! - [`wire`]: the Confluent wire format (magic byte, schema id, Avro datum);
@@ -13,9 +14,11 @@ pub mod catalog;
 pub mod codec;
 pub mod event_time;
 pub mod tag;
+pub mod tag_time;
 pub mod wire;
 
 pub use catalog::SchemaCatalog;
 pub use codec::{CodecError, TagDecoder, TagEncoder};
 pub use event_time::EventTime;
 pub use tag::{Action, Device, ProductId, ProductInfo, TagError, UserTag, MAX_FIELD_BYTES};
+pub use tag_time::TagTime;

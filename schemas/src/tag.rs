@@ -4,8 +4,9 @@
 //! int32 price checked) and every error names the offending field, so the write
 //! path can answer `400` before anything is produced.
 
-use crate::event_time::{EventTime, TimeError};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::event_time::EventTime;
+use crate::tag_time::TagTime;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Where the shopper acted from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,11 +102,8 @@ pub struct ProductInfo {
 #[serde(deny_unknown_fields)]
 pub struct UserTag {
     /// Event time (never wall-clock time).
-    #[serde(
-        serialize_with = "serialize_instant",
-        deserialize_with = "deserialize_instant"
-    )]
-    pub time: EventTime,
+    /// As sent: the instant, and the text when it is not the canonical form.
+    pub time: TagTime,
     /// The shopper.
     pub cookie: String,
     /// The shopper's country.
@@ -168,7 +166,7 @@ impl UserTag {
         if self.cookie.is_empty() {
             return refuse("cookie", "must not be empty".to_owned());
         }
-        if !self.time.is_storable() {
+        if !self.time.instant().is_storable() {
             return refuse(
                 "time",
                 format!(
@@ -178,11 +176,18 @@ impl UserTag {
                 ),
             );
         }
+        if let Some(text) = self.time.sent_text() {
+            // A record from the log carries the text apart from the instant: both must agree.
+            if EventTime::parse_instant(text).ok() != Some(self.time.instant()) {
+                return refuse("time", "its text and its instant disagree".to_owned());
+            }
+        }
         let product_id = match &self.product_info.product_id {
             ProductId::Text(text) => text.as_str(),
             ProductId::Number(_) => "",
         };
         let texts = [
+            ("time", self.time.sent_text().unwrap_or_default()),
             ("cookie", self.cookie.as_str()),
             ("country", &self.country),
             ("origin", &self.origin),
@@ -301,15 +306,6 @@ fn strip_position(message: &str) -> String {
         Some(index) => message[..index].to_owned(),
         None => message.to_owned(),
     }
-}
-
-fn serialize_instant<S: Serializer>(time: &EventTime, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.to_instant_string())
-}
-
-fn deserialize_instant<'de, D: Deserializer<'de>>(deserializer: D) -> Result<EventTime, D::Error> {
-    let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
-    EventTime::parse_instant(&text).map_err(|error: TimeError| serde::de::Error::custom(error))
 }
 
 #[cfg(test)]

@@ -81,5 +81,36 @@ fn check_passes_a_compatible_v2_unless_bundling_is_required() {
         String::from_utf8_lossy(&output.stderr).contains("bundles"),
         "an unbundled file is reported"
     );
+    // The bundled versions with v1's file edited: a released version never changes.
+    let edited = std::env::temp_dir().join(format!("schemas-edited-{}", std::process::id()));
+    std::fs::create_dir_all(&edited).expect("temp dir");
+    for version in schemas::avro::VERSIONS {
+        let text = if version.version == 1 {
+            version.text.replace("Version 1.", "Version 1, edited.")
+        } else {
+            version.text.to_owned()
+        };
+        std::fs::write(
+            edited.join(format!("user_tag.v{}.avsc", version.version)),
+            text,
+        )
+        .expect("write");
+    }
+    let output = schemas(&[
+        "check",
+        "--dir",
+        &edited.to_string_lossy(),
+        "--require-bundled",
+    ]);
+    assert!(
+        !output.status.success(),
+        "an edited released version passed"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("versions [1] in"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&edited);
     let _ = std::fs::remove_dir_all(&dir);
 }

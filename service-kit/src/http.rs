@@ -20,6 +20,7 @@ use axum::Router;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -106,8 +107,17 @@ pub fn bound_port(listener: &TcpListener) -> u16 {
         .unwrap_or_default()
 }
 
+/// `router` answering a path with a trailing slash as the path without it
+/// (`POST /aggregates/?...` is `POST /aggregates?...`), as clients whose framework adds
+/// the slash expect. The path is rewritten before routing, so every route, layer and
+/// metric sees one name.
+pub fn accepting_trailing_slashes(router: Router) -> NormalizePath<Router> {
+    NormalizePath::trim_trailing_slash(router)
+}
+
 /// Serves `router` until `shutdown` resolves, then stops accepting and lets requests in
-/// flight finish before returning.
+/// flight finish before returning. A trailing slash is ignored on every path (see
+/// [`accepting_trailing_slashes`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -115,9 +125,13 @@ pub async fn serve(
     service: &'static str,
 ) {
     tracing::info!(service, port = bound_port(&listener), "listening");
-    if let Err(error) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = accepting_trailing_slashes(router);
+    if let Err(error) = axum::serve(
+        listener,
+        axum::ServiceExt::<Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
     {
         tracing::error!(service, error = %error, "server error");
     }

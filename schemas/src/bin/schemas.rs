@@ -99,6 +99,16 @@ fn check(dir: Option<PathBuf>, require_bundled: bool) -> ExitCode {
             eprintln!("schemas check: files in {} are versions {on_disk:?} but avro::VERSIONS bundles {bundled:?}", dir.display());
             return ExitCode::FAILURE;
         }
+        let edited: Vec<u32> = avro::VERSIONS
+            .iter()
+            .zip(&pairs)
+            .filter(|(version, (_, text))| version.text != *text)
+            .map(|(version, _)| version.version)
+            .collect();
+        if !edited.is_empty() {
+            eprintln!("schemas check: versions {edited:?} in {} differ from what avro::VERSIONS bundles (a released version never changes: add a new one)", dir.display());
+            return ExitCode::FAILURE;
+        }
     }
     match on_disk.as_slice() {
         [] => {

@@ -1,7 +1,9 @@
-//! Read-path queries for `bench-read`: user profiles and 10-minute aggregates drawn like
-//! the loaded data (skewed cookies and filter values, see `scripts/bench-read.sh`), sent
-//! either to read-api over HTTP or, as the very SQL read-api sends
-//! ([`read_api::store::Store`]), straight to ClickHouse.
+//! Read-path queries of `bench read`: user profiles, 10-minute aggregates and the
+//! analysts' series (`GET /v1/series`) drawn like the loaded data (loadgen's stream: skewed cookies and filter values, see
+//! [`crate::loader`]), sent to read-api over HTTP (direct or through the front door) or,
+//! as the very SQL read-api sends ([`read_api::store::Store`]), straight to ClickHouse.
+//! Each answer is classified ([`Answer`]), so a shed request (503) is told apart from a
+//! late or failed one.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -33,7 +35,7 @@ pub struct DataShape {
 /// One request: a path and its query pairs, as read-api receives them.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// `/user_profiles/{cookie}` or `/aggregates`.
+    /// `/user_profiles/{cookie}`, `/aggregates` or `/v1/series`.
     pub path: String,
     /// The cookie of a profile request.
     pub cookie: Option<String>,
@@ -50,6 +52,12 @@ impl Request {
             .map(|(key, value)| format!("{key}={value}"))
             .collect();
         format!("{base}{}?{}", self.path, query.join("&"))
+    }
+
+    /// Whether it is a request of the analysts' API (`/v1/`: a GET), not of the
+    /// contract (a POST).
+    pub fn is_analytics(&self) -> bool {
+        self.path.starts_with("/v1/")
     }
 }
 
@@ -68,23 +76,26 @@ impl RequestMix {
         }
     }
 
-    /// A value in `0..size`, a quarter of the draws among the 16 hottest (as loadgen's
+    /// A value in `0..size`, a quarter of the draws among the hottest (as loadgen's
     /// TagStream and the loaded data).
     fn skewed(&mut self, size: u32) -> u32 {
         if self.rng.random_range(0..4) == 0 {
-            self.rng.random_range(0..size.min(16))
+            self.rng
+                .random_range(0..size.min(loadgen::stream::HOT_VALUES))
         } else {
             self.rng.random_range(0..size)
         }
     }
 
     /// A profile query: a skewed cookie, a range ending within the last hour of the data
-    /// and 1 to 60 minutes long (at millisecond precision), the default limit.
+    /// (or anywhere in shorter data) and 1 to 60 minutes long (at millisecond
+    /// precision), the default limit.
     pub fn profile(&mut self) -> Request {
-        let cookie = format!("cookie{:014}", self.skewed(self.shape.cookies));
+        let cookie = loadgen::stream::cookie_name(self.skewed(self.shape.cookies));
+        let earliest_end = (self.shape.end_ms - 60 * MINUTE_MS).max(self.shape.start_ms + 1);
         let to = self
             .rng
-            .random_range((self.shape.end_ms - 60 * MINUTE_MS)..self.shape.end_ms);
+            .random_range(earliest_end..self.shape.end_ms.max(earliest_end + 1));
         let from = to - self.rng.random_range(MINUTE_MS..=60 * MINUTE_MS);
         Request {
             path: format!("/user_profiles/{cookie}"),
@@ -137,6 +148,47 @@ impl RequestMix {
             path: "/aggregates".to_owned(),
             cookie: None,
             pairs,
+        }
+    }
+}
+
+impl RequestMix {
+    /// A series of `/v1/series`: `hours` whole hours ending on a whole minute anywhere in
+    /// the data (at the data's end when the data is shorter than the range), a random
+    /// action, no filter; 1-minute buckets up to an hour, 5-minute ones beyond (what a
+    /// chart of a day asks for).
+    pub fn series(&mut self, hours: u32) -> Request {
+        let span_ms = i64::from(hours.max(1)) * 60 * MINUTE_MS;
+        let last_end = (self.shape.end_ms + MINUTE_MS - 1).div_euclid(MINUTE_MS) * MINUTE_MS;
+        let first_end =
+            (self.shape.start_ms.div_euclid(MINUTE_MS) * MINUTE_MS + span_ms).min(last_end);
+        let to = first_end
+            + self
+                .rng
+                .random_range(0..=(last_end - first_end) / MINUTE_MS)
+                * MINUTE_MS;
+        let from = to - span_ms;
+        let action = if self.rng.random_bool(0.5) {
+            Action::View
+        } else {
+            Action::Buy
+        };
+        let bucket = if hours <= 1 { "1m" } else { "5m" };
+        Request {
+            path: "/v1/series".to_owned(),
+            cookie: None,
+            pairs: vec![
+                (
+                    "from".to_owned(),
+                    EventTime::from_millis(from).to_bucket_string(),
+                ),
+                (
+                    "to".to_owned(),
+                    EventTime::from_millis(to).to_bucket_string(),
+                ),
+                ("action".to_owned(), action.as_str().to_owned()),
+                ("bucket".to_owned(), bucket.to_owned()),
+            ],
         }
     }
 }
@@ -202,30 +254,61 @@ impl Target {
         }
     }
 
-    /// Sends one request; whether it was answered (HTTP 200, or rows from ClickHouse)
-    /// within the deadline.
-    pub async fn send(&self, request: Request) -> bool {
+    /// Sends one request and says how it was answered within the deadline.
+    pub async fn send(&self, request: Request) -> Answer {
         match self {
             Self::Http { client, base_url } => {
-                match client.post(request.url(base_url)).send().await {
+                let url = request.url(base_url);
+                let sent = if request.is_analytics() {
+                    client.get(url)
+                } else {
+                    client.post(url)
+                };
+                match sent.send().await {
                     Ok(response) if response.status().as_u16() == 200 => {
-                        response.bytes().await.is_ok()
+                        if response.bytes().await.is_ok() {
+                            Answer::Ok
+                        } else {
+                            Answer::Failed
+                        }
                     }
-                    _ => false,
+                    Ok(response) if response.status().as_u16() == 503 => Answer::Shed,
+                    Ok(_) => Answer::Failed,
+                    Err(error) if error.is_timeout() => Answer::Late,
+                    Err(_) => Answer::Failed,
                 }
             }
             Self::Direct { store, deadline } => {
-                tokio::time::timeout(*deadline, direct(store, &request))
-                    .await
-                    .unwrap_or(false)
+                match tokio::time::timeout(*deadline, direct(store, &request)).await {
+                    Ok(true) => Answer::Ok,
+                    Ok(false) => Answer::Failed,
+                    Err(_) => Answer::Late,
+                }
             }
         }
     }
 }
 
+/// How a request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 200 (or rows from ClickHouse) within the deadline.
+    Ok,
+    /// 503: shed by read-api's admission gate or past its own deadline.
+    Shed,
+    /// No answer within the client's deadline.
+    Late,
+    /// Any other status or a transport error.
+    Failed,
+}
+
 /// What read-api's handler asks ClickHouse for the same request: one profile query
-/// (both actions) or one aggregates query.
+/// (both actions) or one aggregates query. The analysts' API is measured through
+/// read-api only: sent here, it fails.
 async fn direct(store: &Store, request: &Request) -> bool {
+    if request.is_analytics() {
+        return false;
+    }
     match &request.cookie {
         Some(cookie) => {
             let Ok(query) = ProfileQuery::parse(&request.pairs) else {
@@ -276,5 +359,47 @@ mod tests {
                 assert_eq!(query.minutes().len(), 10);
             }
         }
+    }
+
+    #[test]
+    fn series_ranges_are_whole_hours_within_the_data() {
+        let shape = shape();
+        let mut mix = RequestMix::new(2, shape);
+        for hours in [1, 24] {
+            for _ in 0..200 {
+                let request = mix.series(hours);
+                assert!(request.is_analytics());
+                let value = |key: &str| {
+                    request
+                        .pairs
+                        .iter()
+                        .find(|(name, _)| name == key)
+                        .map(|(_, value)| value.clone())
+                        .expect("a pair")
+                };
+                let millis = |key: &str| {
+                    chrono::NaiveDateTime::parse_from_str(&value(key), "%Y-%m-%dT%H:%M:%S")
+                        .expect("a bucket time")
+                        .and_utc()
+                        .timestamp_millis()
+                };
+                let (from, to) = (millis("from"), millis("to"));
+                assert_eq!(to - from, i64::from(hours) * 3_600_000);
+                assert_eq!(to % MINUTE_MS, 0);
+                assert!(from >= shape.start_ms && to <= shape.end_ms + MINUTE_MS);
+                assert_eq!(value("bucket"), if hours == 1 { "1m" } else { "5m" });
+            }
+        }
+        // Data shorter than the range: the range ends just after the data.
+        let short = DataShape {
+            end_ms: shape.start_ms + 20_000,
+            ..shape
+        };
+        let request = RequestMix::new(3, short).series(1);
+        assert!(request.pairs.contains(&(
+            "to".to_owned(),
+            EventTime::from_millis(shape.start_ms + MINUTE_MS).to_bucket_string()
+        )));
+        assert!(!request.url("http://x").contains(' '));
     }
 }

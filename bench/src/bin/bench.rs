@@ -1,0 +1,153 @@
+//! `bench`: the platform's benchmarks and their report (see the crate documentation).
+//! `make bench` runs `write`, `projector`, `read` and `e2e` in turn, then `report`.
+
+use bench::error::BenchError;
+use bench::parts::e2e::E2eOptions;
+use bench::parts::projector::ProjectorOptions;
+use bench::parts::read::ReadOptions;
+use bench::parts::write::WriteOptions;
+use bench::stack::{Stack, StackSettings};
+use clap::{Parser, Subcommand};
+use service_kit::settings::LogSettings;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The platform's benchmarks: each figure beside its limit measured in the same run.
+#[derive(Debug, Parser)]
+#[command(name = "bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Where each part writes its results and `report` reads them (default:
+    /// `<repo-root>/.stack/bench`).
+    #[arg(long, env = "BENCH_OUT")]
+    results_dir: Option<PathBuf>,
+    #[command(flatten)]
+    stack: StackSettings,
+    #[command(flatten)]
+    log: LogSettings,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// write-api's CPU per tag beside a no-op server's, latency from three sides,
+    /// flat-out context (stops the projector while measuring).
+    Write(WriteOptions),
+    /// The projector's catch-up on a backlog beside the raw consume rate.
+    Projector(ProjectorOptions),
+    /// The read path on a loaded day of tags, under ingestion (moves the services onto
+    /// the loaded database for the run).
+    Read(ReadOptions),
+    /// The whole platform at 1,000 tags/s, every answer checked (moves the services
+    /// onto a scratch topic and database for the run). Fails on any wrong answer.
+    E2e(E2eOptions),
+    /// Loads tags of loadgen's stream into a scratch database (what `read` and `e2e`
+    /// do first), then stops.
+    Load(LoadCommand),
+    /// Writes docs/benchmarks.md and the detail reports from the results files.
+    Report {
+        /// Where the reports go (relative: to the repository). Smoke runs write
+        /// elsewhere, so docs/ keeps the real figures.
+        #[arg(long, env = "BENCH_REPORT_DIR", default_value = "docs")]
+        out_dir: PathBuf,
+    },
+}
+
+/// Flags of `bench load`.
+#[derive(Debug, clap::Args)]
+struct LoadCommand {
+    /// The scratch database.
+    #[arg(long, env = "BENCH_LOAD_DB")]
+    database: String,
+    /// Tags to load.
+    #[arg(long = "tags", env = "BENCH_LOAD_TAGS", default_value_t = 86_400_000)]
+    tags: u64,
+    /// Seed of the stream.
+    #[arg(long, env = "BENCH_LOAD_SEED", default_value_t = 1)]
+    seed: u64,
+    /// Rows per insert.
+    #[arg(long, env = "BENCH_LOAD_CHUNK_ROWS", default_value_t = 1_000_000)]
+    chunk_rows: u64,
+    /// Load again even when the database already holds these tags.
+    #[arg(long, env = "BENCH_LOAD_FORCE")]
+    force: bool,
+    /// The migrations to apply.
+    #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
+    migrations_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    service_kit::telemetry::init(&cli.log);
+    // Interrupted, the benchmark is dropped where it stands: its guards put the stack
+    // back (services on the defaults, the projector started, the no-op server killed).
+    let outcome = tokio::select! {
+        outcome = run(cli) => outcome,
+        () = service_kit::shutdown::signal() => Err(BenchError::Stack("interrupted".to_owned())),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            let error = service_kit::error::chain(&error);
+            tracing::error!(%error, "benchmark failed");
+            eprintln!("bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
+    let results_dir = cli
+        .results_dir
+        .clone()
+        .unwrap_or_else(|| cli.stack.repo_root.join(".stack").join("bench"));
+    let stack = Stack::new(cli.stack)?;
+    match cli.command {
+        Command::Write(options) => {
+            bench::parts::write::run(&stack, &options, &results_dir).await?;
+        }
+        Command::Projector(options) => {
+            bench::parts::projector::run(&stack, &options, &results_dir).await?;
+        }
+        Command::Read(options) => {
+            bench::parts::read::run(&stack, &options, &results_dir).await?;
+        }
+        Command::E2e(options) => {
+            let results = bench::parts::e2e::run(&stack, &options, &results_dir).await?;
+            if !results.harness.passed {
+                tracing::error!(
+                    "the whole-platform run found wrong answers, failed queries or lost tags"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Load(load) => {
+            stack.check_own().await?;
+            let report = bench::loader::load(&bench::loader::LoadOptions {
+                clickhouse: stack.clickhouse(&load.database),
+                migrations_dir: stack.settings.repo_root.join(&load.migrations_dir),
+                tags: load.tags,
+                seed: load.seed,
+                chunk_rows: load.chunk_rows,
+                force: load.force,
+                insert_timeout: Duration::from_secs(600),
+            })
+            .await?;
+            tracing::info!(
+                database = %report.database,
+                tags = report.tags,
+                seconds = report.seconds,
+                rows_per_second = report.rows_per_second,
+                loaded_now = report.loaded_now,
+                "load done"
+            );
+        }
+        Command::Report { out_dir } => {
+            let inputs = bench::report::Inputs::load(&results_dir)?;
+            bench::report::render_all(&inputs, &stack.settings.repo_root.join(out_dir))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

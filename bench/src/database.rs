@@ -1,0 +1,255 @@
+//! What the benchmarks ask ClickHouse about a database besides the measured queries:
+//! its parts and bytes, whether merges and queries have settled before a measurement,
+//! reading its files into the page cache, dropping a scratch database, and the server's
+//! own per-query figures from `system.query_log` (rows read, time, CPU from
+//! ProfileEvents), which the local server keeps (`deploy/local/clickhouse/config.xml`).
+
+use crate::error::BenchError;
+use clickhouse::sql::Identifier;
+use clickhouse::{Client, Row};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+/// Active parts of one table.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct TableParts {
+    /// The table.
+    pub table: String,
+    /// Active parts.
+    pub parts: u64,
+    /// Rows in them.
+    pub rows: u64,
+    /// Bytes on disk.
+    pub bytes_on_disk: u64,
+    /// Compressed bytes of the columns.
+    pub compressed_bytes: u64,
+}
+
+/// The active parts of every table of `database`.
+pub async fn parts(server: &Client, database: &str) -> Result<Vec<TableParts>, BenchError> {
+    server
+        .query(
+            "SELECT table, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk, \
+             sum(data_compressed_bytes) AS compressed_bytes \
+             FROM system.parts WHERE database = ? AND active GROUP BY table ORDER BY table",
+        )
+        .bind(database)
+        .fetch_all()
+        .await
+        .map_err(BenchError::clickhouse(format!("parts of {database}")))
+}
+
+/// Drops `database` if it exists.
+pub async fn drop_database(server: &Client, database: &str) -> Result<(), BenchError> {
+    server
+        .query("DROP DATABASE IF EXISTS ? SYNC")
+        .bind(Identifier(database))
+        .execute()
+        .await
+        .map_err(BenchError::clickhouse(format!("dropping {database}")))
+}
+
+/// Waits until ClickHouse runs no read in `database`, at most `timeout` (inserts, such
+/// as the projector's under ingestion, and the local server's own keep-alive query do
+/// not count). ClickHouse finishes reads whose client gave up (an overload leaves some
+/// behind): a measurement starts once they are done. Returns whether it settled.
+pub async fn wait_for_idle(
+    server: &Client,
+    database: &str,
+    timeout: Duration,
+) -> Result<bool, BenchError> {
+    let started = Instant::now();
+    loop {
+        let running: u64 = server
+            .query(
+                "SELECT count() FROM system.processes \
+                 WHERE query_kind = 'Select' AND current_database = ? AND query_id != queryID()",
+            )
+            .bind(database)
+            .fetch_one()
+            .await
+            .map_err(BenchError::clickhouse("queries in flight"))?;
+        if running == 0 {
+            return Ok(true);
+        }
+        if started.elapsed() > timeout {
+            tracing::warn!(running, "clickhouse still busy; measuring anyway");
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until no merge runs in `database`, at most `timeout`. Returns whether it settled.
+pub async fn wait_for_merges(
+    server: &Client,
+    database: &str,
+    timeout: Duration,
+) -> Result<bool, BenchError> {
+    let started = Instant::now();
+    loop {
+        let merging: u64 = server
+            .query("SELECT count() FROM system.merges WHERE database = ?")
+            .bind(database)
+            .fetch_one()
+            .await
+            .map_err(BenchError::clickhouse("merges in flight"))?;
+        if merging == 0 {
+            return Ok(true);
+        }
+        if started.elapsed() > timeout {
+            tracing::warn!(merging, database, "merges still running; measuring anyway");
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Reads every file of `database`'s tables once, so the page cache holds them (a
+/// server with this machine's memory keeps them there; right after a load or a reboot
+/// the first minutes would measure the disk). Returns the bytes read.
+pub async fn warm_page_cache(server: &Client, database: &str) -> Result<u64, BenchError> {
+    let paths: Vec<Vec<String>> = server
+        .query("SELECT data_paths FROM system.tables WHERE database = ?")
+        .bind(database)
+        .fetch_all()
+        .await
+        .map_err(BenchError::clickhouse(format!("data paths of {database}")))?;
+    let roots: Vec<std::path::PathBuf> = paths.into_iter().flatten().map(Into::into).collect();
+    tokio::task::spawn_blocking(move || roots.iter().map(|root| read_tree(root)).sum())
+        .await
+        .map_err(BenchError::from)
+}
+
+/// Bytes read from every file under `root` (unreadable entries skipped).
+fn read_tree(root: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut total = 0;
+    let mut buffer = vec![0_u8; 1 << 20];
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            total += read_tree(&path);
+        } else if let Ok(mut file) = std::fs::File::open(&path) {
+            while let Ok(read) = file.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                total += read as u64;
+            }
+        }
+    }
+    total
+}
+
+/// The server's own figures for a set of logged queries.
+#[derive(Debug, Clone, Default, PartialEq, Row, Serialize, Deserialize)]
+pub struct LoggedQueries {
+    /// Queries finished.
+    pub queries: u64,
+    /// Rows read, median.
+    pub rows_p50: f64,
+    /// Rows read, 99th percentile.
+    pub rows_p99: f64,
+    /// Server time, median, ms.
+    pub duration_p50_ms: f64,
+    /// Server time, 99th percentile, ms.
+    pub duration_p99_ms: f64,
+    /// CPU (user + system, all threads) per query, mean, µs.
+    pub cpu_mean_us: f64,
+    /// CPU of all the queries together, µs (absent from results written before it was
+    /// kept).
+    #[serde(default)]
+    pub cpu_total_us: f64,
+    /// CPU per query, median, µs.
+    pub cpu_p50_us: f64,
+    /// Peak memory per query, median, bytes.
+    pub memory_p50_bytes: f64,
+}
+
+/// Which logged queries to summarise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryKind {
+    /// Profile reads (`FROM user_tags WHERE cookie = ...`, or `WHERE (cookie = ...) OR
+    /// ...` when read-api batches several).
+    Profiles,
+    /// Aggregates and series reads (`FROM minute_aggregates`).
+    Aggregates,
+}
+
+impl QueryKind {
+    fn pattern(self) -> &'static str {
+        match self {
+            Self::Profiles => "%FROM user_tags%WHERE%cookie = %",
+            Self::Aggregates => "%FROM minute_aggregates%",
+        }
+    }
+}
+
+/// Summarises the reads of `kind` in `database` that finished between `from` and `to`
+/// (unix seconds, as `event_time`), after flushing the log.
+pub async fn logged_queries(
+    server: &Client,
+    database: &str,
+    kind: QueryKind,
+    from: u32,
+    to: u32,
+) -> Result<LoggedQueries, BenchError> {
+    server
+        .query("SYSTEM FLUSH LOGS")
+        .execute()
+        .await
+        .map_err(BenchError::clickhouse("flushing the query log"))?;
+    server
+        .query(
+            "SELECT count() AS queries, \
+               toFloat64(quantileExact(0.5)(read_rows)) AS rows_p50, \
+               toFloat64(quantileExact(0.99)(read_rows)) AS rows_p99, \
+               toFloat64(quantileExact(0.5)(query_duration_ms)) AS duration_p50_ms, \
+               toFloat64(quantileExact(0.99)(query_duration_ms)) AS duration_p99_ms, \
+               toFloat64(avg(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'])) AS cpu_mean_us, \
+               toFloat64(sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'])) AS cpu_total_us, \
+               toFloat64(quantileExact(0.5)(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'])) AS cpu_p50_us, \
+               toFloat64(quantileExact(0.5)(memory_usage)) AS memory_p50_bytes \
+             FROM system.query_log \
+             WHERE type = 'QueryFinish' AND current_database = ? AND query_kind = 'Select' \
+               AND event_time >= toDateTime(?) AND event_time <= toDateTime(?) AND query LIKE ?",
+        )
+        .bind(database)
+        .bind(from)
+        .bind(to)
+        .bind(kind.pattern())
+        .fetch_one::<LoggedQueries>()
+        .await
+        .map(|mut logged| {
+            // An empty set gives NaNs: keep zeros instead.
+            for value in [
+                &mut logged.rows_p50,
+                &mut logged.rows_p99,
+                &mut logged.duration_p50_ms,
+                &mut logged.duration_p99_ms,
+                &mut logged.cpu_mean_us,
+                &mut logged.cpu_total_us,
+                &mut logged.cpu_p50_us,
+                &mut logged.memory_p50_bytes,
+            ] {
+                if !value.is_finite() {
+                    *value = 0.0;
+                }
+            }
+            logged
+        })
+        .map_err(BenchError::clickhouse("summarising the query log"))
+}
+
+/// The server's clock, unix seconds (query-log windows are in its time).
+pub async fn server_now(server: &Client) -> Result<u32, BenchError> {
+    server
+        .query("SELECT toUInt32(now())")
+        .fetch_one()
+        .await
+        .map_err(BenchError::clickhouse("the server's clock"))
+}

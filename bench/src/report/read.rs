@@ -1,0 +1,755 @@
+//! `docs/bench-read.md` and the read path's rows of the summary.
+
+use crate::database::{LoggedQueries, TableParts};
+use crate::parts::read::{
+    series_limit_ms, AggregatesResult, PhaseResult, ReadResults, ReadRun, SeriesResult,
+    AGGREGATES_P99_LIMIT_MS, PROFILE_P99_LIMIT_MS, SERIES_LIMITS_MS, SERVED_P99_MS,
+    SERVED_RATE_TARGET, SERVED_SHED_SHARE,
+};
+use crate::report::baseline::{self, read as old};
+use crate::report::format::{fixed, ms, or_dash, percent, thousands, Table};
+use crate::report::{provenance, smoke_banner, SummaryRow};
+use crate::verdict::{Limit, Verdict};
+
+/// The former profile target (p99 < 10 ms), kept for the comparison with 18.16.
+pub const FORMER_PROFILE_P99_MS: f64 = 10.0;
+/// ClickHouse's memory cap in `deploy/local/clickhouse/config.xml`, MiB.
+pub const CLICKHOUSE_CAP_MIB: f64 = 6_000_000_000.0 / 1024.0 / 1024.0;
+
+/// What the filters of a mask are.
+pub fn mask_name(mask: u8) -> &'static str {
+    match mask {
+        0 => "none",
+        1 => "origin",
+        2 => "brand_id",
+        3 => "origin + brand_id",
+        4 => "category_id",
+        5 => "origin + category_id",
+        6 => "brand_id + category_id",
+        _ => "all three",
+    }
+}
+
+fn phase_median(
+    results: &ReadResults,
+    phase: impl Fn(&ReadRun) -> Option<&PhaseResult>,
+    figure: impl Fn(&PhaseResult) -> Option<f64>,
+) -> Option<f64> {
+    results.median(|run| figure(phase(run)?))
+}
+
+fn p99(phase: &PhaseResult) -> Option<f64> {
+    Some(phase.report.latency.p99_ms)
+}
+
+fn p50(phase: &PhaseResult) -> Option<f64> {
+    Some(phase.report.latency.p50_ms)
+}
+
+/// The aggregates of filter combination `mask` in a run.
+fn aggregates_of(run: &ReadRun, mask: u8) -> Option<&AggregatesResult> {
+    run.aggregates.iter().find(|result| result.mask == mask)
+}
+
+/// The median over runs of `figure` of the aggregates of `mask`, through read-api or
+/// (`sql`) as the same SQL.
+fn aggregates_median(
+    results: &ReadResults,
+    mask: u8,
+    sql: bool,
+    figure: fn(&PhaseResult) -> Option<f64>,
+) -> Option<f64> {
+    results.median(|run| {
+        let result = aggregates_of(run, mask)?;
+        figure(if sql { &result.sql } else { &result.read_api })
+    })
+}
+
+/// The worst filter combination's median p99: (read-api, same SQL).
+fn aggregates_worst(results: &ReadResults) -> (Option<f64>, Option<f64>) {
+    let worst = |sql: bool| {
+        (0..8_u8)
+            .filter_map(|mask| aggregates_median(results, mask, sql, p99))
+            .reduce(f64::max)
+    };
+    (worst(false), worst(true))
+}
+
+/// The median over runs of the highest ladder rate served (a run serving none counts
+/// as 0).
+fn highest_served(results: &ReadResults) -> Option<f64> {
+    if results.runs.iter().all(|run| run.ladder.is_empty()) {
+        return None;
+    }
+    results.median(|run| Some(run.highest_served().unwrap_or(0.0)))
+}
+
+/// The highest rate served as the reports say it: `500/s`, or `below 200/s` when not
+/// even the lowest step was served.
+fn highest_served_text(results: &ReadResults) -> String {
+    let first_step = results
+        .runs
+        .iter()
+        .find_map(|run| run.ladder.first())
+        .map(|step| step.report.target_rate);
+    match (highest_served(results), first_step) {
+        (Some(rate), Some(first)) if rate < first => {
+            format!("below {}/s (the lowest step tried)", thousands(first))
+        }
+        (rate, _) => format!("{}/s", or_dash(rate, thousands)),
+    }
+}
+
+fn us(value: f64) -> String {
+    format!("{value:.0} µs")
+}
+
+/// The series of `hours` in a run.
+fn series_of(run: &ReadRun, hours: u32) -> Option<&SeriesResult> {
+    run.series.iter().find(|result| result.hours == hours)
+}
+
+/// The median over runs of `figure` of the series over `hours`.
+fn series_median(
+    results: &ReadResults,
+    hours: u32,
+    figure: fn(&PhaseResult) -> Option<f64>,
+) -> Option<f64> {
+    results.median(|run| figure(&series_of(run, hours)?.read_api))
+}
+
+/// The verdict on the series over `hours`: its median p99 within the range's limit,
+/// and no request failed (a shed or late one counts in the p99 at the time it took).
+pub fn series_verdict(hours: u32, p99_ms: Option<f64>, failed: u64) -> Verdict {
+    let Some(limit) = series_limit_ms(hours) else {
+        return Verdict::NotMeasured;
+    };
+    match Limit::AtMost(limit).check(p99_ms) {
+        Verdict::Met if failed > 0 => Verdict::NotMet,
+        verdict => verdict,
+    }
+}
+
+/// Requests of the series over `hours` that failed outright, over every run.
+fn series_failed(results: &ReadResults, hours: u32) -> u64 {
+    results
+        .runs
+        .iter()
+        .filter_map(|run| series_of(run, hours))
+        .map(|result| result.read_api.report.failed)
+        .sum()
+}
+
+fn hours_text(hours: u32) -> String {
+    if hours == 1 {
+        "1 hour".to_owned()
+    } else {
+        format!("{hours} hours")
+    }
+}
+
+/// The read path's rows of the summary.
+pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
+    let tags = thousands(results.load.tags as f64);
+    let under = |figure: fn(&PhaseResult) -> Option<f64>| {
+        phase_median(results, |run| Some(&run.profiles_under_ingest), figure)
+    };
+    let under_p99 = under(p99);
+    let ingest_accepted =
+        results.median(|run| crate::stats::ratio(run.ingest.accepted as f64, run.ingest.seconds));
+    let ingest_failed: u64 = results.runs.iter().map(|run| run.ingest.failed).sum();
+    let read_api_p99 = phase_median(results, |run| Some(&run.profiles_read_api), p99);
+    let sql_p99 = phase_median(results, |run| Some(&run.profiles_sql), p99);
+    let highest = highest_served(results);
+    let (aggregates_p99, aggregates_sql_p99) = aggregates_worst(results);
+    let cpu_process = phase_median(
+        results,
+        |run| Some(&run.profiles_read_api),
+        PhaseResult::clickhouse_cpu_per_read_us,
+    );
+    let cpu_logged = phase_median(
+        results,
+        |run| Some(&run.profiles_read_api),
+        PhaseResult::logged_cpu_per_read_us,
+    );
+    let memory = &results.clickhouse_memory;
+    let peak = if memory.peak_reset {
+        memory.peak_mib
+    } else {
+        memory.sampled_max_mib
+    };
+    let mut rows = vec![
+        SummaryRow {
+            figure: format!(
+                "profile p99 at {}/s while {} tags/s are ingested through the front door, {tags} tags loaded",
+                results.profile_rate,
+                thousands(f64::from(results.ingest_rate))
+            ),
+            measured: format!(
+                "{} (p50 {}; ingestion took {} tags/s, {} failed)",
+                or_dash(under_p99, ms),
+                or_dash(under(p50), ms),
+                or_dash(ingest_accepted, thousands),
+                ingest_failed
+            ),
+            limit: format!("≤ {PROFILE_P99_LIMIT_MS} ms (the decision rule of the move to ClickHouse 26)"),
+            verdict: Limit::AtMost(PROFILE_P99_LIMIT_MS).check(under_p99).to_string(),
+            baseline: format!(
+                "not measured under ingestion; without it, {} through read-api (same SQL direct {})",
+                ms(old::PROFILES_100_READ_API_MS[1]),
+                ms(old::PROFILES_100_SQL_MS[1])
+            ),
+        },
+        SummaryRow {
+            figure: format!(
+                "highest profile rate served through the front door under ingestion (p99 ≤ {SERVED_P99_MS} ms, ≤ {} answered 503)",
+                percent(SERVED_SHED_SHARE)
+            ),
+            measured: highest_served_text(results),
+            limit: format!("≥ {}/s", thousands(SERVED_RATE_TARGET)),
+            verdict: Limit::AtLeast(SERVED_RATE_TARGET).check(highest).to_string(),
+            baseline: format!(
+                "not measured; at 1,000/s (no ingestion) {} of {} requests were not answered (p99 {})",
+                thousands(old::PROFILES_1000_FAILED[0]),
+                thousands(old::PROFILES_1000_FAILED[1]),
+                ms(old::PROFILES_1000_READ_API_MS[1])
+            ),
+        },
+        SummaryRow {
+            figure: format!("profile p99 at {}/s straight to read-api, no ingestion", results.profile_rate),
+            measured: format!("{} (same SQL straight to ClickHouse {})", or_dash(read_api_p99, ms), or_dash(sql_p99, ms)),
+            limit: format!("< {FORMER_PROFILE_P99_MS} ms (the former target)"),
+            verdict: Limit::Below(FORMER_PROFILE_P99_MS).check(read_api_p99).to_string(),
+            baseline: format!(
+                "{} (same SQL {})",
+                ms(old::PROFILES_100_READ_API_MS[1]),
+                ms(old::PROFILES_100_SQL_MS[1])
+            ),
+        },
+        SummaryRow {
+            figure: "ClickHouse CPU per profile read (read-api's reads at 100/s, no ingestion)".to_owned(),
+            measured: format!(
+                "{} (server process CPU / reads); {} (query log: user + system time of the queries / reads)",
+                or_dash(cpu_process, us),
+                or_dash(cpu_logged, us)
+            ),
+            limit: "—".to_owned(),
+            verdict: "—".to_owned(),
+            baseline: "not measured".to_owned(),
+        },
+        SummaryRow {
+            figure: "aggregates p99, 10-minute ranges, worst of the 8 filter combinations".to_owned(),
+            measured: format!("{} (same SQL direct {})", or_dash(aggregates_p99, ms), or_dash(aggregates_sql_p99, ms)),
+            limit: format!("< {AGGREGATES_P99_LIMIT_MS} ms"),
+            verdict: Limit::Below(AGGREGATES_P99_LIMIT_MS).check(aggregates_p99).to_string(),
+            baseline: format!(
+                "{} (same SQL {})",
+                ms(old::AGGREGATES_P99_READ_API_MS.iter().copied().fold(0.0, f64::max)),
+                ms(old::AGGREGATES_P99_SQL_MS.iter().copied().fold(0.0, f64::max))
+            ),
+        },
+        SummaryRow {
+            figure: "ClickHouse peak resident memory during the read benchmark".to_owned(),
+            measured: format!(
+                "{} MiB{}",
+                or_dash(peak, thousands),
+                if memory.peak_reset { " (VmHWM, reset before measuring)" } else { " (largest VmRSS sampled)" }
+            ),
+            limit: format!("the server's cap, max_server_memory_usage = {} MiB", thousands(CLICKHOUSE_CAP_MIB)),
+            verdict: Limit::AtMost(CLICKHOUSE_CAP_MIB).check(peak).to_string(),
+            baseline: format!(
+                "not measured here; {} MiB during the whole-platform run",
+                thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN))
+            ),
+        },
+        SummaryRow {
+            figure: format!("loading {tags} tags straight into ClickHouse"),
+            measured: format!(
+                "{} s, {} rows/s{}",
+                fixed(results.load.seconds, 0),
+                thousands(results.load.rows_per_second),
+                if results.load.loaded_now { "" } else { " (an earlier run's load, reused)" }
+            ),
+            limit: "—".to_owned(),
+            verdict: "—".to_owned(),
+            baseline: format!(
+                "{} tags in {} s ({} rows/s, generated inside ClickHouse)",
+                thousands(old::LOAD_TAGS),
+                thousands(old::LOAD_SECONDS),
+                thousands(old::LOAD_TAGS / old::LOAD_SECONDS)
+            ),
+        },
+    ];
+    if results.runs.iter().any(|run| !run.series.is_empty()) {
+        for (hours, limit) in SERIES_LIMITS_MS {
+            let p99 = series_median(results, hours, p99);
+            let failed = series_failed(results, hours);
+            rows.push(SummaryRow {
+                figure: format!(
+                    "analysts' series (GET /v1/series) over {}, p99 at {}/s, no ingestion",
+                    hours_text(hours),
+                    results.series_rate
+                ),
+                measured: format!(
+                    "{} (p50 {}; {failed} failed)",
+                    or_dash(p99, ms),
+                    or_dash(series_median(results, hours, p50), ms)
+                ),
+                limit: format!("≤ {}, none failed", ms(limit)),
+                verdict: series_verdict(hours, p99, failed).to_string(),
+                baseline: "not measured (no analysts' API then)".to_owned(),
+            });
+        }
+    }
+    rows
+}
+
+fn parts_table(parts: &[TableParts]) -> String {
+    let mut table = Table::new(&["table", "active parts", "rows", "bytes on disk"]);
+    for part in parts {
+        table.row(vec![
+            part.table.clone(),
+            thousands(part.parts as f64),
+            thousands(part.rows as f64),
+            format!("{:.2} GiB", part.bytes_on_disk as f64 / f64::from(1 << 30)),
+        ]);
+    }
+    table.render()
+}
+
+fn phase_cells(
+    results: &ReadResults,
+    phase: impl Fn(&ReadRun) -> Option<&PhaseResult> + Copy,
+) -> Vec<String> {
+    let sum = |figure: fn(&PhaseResult) -> u64| -> u64 {
+        results
+            .runs
+            .iter()
+            .filter_map(|run| phase(run).map(figure))
+            .sum()
+    };
+    vec![
+        or_dash(phase_median(results, phase, p50), ms),
+        or_dash(phase_median(results, phase, p99), ms),
+        or_dash(
+            phase_median(results, phase, |phase| Some(phase.report.latency.max_ms)),
+            ms,
+        ),
+        format!(
+            "{} / {} / {} of {}",
+            sum(|phase| phase.report.shed),
+            sum(|phase| phase.report.late),
+            sum(|phase| phase.report.failed),
+            sum(|phase| phase.report.sent)
+        ),
+    ]
+}
+
+fn logged_row(label: &str, logged: Option<&LoggedQueries>) -> Vec<String> {
+    match logged {
+        Some(logged) => vec![
+            label.to_owned(),
+            thousands(logged.queries as f64),
+            thousands(logged.rows_p50),
+            thousands(logged.rows_p99),
+            format!("{} ms", fixed(logged.duration_p50_ms, 0)),
+            format!("{} ms", fixed(logged.duration_p99_ms, 0)),
+            us(logged.cpu_mean_us),
+            format!("{:.1} MiB", logged.memory_p50_bytes / 1024.0 / 1024.0),
+        ],
+        None => vec![label.to_owned(), "—".to_owned()],
+    }
+}
+
+/// `docs/bench-read.md`.
+pub fn render(results: &ReadResults) -> String {
+    let info = &results.info;
+    let load = &results.load;
+    let mut text = String::from("# Read path benchmark\n\n");
+    text += &smoke_banner(&[info]);
+    text += &provenance("make bench-read", info, results.runs.len());
+    text += &format!(
+        "The load generator (in the `bench` process), nginx, the three services, the broker and ClickHouse \
+         share the machine's {} cores. Every figure is beside its limit and beside its value on ClickHouse 18.16 ({}).\n\n",
+        info.machine.cores,
+        baseline::MEASURED
+    );
+    text += "## Data\n\n";
+    text += &format!(
+        "{} tags of loadgen's stream (seed {}: 1 ms apart from 2026-03-01T00:00:00Z, 1,000,000 cookies, 100 \
+         countries, 1,000 origins, 250 brands, 67 categories, about one BUY in five, each dimension skewed: a \
+         quarter of the draws hit the 16 hottest values) loaded by `bench`'s loader straight into the scratch \
+         database `{}`, migrated with the real migrations, as the rows the projector would write, {} per \
+         insert, so the materialized view filled `minute_aggregates` from the same inserts. The rows carry \
+         synthetic log positions: they are not in the Kafka log, and `projector rebuild` cannot reproduce them. \
+         {} ({} rows/s){}. {} Merges {} before measuring; {:.2} GiB read into the page cache first.\n\n\
+         Parts when the measurements started:\n\n",
+        thousands(load.tags as f64),
+        load.seed,
+        load.database,
+        thousands(load.chunk_rows as f64),
+        if load.loaded_now {
+            format!("Loading took {} s", fixed(load.seconds, 0))
+        } else {
+            format!("Loaded by an earlier run in {} s", fixed(load.seconds, 0))
+        },
+        thousands(load.rows_per_second),
+        format_args!(
+            "; on 18.16, {} tags took {} s (generated inside ClickHouse by INSERT ... SELECT)",
+            thousands(old::LOAD_TAGS),
+            thousands(old::LOAD_SECONDS)
+        ),
+        match load.trimmed_rows {
+            Some(rows) => format!(
+                "Then the profile store was trimmed as the projector trims it (each cookie and action keeps \
+                 its newest 200 tags and the last five minutes): {} rows deleted{}.",
+                thousands(rows as f64),
+                if rows > 0 { ", the table rewritten" } else { "" }
+            ),
+            None => "The profile store was trimmed as the projector trims it when it was loaded.".to_owned(),
+        },
+        if results.merges_settled { "had settled" } else { "had **not** settled" },
+        results.warmed_bytes as f64 / f64::from(1 << 30),
+    );
+    text += &parts_table(&results.parts_before);
+    text += &format!(
+        "\nOn 18.16: user_tags {} parts, {} GiB; minute_aggregates {} parts, {} rows, {} GiB (the cube then had \
+         three dimensions fewer). At the end of this run (ingestion added rows):\n\n",
+        old::USER_TAGS_PARTS[0],
+        old::USER_TAGS_PARTS[2],
+        old::MINUTE_AGGREGATES_PARTS[0],
+        thousands(old::MINUTE_AGGREGATES_PARTS[1]),
+        old::MINUTE_AGGREGATES_PARTS[2],
+    );
+    text += &parts_table(&results.parts_after);
+
+    text += "\n## User profiles under ingestion (the decision rule)\n\n";
+    text += &format!(
+        "While {} tags/s go in through the front door (loadgen's stream from the first whole minute after the \
+         newest stored tag: write-api → scratch topic → projector → this database), profile queries go through \
+         the front door, open loop, {} s per run at {}/s (latency from each request's due time; shed (503), \
+         late (past the 200 ms client deadline) and failed requests count in the percentiles at the time they \
+         took). Cookies are drawn with the data's skew; ranges end in the last hour of the data, 1 to 60 \
+         minutes long, millisecond precision; default limit. A quarter of the queries ask about one of the 16 \
+         hot cookies: they set the p99.\n\n",
+        thousands(f64::from(results.ingest_rate)),
+        results.seconds,
+        results.profile_rate
+    );
+    let mut table = Table::new(&[
+        "",
+        "p50",
+        "p99",
+        "max",
+        "shed / late / failed of sent",
+        "target p99 ≤ 20 ms",
+        baseline::COLUMN,
+    ]);
+    let mut cells = vec!["profiles, front door, under ingestion".to_owned()];
+    cells.extend(phase_cells(results, |run| Some(&run.profiles_under_ingest)));
+    cells.push(
+        Limit::AtMost(PROFILE_P99_LIMIT_MS)
+            .check(phase_median(
+                results,
+                |run| Some(&run.profiles_under_ingest),
+                p99,
+            ))
+            .to_string(),
+    );
+    cells.push("not measured under ingestion".to_owned());
+    table.row(cells);
+    text += &table.render();
+    let mut table = Table::new(&[
+        "run",
+        "tags sent",
+        "accepted",
+        "failed",
+        "p50",
+        "p99",
+        "max",
+    ]);
+    for (index, run) in results.runs.iter().enumerate() {
+        table.row(vec![
+            (index + 1).to_string(),
+            thousands(run.ingest.sent as f64),
+            thousands(run.ingest.accepted as f64),
+            thousands(run.ingest.failed as f64),
+            ms(run.ingest.latency.p50_ms),
+            ms(run.ingest.latency.p99_ms),
+            ms(run.ingest.latency.max_ms),
+        ]);
+    }
+    text += "\nThe ingestion meanwhile (through the front door, 200 ms client deadline):\n\n";
+    text += &table.render();
+
+    text += "\n## The highest profile rate served\n\n";
+    text += &format!(
+        "Still under ingestion, through the front door, {} s per step, rising until a step is not served: \
+         served means p99 ≤ {SERVED_P99_MS} ms and at most {} of the requests answered 503 (read-api's gate \
+         sheds what cannot be answered in time). Target: at least {}/s.\n\n",
+        results.ladder_seconds,
+        percent(SERVED_SHED_SHARE),
+        thousands(SERVED_RATE_TARGET)
+    );
+    let mut table = Table::new(&[
+        "run", "rate", "achieved", "p50", "p99", "503", "late", "served",
+    ]);
+    for (index, run) in results.runs.iter().enumerate() {
+        for step in &run.ladder {
+            let report = &step.report;
+            table.row(vec![
+                (index + 1).to_string(),
+                format!("{}/s", thousands(report.target_rate)),
+                format!("{}/s", thousands(report.achieved_rate)),
+                ms(report.latency.p50_ms),
+                ms(report.latency.p99_ms),
+                format!("{} ({})", report.shed, percent(report.shed_share())),
+                report.late.to_string(),
+                if step.served() { "yes" } else { "**no**" }.to_owned(),
+            ]);
+        }
+    }
+    text += &table.render();
+    text += &format!(
+        "\nHighest served (median of the runs): {}: {}. On 18.16 this was not measured; at 1,000/s without \
+         ingestion read-api left {} of {} requests unanswered (p99 {}).\n",
+        highest_served_text(results),
+        Limit::AtLeast(SERVED_RATE_TARGET).check(highest_served(results)),
+        thousands(old::PROFILES_1000_FAILED[0]),
+        thousands(old::PROFILES_1000_FAILED[1]),
+        ms(old::PROFILES_1000_READ_API_MS[1]),
+    );
+
+    text += "\n## User profiles without ingestion: read-api beside the same SQL\n\n";
+    text += &format!(
+        "{}/s for {} s per run straight to read-api, and the same requests (same seed) as read-api's own SQL \
+         (`read_api::store::Store`, its query settings) straight to ClickHouse, the order alternating between \
+         runs. ClickHouse's CPU per read comes from two sides: its process CPU over the phase divided by the \
+         reads answered (everything the server did: parsing, HTTP, background merges), and the sum of \
+         `UserTimeMicroseconds + SystemTimeMicroseconds` of the phase's queries in `system.query_log` \
+         divided by the reads answered (read-api may batch several reads into one query, and a read \
+         may take a second query when one action is short).\n\n",
+        results.profile_rate, results.seconds
+    );
+    let mut table = Table::new(&[
+        "path",
+        "p50",
+        "p99",
+        "max",
+        "shed / late / failed of sent",
+        "ClickHouse CPU per read (process)",
+        "(query log)",
+        "target p99 < 10 ms (former)",
+        baseline::COLUMN,
+    ]);
+    type Pick = fn(&ReadRun) -> Option<&PhaseResult>;
+    let paths: [(&str, Pick, [f64; 3]); 2] = [
+        (
+            "read-api",
+            |run| Some(&run.profiles_read_api),
+            old::PROFILES_100_READ_API_MS,
+        ),
+        (
+            "same SQL, direct",
+            |run| Some(&run.profiles_sql),
+            old::PROFILES_100_SQL_MS,
+        ),
+    ];
+    for (label, pick, old_ms) in paths {
+        let mut cells = vec![label.to_owned()];
+        cells.extend(phase_cells(results, pick));
+        cells.push(or_dash(
+            phase_median(results, pick, PhaseResult::clickhouse_cpu_per_read_us),
+            us,
+        ));
+        cells.push(or_dash(
+            phase_median(results, pick, PhaseResult::logged_cpu_per_read_us),
+            us,
+        ));
+        cells.push(if label == "read-api" {
+            Limit::Below(FORMER_PROFILE_P99_MS)
+                .check(phase_median(results, pick, p99))
+                .to_string()
+        } else {
+            String::new()
+        });
+        cells.push(format!(
+            "p50 {}, p99 {}, max {}",
+            ms(old_ms[0]),
+            ms(old_ms[1]),
+            ms(old_ms[2])
+        ));
+        table.row(cells);
+    }
+    text += &table.render();
+
+    text += "\n## Aggregates\n\n";
+    text += &format!(
+        "10-minute ranges on whole minutes anywhere in the loaded data, random action, both aggregates, filter \
+         values drawn with the data's skew (values that exist); {}/s for {} s per filter combination and run, \
+         open loop, 60 s client deadline, no ingestion.\n\n",
+        results.aggregates_rate, results.aggregates_seconds
+    );
+    let mut table = Table::new(&[
+        "filters",
+        "read-api p50",
+        "read-api p99",
+        "direct p50",
+        "direct p99",
+        "not answered / sent",
+        "target p99 < 50 ms",
+        "18.16 read-api p50 / p99",
+        "18.16 direct p99",
+    ]);
+    for mask in 0..8_u8 {
+        let read_api_p99 = aggregates_median(results, mask, false, p99);
+        let (not_ok, sent) = results
+            .runs
+            .iter()
+            .filter_map(|run| aggregates_of(run, mask))
+            .fold((0, 0), |(not_ok, sent), result| {
+                (
+                    not_ok + result.read_api.report.not_ok() + result.sql.report.not_ok(),
+                    sent + result.read_api.report.sent + result.sql.report.sent,
+                )
+            });
+        let index = usize::from(mask);
+        table.row(vec![
+            mask_name(mask).to_owned(),
+            or_dash(aggregates_median(results, mask, false, p50), ms),
+            or_dash(read_api_p99, ms),
+            or_dash(aggregates_median(results, mask, true, p50), ms),
+            or_dash(aggregates_median(results, mask, true, p99), ms),
+            format!("{not_ok} / {sent}"),
+            Limit::Below(AGGREGATES_P99_LIMIT_MS)
+                .check(read_api_p99)
+                .to_string(),
+            format!(
+                "{} / {}",
+                ms(old::AGGREGATES_P50_READ_API_MS[index]),
+                ms(old::AGGREGATES_P99_READ_API_MS[index])
+            ),
+            ms(old::AGGREGATES_P99_SQL_MS[index]),
+        ]);
+    }
+    text += &table.render();
+
+    if results.runs.iter().any(|run| !run.series.is_empty()) {
+        text += "\n## The analysts' series\n\n";
+        text += &format!(
+            "`GET /v1/series` straight to read-api, {}/s for {} s per range and run, open loop, 15 s client \
+             deadline, no ingestion: a random action, no filter, ranges of whole hours ending on a whole minute \
+             anywhere in the data, 1-minute buckets for an hour, 5-minute buckets for a day (read from the \
+             minute cube either way).\n\n",
+            results.series_rate, results.series_seconds
+        );
+        let mut table = Table::new(&[
+            "range",
+            "p50",
+            "p99",
+            "max",
+            "shed / late / failed of sent",
+            "target",
+            "verdict",
+        ]);
+        for (hours, limit) in SERIES_LIMITS_MS {
+            let mut cells = vec![hours_text(hours)];
+            cells.extend(phase_cells(results, move |run| {
+                series_of(run, hours).map(|result| &result.read_api)
+            }));
+            cells.push(format!("p99 ≤ {}, none failed", ms(limit)));
+            cells.push(
+                series_verdict(
+                    hours,
+                    series_median(results, hours, p99),
+                    series_failed(results, hours),
+                )
+                .to_string(),
+            );
+            table.row(cells);
+        }
+        text += &table.render();
+    }
+
+    text += "\n## What ClickHouse reads per query\n\n";
+    text += "From `system.query_log` (the local server keeps it), for the first run's phases: rows read, server \
+             time, CPU (user + system) and peak memory per query.\n\n";
+    let mut table = Table::new(&[
+        "reads",
+        "queries",
+        "rows read p50",
+        "rows read p99",
+        "server time p50",
+        "server time p99",
+        "CPU per query (mean)",
+        "memory p50",
+    ]);
+    if let Some(run) = results.runs.first() {
+        table.row(logged_row(
+            "profiles under ingestion (read-api)",
+            run.profiles_under_ingest.logged.as_ref(),
+        ));
+        table.row(logged_row(
+            "profiles, read-api, no ingestion",
+            run.profiles_read_api.logged.as_ref(),
+        ));
+        table.row(logged_row(
+            "profiles, same SQL direct",
+            run.profiles_sql.logged.as_ref(),
+        ));
+        for result in &run.aggregates {
+            table.row(logged_row(
+                &format!("aggregates, {} (read-api)", mask_name(result.mask)),
+                result.read_api.logged.as_ref(),
+            ));
+        }
+        for result in &run.series {
+            table.row(logged_row(
+                &format!("series over {} (read-api)", hours_text(result.hours)),
+                result.read_api.logged.as_ref(),
+            ));
+        }
+    }
+    text += &table.render();
+
+    let memory = &results.clickhouse_memory;
+    text += "\n## ClickHouse memory\n\n";
+    text += &format!(
+        "Peak resident memory of the ClickHouse process over the measurements: {} MiB ({}); the largest \
+         resident set sampled every 500 ms: {} MiB. The server's cap is {} MiB (`max_server_memory_usage`). \
+         On 18.16 the peak during the whole-platform run was {} MiB.\n",
+        or_dash(memory.peak_mib, thousands),
+        if memory.peak_reset {
+            "VmHWM, reset through /proc/<pid>/clear_refs before measuring"
+        } else {
+            "VmHWM since the server started, loading included: the reset was refused"
+        },
+        or_dash(memory.sampled_max_mib, thousands),
+        thousands(CLICKHOUSE_CAP_MIB),
+        thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN)),
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_passes_within_its_range_limit_with_nothing_failed() {
+        assert_eq!(series_verdict(1, Some(100.0), 0), Verdict::Met);
+        assert_eq!(series_verdict(1, Some(101.0), 0), Verdict::NotMet);
+        assert_eq!(series_verdict(24, Some(900.0), 0), Verdict::Met);
+        assert_eq!(series_verdict(24, Some(1001.0), 0), Verdict::NotMet);
+        assert_eq!(series_verdict(24, Some(10.0), 1), Verdict::NotMet);
+        assert_eq!(series_verdict(1, None, 0), Verdict::NotMeasured);
+        assert_eq!(series_verdict(2, Some(1.0), 0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn masks_name_their_filters() {
+        assert_eq!(mask_name(0), "none");
+        assert_eq!(mask_name(5), "origin + category_id");
+        assert_eq!(mask_name(7), "all three");
+    }
+}

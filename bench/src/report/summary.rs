@@ -1,0 +1,374 @@
+//! `docs/benchmarks.md`: one table with every figure beside its limit (measured in the
+//! same run where the limit is a measurement), its verdict and its ClickHouse 18.16
+//! value; the whole-platform rows and the memory table are made here, the other parts'
+//! rows by their own report modules.
+
+use crate::parts::e2e::{E2eResults, MEMORY_BUDGETS_MIB};
+use crate::report::baseline::{self, e2e as old};
+use crate::report::format::{fixed, ms, or_dash, thousands, Table};
+use crate::report::{smoke_banner, Inputs, SummaryRow};
+use crate::verdict::{Limit, Verdict};
+
+/// The contract's deadline for a tag, ms.
+pub const INGEST_DEADLINE_MS: f64 = 200.0;
+/// The contract's freshness: a tag answered 204 shows in its profile within this, ms.
+pub const FRESHNESS_LIMIT_MS: f64 = 10_000.0;
+
+/// Ingestion passes when every tag was answered 204 within the deadline.
+pub fn ingest_verdict(max_ms: f64, failed: u64) -> Verdict {
+    Verdict::of(max_ms < INGEST_DEADLINE_MS && failed == 0)
+}
+
+/// Queries pass when none failed; none asked is not measured.
+pub fn queries_verdict(asked: u64, errors: u64) -> Verdict {
+    if asked == 0 {
+        Verdict::NotMeasured
+    } else {
+        Verdict::of(errors == 0)
+    }
+}
+
+/// Freshness passes when every probe became visible, the slowest within the limit.
+pub fn freshness_verdict(probes: u64, visible: u64, max_ms: f64) -> Verdict {
+    if probes == 0 {
+        Verdict::NotMeasured
+    } else {
+        Verdict::of(visible == probes && max_ms < FRESHNESS_LIMIT_MS)
+    }
+}
+
+/// The whole platform's rows.
+pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
+    let harness = &results.harness;
+    let queries = harness.queries();
+    let correct: u64 = queries.iter().map(|query| query.correct).sum();
+    let wrong: u64 = queries.iter().map(|query| query.wrong).sum();
+    let errors: u64 = queries.iter().map(|query| query.errors).sum();
+    let tags = &harness.tags;
+    let mut rows = vec![
+        SummaryRow {
+            figure: "whole platform at 1,000 tags/s: answers checked".to_owned(),
+            measured: format!(
+                "{} correct, {wrong} wrong, {errors} failed",
+                thousands(correct as f64)
+            ),
+            limit: "0 wrong".to_owned(),
+            verdict: Verdict::of(wrong == 0).to_string(),
+            baseline: format!(
+                "{} correct, {} wrong, {} failed",
+                thousands(old::ANSWERS[0]),
+                old::ANSWERS[1],
+                old::ANSWERS[2]
+            ),
+        },
+        SummaryRow {
+            figure: "tags answered 204 and lost".to_owned(),
+            measured: harness.lost_tags.to_string(),
+            limit: "0".to_owned(),
+            verdict: Verdict::of(harness.lost_tags == 0).to_string(),
+            baseline: fixed(old::LOST_TAGS, 0),
+        },
+        SummaryRow {
+            figure: "ingest latency, whole platform, front door".to_owned(),
+            measured: format!(
+                "p50 {}, p99 {}, max {} ({} failed)",
+                ms(tags.latency.p50_ms),
+                ms(tags.latency.p99_ms),
+                ms(tags.latency.max_ms),
+                tags.failed
+            ),
+            limit: "200 ms deadline, none failed".to_owned(),
+            verdict: ingest_verdict(tags.latency.max_ms, tags.failed).to_string(),
+            baseline: format!(
+                "p50 {}, p99 {}, max {}",
+                ms(old::INGEST_MS[0]),
+                ms(old::INGEST_MS[1]),
+                ms(old::INGEST_MS[2])
+            ),
+        },
+        SummaryRow {
+            figure: "profile latency, whole platform (100 queries/s under ingestion)".to_owned(),
+            measured: format!(
+                "p50 {}, p99 {} ({} failed)",
+                ms(harness.profiles.latency.p50_ms),
+                ms(harness.profiles.latency.p99_ms),
+                harness.profiles.errors
+            ),
+            limit: "200 ms deadline, none failed".to_owned(),
+            verdict: queries_verdict(harness.profiles.asked, harness.profiles.errors).to_string(),
+            baseline: format!(
+                "p50 {}, p99 {}",
+                ms(old::PROFILES_MS[0]),
+                ms(old::PROFILES_MS[1])
+            ),
+        },
+        SummaryRow {
+            figure: "aggregate latency, whole platform".to_owned(),
+            measured: if harness.aggregates.asked == 0 {
+                "none asked (the run was shorter than the aggregates' lag)".to_owned()
+            } else {
+                format!(
+                    "p50 {}, p99 {} ({} failed)",
+                    ms(harness.aggregates.latency.p50_ms),
+                    ms(harness.aggregates.latency.p99_ms),
+                    harness.aggregates.errors
+                )
+            },
+            limit: "60 s deadline, none failed".to_owned(),
+            verdict: queries_verdict(harness.aggregates.asked, harness.aggregates.errors)
+                .to_string(),
+            baseline: format!(
+                "p50 {}, p99 {}",
+                ms(old::AGGREGATES_MS[0]),
+                ms(old::AGGREGATES_MS[1])
+            ),
+        },
+    ];
+    rows.push(match &harness.freshness {
+        Some(freshness) => SummaryRow {
+            figure: "freshness: 204 to visible in the profile".to_owned(),
+            measured: format!(
+                "p50 {}, p99 {}, max {} ({}/{} probes)",
+                ms(freshness.latency.p50_ms),
+                ms(freshness.latency.p99_ms),
+                ms(freshness.latency.max_ms),
+                freshness.visible,
+                freshness.probes
+            ),
+            limit: "10 s (contract)".to_owned(),
+            verdict: freshness_verdict(
+                freshness.probes,
+                freshness.visible,
+                freshness.latency.max_ms,
+            )
+            .to_string(),
+            baseline: format!(
+                "p50 {}, p99 {}, max {} (300/300 probes)",
+                ms(old::FRESHNESS_MS[0]),
+                ms(old::FRESHNESS_MS[1]),
+                ms(old::FRESHNESS_MS[2])
+            ),
+        },
+        None => SummaryRow::not_run("freshness: 204 to visible in the profile", String::new()),
+    });
+    rows.push(SummaryRow {
+        figure: "bytes per stored tag in ClickHouse (compressed, all tables)".to_owned(),
+        measured: format!(
+            "{} B (profiles {} B, aggregates {} B)",
+            or_dash(results.bytes_per_tag(None), |value| fixed(value, 1)),
+            or_dash(results.bytes_per_tag(Some("user_tags")), |value| fixed(
+                value, 1
+            )),
+            or_dash(results.bytes_per_tag(Some("minute_aggregates")), |value| {
+                fixed(value, 1)
+            }),
+        ),
+        limit: "—".to_owned(),
+        verdict: "—".to_owned(),
+        baseline: format!(
+            "{} B (profiles {} B, aggregates {} B)",
+            old::BYTES_PER_TAG[0],
+            old::BYTES_PER_TAG[1],
+            old::BYTES_PER_TAG[2]
+        ),
+    });
+    rows
+}
+
+/// Rows of a part that has not run.
+fn not_run(figures: &[&str]) -> Vec<SummaryRow> {
+    figures
+        .iter()
+        .map(|figure| SummaryRow::not_run(figure, "see the detail report".to_owned()))
+        .collect()
+}
+
+/// `docs/benchmarks.md`.
+pub fn render(inputs: &Inputs) -> String {
+    let runs = inputs.runs();
+    let infos: Vec<_> = runs.iter().map(|(_, info)| *info).collect();
+    let mut text = String::from("# Benchmarks\n\n");
+    text += &smoke_banner(&infos);
+    text += "Produced by `make bench`: the `bench` crate runs `bench write`, `bench projector`, `bench read` \
+             and `bench e2e` one after another (each needs the machine to itself), each writing its figures \
+             to `.stack/bench/<part>.json`, then `bench report` writes this file and the linked reports. \
+             ClickHouse 26.9 (chdb-core), Tansu 0.6 (sqlite storage), nginx; everything (load generator, \
+             front door, services, broker, database) shares the machine's cores. Each figure stands beside \
+             its limit, measured in the same run where the limit is a measurement, and beside the figure the \
+             platform had on ClickHouse 18.16 (";
+    text += baseline::MEASURED;
+    text += "; 18.16 has left the project, so those figures are quoted from that run, not measured again). \
+             Medians of repeated runs; details in the linked reports.\n\n";
+    let mut table = Table::new(&["part", "run at", "commit", "machine", "sizes"]);
+    for (name, info) in &runs {
+        table.row(vec![
+            (*name).to_owned(),
+            info.started_at.clone(),
+            info.commit.clone(),
+            info.machine.describe(),
+            if info.full_size {
+                "full".to_owned()
+            } else {
+                "**smoke**".to_owned()
+            },
+        ]);
+    }
+    text += &table.render();
+    text += "\n## Summary\n\n";
+    let mut table = Table::new(&[
+        "figure",
+        "measured",
+        "limit or target",
+        "verdict",
+        baseline::COLUMN,
+    ]);
+    let mut rows = Vec::new();
+    match &inputs.write {
+        Some(write) => rows.extend(crate::report::write::summary_rows(write)),
+        None => rows.extend(not_run(&[
+            "write-api CPU per accepted tag",
+            "ingest latency at 1,000 tags/s",
+        ])),
+    }
+    match &inputs.projector {
+        Some(projector) => rows.extend(crate::report::projector::summary_rows(projector)),
+        None => rows.extend(not_run(&["projector catch-up"])),
+    }
+    match &inputs.read {
+        Some(read) => rows.extend(crate::report::read::summary_rows(read)),
+        None => rows.extend(not_run(&[
+            "profile p99 at 100/s under ingestion",
+            "highest profile rate served",
+            "aggregates p99",
+        ])),
+    }
+    match &inputs.e2e {
+        Some(e2e) => rows.extend(e2e_rows(e2e)),
+        None => rows.extend(not_run(&["whole platform at 1,000 tags/s"])),
+    }
+    for row in &rows {
+        table.row(row.cells());
+    }
+    text += &table.render();
+
+    if let Some(e2e) = &inputs.e2e {
+        text += "\nPeak resident memory of each component during the whole-platform run (VmHWM; the three \
+                 services were restarted just before it";
+        text += if e2e.clickhouse_peak_reset {
+            ", ClickHouse's peak was reset then; the broker and nginx were not restarted):\n\n"
+        } else {
+            "; the infrastructure was not, so its peak covers its whole life):\n\n"
+        };
+        let mut table = Table::new(&[
+            "component",
+            "peak RSS",
+            "budget",
+            "verdict",
+            baseline::COLUMN,
+        ]);
+        for (name, memory) in &e2e.memory {
+            let budget = MEMORY_BUDGETS_MIB
+                .iter()
+                .find(|(service, _)| service == name)
+                .map(|(_, mib)| *mib);
+            table.row(vec![
+                name.clone(),
+                format!("{} MiB", thousands(memory.peak_mib)),
+                or_dash(budget, |mib| format!("{} MiB", thousands(mib))),
+                budget.map_or_else(
+                    || "—".to_owned(),
+                    |budget| {
+                        Limit::AtMost(budget)
+                            .check(Some(memory.peak_mib))
+                            .to_string()
+                    },
+                ),
+                or_dash(old::memory_mib(name), |mib| {
+                    format!("{} MiB", thousands(mib))
+                }),
+            ]);
+        }
+        text += &table.render();
+        text += "\nThe memory budgets are ours (a service should fit a small container); the contract sets none.\n\n";
+        let harness = &e2e.harness;
+        text += &format!(
+            "Whole-platform run: {} tags at {} tags/s through the front door ({:.0} s of event time) into a \
+             scratch topic and database{}, lags of {} s (profiles) and {} s (aggregates; the contract's are 10 \
+             and 60 s), a profile query every 10 tags and an aggregates query every 1,000 in debug mode, then the final round over everything. {}. Its full report is \
+             `loadgen run`'s JSON, kept in `.stack/bench/e2e.json`. (On 18.16 the run started from an empty \
+             database.)\n",
+            thousands(harness.tags.sent as f64),
+            thousands(f64::from(harness.tags.target_rate)),
+            harness.event_time_seconds,
+            e2e.preload.as_ref().map_or_else(
+                || " that started empty".to_owned(),
+                |preload| format!(
+                    " preloaded with {} tags by the loader ({} s, {} rows/s)",
+                    thousands(preload.tags as f64),
+                    fixed(preload.seconds, 0),
+                    thousands(preload.rows_per_second)
+                )
+            ),
+            harness.lags_ms[0] / 1000,
+            harness.lags_ms[1] / 1000,
+            if harness.passed { "Every check passed" } else { "**Some checks failed**" },
+        );
+    }
+    text += "\n## Details\n\n\
+             - [Write path](bench-write.md): CPU per tag beside the no-op floor, latency from three sides, flat out and the raw ceiling.\n\
+             - [Projector](bench-projector.md): catch-up, raw consume, where the time goes.\n\
+             - [Read path](bench-read.md): the loaded day, profiles under ingestion, the highest rate served, read-api beside direct SQL, aggregates, ClickHouse CPU and memory.\n\n\
+             Run one part with `make bench-write`, `bench-projector`, `bench-read` or `bench-e2e` (each \
+             then rewrites the reports from every part's latest figures; `make bench-report` only \
+             rewrites them); every size and duration is a flag of `target/release/bench <part> --help` \
+             with an environment fallback.\n";
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::TableParts;
+    use crate::parts::e2e::bytes_per_tag;
+
+    #[test]
+    fn ingestion_needs_every_tag_within_the_deadline() {
+        assert_eq!(ingest_verdict(199.9, 0), Verdict::Met);
+        assert_eq!(ingest_verdict(200.0, 0), Verdict::NotMet);
+        assert_eq!(ingest_verdict(20.0, 1), Verdict::NotMet);
+    }
+
+    #[test]
+    fn queries_need_none_failed_and_some_asked() {
+        assert_eq!(queries_verdict(100, 0), Verdict::Met);
+        assert_eq!(queries_verdict(100, 1), Verdict::NotMet);
+        assert_eq!(queries_verdict(0, 0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn freshness_needs_every_probe_visible_within_ten_seconds() {
+        assert_eq!(freshness_verdict(300, 300, 900.0), Verdict::Met);
+        assert_eq!(freshness_verdict(300, 299, 900.0), Verdict::NotMet);
+        assert_eq!(freshness_verdict(300, 300, 10_000.0), Verdict::NotMet);
+        assert_eq!(freshness_verdict(0, 0, 0.0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn bytes_per_tag_divide_by_the_tags_taken_not_the_rows_kept() {
+        let table = |table: &str, rows: u64, compressed_bytes: u64| TableParts {
+            table: table.to_owned(),
+            parts: 1,
+            rows,
+            bytes_on_disk: compressed_bytes,
+            compressed_bytes,
+        };
+        // The trimmer kept 400 of 1,000 tags' rows.
+        let parts = [
+            table("user_tags", 400, 30_000),
+            table("minute_aggregates", 90, 10_000),
+        ];
+        assert_eq!(bytes_per_tag(&parts, None, 1_000), Some(40.0));
+        assert_eq!(bytes_per_tag(&parts, Some("user_tags"), 1_000), Some(30.0));
+        assert_eq!(bytes_per_tag(&parts, None, 0), None);
+    }
+}
