@@ -6,13 +6,18 @@
 #   make status  one line per component
 #   make logs    follow all logs
 #   make lint    cargo fmt --check + clippy -D warnings
-#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release,
-#                then the web console's browser tests (make console-test)
+#   make test    install, lint, validate docker-compose.yml, make up, cargo test --workspace --release
+#                (the chaos slice among them: it kills and restarts the projector and freezes
+#                ClickHouse, about 3 minutes, and leaves the stack whole), then the web
+#                console's browser tests (make console-test)
 #   make console console/dist from console/src (npm ci, tsc, vite build); commit console/dist
 #   make console-test         the console in Chromium against the running stack
 #   make console-screenshots  the same, saving the screenshots of docs/console.md
 #   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-e2e), then
 #                the one report docs/benchmarks.md (target/release/bench, the bench crate)
+#   make chaos   the checking run at 1,000 tags/s while each component is killed and
+#                restarted in turn, ClickHouse frozen once (about 25 minutes) -> the table
+#                of docs/reliability.md, .stack/chaos/report.json
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
@@ -33,7 +38,7 @@ TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKER
 BENCH := $(TEST_ENV) PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) \
 	LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
-.PHONY: up down reset status logs install build lint test console console-test console-screenshots \
+.PHONY: up down reset status logs install build lint test chaos console console-test console-screenshots \
 	bench bench-write bench-projector bench-read bench-e2e bench-report
 
 up:
@@ -84,6 +89,14 @@ console-test:
 # The same tests, writing their screenshots to docs/console/ (docs/console.md shows them).
 console-screenshots:
 	console/run.sh screenshots
+
+# The platform under faults, on the local stack (it kills and restarts its components;
+# the stack is whole again afterwards): chaos/src/run.rs. Nothing else may use the
+# stack meanwhile.
+chaos:
+	scripts/up.sh
+	mkdir -p .stack/chaos
+	$(TEST_ENV) target/release/chaos run --doc docs/reliability.md --json-out .stack/chaos/report.json
 
 # Benchmarks (the bench crate; `target/release/bench <part> --help` lists every size and
 # duration, each a flag with an environment fallback, the defaults being the full run).

@@ -6,6 +6,10 @@
 //! the stream it waits out the lags and asks a final round over everything; the
 //! unfiltered totals of that round also prove no tag answered 204 was lost. Optional
 //! freshness probes time a tag's way from its 204 to its profile.
+//!
+//! [`run_observed`] also reports every outcome as it happens ([`Event`]): a caller that
+//! disturbs the platform meanwhile (the chaos runner) learns when each tag and query was
+//! answered and how, to time recoveries and to tell which fault a failure belongs to.
 
 use crate::http::{self, Pacer};
 use crate::latency::Latencies;
@@ -20,12 +24,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use reqwest::Url;
-use schemas::{EventTime, UserTag};
+use schemas::{Action, EventTime, UserTag};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -91,6 +96,64 @@ pub enum HarnessError {
     Client(#[from] reqwest::Error),
 }
 
+/// How a checked query went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Answered 200 with the expected answer.
+    Correct,
+    /// Answered 200 with another answer.
+    Wrong,
+    /// Another status, a transport error, or past the deadline.
+    Failed,
+}
+
+/// One outcome of a run, reported by [`run_observed`] as it happens.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Tag `index` of the stream, due to be sent at `due`, was answered at `answered`:
+    /// 204 (`accepted`) or anything else.
+    Tag {
+        /// Its place in the stream (and its event time's offset from the start, in ms).
+        index: usize,
+        /// The tag.
+        tag: UserTag,
+        /// When it was due (open-loop pacing).
+        due: Instant,
+        /// When its answer came (or its deadline passed).
+        answered: Instant,
+        /// Whether the answer was 204.
+        accepted: bool,
+    },
+    /// A checked query (one whose expected answer was certain) was answered.
+    Query {
+        /// Which kind.
+        kind: Kind,
+        /// When it was sent.
+        sent: Instant,
+        /// When its answer came.
+        answered: Instant,
+        /// How it went.
+        verdict: Verdict,
+        /// The request URL.
+        url: String,
+        /// A wrong answer's expected and received bodies (JSON), for a closer look.
+        difference: Option<(String, String)>,
+    },
+    /// A final-round unfiltered count of one minute of one action.
+    MinuteCounted {
+        /// The minute's start.
+        minute: EventTime,
+        /// The action counted.
+        action: Action,
+        /// Tags answered 204 in it.
+        accepted: u64,
+        /// Tags that failed in it (each may or may not be counted).
+        uncertain: u64,
+        /// What the platform counted.
+        counted: u64,
+    },
+}
+
 /// Everything the tasks share.
 struct Shared {
     options: HarnessOptions,
@@ -109,6 +172,7 @@ struct Shared {
     probes: AtomicU64,
     probing: AtomicBool,
     lost_tags: AtomicU64,
+    observer: Option<UnboundedSender<Event>>,
 }
 
 /// Locks `mutex`, carrying on with the data if a task panicked while holding it.
@@ -119,6 +183,34 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Reports `event` to the observer, if there is one (a gone observer is no error).
+    fn notify(&self, event: impl FnOnce() -> Event) {
+        if let Some(observer) = &self.observer {
+            let _ = observer.send(event());
+        }
+    }
+
+    fn query_event(
+        &self,
+        kind: Kind,
+        url: &Url,
+        latency: Duration,
+        verdict: Verdict,
+        difference: Option<(String, String)>,
+    ) {
+        self.notify(|| {
+            let answered = Instant::now();
+            Event::Query {
+                kind,
+                sent: answered.checked_sub(latency).unwrap_or(answered),
+                answered,
+                verdict,
+                url: url.to_string(),
+                difference,
+            }
+        });
+    }
+
     fn tally(&self, kind: Kind) -> &Mutex<QueryTally> {
         match kind {
             Kind::Profile => &self.profiles,
@@ -173,6 +265,7 @@ impl Shared {
         match outcome {
             Ok(answer) => Some((answer, latency)),
             Err(problem) => {
+                self.query_event(kind, url, latency, Verdict::Failed, None);
                 lock(self.tally(kind)).failed();
                 lock(&self.examples).keep_failed(Mismatch::new(
                     kind,
@@ -199,7 +292,9 @@ impl Shared {
         };
         let correct = answer == expected;
         lock(self.tally(kind)).answered(correct, latency);
-        if !correct {
+        if correct {
+            self.query_event(kind, &url, latency, Verdict::Correct, None);
+        } else {
             let got = serde_json::to_string(&answer).unwrap_or_default();
             lock(&self.examples).keep_wrong(Mismatch::new(
                 kind,
@@ -207,6 +302,13 @@ impl Shared {
                 &expected_text,
                 &got,
             ));
+            self.query_event(
+                kind,
+                &url,
+                latency,
+                Verdict::Wrong,
+                Some((expected_text, got)),
+            );
         }
     }
 
@@ -242,13 +344,29 @@ impl Shared {
         };
         let (lost, within_bounds) = compare_totals(&totals, &answer);
         self.lost_tags.fetch_add(lost, Ordering::Relaxed);
+        if let Some(counts) = answer
+            .numbers("count")
+            .filter(|counts| counts.len() == totals.len())
+        {
+            for (minute, (count, total)) in counts.iter().zip(&totals).enumerate() {
+                self.notify(|| Event::MinuteCounted {
+                    minute: EventTime::from_millis(query.from.millis() + minute as i64 * 60_000),
+                    action: query.action,
+                    accepted: total.accepted_count,
+                    uncertain: total.uncertain_count,
+                    counted: *count,
+                });
+            }
+        }
         let correct = if certain {
             answer == expected
         } else {
             within_bounds && answer.columns == expected.columns
         };
         lock(self.tally(kind)).answered(correct, latency);
-        if !correct {
+        if correct {
+            self.query_event(kind, &url, latency, Verdict::Correct, None);
+        } else {
             let got = serde_json::to_string(&answer).unwrap_or_default();
             lock(&self.examples).keep_wrong(Mismatch::new(
                 kind,
@@ -256,6 +374,13 @@ impl Shared {
                 &expected_text,
                 &got,
             ));
+            self.query_event(
+                kind,
+                &url,
+                latency,
+                Verdict::Wrong,
+                Some((expected_text, got)),
+            );
         }
     }
 
@@ -331,6 +456,14 @@ fn compare_totals(totals: &[MinuteTotals], answer: &AggregateAnswer) -> (u64, bo
 
 /// Runs the stream, the queries and the final round, and reports.
 pub async fn run(options: HarnessOptions) -> Result<HarnessReport, HarnessError> {
+    run_observed(options, None).await
+}
+
+/// [`run`], reporting every outcome to `observer` as it happens (see [`Event`]).
+pub async fn run_observed(
+    options: HarnessOptions,
+    observer: Option<UnboundedSender<Event>>,
+) -> Result<HarnessReport, HarnessError> {
     let base = Url::parse(&options.base_url)?;
     let client = http::client(options.tag_deadline, options.concurrency)?;
     let tags_url = format!("{}/user_tags", options.base_url.trim_end_matches('/'));
@@ -350,6 +483,7 @@ pub async fn run(options: HarnessOptions) -> Result<HarnessReport, HarnessError>
         probes: AtomicU64::new(0),
         probing: AtomicBool::new(false),
         lost_tags: AtomicU64::new(0),
+        observer,
         options,
     });
     let options = &shared.options;
@@ -412,6 +546,13 @@ async fn send_stream(shared: &Arc<Shared>, progress: &ProgressBar) -> Duration {
             };
             lock(&task_shared.model).settle(index, outcome);
             drop(permit);
+            task_shared.notify(|| Event::Tag {
+                index,
+                tag: tag.clone(),
+                due,
+                answered: now,
+                accepted,
+            });
             if accepted && probe {
                 task_shared.probe(tag, now).await;
             }

@@ -8,7 +8,9 @@
 //! and under a sustained overload the excess is refused fast instead of every request
 //! ending late. The expected wait is the number of requests queued ahead of it divided
 //! among the slots, times the recent query duration (an exponentially weighted mean of
-//! the queries that finished).
+//! the queries that finished). A request in the first round (fewer queued ahead than one
+//! round serves) is always let through: finished queries are the only way the estimate
+//! comes down again after a slow spell.
 //!
 //! A query still running at its request's deadline is dropped: its HTTP connection to
 //! ClickHouse closes and ClickHouse cancels it (`Store` sets
@@ -95,6 +97,13 @@ impl Admission {
     ) -> Result<(), GateError<E>> {
         let per_round = self.parallel.saturating_mul(per_unit.max(1));
         let rounds = u32::try_from(ahead / per_round).unwrap_or(u32::MAX);
+        // Nothing queued ahead: let it try. Only finished work refreshes the estimate, so
+        // refusing these too would let one slow spell (ClickHouse paused, every query cut
+        // at its deadline) hold the estimate past the deadline and refuse every request
+        // from then on. A query slower than its deadline is still cut at the deadline.
+        if rounds == 0 {
+            return Ok(());
+        }
         let expected = self.recent().saturating_mul(rounds.saturating_add(1));
         if expected > deadline {
             metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
@@ -242,6 +251,30 @@ mod tests {
             .filter(|answer| matches!(answer, Ok(Ok(10))))
             .count();
         assert_eq!(served, 60);
+    }
+
+    #[test]
+    fn a_slow_spell_never_shuts_the_first_round_out() {
+        // ClickHouse paused: queries were cut a little past their 150 ms deadline, and
+        // the estimate followed them past it.
+        let admission = Admission::new(2);
+        for _ in 0..200 {
+            admission.record(Duration::from_micros(150_920));
+        }
+        let deadline = Duration::from_millis(150);
+        assert!(admission.recent() > deadline);
+        assert!(admission.check::<Failed>(0, 1, deadline).is_ok());
+        assert!(admission.check::<Failed>(1, 1, deadline).is_ok());
+        assert!(admission.check::<Failed>(2, 1, deadline).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn once_clickhouse_answers_again_so_does_the_gate() {
+        let gate = QueryGate::new(1);
+        gate.admission.record(Duration::from_secs(1));
+        let answer = gate.run(Duration::from_millis(100), slow(1)).await;
+        assert_eq!(answer.ok(), Some(1));
+        assert!(gate.query_duration() < Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,7 +6,7 @@
 
 use crate::event_time::EventTime;
 use crate::tag_time::TagTime;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Where the shopper acted from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,6 +115,7 @@ pub struct UserTag {
     /// The ad campaign that brought the shopper.
     pub origin: String,
     /// The product.
+    #[serde(deserialize_with = "object_only")]
     pub product_info: ProductInfo,
 }
 
@@ -137,7 +138,7 @@ impl UserTag {
     /// Parses and validates a tag from its JSON body.
     pub fn from_json(body: &[u8]) -> Result<Self, TagError> {
         let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let tag: Self =
+        let Object(tag): Object<Self> =
             serde_path_to_error::deserialize(&mut deserializer).map_err(path_error_to_tag_error)?;
         deserializer.end().map_err(|error| TagError {
             field: "body".to_owned(),
@@ -203,17 +204,86 @@ impl UserTag {
     }
 }
 
+/// A struct read from a JSON object only. serde's derived structs also take an array of
+/// their fields in order (`["2026-03-01T12:00:00Z", "cookie", ...]`), which is no tag
+/// to the contract.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+fn object_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Object::deserialize(deserializer).map(|Object(value)| value)
+}
+
 fn path_error_to_tag_error(error: serde_path_to_error::Error<serde_json::Error>) -> TagError {
-    let path = error.path().to_string();
+    let segments: Vec<String> = error.path().iter().map(ToString::to_string).collect();
     let inner = error.into_inner();
     let message = strip_position(&inner.to_string());
-    // serde reports a missing or unknown field at its parent's path; name the field itself.
+    // serde's path can go past the tag's own fields, into names the sender chose: an
+    // unknown field is reported at a path ending in its own name (empty, say, or
+    // `product_info.price` as one top-level key), and the untagged product id walks into
+    // whatever value it was given. The field named is the deepest of the tag's own on
+    // that path (or the body); the message names the rest.
+    let known = known_prefix(&segments);
     let field = match backticked_field(&message) {
-        Some(name) if message.starts_with("missing field") => join_path(&path, name),
-        _ if inner.is_eof() || path == "." || path == "?" => "body".to_owned(),
-        _ => path,
+        // A missing field is reported at its parent's path: name the field itself.
+        Some(name) if message.starts_with("missing field") => join_path(&known, name),
+        _ if inner.is_eof() || known.is_empty() => "body".to_owned(),
+        _ => known.join("."),
     };
     TagError { field, message }
+}
+
+/// The longest prefix of `segments` that is a path of the tag's own fields.
+fn known_prefix(segments: &[String]) -> Vec<&str> {
+    const TOP: [&str; 7] = [
+        "time",
+        "cookie",
+        "country",
+        "device",
+        "action",
+        "origin",
+        "product_info",
+    ];
+    const PRODUCT: [&str; 4] = ["product_id", "brand_id", "category_id", "price"];
+    let mut known = Vec::new();
+    if let Some(first) = segments
+        .first()
+        .filter(|first| TOP.contains(&first.as_str()))
+    {
+        known.push(first.as_str());
+        if first == "product_info" {
+            if let Some(second) = segments
+                .get(1)
+                .filter(|second| PRODUCT.contains(&second.as_str()))
+            {
+                known.push(second.as_str());
+            }
+        }
+    }
+    known
 }
 
 fn backticked_field(message: &str) -> Option<&str> {
@@ -222,12 +292,13 @@ fn backticked_field(message: &str) -> Option<&str> {
     Some(&message[start..start + length])
 }
 
-fn join_path(parent: &str, name: &str) -> String {
-    if parent == "." {
-        name.to_owned()
-    } else {
-        format!("{parent}.{name}")
-    }
+fn join_path(parent: &[&str], name: &str) -> String {
+    parent
+        .iter()
+        .copied()
+        .chain(std::iter::once(name))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn strip_position(message: &str) -> String {
@@ -270,6 +341,73 @@ mod tests {
         assert_eq!(tag.to_json_value(), string_id);
     }
 
+    /// Found by write-api's hostile-input test: an unknown field was named by its own
+    /// key, so `{"": ..}` got a 400 naming the field `""`, and a top-level key
+    /// `product_info.price` one naming a field that was fine; a product id given as an
+    /// object was named down its keys (`product_info.product_id.a.a.a...`).
+    #[test]
+    fn an_unknown_field_is_refused_in_the_object_it_does_not_belong_in() {
+        let deep_id = sample().to_string().replace(
+            "\"product_id\":12486",
+            &format!(
+                "\"product_id\":{}1{}",
+                "{\"a\":".repeat(200),
+                "}".repeat(200)
+            ),
+        );
+        let refused = UserTag::from_json(deep_id.as_bytes()).expect_err("must be refused");
+        assert_eq!(refused.field, "product_info.product_id");
+        let mut object_id = sample();
+        object_id["product_info"]["product_id"] = json!({"x": [1, {"y": 2}]});
+        assert_eq!(refusal(&object_id).field, "product_info.product_id");
+        for (key, nested) in [
+            ("", false),
+            ("product_info.price", false),
+            ("extra", false),
+            ("", true),
+            ("a.b", true),
+        ] {
+            let mut tag = sample();
+            if nested {
+                tag["product_info"][key] = json!(1);
+            } else {
+                tag[key] = json!(null);
+            }
+            let refused = refusal(&tag);
+            assert_eq!(
+                refused.field,
+                if nested { "product_info" } else { "body" },
+                "{key:?}"
+            );
+            assert!(
+                refused
+                    .message
+                    .starts_with(&format!("unknown field `{key}`")),
+                "{refused:?}"
+            );
+        }
+    }
+
+    /// Found by write-api's hostile-input test: serde's derived structs also read an
+    /// array of the fields in order, so `["2026-..Z", "c", ...]` was recorded as a tag.
+    #[test]
+    fn a_tag_or_product_in_an_array_is_refused() {
+        let positional = json!([
+            "2026-03-01T12:00:00.123Z",
+            "c",
+            "CL",
+            "PC",
+            "BUY",
+            "o",
+            {"product_id": 1, "brand_id": "b", "category_id": "k", "price": 1}
+        ]);
+        assert_eq!(refusal(&positional).field, "body");
+        let mut positional_product = sample();
+        positional_product["product_info"] = json!([1, "b", "k", 1]);
+        assert_eq!(refusal(&positional_product).field, "product_info");
+        assert_eq!(refusal(&json!([sample()])).field, "body");
+    }
+
     #[test]
     fn every_refusal_names_its_field() {
         let mut missing = sample();
@@ -287,6 +425,7 @@ mod tests {
         let mut unknown = sample();
         unknown["colour"] = json!("red");
         assert!(refusal(&unknown).message.contains("colour"));
+        assert_eq!(refusal(&unknown).field, "body");
 
         let mut bad_enum = sample();
         bad_enum["device"] = json!("FRIDGE");

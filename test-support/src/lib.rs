@@ -5,9 +5,10 @@
 //! way with unique topic and database names. Tests that stop a broker or ClickHouse
 //! start their own private one ([`PrivateBroker`], [`PrivateClickHouse`]) rather than
 //! disturbing the shared stack. A service under test runs on a task of the test as a
-//! [`ServedApp`].
+//! [`ServedApp`]. Hostile-input tests send exact bytes with [`raw_http`].
 
 mod clickhouse;
+pub mod raw_http;
 mod served;
 pub use clickhouse::{free_ports, PrivateClickHouse};
 pub use served::{ServedApp, ShutdownSignal};

@@ -1,9 +1,9 @@
 //! Debug mode: an expected answer in the body is compared, never echoed. The mismatch
-//! counter is process-wide, so this is the only test that sends expected answers.
+//! counter is process-wide: this test holds `DEBUG_MISMATCHES` while it reads it.
 
 use crate::common::{
     insert_tags, metric_value, millis_range, ok_json, priced_tag, seconds_range, spawn_app, tag,
-    BASE_MILLIS, MINUTE_MILLIS,
+    BASE_MILLIS, DEBUG_MISMATCHES, MINUTE_MILLIS,
 };
 use serde_json::json;
 
@@ -12,6 +12,7 @@ const AGGREGATE_MISMATCHES: &str = "read_api_debug_mismatches_total{endpoint=\"a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expected_answers_are_compared_and_mismatches_counted_never_echoed() {
+    let _counter = DEBUG_MISMATCHES.write().await;
     let database = test_support::migrated_database("read_api").await;
     // A whole second: our answer says ...:00Z, the expectation below says ...:00.000Z.
     let sent = tag("c", "VIEW", BASE_MILLIS);

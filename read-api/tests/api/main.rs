@@ -1,6 +1,6 @@
 //! read-api against a real ClickHouse: every rule of the contract's sections 2 and 3,
-//! debug mode, bad input, and ClickHouse outages. One test binary; each test has its
-//! own migrated database.
+//! debug mode, bad input (and generated hostile input), and ClickHouse outages. One test
+//! binary; each test has its own migrated database.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -9,6 +9,7 @@ mod aggregates;
 mod analytics;
 mod console;
 mod debug_mode;
+mod hostile;
 mod newest;
 mod profiles;
 mod resilience;

@@ -18,6 +18,10 @@ use test_support::ServedApp;
 pub const BASE_MILLIS: i64 = 1_772_366_400_000;
 pub const MINUTE_MILLIS: i64 = 60_000;
 
+/// The debug-mode mismatch counter is process-wide: the test that reads it holds this
+/// for writing, tests that send wrong expected answers hold it for reading.
+pub static DEBUG_MISMATCHES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
