@@ -78,14 +78,15 @@ pub async fn exchange(address: &str, request: &[u8], timeout: Duration) -> io::R
     let response = tokio::time::timeout(timeout, exchanged)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))??;
-    parse(&response)
+    // A response to HEAD has the headers of the GET's but never a body.
+    parse(&response, request.starts_with(b"HEAD "))
 }
 
 fn invalid(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.to_owned())
 }
 
-fn parse(response: &[u8]) -> io::Result<RawResponse> {
+fn parse(response: &[u8], answers_head: bool) -> io::Result<RawResponse> {
     let head_end = response
         .windows(4)
         .position(|window| window == b"\r\n\r\n")
@@ -107,7 +108,9 @@ fn parse(response: &[u8]) -> io::Result<RawResponse> {
         headers,
         body: Vec::new(),
     };
-    parsed.body = if parsed
+    parsed.body = if answers_head {
+        Vec::new()
+    } else if parsed
         .header("transfer-encoding")
         .is_some_and(|coding| coding.eq_ignore_ascii_case("chunked"))
     {

@@ -52,6 +52,21 @@ enum Want {
     AnswerOrRefused(Vec<&'static str>),
     /// Anything but a 5xx.
     Anything,
+    /// The status the same GET would get, and no body (a HEAD).
+    Head(Box<Want>),
+}
+
+impl Want {
+    /// What a request with `method` gets when a POST or GET would get `self`: the
+    /// query endpoints answer POST and GET alike (some clients GET), HEAD like GET
+    /// without a body, and refuse other methods with 405.
+    fn for_method(self, method: &str) -> Self {
+        match method {
+            "POST" | "GET" => self,
+            "HEAD" => Self::Head(Box::new(self)),
+            _ => Self::Status(405),
+        }
+    }
 }
 
 /// A served read-api over the hostile data.
@@ -259,6 +274,24 @@ fn judge(response: &raw_http::RawResponse, want: &Want) -> Result<(), TestCaseEr
             }
         }
         Want::Anything => {}
+        Want::Head(of) => {
+            prop_assert!(
+                response.body.is_empty(),
+                "a HEAD answered with a body: {text}"
+            );
+            match of.as_ref() {
+                Want::Status(expected) => prop_assert_eq!(status, *expected),
+                Want::ClientError => {
+                    prop_assert!((400..500).contains(&status), "HEAD answered {status}")
+                }
+                Want::Refused(_) => prop_assert_eq!(status, 400),
+                Want::Answer(_) => prop_assert_eq!(status, 200),
+                Want::AnswerOrRefused(_) => {
+                    prop_assert!(status == 200 || status == 400, "HEAD answered {status}")
+                }
+                Want::Anything | Want::Head(_) => {}
+            }
+        }
     }
     Ok(())
 }
@@ -358,10 +391,12 @@ fn profile_want(served: &Served, case: &ProfileCase, target_length: usize) -> Wa
     let cookie = match &case.segment.meaning {
         Segment::NoRoute => return Want::Status(404),
         Segment::Unruly => return Want::Anything,
-        _ if case.method != "POST" => return Want::Status(405),
-        Segment::NotUtf8 => return Want::Refused(vec!["cookie"]),
+        Segment::NotUtf8 => return Want::Refused(vec!["cookie"]).for_method(case.method),
         Segment::Cookie(cookie) => cookie,
     };
+    if !matches!(case.method, "POST" | "GET" | "HEAD") {
+        return Want::Status(405);
+    }
     let range = range_verdict(&case.time_ranges);
     let limit = match case.limits.as_slice() {
         [] => Ok(200),
@@ -375,14 +410,15 @@ fn profile_want(served: &Served, case: &ProfileCase, target_length: usize) -> Wa
     if limit.is_err() {
         refused.push("limit");
     }
-    match (range, limit) {
+    let want = match (range, limit) {
         (Ok(Some((from, to))), Ok(limit)) => {
             Want::Answer(data::profile(&served.tags, cookie, from, to, limit))
         }
         (Ok(None), Ok(_)) => Want::AnswerOrRefused(vec!["time_range"]),
         (Ok(None), Err(())) => Want::Refused(vec!["time_range", "limit"]),
         _ => Want::Refused(refused),
-    }
+    };
+    want.for_method(case.method)
 }
 
 fn check_profile(served: &Served, case: &ProfileCase) -> Result<(), TestCaseError> {
@@ -529,7 +565,7 @@ fn aggregates_want(served: &Served, case: &AggregatesCase, target_length: usize)
     if target_length > LONGEST_TARGET {
         return Want::ClientError;
     }
-    if case.method != "POST" {
+    if !matches!(case.method, "POST" | "GET" | "HEAD") {
         return Want::Status(405);
     }
     let mut refused = Vec::new();
@@ -565,7 +601,7 @@ fn aggregates_want(served: &Served, case: &AggregatesCase, target_length: usize)
             _ => refused.push(*name),
         }
     }
-    match (range, action, aggregates) {
+    let want = match (range, action, aggregates) {
         (Ok(Some((from, to))), Some(action), Some(aggregates)) if refused.is_empty() => {
             Want::Answer(data::aggregates(
                 &served.tags,
@@ -587,7 +623,8 @@ fn aggregates_want(served: &Served, case: &AggregatesCase, target_length: usize)
             }
         }
         _ => Want::Refused(refused),
-    }
+    };
+    want.for_method(case.method)
 }
 
 fn check_aggregates(served: &Served, case: &AggregatesCase) -> Result<(), TestCaseError> {

@@ -321,8 +321,9 @@ fn misspelled_end(precision: Precision) -> Vec<&'static str> {
         "\u{0}",
     ];
     match precision {
+        // Seconds on a profile end and milliseconds on an aggregates end are accepted
+        // (clients send them): not misspellings.
         Precision::Millis => ends.extend([
-            "2026-03-01T12:00:00",
             "2026-03-01T12:00:00.00",
             "2026-03-01T12:00:00.0000",
             "2026-03-01T12:00:00,000",
@@ -332,7 +333,7 @@ fn misspelled_end(precision: Precision) -> Vec<&'static str> {
             "2026-03-01T12:00:00.000 ",
         ]),
         Precision::Seconds => ends.extend([
-            "2026-03-01T12:00:00.000",
+            "2026-03-01T12:00:00.00",
             "2026-03-01T12:00",
             "2026-03-01T12:00:00 ",
             "2026-03-01T12:00:0",
