@@ -156,17 +156,25 @@ mod tests {
 
     #[test]
     fn responses_parse_with_a_length_or_in_chunks() {
-        let sized =
-            parse(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}").expect("parses");
+        let sized = parse(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}",
+            false,
+        )
+        .expect("parses");
         assert_eq!(
             (sized.status, sized.body.as_slice()),
             (400, b"{}".as_slice())
         );
         let chunked = parse(
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            false,
         )
         .expect("parses");
         assert_eq!(chunked.body, b"abcde");
-        assert!(parse(b"garbage").is_err());
+        assert!(parse(b"garbage", false).is_err());
+        // A HEAD's answer announces the GET's length but carries no body.
+        let head = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n", true).expect("parses");
+        assert!(head.body.is_empty());
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n", false).is_err());
     }
 }
