@@ -1,16 +1,14 @@
 //! Tags sent at a fixed rate while something else is measured (the read benchmark's
 //! "1,000 tags/s through the front door"), until told to stop. The tags are loadgen's
 //! stream from a given event time (after the newest stored tag, so they extend the
-//! loaded data instead of landing among it), paced open loop with loadgen's pacer and
-//! posted with loadgen's client and its 200 ms deadline.
+//! loaded data instead of landing among it), sent by loadgen's own open-loop ingest
+//! ([`loadgen::ingest::run_until`]) with its 200 ms deadline.
 
 use crate::stats::Latency;
-use loadgen::http::{self, Pacer};
-use loadgen::latency::Latencies;
-use loadgen::stream::{Cardinalities, TagStream};
+use loadgen::ingest::{self, IngestOptions, IngestReport};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -39,7 +37,18 @@ pub struct IngestSummary {
 /// A running background load.
 pub struct BackgroundIngest {
     stop: Arc<AtomicBool>,
-    task: JoinHandle<IngestSummary>,
+    task: JoinHandle<Result<IngestReport, reqwest::Error>>,
+}
+
+/// Why the background load gave no summary.
+#[derive(Debug, thiserror::Error)]
+pub enum BackgroundIngestError {
+    /// Its task panicked or was cancelled.
+    #[error("the background load's task ended abnormally")]
+    Task(#[from] tokio::task::JoinError),
+    /// Its HTTP client could not be built.
+    #[error("the background load could not start")]
+    Client(#[from] reqwest::Error),
 }
 
 impl BackgroundIngest {
@@ -51,70 +60,31 @@ impl BackgroundIngest {
         seed: u64,
         start_ms: i64,
     ) -> Result<Self, reqwest::Error> {
-        let client = http::client(DEADLINE, CONCURRENCY)?;
-        let url = format!("{}/user_tags", base_url.trim_end_matches('/'));
+        let options = IngestOptions {
+            base_url: base_url.to_owned(),
+            rate,
+            duration: Duration::MAX,
+            concurrency: CONCURRENCY,
+            seed,
+            deadline: DEADLINE,
+            start_ms: Some(start_ms),
+        };
         let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let task = tokio::spawn(async move {
-            let mut stream = TagStream::new(seed, Cardinalities::default()).starting_at(start_ms);
-            let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-            let latencies = Arc::new(Mutex::new(Latencies::new()));
-            let (accepted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-            let pacer = Pacer::new(rate);
-            let mut sent = 0_u64;
-            let mut tasks = Vec::new();
-            while !stopping.load(Ordering::Relaxed) {
-                let due = pacer.due(sent).await;
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                    break;
-                };
-                let Some(tag) = stream.next() else {
-                    break;
-                };
-                let (client, url) = (client.clone(), url.clone());
-                let (latencies, accepted, failed) = (
-                    Arc::clone(&latencies),
-                    Arc::clone(&accepted),
-                    Arc::clone(&failed),
-                );
-                tasks.push(tokio::spawn(async move {
-                    if http::post_tag(&client, &url, &tag).await {
-                        accepted.fetch_add(1, Ordering::Relaxed);
-                        if let Ok(mut latencies) = latencies.lock() {
-                            latencies.record(due.elapsed());
-                        }
-                    } else {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    drop(permit);
-                }));
-                sent += 1;
-                if tasks.len() >= 10_000 {
-                    tasks.retain(|task: &JoinHandle<()>| !task.is_finished());
-                }
-            }
-            for task in tasks {
-                let _ = task.await;
-            }
-            let latency = latencies
-                .lock()
-                .map(|latencies| Latency::from(&latencies.summary()))
-                .unwrap_or_default();
-            IngestSummary {
-                rate,
-                seconds: pacer.elapsed().as_secs_f64(),
-                sent,
-                accepted: accepted.load(Ordering::Relaxed),
-                failed: failed.load(Ordering::Relaxed),
-                latency,
-            }
-        });
+        let task = tokio::spawn(ingest::run_until(options, Arc::clone(&stop)));
         Ok(Self { stop, task })
     }
 
     /// Stops sending, waits for the requests in flight, and says what happened.
-    pub async fn stop(self) -> Result<IngestSummary, tokio::task::JoinError> {
+    pub async fn stop(self) -> Result<IngestSummary, BackgroundIngestError> {
         self.stop.store(true, Ordering::Relaxed);
-        self.task.await
+        let report = self.task.await??;
+        Ok(IngestSummary {
+            rate: report.target_rate,
+            seconds: report.seconds,
+            sent: report.sent,
+            accepted: report.accepted,
+            failed: report.failed,
+            latency: Latency::from(&report.latency),
+        })
     }
 }

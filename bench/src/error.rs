@@ -77,6 +77,9 @@ pub enum BenchError {
     /// A task of the benchmark panicked or was cancelled.
     #[error("a benchmark task failed")]
     Join(#[from] tokio::task::JoinError),
+    /// The load sent in the background of a measurement gave no summary.
+    #[error("background ingest")]
+    BackgroundIngest(#[from] crate::background_ingest::BackgroundIngestError),
 }
 
 impl BenchError {

@@ -1,7 +1,8 @@
 //! Open-loop HTTP load on `POST /user_tags`.
 //!
 //! Paced by [`Pacer`] (latency from each request's due time); with rate 0 it runs flat
-//! out with `concurrency` requests in flight. Every request has the contract's client
+//! out with `concurrency` requests in flight. [`run`] sends for a duration;
+//! [`run_until`] also stops when told (a load in the background of a measurement). Every request has the contract's client
 //! deadline (200 ms by default). No queries and no model: see [`crate::harness`] for
 //! the checking run.
 
@@ -9,7 +10,7 @@ use crate::http::{self, Pacer};
 use crate::latency::{Latencies, LatencySummary};
 use crate::stream::{Cardinalities, TagStream};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -29,6 +30,8 @@ pub struct IngestOptions {
     pub seed: u64,
     /// Client deadline per request.
     pub deadline: Duration,
+    /// First event time, ms since the epoch (`None`: the stream's own start).
+    pub start_ms: Option<i64>,
 }
 
 /// What happened.
@@ -46,22 +49,36 @@ pub struct IngestReport {
     pub failed: u64,
     /// Accepted tags per second over the run.
     pub achieved_rate: f64,
+    /// Seconds it ran.
+    pub seconds: f64,
     /// Latency of the accepted requests.
     pub latency: LatencySummary,
 }
 
-/// Runs the load and reports.
+/// Runs the load for its duration and reports.
 pub async fn run(options: IngestOptions) -> Result<IngestReport, reqwest::Error> {
+    run_until(options, Arc::new(AtomicBool::new(false))).await
+}
+
+/// Runs the load until its duration is over or `stop` is set, waits for the requests in
+/// flight, and reports.
+pub async fn run_until(
+    options: IngestOptions,
+    stop: Arc<AtomicBool>,
+) -> Result<IngestReport, reqwest::Error> {
     let client = http::client(options.deadline, options.concurrency)?;
     let url = format!("{}/user_tags", options.base_url.trim_end_matches('/'));
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let latencies = Arc::new(Mutex::new(Latencies::new()));
     let (accepted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut stream = TagStream::new(options.seed, Cardinalities::default());
+    if let Some(start_ms) = options.start_ms {
+        stream = stream.starting_at(start_ms);
+    }
     let pacer = Pacer::new(options.rate);
     let mut sent: u64 = 0;
     let mut tasks = Vec::new();
-    while pacer.elapsed() < options.duration {
+    while pacer.elapsed() < options.duration && !stop.load(Ordering::Relaxed) {
         let due = pacer.due(sent).await;
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
@@ -103,6 +120,7 @@ pub async fn run(options: IngestOptions) -> Result<IngestReport, reqwest::Error>
         accepted,
         failed: failed.load(Ordering::Relaxed),
         achieved_rate: accepted as f64 / elapsed,
+        seconds: elapsed,
         latency,
     })
 }

@@ -224,6 +224,7 @@ async fn main() -> ExitCode {
                 concurrency,
                 seed,
                 deadline: Duration::from_millis(deadline_ms),
+                start_ms: None,
             };
             loadgen::ingest::run(options)
                 .await

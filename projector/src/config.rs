@@ -69,7 +69,7 @@ pub struct Config {
     /// Event time behind each cookie and action's newest tag inside which the trimmer
     /// deletes nothing, in milliseconds: a profile query whose range ends there gets the
     /// same answer as with nothing trimmed.
-    #[arg(long = "trim-recent-ms", env = "PROJECTOR_TRIM_RECENT_MS", default_value = "300000", value_parser = parse_millis)]
+    #[arg(long = "trim-recent-ms", env = "PROJECTOR_TRIM_RECENT_MS", default_value = "60000", value_parser = parse_millis)]
     pub trim_recent: Duration,
     /// Time between trim runs, in milliseconds (0: no trimming).
     #[arg(long = "trim-interval-ms", env = "PROJECTOR_TRIM_INTERVAL_MS", default_value = "120000", value_parser = parse_millis)]

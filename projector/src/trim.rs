@@ -3,13 +3,14 @@
 //! once every shopper has a full history.
 //!
 //! How (designed and measured by experiment on ClickHouse 26.9 with concurrent inserts
-//! and point reads; the figures are in docs/soak.md): `user_tag_counts` counts every row
+//! and point reads: a run over about 105,000 doomed rows cost 1.8 s of ClickHouse CPU, against
+//! 3.0 s for a plain DELETE and 6.9 s for ALTER ... DELETE): `user_tag_counts` counts every row
 //! inserted per pair (a view on `user_tags`), an upper bound of the rows it holds. Every
 //! run (two minutes by default, instance 0 only, one run at a time):
 //! 1. the pairs counted above `keep + slack` are the candidates;
 //! 2. one snapshot of their rows ranks each pair's distinct event times, newest first,
 //!    and stores the keys to delete (copies of a replayed tag are one key), with the
-//!    rows the pair held: nothing within `recent` (five minutes of event time by
+//!    rows the pair held: nothing within `recent` (a minute of event time by
 //!    default) of the pair's newest tag, and of the older ones all but the newest
 //!    `keep`. So a query whose range ends anywhere in that window gets exactly what it
 //!    would get with nothing trimmed; without the window, a trim run between a tag and a

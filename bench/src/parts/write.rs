@@ -366,6 +366,7 @@ async fn measure(
                     concurrency: RATE_CONCURRENCY,
                     seed: seed + u64::from(rate),
                     deadline: RATE_DEADLINE,
+                    start_ms: None,
                 };
                 phases.push(phase(stack, target, pid, load).await?);
             }
@@ -389,6 +390,7 @@ async fn measure(
                     concurrency: options.concurrency,
                     seed: seed + 7,
                     deadline: FLAT_DEADLINE,
+                    start_ms: None,
                 };
                 phases.push(phase(stack, target, write_api_pid, load).await?);
             }
