@@ -139,6 +139,7 @@ pub async fn run(options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
         aggregate_every: 1_000,
         freshness_every: 0,
         final_profiles: 200,
+        final_aggregates_within: None,
         progress: false,
     };
     let ledger = Arc::new(Mutex::new(Ledger::new()));

@@ -81,6 +81,10 @@ pub struct HarnessOptions {
     pub freshness_every: u64,
     /// Cookies sampled for the final round, besides the hot ones.
     pub final_profiles: usize,
+    /// The final round checks the aggregates of this much event time before the
+    /// stream's end only (`None`: of the whole stream); for a platform whose aggregates
+    /// retention is shorter than the run (the soak).
+    pub final_aggregates_within: Option<Duration>,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
 }
@@ -138,6 +142,13 @@ pub enum Event {
         url: String,
         /// A wrong answer's expected and received bodies (JSON), for a closer look.
         difference: Option<(String, String)>,
+    },
+    /// A freshness probe saw its tag in a profile, `latency` after its 204.
+    Fresh {
+        /// When it saw it.
+        seen: Instant,
+        /// From the tag's 204 to the answer showing it.
+        latency: Duration,
     },
     /// A final-round unfiltered count of one minute of one action.
     MinuteCounted {
@@ -413,7 +424,12 @@ impl Shared {
             if let Ok(response) = response {
                 if let Ok(answer) = response.json::<ProfileAnswer>().await {
                     if answer.views.contains(tag) || answer.buys.contains(tag) {
-                        lock(&self.freshness).record(accepted_at.elapsed());
+                        let latency = accepted_at.elapsed();
+                        lock(&self.freshness).record(latency);
+                        self.notify(|| Event::Fresh {
+                            seen: Instant::now(),
+                            latency,
+                        });
                         return;
                     }
                 }
@@ -619,7 +635,7 @@ async fn final_round(shared: &Arc<Shared>) {
         let model = lock(&shared.model);
         (
             planner::final_profiles(&model, shared.options.final_profiles, &mut rng),
-            planner::final_aggregates(&model, &mut rng),
+            planner::final_aggregates(&model, shared.options.final_aggregates_within, &mut rng),
         )
     };
     let mut tasks = JoinSet::new();

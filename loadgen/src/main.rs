@@ -193,6 +193,7 @@ async fn main() -> ExitCode {
                 aggregate_every,
                 freshness_every,
                 final_profiles,
+                final_aggregates_within: None,
                 progress: !no_progress,
             };
             return run_harness(options, cli.json_out).await;

@@ -9,6 +9,7 @@ use crate::stream::{cookie_name, HOT_VALUES};
 use rand::rngs::StdRng;
 use rand::Rng;
 use schemas::{Action, EventTime};
+use std::time::Duration;
 
 const MINUTE_MILLIS: i64 = 60_000;
 
@@ -123,15 +124,25 @@ pub fn final_profiles(model: &Model, sampled: usize, rng: &mut StdRng) -> Vec<Pr
         .collect()
 }
 
-/// The final round's aggregates queries: the whole stream in 10-minute windows; in each
-/// window, for each action, the unfiltered totals (which also prove no tag was lost)
-/// and every filter combination with values of a tag in the window.
-pub fn final_aggregates(model: &Model, rng: &mut StdRng) -> Vec<AggregateQuery> {
+/// The final round's aggregates queries: the whole stream (or its last `within` of
+/// event time, when the platform keeps aggregates no longer than that) in 10-minute
+/// windows; in each window, for each action, the unfiltered totals (which also prove no
+/// tag was lost) and every filter combination with values of a tag in the window.
+pub fn final_aggregates(
+    model: &Model,
+    within: Option<Duration>,
+    rng: &mut StdRng,
+) -> Vec<AggregateQuery> {
     let (Some(first), Some(end)) = (first_time(model), time_after(model, model.len())) else {
         return Vec::new();
     };
+    // A bounded window starts on the first whole minute inside it.
+    let mut from = match within {
+        Some(within) => ceil_minute(first.max(end - within.as_millis() as i64)),
+        None => floor_minute(first),
+    };
     let mut queries = Vec::new();
-    let (mut from, end) = (floor_minute(first), ceil_minute(end));
+    let end = ceil_minute(end);
     while from < end {
         let to = (from + MAX_MINUTES * MINUTE_MILLIS).min(end);
         let (start_time, end_time) = (EventTime::from_millis(from), EventTime::from_millis(to));
@@ -206,11 +217,26 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let profiles = final_profiles(&model, 10, &mut rng);
         assert!(profiles.len() >= HOT_VALUES as usize);
-        let aggregates = final_aggregates(&model, &mut rng);
+        let aggregates = final_aggregates(&model, None, &mut rng);
         // 130 s from a whole minute: three minutes, one window, 2 actions x 8 combinations.
         assert_eq!(aggregates.len(), 16);
         assert!(aggregates
             .iter()
             .all(|query| (query.to.millis() - query.from.millis()) == 3 * MINUTE_MILLIS));
+    }
+
+    #[test]
+    fn a_bounded_final_round_checks_the_whole_minutes_of_its_window_only() {
+        let model = model_of(130_000);
+        let mut rng = StdRng::seed_from_u64(1);
+        let first = first_time(&model).expect("a first tag");
+        // The stream ends 130 s after a whole minute; 80 s before its end is 50 s in, so
+        // the window's first whole minute is the second one, and it ends with the third.
+        let aggregates = final_aggregates(&model, Some(Duration::from_secs(80)), &mut rng);
+        assert_eq!(aggregates.len(), 16);
+        assert!(aggregates.iter().all(|query| {
+            query.from.millis() == floor_minute(first) + MINUTE_MILLIS
+                && query.to.millis() == floor_minute(first) + 3 * MINUTE_MILLIS
+        }));
     }
 }

@@ -64,6 +64,7 @@ async fn every_answer_is_correct_and_no_answered_tag_is_lost() {
         aggregate_every: 1_000,
         freshness_every: 5_000,
         final_profiles: 200,
+        final_aggregates_within: None,
         progress: false,
     })
     .await

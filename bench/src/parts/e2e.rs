@@ -284,6 +284,7 @@ async fn measure(
             aggregate_every: 1000,
             freshness_every: options.freshness_every,
             final_profiles: 200,
+            final_aggregates_within: None,
             progress: false,
         })
         .await?;
