@@ -7,7 +7,12 @@
 --
 -- Laid out for point reads (measured on 26.9, 20M rows, interleaved A/B runs): compact
 -- parts with single-stream strings open one file per part instead of 21 and read a
--- tenth of the bytes on a cache miss (-28..-32% per read cached, -46..-65% uncached);
+-- tenth of the bytes on a cache miss (-28..-32% per read cached, -46..-65% uncached).
+-- Parts of 64 MiB and more are wide all the same: a compact part keeps every column in
+-- one file, so applying the trimmer's deletes (a mutation of the row mask, every two
+-- minutes) rewrote the whole part. On a day of tags (a 1.7 GiB part) that took 50-110 s
+-- of a core per run and sent profile p99 under ingestion from ~20 ms to ~150 ms; on a
+-- wide part it writes the mask column alone (3 s). Young parts stay compact;
 -- LowCardinality would save a quarter of the disk but costs reads 2-12%, so the
 -- dimensions stay plain String here (the aggregates use LowCardinality); time stays
 -- Int64 milliseconds (DateTime64(3) read the same or slower).
@@ -41,7 +46,7 @@ CREATE TABLE IF NOT EXISTS {{table user_tags sharded by kafka_partition}}
 ENGINE = {{engine ReplacingMergeTree(kafka_offset)}}
 ORDER BY (cookie, action, time_ms)
 SETTINGS index_granularity = 1024,
-    min_bytes_for_wide_part = 1000000000000, min_rows_for_wide_part = 1000000000,
+    min_bytes_for_wide_part = 67108864, min_rows_for_wide_part = 0,
     string_serialization_version = 'single_stream',
     enable_block_number_column = 1, enable_block_offset_column = 1,
     non_replicated_deduplication_window = 10000
