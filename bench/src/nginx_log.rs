@@ -79,6 +79,11 @@ impl LogTail {
         }
     }
 
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The lines written since, parsed (lines of another format skipped; an unreadable
     /// file gives none).
     pub fn read_new(&self) -> std::io::Result<Vec<AccessLine>> {

@@ -6,10 +6,14 @@
 //! same runtime flavour as write-api (`#[tokio::main]`: multi-threaded, one worker per
 //! core), so `/proc` gives its CPU apart from the benchmark's.
 
+use crate::error::BenchError;
+use crate::stack::{free_port, is_executable, Stack};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
+use std::process::Stdio;
+use std::time::Duration;
 
 /// `POST /user_tags`: takes the body as write-api does (the bytes must be read off the
 /// socket either way), answers 204 without looking at it; `GET /ready`: 200.
@@ -21,6 +25,63 @@ pub fn router() -> Router {
 
 async fn accept(_body: Bytes) -> StatusCode {
     StatusCode::NO_CONTENT
+}
+
+/// A running `bench-noop-server` (killed when dropped), logging to
+/// `.stack/logs/bench-noop-server.log`.
+pub struct NoopServer {
+    _child: tokio::process::Child,
+    /// Its process, for `/proc`.
+    pub pid: u32,
+    /// Its base URL.
+    pub url: String,
+}
+
+impl NoopServer {
+    /// Starts the server on `port` (0: a free one) and waits until it is ready.
+    pub async fn start(stack: &Stack, port: u16) -> Result<Self, BenchError> {
+        let binary = stack.binary("bench-noop-server");
+        if !is_executable(&binary) {
+            return Err(BenchError::Stack(format!(
+                "{} missing: cargo build --release -p bench",
+                binary.display()
+            )));
+        }
+        let port = match port {
+            0 => free_port()?,
+            port => port,
+        };
+        let log_path = stack.logs_dir().join("bench-noop-server.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(BenchError::io(format!("opening {}", log_path.display())))?;
+        let log_err = log
+            .try_clone()
+            .map_err(BenchError::io("opening the no-op log"))?;
+        let child = tokio::process::Command::new(&binary)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(BenchError::io(format!("starting {}", binary.display())))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| BenchError::Stack("the no-op server exited at once".to_owned()))?;
+        let url = format!("http://127.0.0.1:{port}");
+        stack
+            .wait_ready(&format!("{url}/ready"), Duration::from_secs(10))
+            .await?;
+        Ok(Self {
+            _child: child,
+            pid,
+            url,
+        })
+    }
 }
 
 #[cfg(test)]

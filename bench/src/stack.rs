@@ -358,17 +358,34 @@ impl Stack {
 
     /// Creates `topic` with `partitions` partitions (and is content if it exists).
     pub async fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), BenchError> {
+        self.create_topic_with_retention(topic, partitions, None)
+            .await
+    }
+
+    /// Creates `topic` with `partitions` partitions, its records kept `retention_ms`
+    /// (`None`: the broker's default), and is content if it exists (with whatever
+    /// retention it was created with: Tansu 0.6 cannot alter a topic's configuration).
+    pub async fn create_topic_with_retention(
+        &self,
+        topic: &str,
+        partitions: u32,
+        retention_ms: Option<u64>,
+    ) -> Result<(), BenchError> {
         let broker = format!("tcp://{}", self.settings.brokers);
-        let output = tokio::process::Command::new(&self.settings.tansu_bin)
+        let mut command = tokio::process::Command::new(&self.settings.tansu_bin);
+        command
             .args(["topic", "create", topic, "--partitions"])
             .arg(partitions.to_string())
-            .args(["--broker", &broker])
-            .output()
-            .await
-            .map_err(BenchError::io(format!(
-                "running {} topic create",
-                self.settings.tansu_bin.display()
-            )))?;
+            .args(["--broker", &broker]);
+        if let Some(retention_ms) = retention_ms {
+            command
+                .args(["--config", "cleanup.policy=delete", "--config"])
+                .arg(format!("retention.ms={retention_ms}"));
+        }
+        let output = command.output().await.map_err(BenchError::io(format!(
+            "running {} topic create",
+            self.settings.tansu_bin.display()
+        )))?;
         let already = String::from_utf8_lossy(&output.stderr).contains("already exists")
             || String::from_utf8_lossy(&output.stdout).contains("already exists");
         if output.status.success() || already {

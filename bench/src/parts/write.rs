@@ -24,15 +24,15 @@
 use crate::error::BenchError;
 use crate::machine::RunInfo;
 use crate::nginx_log::LogTail;
+use crate::noop::NoopServer;
 use crate::parts::{median_of, save, Part};
 use crate::process;
-use crate::stack::{free_port, is_executable, Component, Stack};
+use crate::stack::{Component, Stack};
 use crate::stats::{self, Bucket, Latency};
 use clap::Args;
 use loadgen::ingest::IngestOptions;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Flags of `bench write` (defaults: the full run).
@@ -264,19 +264,12 @@ pub async fn run(
     results_dir: &Path,
 ) -> Result<WriteResults, BenchError> {
     stack.check_up().await?;
-    let noop_binary = stack.binary("bench-noop-server");
-    if !is_executable(&noop_binary) {
-        return Err(BenchError::Stack(format!(
-            "{} missing: cargo build --release -p bench",
-            noop_binary.display()
-        )));
-    }
     let info = RunInfo::now(&stack.settings.repo_root, options.full_size());
     tracing::info!("stopping the projector while measuring");
     stack
         .stack_script("stop", Component::Projector, None)
         .await?;
-    let outcome = measure(stack, options, &noop_binary).await;
+    let outcome = measure(stack, options).await;
     tracing::info!("starting the projector again");
     let restarted = stack
         .stack_script("start", Component::Projector, None)
@@ -296,43 +289,9 @@ pub async fn run(
     Ok(results)
 }
 
-async fn measure(
-    stack: &Stack,
-    options: &WriteOptions,
-    noop_binary: &Path,
-) -> Result<Vec<WriteRun>, BenchError> {
-    let port = match options.noop_port {
-        0 => free_port()?,
-        port => port,
-    };
-    let noop_log = stack.logs_dir().join("bench-noop-server.log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&noop_log)
-        .map_err(BenchError::io(format!("opening {}", noop_log.display())))?;
-    let log_err = log
-        .try_clone()
-        .map_err(BenchError::io("opening the no-op log"))?;
-    let noop = tokio::process::Command::new(noop_binary)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(BenchError::io(format!(
-            "starting {}",
-            noop_binary.display()
-        )))?;
-    let noop_pid = noop
-        .id()
-        .ok_or_else(|| BenchError::Stack("the no-op server exited at once".to_owned()))?;
-    let noop_url = format!("http://127.0.0.1:{port}");
-    stack
-        .wait_ready(&format!("{noop_url}/ready"), Duration::from_secs(10))
-        .await?;
+async fn measure(stack: &Stack, options: &WriteOptions) -> Result<Vec<WriteRun>, BenchError> {
+    let noop = NoopServer::start(stack, options.noop_port).await?;
+    let (noop_url, noop_pid) = (noop.url.clone(), noop.pid);
     let write_api_pid = stack.require_pid(Component::WriteApi)?;
     let mut runs = Vec::new();
     for run in 1..=options.repeats {
