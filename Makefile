@@ -18,6 +18,8 @@
 #   make chaos   the checking run at 1,000 tags/s while each component is killed and
 #                restarted in turn, ClickHouse frozen once (about 25 minutes) -> the table
 #                of docs/reliability.md, .stack/chaos/report.json
+#   make soak    a day of tags loaded, then the contract's load for 75 minutes (30 on the day's
+#                retention, 45 with 15-minute windows), per minute -> docs/soak.md (about 95 minutes)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
@@ -39,7 +41,7 @@ BENCH := $(TEST_ENV) PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) \
 	LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
 .PHONY: up down reset status logs install build lint test chaos console console-test console-screenshots \
-	bench bench-write bench-projector bench-read bench-e2e bench-report
+	bench bench-write bench-projector bench-read bench-e2e bench-report soak
 
 up:
 	scripts/up.sh
@@ -131,6 +133,15 @@ bench-read: up
 # correctness, latency, freshness, peak memory, bytes per tag
 bench-e2e: up
 	$(BENCH) e2e; status=$$?; $(BENCH) report; exit $$status
+
+# Days, not minutes (about 95 minutes on this machine kind: the day's load ~15, the
+# hold 30, three 15-minute retention windows, the final round and the write path's
+# floor): a day of tags loaded, then the contract's load through the front door, every
+# answer checked, recorded per minute; docs/soak.md and its plots docs/soak/*.png.
+# `target/release/bench soak --help` gives every size; `--report-only` rewrites the
+# report from .stack/bench/soak.json.
+soak: up
+	$(BENCH) soak
 
 # docs/benchmarks.md and the detail reports from the figures already in .stack/bench
 bench-report:

@@ -45,6 +45,7 @@ pub mod nginx_log;
 pub mod noop;
 pub mod open_loop;
 pub mod parts;
+pub mod plot;
 pub mod process;
 pub mod prometheus;
 pub mod queries;

@@ -5,6 +5,7 @@ use bench::error::BenchError;
 use bench::parts::e2e::E2eOptions;
 use bench::parts::projector::ProjectorOptions;
 use bench::parts::read::ReadOptions;
+use bench::parts::soak::SoakOptions;
 use bench::parts::write::WriteOptions;
 use bench::stack::{Stack, StackSettings};
 use clap::{Parser, Subcommand};
@@ -42,6 +43,9 @@ enum Command {
     /// The whole platform at 1,000 tags/s, every answer checked (moves the services
     /// onto a scratch topic and database for the run). Fails on any wrong answer.
     E2e(E2eOptions),
+    /// The contract's load on a loaded day for half an hour, then with the retention
+    /// windows shortened, recorded per minute; writes docs/soak.md and its plots.
+    Soak(SoakOptions),
     /// Loads tags of loadgen's stream into a scratch database (what `read` and `e2e`
     /// do first), then stops.
     Load(LoadCommand),
@@ -113,6 +117,9 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
         }
         Command::Read(options) => {
             bench::parts::read::run(&stack, &options, &results_dir).await?;
+        }
+        Command::Soak(options) => {
+            bench::parts::soak::run(&stack, &options, &results_dir).await?;
         }
         Command::E2e(options) => {
             let results = bench::parts::e2e::run(&stack, &options, &results_dir).await?;

@@ -8,7 +8,10 @@
 //! - [`read`]: profiles and aggregates on a loaded day of tags, with ingestion through
 //!   the front door, the highest profile rate served, ClickHouse's CPU and memory;
 //! - [`e2e`]: the whole platform at 1,000 tags/s through the front door, every answer
-//!   checked (`loadgen run`), peak memory, bytes per tag.
+//!   checked (`loadgen run`), peak memory, bytes per tag;
+//! - [`soak`]: the contract's load on a loaded day for half an hour and more, per
+//!   minute, then with short retention windows (`make soak`, its own report
+//!   `docs/soak.md`).
 //!
 //! Each results file keeps every run's raw figures; medians, ratios and verdicts are
 //! computed when the report is assembled, from the same numbers.
@@ -16,6 +19,7 @@
 pub mod e2e;
 pub mod projector;
 pub mod read;
+pub mod soak;
 pub mod write;
 
 use crate::error::BenchError;
@@ -34,6 +38,8 @@ pub enum Part {
     Read,
     /// The whole platform.
     E2e,
+    /// The soak.
+    Soak,
 }
 
 impl Part {
@@ -44,6 +50,7 @@ impl Part {
             Self::Projector => "projector.json",
             Self::Read => "read.json",
             Self::E2e => "e2e.json",
+            Self::Soak => "soak.json",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod baseline;
 pub mod format;
 pub mod projector;
 pub mod read;
+pub mod soak;
 pub mod summary;
 pub mod write;
 
