@@ -330,33 +330,21 @@ impl SoakResults {
         crate::stats::ratio((last - first).abs(), first)
     }
 
-    /// The soak's CPU seconds of `process` per 1,000 tags over the whole load.
-    pub fn cpu_per_1000_tags(&self, process: &str) -> Option<f64> {
-        let load: Vec<&Minute> = self
-            .minutes
+    /// The minutes under load (the final round's left out).
+    pub fn load_minutes(&self) -> impl Iterator<Item = &Minute> {
+        self.minutes
             .iter()
             .filter(|minute| minute.phase != Phase::FinalRound)
-            .collect();
-        let cpu: f64 = load
-            .iter()
-            .map(|minute| minute.processes.get(process).and_then(|p| p.cpu_s))
-            .sum::<Option<f64>>()?;
-        let tags: u64 = load.iter().map(|minute| minute.tags_accepted).sum();
-        crate::stats::ratio(cpu * 1000.0, tags as f64)
     }
 
-    /// Cores the whole platform's server processes used on average under load.
-    pub fn server_cores(&self) -> Option<f64> {
-        let load: Vec<&Minute> = self
-            .minutes
-            .iter()
-            .filter(|minute| minute.phase != Phase::FinalRound)
-            .collect();
-        let cpu: f64 = load
-            .iter()
-            .flat_map(|minute| minute.processes.values().filter_map(|p| p.cpu_s))
-            .sum();
-        crate::stats::ratio(cpu, load.len() as f64 * SAMPLE_EVERY.as_secs_f64())
+    /// The soak's CPU seconds of `process` per 1,000 tags over the whole load.
+    pub fn cpu_per_1000_tags(&self, process: &str) -> Option<f64> {
+        let cpu: f64 = self
+            .load_minutes()
+            .map(|minute| minute.processes.get(process).and_then(|p| p.cpu_s))
+            .sum::<Option<f64>>()?;
+        let tags: u64 = self.load_minutes().map(|minute| minute.tags_accepted).sum();
+        crate::stats::ratio(cpu * 1000.0, tags as f64)
     }
 }
 

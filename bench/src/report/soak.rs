@@ -41,13 +41,6 @@ pub fn write(results: &SoakResults, dir: &Path) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn load_minutes(results: &SoakResults) -> impl Iterator<Item = &Minute> {
-    results
-        .minutes
-        .iter()
-        .filter(|minute| minute.phase != Phase::FinalRound)
-}
-
 /// Each target: what, measured, target, verdict.
 fn targets(results: &SoakResults) -> Vec<[String; 4]> {
     let mut rows = Vec::new();
@@ -300,7 +293,7 @@ fn markdown(results: &SoakResults) -> String {
     );
 
     let mean = |value: fn(&Minute) -> Option<f64>| {
-        let values: Vec<f64> = load_minutes(results).filter_map(value).collect();
+        let values: Vec<f64> = results.load_minutes().filter_map(value).collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
     match (
@@ -434,7 +427,7 @@ fn series(name: &str, minutes: &[&Minute], value: impl Fn(&Minute) -> Option<f64
 
 /// The charts, each with its file name.
 fn charts(results: &SoakResults) -> Vec<(&'static str, Chart<'static>)> {
-    let minutes: Vec<&Minute> = load_minutes(results).collect();
+    let minutes: Vec<&Minute> = results.load_minutes().collect();
     let x_label = "minutes of load (event time runs with them: 1,000 tags/s, 1 ms apart)";
     let p99 = |side: bool, endpoint: &'static str| {
         move |minute: &Minute| {
