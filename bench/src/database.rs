@@ -176,7 +176,8 @@ pub enum QueryKind {
     /// Profile reads (`FROM user_tags WHERE cookie = ...`, or `WHERE (cookie = ...) OR
     /// ...` when read-api batches several).
     Profiles,
-    /// Aggregates and series reads (`FROM minute_aggregates`).
+    /// Aggregates and series reads (`FROM minute_aggregates`, the cube, or `FROM
+    /// minute_dimension_totals`, its one-dimension rollup).
     Aggregates,
 }
 
@@ -184,7 +185,7 @@ impl QueryKind {
     fn pattern(self) -> &'static str {
         match self {
             Self::Profiles => "%FROM user_tags%WHERE%cookie = %",
-            Self::Aggregates => "%FROM minute_aggregates%",
+            Self::Aggregates => "%FROM minute_%",
         }
     }
 }

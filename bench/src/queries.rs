@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use read_api::params::{AggregatesQuery, ProfileQuery};
 use read_api::store::Store;
 use schemas::{Action, EventTime};
+use serde::{Deserialize, Serialize};
 use service_kit::settings::ClickHouseSettings;
 use std::time::Duration;
 
@@ -30,6 +31,46 @@ pub struct DataShape {
     pub brands: u32,
     /// Distinct categories.
     pub categories: u32,
+    /// Distinct countries.
+    pub countries: u32,
+}
+
+/// The filters of a series request, by how many dimensions they name. Read-api answers
+/// a series of one filter at most from the one-dimension rollup and any other from the
+/// minute cube, so each shape is measured apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesFilters {
+    /// No filter: every tag of the action.
+    #[default]
+    None,
+    /// One of the five dimensions, drawn at random, set to a value that exists.
+    One,
+    /// Two distinct dimensions, drawn at random.
+    Two,
+}
+
+impl SeriesFilters {
+    /// Every shape, in the order they are measured and reported.
+    pub const ALL: [Self; 3] = [Self::None, Self::One, Self::Two];
+
+    /// How many dimensions are filtered.
+    pub const fn dimensions(self) -> usize {
+        match self {
+            Self::None => 0,
+            Self::One => 1,
+            Self::Two => 2,
+        }
+    }
+
+    /// Its words in a report.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::None => "no filter",
+            Self::One => "one filter",
+            Self::Two => "two filters",
+        }
+    }
 }
 
 /// One request: a path and its query pairs, as read-api receives them.
@@ -155,9 +196,10 @@ impl RequestMix {
 impl RequestMix {
     /// A series of `/v1/series`: `hours` whole hours ending on a whole minute anywhere in
     /// the data (at the data's end when the data is shorter than the range), a random
-    /// action, no filter; 1-minute buckets up to an hour, 5-minute ones beyond (what a
-    /// chart of a day asks for).
-    pub fn series(&mut self, hours: u32) -> Request {
+    /// action, `filters` on distinct random dimensions set to skewed values that exist;
+    /// 1-minute buckets up to an hour, 5-minute ones beyond (what a chart of a day asks
+    /// for).
+    pub fn series(&mut self, hours: u32, filters: SeriesFilters) -> Request {
         let span_ms = i64::from(hours.max(1)) * 60 * MINUTE_MS;
         let last_end = (self.shape.end_ms + MINUTE_MS - 1).div_euclid(MINUTE_MS) * MINUTE_MS;
         let first_end =
@@ -174,21 +216,54 @@ impl RequestMix {
             Action::Buy
         };
         let bucket = if hours <= 1 { "1m" } else { "5m" };
+        let mut pairs = vec![
+            (
+                "from".to_owned(),
+                EventTime::from_millis(from).to_bucket_string(),
+            ),
+            (
+                "to".to_owned(),
+                EventTime::from_millis(to).to_bucket_string(),
+            ),
+            ("action".to_owned(), action.as_str().to_owned()),
+            ("bucket".to_owned(), bucket.to_owned()),
+        ];
+        let mut dimensions: Vec<u32> = (0..5).collect();
+        for _ in 0..filters.dimensions() {
+            let dimension = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
+            pairs.push(self.filter_on(dimension));
+        }
         Request {
             path: "/v1/series".to_owned(),
             cookie: None,
-            pairs: vec![
-                (
-                    "from".to_owned(),
-                    EventTime::from_millis(from).to_bucket_string(),
-                ),
-                (
-                    "to".to_owned(),
-                    EventTime::from_millis(to).to_bucket_string(),
-                ),
-                ("action".to_owned(), action.as_str().to_owned()),
-                ("bucket".to_owned(), bucket.to_owned()),
-            ],
+            pairs,
+        }
+    }
+
+    /// A filter on dimension `dimension` (0 origin, 1 brand, 2 category, 3 country, 4
+    /// device) with a skewed value that exists, as loadgen's stream names them.
+    fn filter_on(&mut self, dimension: u32) -> (String, String) {
+        match dimension {
+            0 => (
+                "origin".to_owned(),
+                format!("CAMPAIGN_{}", self.skewed(self.shape.origins)),
+            ),
+            1 => (
+                "brand_id".to_owned(),
+                format!("Brand_{}", self.skewed(self.shape.brands)),
+            ),
+            2 => (
+                "category_id".to_owned(),
+                format!("Category_{}", self.skewed(self.shape.categories)),
+            ),
+            3 => (
+                "country".to_owned(),
+                format!("C{:02}", self.skewed(self.shape.countries)),
+            ),
+            _ => {
+                let device = ["PC", "MOBILE", "TV"][self.rng.random_range(0..3)];
+                ("device".to_owned(), device.to_owned())
+            }
         }
     }
 }
@@ -340,6 +415,7 @@ mod tests {
             origins: 1_000,
             brands: 250,
             categories: 67,
+            countries: 100,
         }
     }
 
@@ -367,7 +443,8 @@ mod tests {
         let mut mix = RequestMix::new(2, shape);
         for hours in [1, 24] {
             for _ in 0..200 {
-                let request = mix.series(hours);
+                let filters = SeriesFilters::ALL[mix.rng.random_range(0..3)];
+                let request = mix.series(hours, filters);
                 assert!(request.is_analytics());
                 let value = |key: &str| {
                     request
@@ -388,6 +465,16 @@ mod tests {
                 assert_eq!(to % MINUTE_MS, 0);
                 assert!(from >= shape.start_ms && to <= shape.end_ms + MINUTE_MS);
                 assert_eq!(value("bucket"), if hours == 1 { "1m" } else { "5m" });
+                let filtered: Vec<&str> = request
+                    .pairs
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .filter(|name| {
+                        ["origin", "brand_id", "category_id", "country", "device"].contains(name)
+                    })
+                    .collect();
+                assert_eq!(filtered.len(), filters.dimensions(), "{filtered:?}");
+                assert!(filtered.len() < 2 || filtered[0] != filtered[1]);
             }
         }
         // Data shorter than the range: the range ends just after the data.
@@ -395,7 +482,7 @@ mod tests {
             end_ms: shape.start_ms + 20_000,
             ..shape
         };
-        let request = RequestMix::new(3, short).series(1);
+        let request = RequestMix::new(3, short).series(1, SeriesFilters::None);
         assert!(request.pairs.contains(&(
             "to".to_owned(),
             EventTime::from_millis(shape.start_ms + MINUTE_MS).to_bucket_string()

@@ -1,8 +1,9 @@
 //! Retention windows of the read models, set by `migrate` after the migrations.
 //!
-//! Aggregate rows expire on ingestion time (see `0003_create_minute_aggregates.sql`):
-//! a partition, ten minutes of ingestion, is dropped once those ten minutes ended more
-//! than the window ago. The window is configuration (`--aggregates-retention-minutes`,
+//! Aggregate rows (the minute cube and its one-dimension rollup, see
+//! `0003_create_minute_aggregates.sql` and `0009_create_minute_dimension_totals.sql`)
+//! expire on ingestion time: a partition, ten minutes of ingestion, is dropped once
+//! those ten minutes ended more than the window ago. Both tables always share the window. The window is configuration (`--aggregates-retention-minutes`,
 //! 24 hours by default; the soak shortens it), so it is applied here with `ALTER TABLE
 //! ... MODIFY TTL` rather than written into a migration, and only when it differs from
 //! the table's, because a changed TTL is recomputed for every part.
@@ -40,24 +41,32 @@ impl Retention {
     }
 }
 
-/// The table holding the aggregates on `target` (the shard-local one on a cluster).
-fn aggregates_table(target: &Target) -> &'static str {
+/// The tables holding aggregates, as the services name them.
+pub const AGGREGATE_TABLES: [&str; 2] = ["minute_aggregates", "minute_dimension_totals"];
+
+/// The table that stores `table`'s rows on `target` (the shard-local one on a cluster).
+pub fn stored_table(target: &Target, table: &str) -> String {
     match target {
-        Target::SingleNode => "minute_aggregates",
-        Target::Cluster(_) => "minute_aggregates_local",
+        Target::SingleNode => table.to_owned(),
+        Target::Cluster(_) => format!("{table}_local"),
     }
 }
 
-/// The statement setting `minute_aggregates`' TTL to `retention` on `target` (`ON
-/// CLUSTER` on a cluster).
-pub fn alter_statement(target: &Target, database: &str, retention: Retention) -> String {
+/// The statement setting aggregate table `table`'s TTL to `retention` on `target` (`ON
+/// CLUSTER` on a cluster, on the shard-local table).
+pub fn alter_statement(
+    target: &Target,
+    database: &str,
+    table: &str,
+    retention: Retention,
+) -> String {
     let on_cluster = match target {
         Target::SingleNode => String::new(),
         Target::Cluster(cluster) => format!(" ON CLUSTER {cluster}"),
     };
     format!(
         "ALTER TABLE {database}.{}{on_cluster} MODIFY TTL {}",
-        aggregates_table(target),
+        stored_table(target, table),
         retention.aggregates_ttl()
     )
 }
@@ -68,32 +77,41 @@ pub fn is_in_effect(engine_full: &str, retention: Retention) -> bool {
     engine_full.contains(&format!("{ttl} ")) || engine_full.ends_with(&ttl)
 }
 
-/// Sets `minute_aggregates`' TTL to `retention` unless it already is. Returns whether it
-/// changed.
+/// Sets the TTL of every aggregate table to `retention` where it is not yet. Returns
+/// whether any changed.
 pub async fn apply_retention(
     server: &Client,
     database: &str,
     target: &Target,
     retention: Retention,
 ) -> Result<bool, MigrationError> {
-    let table = aggregates_table(target);
-    let engine: String = server
-        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
-        .bind(database)
-        .bind(table)
-        .fetch_one()
-        .await?;
-    if is_in_effect(&engine, retention) {
-        return Ok(false);
+    let mut changed = false;
+    for table in AGGREGATE_TABLES {
+        let stored = stored_table(target, table);
+        let engine: String = server
+            .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+            .bind(database)
+            .bind(&stored)
+            .fetch_one()
+            .await?;
+        if is_in_effect(&engine, retention) {
+            continue;
+        }
+        let statement = alter_statement(target, database, table, retention);
+        tracing::info!(
+            database,
+            table = stored,
+            statement,
+            "setting aggregates retention"
+        );
+        server
+            .query(&statement)
+            .execute()
+            .await
+            .map_err(MigrationError::Retention)?;
+        changed = true;
     }
-    let statement = alter_statement(target, database, retention);
-    tracing::info!(database, table, statement, "setting aggregates retention");
-    server
-        .query(&statement)
-        .execute()
-        .await
-        .map_err(MigrationError::Retention)?;
-    Ok(true)
+    Ok(changed)
 }
 
 #[cfg(test)]
@@ -104,8 +122,17 @@ mod tests {
     fn a_cluster_alters_its_shard_local_tables_everywhere() {
         let cluster = Target::Cluster("prod".parse().expect("cluster name"));
         assert_eq!(
-            alter_statement(&cluster, "allezon", Retention::default()),
+            alter_statement(&cluster, "allezon", "minute_aggregates", Retention::default()),
             "ALTER TABLE allezon.minute_aggregates_local ON CLUSTER prod MODIFY TTL ingested_in + toIntervalMinute(1450)"
+        );
+        assert_eq!(
+            alter_statement(
+                &Target::SingleNode,
+                "allezon",
+                "minute_dimension_totals",
+                Retention::default()
+            ),
+            "ALTER TABLE allezon.minute_dimension_totals MODIFY TTL ingested_in + toIntervalMinute(1450)"
         );
         assert!(is_in_effect(
             "SummingMergeTree PARTITION BY ingested_in ORDER BY x TTL ingested_in + toIntervalMinute(1450) SETTINGS a = 1",

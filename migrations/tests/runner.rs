@@ -43,6 +43,8 @@ async fn applies_every_migration_once_and_records_it() {
     for table in [
         "minute_aggregates",
         "minute_aggregates_mv",
+        "minute_dimension_totals",
+        "minute_dimension_totals_mv",
         "projector_batches",
         "schema_migrations",
         "trim_candidates",
@@ -213,6 +215,9 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
             ("minute_aggregates_local", "SummingMergeTree"),
             ("minute_aggregates", "Distributed"),
             ("minute_aggregates_mv", "MaterializedView"),
+            ("minute_dimension_totals_local", "SummingMergeTree"),
+            ("minute_dimension_totals", "Distributed"),
+            ("minute_dimension_totals_mv", "MaterializedView"),
             ("user_tag_counts_local", "SummingMergeTree"),
             ("user_tag_counts", "Distributed"),
             ("user_tag_counts_mv", "MaterializedView"),
@@ -282,6 +287,20 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
             .await
             .expect("aggregates");
         assert_eq!(counted, vec![(1_772_366_400, 12, 1_200)]);
+        let rolled_up: Vec<(String, u64, i64)> = reader
+            .query(
+                "SELECT toString(dimension), sum(count), sum(sum_price) FROM minute_dimension_totals \
+                 WHERE action = 'VIEW' GROUP BY dimension ORDER BY dimension",
+            )
+            .fetch_all()
+            .await
+            .expect("rollup");
+        let every_dimension: Vec<(String, u64, i64)> =
+            ["origin", "brand_id", "category_id", "country", "device"]
+                .iter()
+                .map(|dimension| ((*dimension).to_owned(), 12, 1_200))
+                .collect();
+        assert_eq!(rolled_up, every_dimension, "the rollup across shards");
     }
 
     // A profile is read through any server, whichever shard holds the cookie.
@@ -315,22 +334,26 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
     let retention = migrations::Retention {
         aggregates_minutes: 10,
     };
-    let statement = migrations::retention::alter_statement(&target, &database, retention);
-    for server in [&one, &two] {
-        server
-            .query(&cluster::without_replication(&statement))
-            .execute()
-            .await
-            .expect("retention altered");
-        let engine: String = server
-            .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'minute_aggregates_local'")
-            .bind(&database)
-            .fetch_one()
-            .await
-            .expect("engine");
-        assert!(
-            migrations::retention::is_in_effect(&engine, retention),
-            "{engine}"
-        );
+    for table in migrations::retention::AGGREGATE_TABLES {
+        let statement =
+            migrations::retention::alter_statement(&target, &database, table, retention);
+        for server in [&one, &two] {
+            server
+                .query(&cluster::without_replication(&statement))
+                .execute()
+                .await
+                .expect("retention altered");
+            let engine: String = server
+                .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+                .bind(&database)
+                .bind(format!("{table}_local"))
+                .fetch_one()
+                .await
+                .expect("engine");
+            assert!(
+                migrations::retention::is_in_effect(&engine, retention),
+                "{table}: {engine}"
+            );
+        }
     }
 }

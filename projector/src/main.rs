@@ -83,10 +83,11 @@ async fn main() -> ExitCode {
             match projector::reconcile::reconcile(config, &request).await {
                 Ok(report) => {
                     println!(
-                        "reconciled {} to {}: {} minute and dimension combinations compared, {} tags in the log, {} live, {} differences ({:.1} s)",
+                        "reconciled {} to {}: {} minute and dimension combinations and {} rollup keys compared, {} tags in the log, {} live, {} differences ({:.1} s)",
                         report.from,
                         report.to,
                         report.combinations_compared,
+                        report.rollup_keys_compared,
                         report.tags_in_log,
                         report.tags_live,
                         report.differences.len(),

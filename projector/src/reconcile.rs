@@ -5,8 +5,9 @@
 //! same projection code and rules), the live projector is waited for until it has
 //! projected at least as far as the replay read, then every minute and every
 //! combination of the five dimensions of the window (the cube's finest key, so every
-//! coarser filter combination follows) is compared, count and revenue. Differences are
-//! printed, written as JSON, and counted in a Prometheus text file for the operator's
+//! coarser filter combination follows) is compared, count and revenue, and so is every
+//! key of the one-dimension rollup the analysts' reads use (minute, dimension, value;
+//! it is stored apart, so it is checked apart). Differences are printed, written as JSON, and counted in a Prometheus text file for the operator's
 //! collector. The window must lie within the aggregates' retention (older live rows
 //! may have been dropped on purpose).
 
@@ -70,7 +71,8 @@ pub struct ReconcileRequest {
     pub migrations_dir: PathBuf,
 }
 
-/// One cube key whose live totals differ from the log's.
+/// One key whose live totals differ from the log's: a cube key (every dimension
+/// given), or a rollup key (one dimension given, `*` for the four others).
 #[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
 pub struct Difference {
     /// `VIEW` or `BUY`.
@@ -108,6 +110,8 @@ pub struct ReconcileReport {
     pub messages_replayed: i64,
     /// Cube keys (minute and dimension combination) compared.
     pub combinations_compared: u64,
+    /// Rollup keys (minute, dimension and value) compared.
+    pub rollup_keys_compared: u64,
     /// Tags in the window according to the log.
     pub tags_in_log: u64,
     /// Tags in the window according to the live aggregates.
@@ -164,6 +168,43 @@ const COVERAGE: &str = "\
         GROUP BY action, minute, origin, brand_id, category_id, country, device \
     ) AS log USING (action, minute, origin, brand_id, category_id, country, device)";
 
+/// [`COMPARE`] for the one-dimension rollup, a rollup key reported as a [`Difference`]
+/// with `*` for the dimensions it sums over. Binds as [`COMPARE`].
+const COMPARE_ROLLUP: &str = "\
+    SELECT ?fields FROM ( \
+        SELECT toString(action) AS action, toUInt32(minute) AS minute, \
+               if(dimension = 'origin', value, '*') AS origin, \
+               if(dimension = 'brand_id', value, '*') AS brand_id, \
+               if(dimension = 'category_id', value, '*') AS category_id, \
+               if(dimension = 'country', value, '*') AS country, \
+               if(dimension = 'device', value, '*') AS device, \
+               live.c AS live_count, live.s AS live_sum_price, log.c AS log_count, log.s AS log_sum_price \
+        FROM ( \
+            SELECT action, minute, dimension, value, sum(count) AS c, sum(sum_price) AS s \
+            FROM ?.minute_dimension_totals \
+            WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
+            GROUP BY action, minute, dimension, value \
+        ) AS live \
+        FULL OUTER JOIN ( \
+            SELECT action, minute, dimension, value, sum(count) AS c, sum(sum_price) AS s \
+            FROM ?.minute_dimension_totals \
+            WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
+            GROUP BY action, minute, dimension, value \
+        ) AS log \
+        USING (action, minute, dimension, value) \
+        WHERE live.c != log.c OR live.s != log.s \
+    ) ORDER BY minute, action, origin, brand_id, category_id, country, device";
+
+/// How many rollup keys the two sides have in the window. Binds as [`COMPARE`].
+const ROLLUP_KEYS: &str = "\
+    SELECT count() FROM ( \
+        SELECT action, minute, dimension, value FROM ?.minute_dimension_totals \
+        WHERE minute >= toDateTime(?) AND minute < toDateTime(?) GROUP BY ALL \
+    ) AS live FULL OUTER JOIN ( \
+        SELECT action, minute, dimension, value FROM ?.minute_dimension_totals \
+        WHERE minute >= toDateTime(?) AND minute < toDateTime(?) GROUP BY ALL \
+    ) AS log USING (action, minute, dimension, value)";
+
 /// Reconciles `config`'s live database with the log over the request's window.
 pub async fn reconcile(
     config: Config,
@@ -197,13 +238,21 @@ pub async fn reconcile(
                 .bind(from)
                 .bind(to)
         };
-        let differences = bind_sides(server.query(COMPARE))
+        let mut differences = bind_sides(server.query(COMPARE))
             .fetch_all::<Difference>()
             .await?;
+        differences.extend(
+            bind_sides(server.query(COMPARE_ROLLUP))
+                .fetch_all::<Difference>()
+                .await?,
+        );
         let coverage = bind_sides(server.query(COVERAGE))
             .fetch_one::<Coverage>()
             .await?;
-        Ok::<_, ReconcileError>((differences, coverage))
+        let rollup_keys = bind_sides(server.query(ROLLUP_KEYS))
+            .fetch_one::<u64>()
+            .await?;
+        Ok::<_, ReconcileError>((differences, coverage, rollup_keys))
     }
     .await;
     if !request.keep {
@@ -216,12 +265,13 @@ pub async fn reconcile(
             tracing::warn!(error = %service_kit::error::chain(&error), database = %request.scratch_database, "scratch database not dropped");
         }
     }
-    let (differences, coverage) = outcome?;
+    let (differences, coverage, rollup_keys) = outcome?;
     let report = ReconcileReport {
         from: request.from.to_bucket_string(),
         to: request.to.to_bucket_string(),
         messages_replayed: replay.messages,
         combinations_compared: coverage.combinations,
+        rollup_keys_compared: rollup_keys,
         tags_in_log: coverage.log_tags,
         tags_live: coverage.live_tags,
         differences,
@@ -285,7 +335,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReconcileError> {
 /// The report as Prometheus text (for a textfile collector).
 pub fn prometheus_text(report: &ReconcileReport) -> String {
     format!(
-        "# HELP allezon_reconcile_differences Cube keys whose live totals differ from the log's, last reconciliation.\n\
+        "# HELP allezon_reconcile_differences Cube and rollup keys whose live totals differ from the log's, last reconciliation.\n\
          # TYPE allezon_reconcile_differences gauge\n\
          allezon_reconcile_differences{{from=\"{from}\",to=\"{to}\"}} {differences}\n\
          # HELP allezon_reconcile_combinations_compared Cube keys compared, last reconciliation.\n\

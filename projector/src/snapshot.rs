@@ -6,7 +6,7 @@
 //! the log alone recovers every aggregate inside the 24-hour window, but only the
 //! profile tags the log still holds. A shopper's older tags survive a rebuild only in a
 //! snapshot. A rebuild restores the snapshot's rows into `user_tags` with the
-//! aggregates' view detached (a snapshot holds each shopper's newest tags only, so it
+//! aggregates' views detached (a snapshot holds each shopper's newest tags only, so it
 //! must never feed the aggregates), then replays the whole retained log as usual: the
 //! aggregates come from the log alone, and a tag both in the snapshot and the log is
 //! two copies of one row, which the profile store collapses.
@@ -42,26 +42,37 @@ pub async fn take(server: &Client, source: &str, target: &str) -> Result<u64, Sn
     rows(server, target).await
 }
 
+/// The views that derive aggregates from `user_tags`: the cube's and its rollup's.
+const AGGREGATE_VIEWS: [&str; 2] = ["minute_aggregates_mv", "minute_dimension_totals_mv"];
+
 /// Restores the snapshot in `snapshot` into `target`'s `user_tags` with the aggregates'
-/// view detached (the profile counts' view stays, so trimming sees the rows). Returns
+/// views detached (the profile counts' view stays, so trimming sees the rows). Returns
 /// the rows restored.
 pub async fn restore(server: &Client, snapshot: &str, target: &str) -> Result<u64, SnapshotError> {
-    server
-        .query("DETACH TABLE ?.minute_aggregates_mv")
-        .bind(Identifier(target))
-        .execute()
-        .await?;
+    for view in AGGREGATE_VIEWS {
+        server
+            .query("DETACH TABLE ?.?")
+            .bind(Identifier(target))
+            .bind(Identifier(view))
+            .execute()
+            .await?;
+    }
     let copied = server
         .query("INSERT INTO ?.user_tags SELECT * FROM ?.user_tags")
         .bind(Identifier(target))
         .bind(Identifier(snapshot))
         .execute()
         .await;
-    let attached = server
-        .query("ATTACH TABLE ?.minute_aggregates_mv")
-        .bind(Identifier(target))
-        .execute()
-        .await;
+    let mut attached = Ok(());
+    for view in AGGREGATE_VIEWS {
+        let outcome = server
+            .query("ATTACH TABLE ?.?")
+            .bind(Identifier(target))
+            .bind(Identifier(view))
+            .execute()
+            .await;
+        attached = attached.and(outcome);
+    }
     copied?;
     attached?;
     rows(server, snapshot).await

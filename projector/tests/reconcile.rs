@@ -60,6 +60,7 @@ async fn reconcile_finds_nothing_on_a_faithful_database_and_exactly_what_was_tam
     assert!(clean.differences.is_empty(), "{:?}", clean.differences);
     assert_eq!((clean.tags_in_log, clean.tags_live), (2000, 2000));
     assert!(clean.combinations_compared >= 20, "{clean:?}");
+    assert!(clean.rollup_keys_compared >= 20, "{clean:?}");
 
     // One key counted once more than the log says, one key the log never had.
     let client = service_kit::clickhouse::client(&clickhouse);
@@ -81,10 +82,20 @@ async fn reconcile_finds_nothing_on_a_faithful_database_and_exactly_what_was_tam
         .execute()
         .await
         .expect("forged");
+    // And one rollup key counted once more (the rollup is stored apart from the cube).
+    client
+        .query(
+            "INSERT INTO minute_dimension_totals (action, dimension, minute, value, count, sum_price, ingested_in) \
+             SELECT action, dimension, minute, value, 1, 5, ingested_in \
+             FROM minute_dimension_totals WHERE dimension = 'brand_id' ORDER BY minute, value LIMIT 1",
+        )
+        .execute()
+        .await
+        .expect("rollup tampered");
     let tampered = reconcile(config, &request("tampered"))
         .await
         .expect("reconciles");
-    assert_eq!(tampered.differences.len(), 2, "{:#?}", tampered.differences);
+    assert_eq!(tampered.differences.len(), 3, "{:#?}", tampered.differences);
     let forged = tampered
         .differences
         .iter()
@@ -102,16 +113,34 @@ async fn reconcile_finds_nothing_on_a_faithful_database_and_exactly_what_was_tam
     let doubled = tampered
         .differences
         .iter()
-        .find(|difference| difference.origin != "forged")
+        .find(|difference| difference.origin != "forged" && difference.origin != "*")
         .expect("the tampered key is reported");
     assert_eq!(doubled.live_count, doubled.log_count + 1);
     assert_eq!(doubled.live_sum_price, doubled.log_sum_price + 5);
+    let rollup = tampered
+        .differences
+        .iter()
+        .find(|difference| difference.origin == "*")
+        .expect("the tampered rollup key is reported");
+    assert_ne!(rollup.brand_id, "*", "{rollup:?}");
+    assert_eq!(
+        (
+            rollup.category_id.as_str(),
+            rollup.country.as_str(),
+            rollup.device.as_str()
+        ),
+        ("*", "*", "*")
+    );
+    assert_eq!(
+        (rollup.live_count, rollup.live_sum_price),
+        (rollup.log_count + 1, rollup.log_sum_price + 5)
+    );
 
     let json: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.join("tampered.json")).expect("json report written"),
     )
     .expect("json");
-    assert_eq!(json["differences"].as_array().map(Vec::len), Some(2));
+    assert_eq!(json["differences"].as_array().map(Vec::len), Some(3));
     let metrics = std::fs::read_to_string(dir.join("tampered.prom")).expect("metrics written");
     assert!(
         metrics.contains("allezon_reconcile_differences{"),
@@ -120,7 +149,7 @@ async fn reconcile_finds_nothing_on_a_faithful_database_and_exactly_what_was_tam
     assert!(
         metrics
             .lines()
-            .any(|line| line.starts_with("allezon_reconcile_differences{") && line.ends_with(" 2")),
+            .any(|line| line.starts_with("allezon_reconcile_differences{") && line.ends_with(" 3")),
         "{metrics}"
     );
 

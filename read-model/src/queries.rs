@@ -111,6 +111,41 @@ pub const TOP: &str = concat!(
     ) ORDER BY ? DESC, value LIMIT ?"
 );
 
+/// [`SERIES`] from the one-dimension rollup (`minute_dimension_totals`): for a series
+/// filtered on one dimension at most. Unfiltered, any dimension's values sum to every
+/// tag, so the caller names the dimension with the fewest values (device, three).
+/// Binds: bucket width in seconds, action, dimension, from and to as epoch seconds,
+/// then (applies, value) of the one filter.
+pub const SERIES_OF_DIMENSION: &str = "\
+    SELECT ?fields FROM ( \
+        SELECT toUInt32(toStartOfInterval(minute, toIntervalSecond(?))) AS bucket_start, \
+               sum(count) AS total_count, \
+               sum(sum_price) AS total_sum_price \
+        FROM minute_dimension_totals \
+        WHERE action = ? AND dimension = ? \
+          AND minute >= toDateTime(?) AND minute < toDateTime(?) \
+          AND (? = 0 OR value = ?) \
+        GROUP BY bucket_start \
+    ) ORDER BY bucket_start";
+
+/// [`TOP`] from the one-dimension rollup: for a top-N filtered on nothing, or on the
+/// ranked dimension only. Binds: action, dimension, from and to as epoch seconds,
+/// (applies, value) of the filter on the ranked dimension, the column ranked on
+/// (`total_count` or `total_sum_price`, an identifier), the limit.
+pub const TOP_OF_DIMENSION: &str = "\
+    SELECT ?fields FROM ( \
+        SELECT CAST(value, 'String') AS value, \
+               sum(count) AS total_count, \
+               sum(sum_price) AS total_sum_price, \
+               sum(sum(count)) OVER () AS all_count, \
+               sum(sum(sum_price)) OVER () AS all_sum_price \
+        FROM minute_dimension_totals \
+        WHERE action = ? AND dimension = ? \
+          AND minute >= toDateTime(?) AND minute < toDateTime(?) \
+          AND (? = 0 OR value = ?) \
+        GROUP BY value \
+    ) ORDER BY ? DESC, value LIMIT ?";
+
 /// The latest batch-log entry of every partition of a topic (see
 /// [`crate::rows::BatchLogRow`]). Binds: topic.
 pub const LATEST_BATCHES: &str = "\

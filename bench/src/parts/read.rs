@@ -23,7 +23,8 @@
 //!      from `system.query_log` (ProfileEvents);
 //!    - aggregates over 10-minute ranges, for each of the 8 filter combinations, read-api
 //!      beside the same SQL;
-//!    - the analysts' series (`GET /v1/series`) over 1 hour and over 24 hours, through
+//!    - the analysts' series (`GET /v1/series`) over 1 hour and over 24 hours, unfiltered,
+//!      with one filter (the rollup) and with two (the cube), through
 //!      read-api (p99 ≤ 100 ms and ≤ 1 s).
 //! 4. ClickHouse's peak resident memory over the measurements (`VmHWM`, reset first
 //!    when `/proc/<pid>/clear_refs` allows it, and the largest sampled `VmRSS`).
@@ -38,7 +39,7 @@ use crate::machine::RunInfo;
 use crate::open_loop::{self, OpenLoopReport};
 use crate::parts::{median_of, save, Part};
 use crate::process;
-use crate::queries::{DataShape, RequestMix, Target};
+use crate::queries::{DataShape, RequestMix, SeriesFilters, Target};
 use crate::stack::{Component, Scratch, Stack};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -202,11 +203,14 @@ pub struct AggregatesResult {
     pub sql: PhaseResult,
 }
 
-/// The analysts' series over one range.
+/// The analysts' series over one range, with one shape of filters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesResult {
     /// Hours of range.
     pub hours: u32,
+    /// The filters (results of earlier versions measured unfiltered series only).
+    #[serde(default)]
+    pub filters: SeriesFilters,
     /// Through read-api.
     pub read_api: PhaseResult,
 }
@@ -367,8 +371,8 @@ pub async fn run(
 enum Queries {
     Profiles,
     Aggregates(u8),
-    /// A series over this many hours.
-    Series(u32),
+    /// A series over this many hours, with these filters.
+    Series(u32, SeriesFilters),
 }
 
 /// The tools of the measurements.
@@ -405,7 +409,7 @@ impl Bench<'_> {
                     .map(|mut mix| match queries {
                         Queries::Profiles => mix.profile(),
                         Queries::Aggregates(mask) => mix.aggregates(mask),
-                        Queries::Series(hours) => mix.series(hours),
+                        Queries::Series(hours, filters) => mix.series(hours, filters),
                     })
                     .ok();
                 let target = target.clone();
@@ -422,7 +426,7 @@ impl Bench<'_> {
         let to = database::server_now(&self.server).await?;
         let kind = match queries {
             Queries::Profiles => QueryKind::Profiles,
-            Queries::Aggregates(_) | Queries::Series(_) => QueryKind::Aggregates,
+            Queries::Aggregates(_) | Queries::Series(..) => QueryKind::Aggregates,
         };
         let logged = match database::logged_queries(&self.server, self.database, kind, from, to)
             .await
@@ -470,6 +474,7 @@ async fn measure(
             origins: 1_000,
             brands: 250,
             categories: 67,
+            countries: 100,
         },
     };
     let http = |url: &str, deadline| {
@@ -627,17 +632,28 @@ async fn measure(
         }
         let mut series = Vec::new();
         for (hours, _) in SERIES_LIMITS_MS {
-            tracing::info!(run, hours, "series through read-api");
-            let read_api = bench
-                .phase(
-                    &read_api_series,
-                    Queries::Series(hours),
-                    options.series_rate,
-                    options.series_seconds,
-                    seed + 20 + u64::from(hours),
-                )
-                .await?;
-            series.push(SeriesResult { hours, read_api });
+            for (shape, filters) in SeriesFilters::ALL.into_iter().enumerate() {
+                tracing::info!(
+                    run,
+                    hours,
+                    filters = filters.label(),
+                    "series through read-api"
+                );
+                let read_api = bench
+                    .phase(
+                        &read_api_series,
+                        Queries::Series(hours, filters),
+                        options.series_rate,
+                        options.series_seconds,
+                        seed + 20 + u64::from(hours) * 3 + shape as u64,
+                    )
+                    .await?;
+                series.push(SeriesResult {
+                    hours,
+                    filters,
+                    read_api,
+                });
+            }
         }
         runs.push(ReadRun {
             ingest,

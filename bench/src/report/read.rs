@@ -6,6 +6,7 @@ use crate::parts::read::{
     AGGREGATES_P99_LIMIT_MS, PROFILE_P99_LIMIT_MS, SERIES_LIMITS_MS, SERVED_P99_MS,
     SERVED_RATE_TARGET, SERVED_SHED_SHARE,
 };
+use crate::queries::SeriesFilters;
 use crate::report::baseline::{self, read as old};
 use crate::report::format::{fixed, ms, or_dash, percent, thousands, Table};
 use crate::report::{provenance, smoke_banner, SummaryRow};
@@ -104,18 +105,34 @@ fn us(value: f64) -> String {
     format!("{value:.0} µs")
 }
 
-/// The series of `hours` in a run.
-fn series_of(run: &ReadRun, hours: u32) -> Option<&SeriesResult> {
-    run.series.iter().find(|result| result.hours == hours)
+/// The series of `hours` with `filters` in a run.
+fn series_of(run: &ReadRun, hours: u32, filters: SeriesFilters) -> Option<&SeriesResult> {
+    run.series
+        .iter()
+        .find(|result| result.hours == hours && result.filters == filters)
 }
 
-/// The median over runs of `figure` of the series over `hours`.
+/// The shapes of filters measured in any run, in their order.
+fn series_shapes(results: &ReadResults) -> Vec<SeriesFilters> {
+    SeriesFilters::ALL
+        .into_iter()
+        .filter(|filters| {
+            results
+                .runs
+                .iter()
+                .any(|run| run.series.iter().any(|result| result.filters == *filters))
+        })
+        .collect()
+}
+
+/// The median over runs of `figure` of the series over `hours` with `filters`.
 fn series_median(
     results: &ReadResults,
     hours: u32,
+    filters: SeriesFilters,
     figure: fn(&PhaseResult) -> Option<f64>,
 ) -> Option<f64> {
-    results.median(|run| figure(&series_of(run, hours)?.read_api))
+    results.median(|run| figure(&series_of(run, hours, filters)?.read_api))
 }
 
 /// The verdict on the series over `hours`: its median p99 within the range's limit,
@@ -130,12 +147,13 @@ pub fn series_verdict(hours: u32, p99_ms: Option<f64>, failed: u64) -> Verdict {
     }
 }
 
-/// Requests of the series over `hours` that failed outright, over every run.
-fn series_failed(results: &ReadResults, hours: u32) -> u64 {
+/// Requests of the series over `hours` with `filters` that failed outright, over every
+/// run.
+fn series_failed(results: &ReadResults, hours: u32, filters: SeriesFilters) -> u64 {
     results
         .runs
         .iter()
-        .filter_map(|run| series_of(run, hours))
+        .filter_map(|run| series_of(run, hours, filters))
         .map(|result| result.read_api.report.failed)
         .sum()
 }
@@ -282,23 +300,26 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
     ];
     if results.runs.iter().any(|run| !run.series.is_empty()) {
         for (hours, limit) in SERIES_LIMITS_MS {
-            let p99 = series_median(results, hours, p99);
-            let failed = series_failed(results, hours);
-            rows.push(SummaryRow {
-                figure: format!(
-                    "analysts' series (GET /v1/series) over {}, p99 at {}/s, no ingestion",
-                    hours_text(hours),
-                    results.series_rate
-                ),
-                measured: format!(
-                    "{} (p50 {}; {failed} failed)",
-                    or_dash(p99, ms),
-                    or_dash(series_median(results, hours, p50), ms)
-                ),
-                limit: format!("≤ {}, none failed", ms(limit)),
-                verdict: series_verdict(hours, p99, failed).to_string(),
-                baseline: "not measured (no analysts' API then)".to_owned(),
-            });
+            for filters in series_shapes(results) {
+                let p99 = series_median(results, hours, filters, p99);
+                let failed = series_failed(results, hours, filters);
+                rows.push(SummaryRow {
+                    figure: format!(
+                        "analysts' series (GET /v1/series) over {}, {}, p99 at {}/s, no ingestion",
+                        hours_text(hours),
+                        filters.label(),
+                        results.series_rate
+                    ),
+                    measured: format!(
+                        "{} (p50 {}; {failed} failed)",
+                        or_dash(p99, ms),
+                        or_dash(series_median(results, hours, filters, p50), ms)
+                    ),
+                    limit: format!("≤ {}, none failed", ms(limit)),
+                    verdict: series_verdict(hours, p99, failed).to_string(),
+                    baseline: "not measured (no analysts' API then)".to_owned(),
+                });
+            }
         }
     }
     rows
@@ -637,14 +658,18 @@ pub fn render(results: &ReadResults) -> String {
     if results.runs.iter().any(|run| !run.series.is_empty()) {
         text += "\n## The analysts' series\n\n";
         text += &format!(
-            "`GET /v1/series` straight to read-api, {}/s for {} s per range and run, open loop, 15 s client \
-             deadline, no ingestion: a random action, no filter, ranges of whole hours ending on a whole minute \
-             anywhere in the data, 1-minute buckets for an hour, 5-minute buckets for a day (read from the \
-             minute cube either way).\n\n",
+            "`GET /v1/series` straight to read-api, {}/s for {} s per range, shape of filters and run, open \
+             loop, 15 s client deadline, no ingestion: a random action, ranges of whole hours ending on a whole \
+             minute anywhere in the data, 1-minute buckets for an hour, 5-minute buckets for a day. Filters: \
+             none, or one or two distinct dimensions of the five drawn at random, set to skewed values that \
+             exist. Read-api answers a series of one filter at most from the one-dimension rollup \
+             (`minute_dimension_totals`: per minute, a row per value of each dimension) and any other from \
+             the minute cube (`minute_aggregates`: a row per combination of the five).\n\n",
             results.series_rate, results.series_seconds
         );
         let mut table = Table::new(&[
             "range",
+            "filters",
             "p50",
             "p99",
             "max",
@@ -653,20 +678,22 @@ pub fn render(results: &ReadResults) -> String {
             "verdict",
         ]);
         for (hours, limit) in SERIES_LIMITS_MS {
-            let mut cells = vec![hours_text(hours)];
-            cells.extend(phase_cells(results, move |run| {
-                series_of(run, hours).map(|result| &result.read_api)
-            }));
-            cells.push(format!("p99 ≤ {}, none failed", ms(limit)));
-            cells.push(
-                series_verdict(
-                    hours,
-                    series_median(results, hours, p99),
-                    series_failed(results, hours),
-                )
-                .to_string(),
-            );
-            table.row(cells);
+            for filters in series_shapes(results) {
+                let mut cells = vec![hours_text(hours), filters.label().to_owned()];
+                cells.extend(phase_cells(results, move |run| {
+                    series_of(run, hours, filters).map(|result| &result.read_api)
+                }));
+                cells.push(format!("p99 ≤ {}, none failed", ms(limit)));
+                cells.push(
+                    series_verdict(
+                        hours,
+                        series_median(results, hours, filters, p99),
+                        series_failed(results, hours, filters),
+                    )
+                    .to_string(),
+                );
+                table.row(cells);
+            }
         }
         text += &table.render();
     }
@@ -705,7 +732,11 @@ pub fn render(results: &ReadResults) -> String {
         }
         for result in &run.series {
             table.row(logged_row(
-                &format!("series over {} (read-api)", hours_text(result.hours)),
+                &format!(
+                    "series over {}, {} (read-api)",
+                    hours_text(result.hours),
+                    result.filters.label()
+                ),
                 result.read_api.logged.as_ref(),
             ));
         }

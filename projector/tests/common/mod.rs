@@ -103,7 +103,9 @@ pub fn expected_minutes(
     minutes
 }
 
-/// Stored (minute, count, sum_price) for `action`, all origins or one.
+/// Stored (minute, count, sum_price) for `action`, all origins or one, as the minute
+/// cube holds them. The one-dimension rollup must hold the same: every dimension's
+/// values summed (no origin given), or the origin's rows; it panics where they differ.
 pub async fn stored_minutes(
     settings: &ClickHouseSettings,
     action: Action,
@@ -121,9 +123,38 @@ pub async fn stored_minutes(
         .fetch_all()
         .await
         .expect("aggregates readable");
-    rows.into_iter()
+    let cube: BTreeMap<u32, (u64, i64)> = rows
+        .into_iter()
         .map(|(minute, count, sum)| (minute, (count, sum)))
-        .collect()
+        .collect();
+    let dimensions: &[&str] = match origin {
+        Some(_) => &["origin"],
+        None => &["origin", "brand_id", "category_id", "country", "device"],
+    };
+    for dimension in dimensions {
+        let rows: Vec<(u32, u64, i64)> = client
+            .query(
+                "SELECT toUInt32(minute), sum(count), sum(sum_price) FROM minute_dimension_totals \
+                 WHERE action = ? AND dimension = ? AND (? = 0 OR value = ?) \
+                 GROUP BY minute ORDER BY minute",
+            )
+            .bind(action.as_str())
+            .bind(*dimension)
+            .bind(u8::from(origin.is_some()))
+            .bind(origin.unwrap_or(""))
+            .fetch_all()
+            .await
+            .expect("rollup readable");
+        let rollup: BTreeMap<u32, (u64, i64)> = rows
+            .into_iter()
+            .map(|(minute, count, sum)| (minute, (count, sum)))
+            .collect();
+        assert_eq!(
+            rollup, cube,
+            "the {dimension} rollup differs from the cube ({action:?}, origin {origin:?})"
+        );
+    }
+    cube
 }
 
 /// Distinct tags stored in user_tags (after dedup by cookie, action, time).

@@ -137,6 +137,20 @@ pub struct CubeFilters {
 }
 
 impl CubeFilters {
+    /// The filters given, each with its dimension, in the dimensions' order.
+    pub fn given(&self) -> Vec<(Dimension, &str)> {
+        [
+            (Dimension::Origin, self.origin.as_deref()),
+            (Dimension::BrandId, self.brand_id.as_deref()),
+            (Dimension::CategoryId, self.category_id.as_deref()),
+            (Dimension::Country, self.country.as_deref()),
+            (Dimension::Device, self.device.map(Device::as_str)),
+        ]
+        .into_iter()
+        .filter_map(|(dimension, value)| value.map(|value| (dimension, value)))
+        .collect()
+    }
+
     /// Whether some filter value is longer than any tag may carry (nothing matches).
     pub fn matches_nothing(&self) -> bool {
         [

@@ -311,6 +311,147 @@ async fn top_n_ranks_by_count_or_revenue_with_totals() {
     }
 }
 
+/// (count, sum) per point of a series answer.
+fn point_totals(series: &Value) -> Vec<(u64, i64)> {
+    series["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|point| {
+            (
+                point["count"].as_u64().unwrap_or(u64::MAX),
+                point["sum_price"].as_i64().unwrap_or(i64::MIN),
+            )
+        })
+        .collect()
+}
+
+/// Series with one filter at most and top-N filtered on their own dimension only are
+/// read from the one-dimension rollup (ClickHouse's query log says which table each
+/// read touched), with the same exact totals the cube gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_one_dimension_at_most_come_from_the_rollup_with_exact_totals() {
+    let database = test_support::migrated_database("read_api_v1_rollup").await;
+    insert_tags(&database, &known_tags()).await;
+    let app = spawn_app(&database).await;
+    let devices = ["PC", "MOBILE", "TV"];
+
+    // Unfiltered, 1-minute buckets: the devices' rows summed.
+    let series = ok_json(
+        app.get(&format!(
+            "/v1/series?from={}&to={}&action=VIEW",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    let expected: Vec<(u64, i64)> = (0..120)
+        .map(|minute| expected_views(minute..minute + 1, |_| true))
+        .collect();
+    assert_eq!(point_totals(&series), expected);
+
+    // One filter on each dimension in turn, 1-hour buckets.
+    type Keep = fn(i64) -> bool;
+    let filters: [(&str, &str, Keep); 5] = [
+        ("origin", "o1", |minute| minute % 2 == 1),
+        ("brand_id", "b3", |minute| minute % 5 == 3),
+        ("category_id", "shoes", |_| true),
+        ("country", "C2", |minute| minute % 4 == 2),
+        ("device", "TV", |minute| minute % 3 == 2),
+    ];
+    for (dimension, value, keep) in filters {
+        let series = ok_json(
+            app.get(&format!(
+                "/v1/series?from={}&to={}&action=VIEW&bucket=1h&{dimension}={value}",
+                at(0),
+                at(120)
+            ))
+            .await,
+        )
+        .await;
+        let expected: Vec<(u64, i64)> = [0, 60]
+            .iter()
+            .map(|first| expected_views(*first..first + 60, keep))
+            .collect();
+        assert_eq!(point_totals(&series), expected, "{dimension}={value}");
+    }
+    // A value no tag has: zeros, not another value's rows.
+    let series = ok_json(
+        app.get(&format!(
+            "/v1/series?from={}&to={}&action=BUY&bucket=1h&country=C1",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(point_totals(&series), vec![(0, 0), (0, 0)]);
+
+    // Top devices by revenue, unfiltered; top brands filtered to one brand.
+    let top = ok_json(
+        app.get(&format!(
+            "/v1/top?from={}&to={}&action=VIEW&dimension=device&by=sum_price",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    let mut expected: Vec<Value> = devices
+        .iter()
+        .enumerate()
+        .map(|(index, device)| {
+            let (count, sum) = expected_views(0..120, |minute| minute % 3 == index as i64);
+            json!({"value": device, "count": count, "sum_price": sum})
+        })
+        .collect();
+    expected.sort_by_key(|row| std::cmp::Reverse(row["sum_price"].as_i64()));
+    assert_eq!(top["rows"], json!(expected));
+    let (all_count, all_sum) = expected_views(0..120, |_| true);
+    assert_eq!(
+        top["total"],
+        json!({"count": all_count, "sum_price": all_sum})
+    );
+    let top = ok_json(
+        app.get(&format!(
+            "/v1/top?from={}&to={}&action=VIEW&dimension=brand_id&brand_id=b2",
+            at(0),
+            at(120)
+        ))
+        .await,
+    )
+    .await;
+    let (count, sum) = expected_views(0..120, |minute| minute % 5 == 2);
+    assert_eq!(
+        top["rows"],
+        json!([{"value": "b2", "count": count, "sum_price": sum}])
+    );
+
+    // Every read above touched the rollup, none the cube.
+    let client = service_kit::clickhouse::client(&database);
+    client
+        .query("SYSTEM FLUSH LOGS")
+        .execute()
+        .await
+        .expect("logs flushed");
+    let (rollup, cube): (u64, u64) = client
+        .query(
+            "SELECT countIf(has(tables, currentDatabase() || '.minute_dimension_totals')), \
+                    countIf(has(tables, currentDatabase() || '.minute_aggregates')) \
+             FROM system.query_log WHERE type = 'QueryFinish' AND query_kind = 'Select' \
+             AND current_database = currentDatabase()",
+        )
+        .fetch_one()
+        .await
+        .expect("query log read");
+    assert_eq!(
+        (rollup, cube),
+        (9, 0),
+        "reads of the rollup and of the cube"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_is_a_timeline_of_views_and_buys() {
     let database = test_support::migrated_database("read_api_v1").await;
