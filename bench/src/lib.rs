@@ -16,6 +16,8 @@
 //!   with the ClickHouse 18.16 figures ([`report::baseline`]);
 //! - [`loader`]: tags of loadgen's stream straight into a scratch database (read, e2e,
 //!   later the soak);
+//! - [`loaded_day`]: the loaded day the read-path parts share (`read`, `burst`): its
+//!   flags, loading or reusing it, settling, warming, moving the services onto it;
 //! - [`stack`]: the local stack (pids, URLs, services on a scratch topic and database,
 //!   scratch topics), driven through `scripts/stack.sh`;
 //! - [`database`]: what is asked of ClickHouse besides the measured queries (parts,
@@ -39,6 +41,7 @@ pub mod catch_up;
 pub mod consume;
 pub mod database;
 pub mod error;
+pub mod loaded_day;
 pub mod loader;
 pub mod machine;
 pub mod nginx_log;
