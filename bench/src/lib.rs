@@ -22,7 +22,8 @@
 //!   scratch topics), driven through `scripts/stack.sh`;
 //! - [`database`]: what is asked of ClickHouse besides the measured queries (parts,
 //!   settling, page cache, `system.query_log`);
-//! - load: [`open_loop`] (requests at due times, answers classified), [`queries`]
+//! - load: [`open_loop`] (requests at due times, answers classified), [`closed_loop`]
+//!   (clients sending back to back: throughput), [`queries`]
 //!   (profile and aggregates requests over the loaded data, to read-api or as its SQL),
 //!   [`background_ingest`] (tags at a fixed rate while something else is measured),
 //!   [`consume`] and [`catch_up`] (the projector's limit and its catch-up), [`noop`]
@@ -38,6 +39,7 @@
 
 pub mod background_ingest;
 pub mod catch_up;
+pub mod closed_loop;
 pub mod consume;
 pub mod database;
 pub mod error;
