@@ -635,6 +635,26 @@ mod tests {
     }
 
     #[test]
+    fn the_days_flags_are_reads_flags() {
+        use clap::{CommandFactory, Parser};
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            options: ReadOptions,
+        }
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["read", "--database", "scratch", "--tags", "1000"])
+            .expect("flags");
+        assert_eq!(cli.options.day.database, "scratch");
+        assert_eq!(cli.options.day.tags, 1000);
+        assert!(!cli.options.full_size());
+        assert!(Cli::try_parse_from(["read"])
+            .expect("defaults")
+            .options
+            .full_size());
+    }
+
+    #[test]
     fn series_limits_are_100_ms_for_an_hour_and_1_s_for_a_day() {
         assert_eq!(series_limit_ms(1), Some(100.0));
         assert_eq!(series_limit_ms(24), Some(1000.0));
