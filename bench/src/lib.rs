@@ -1,8 +1,8 @@
 //! bench: the platform's benchmarks, each figure beside its limit measured in the same
 //! run, and the report that puts them together (`make bench`).
 //!
-//! One binary, `bench`, with a subcommand per part (`write`, `projector`, `read`, `e2e`,
-//! `load`, `report`), rather than a binary per part: the parts share their flags (where
+//! One binary, `bench`, with a subcommand per part (`write`, `projector`, `read`, `burst`,
+//! `e2e`, `soak`, `load`, `report`), rather than a binary per part: the parts share their flags (where
 //! the stack is, where results go, logging) and most of their machinery (the stack, the
 //! loader, `/proc`, open-loop load), `--help` lists every part in one place, and one
 //! build artifact is what the Makefile calls. The second binary, `bench-noop-server`,
@@ -11,7 +11,8 @@
 //!
 //! Layout:
 //! - [`parts`]: the benchmarks ([`parts::write`], [`parts::projector`], [`parts::read`],
-//!   [`parts::e2e`]) and their results files under `.stack/bench/`;
+//!   [`parts::burst`], [`parts::e2e`], [`parts::soak`]) and their results files under
+//!   `.stack/bench/`;
 //! - [`report`]: `docs/benchmarks.md` and the detail reports, from the results files,
 //!   with the ClickHouse 18.16 figures ([`report::baseline`]);
 //! - [`loader`]: tags of loadgen's stream straight into a scratch database (read, e2e,
