@@ -13,8 +13,11 @@
 #   make console console/dist from console/src (npm ci, tsc, vite build); commit console/dist
 #   make console-test         the console in Chromium against the running stack
 #   make console-screenshots  the same, saving the screenshots of docs/console.md
-#   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-e2e), then
-#                the one report docs/benchmarks.md (target/release/bench, the bench crate)
+#   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-burst, bench-e2e),
+#                then the one report docs/benchmarks.md (target/release/bench, the bench crate)
+#   make bench-burst  bursts of 200 profile queries on an idle stack, twice the measured capacity,
+#                the recovery (read-api's overload handling; about 3 minutes once bench read's
+#                day is loaded) -> docs/bench-burst.md
 #   make chaos   the checking run at 1,000 tags/s while each component is killed and
 #                restarted in turn, ClickHouse frozen once (about 25 minutes) -> the table
 #                of docs/reliability.md, .stack/chaos/report.json
@@ -41,7 +44,7 @@ BENCH := $(TEST_ENV) PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) \
 	LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
 .PHONY: up down reset status logs install build lint test chaos console console-test console-screenshots \
-	bench bench-write bench-projector bench-read bench-e2e bench-report soak
+	bench bench-write bench-projector bench-read bench-burst bench-e2e bench-report soak
 
 up:
 	scripts/up.sh
@@ -104,13 +107,14 @@ chaos:
 # duration, each a flag with an environment fallback, the defaults being the full run).
 # Each part writes its figures to .stack/bench/<part>.json; `bench report` assembles
 # docs/benchmarks.md (each figure beside its limit and its ClickHouse 18.16 value) and the
-# detail reports docs/bench-{write,projector,read}.md. Never part of `make test`.
+# detail reports docs/bench-{write,projector,read,burst}.md. Never part of `make test`.
 # Sequential on purpose: each benchmark needs the machine's cores to itself. The report is
 # written even when the whole-platform run finds a wrong answer; make then fails.
 bench: up
 	$(BENCH) write
 	$(BENCH) projector
 	$(BENCH) read
+	$(BENCH) burst
 	$(BENCH) e2e; status=$$?; $(BENCH) report; exit $$status
 
 # write-api's CPU per tag beside a no-op server's, latency from three sides, flat-out context
@@ -127,6 +131,14 @@ bench-projector: up
 # `target/release/bench read --force-load` reloads), under 1,000 tags/s of ingestion
 bench-read: up
 	$(BENCH) read
+	$(BENCH) report
+
+# read-api's overload handling on bench read's loaded day (loaded first when missing),
+# through the front door: 200 profile queries at once on an idle stack (5 rounds), the
+# sustained capacity (closed loop), twice it for 20 s (fast 503s for the excess), then the
+# contract's 100/s at once (recovery)
+bench-burst: up
+	$(BENCH) burst
 	$(BENCH) report
 
 # The whole platform at 1,000 tags/s through the front door (loadgen run, contract lags):

@@ -1,8 +1,8 @@
 //! bench: the platform's benchmarks, each figure beside its limit measured in the same
 //! run, and the report that puts them together (`make bench`).
 //!
-//! One binary, `bench`, with a subcommand per part (`write`, `projector`, `read`, `e2e`,
-//! `load`, `report`), rather than a binary per part: the parts share their flags (where
+//! One binary, `bench`, with a subcommand per part (`write`, `projector`, `read`, `burst`,
+//! `e2e`, `soak`, `load`, `report`), rather than a binary per part: the parts share their flags (where
 //! the stack is, where results go, logging) and most of their machinery (the stack, the
 //! loader, `/proc`, open-loop load), `--help` lists every part in one place, and one
 //! build artifact is what the Makefile calls. The second binary, `bench-noop-server`,
@@ -11,16 +11,20 @@
 //!
 //! Layout:
 //! - [`parts`]: the benchmarks ([`parts::write`], [`parts::projector`], [`parts::read`],
-//!   [`parts::e2e`]) and their results files under `.stack/bench/`;
+//!   [`parts::burst`], [`parts::e2e`], [`parts::soak`]) and their results files under
+//!   `.stack/bench/`;
 //! - [`report`]: `docs/benchmarks.md` and the detail reports, from the results files,
 //!   with the ClickHouse 18.16 figures ([`report::baseline`]);
 //! - [`loader`]: tags of loadgen's stream straight into a scratch database (read, e2e,
 //!   later the soak);
+//! - [`loaded_day`]: the loaded day the read-path parts share (`read`, `burst`): its
+//!   flags, loading or reusing it, settling, warming, moving the services onto it;
 //! - [`stack`]: the local stack (pids, URLs, services on a scratch topic and database,
 //!   scratch topics), driven through `scripts/stack.sh`;
 //! - [`database`]: what is asked of ClickHouse besides the measured queries (parts,
 //!   settling, page cache, `system.query_log`);
-//! - load: [`open_loop`] (requests at due times, answers classified), [`queries`]
+//! - load: [`open_loop`] (requests at due times, answers classified), [`closed_loop`]
+//!   (clients sending back to back: throughput), [`queries`]
 //!   (profile and aggregates requests over the loaded data, to read-api or as its SQL),
 //!   [`background_ingest`] (tags at a fixed rate while something else is measured),
 //!   [`consume`] and [`catch_up`] (the projector's limit and its catch-up), [`noop`]
@@ -36,9 +40,11 @@
 
 pub mod background_ingest;
 pub mod catch_up;
+pub mod closed_loop;
 pub mod consume;
 pub mod database;
 pub mod error;
+pub mod loaded_day;
 pub mod loader;
 pub mod machine;
 pub mod nginx_log;

@@ -8,11 +8,18 @@
 //! `rt` is nginx's `$request_time` (first byte read to last byte sent, millisecond
 //! resolution) and `urt` the upstream's answer time. A benchmark remembers where the
 //! log ends before a phase ([`LogTail::at_end`]) and reads the lines written after it.
-//! nginx buffers the log (64 KiB, flushed every second): wait a little over a second
-//! after the phase before reading.
+//! nginx buffers the log (64 KiB, flushed every second): wait [`FLUSH_WAIT`] after the
+//! phase before reading. [`StatusTimes`] summarises the lines of a phase by status.
 
+use crate::stats::Latency;
+use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long to wait after a phase before its lines are all in the log: nginx flushes
+/// its buffer every second (`flush=1s` of `deploy/local/nginx.conf`).
+pub const FLUSH_WAIT: Duration = Duration::from_millis(1500);
 
 /// One request as the access log records it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +35,50 @@ pub struct AccessLine {
     /// `$upstream_response_time` of the last upstream tried, milliseconds (none when
     /// nginx answered itself).
     pub upstream_ms: Option<f64>,
+}
+
+impl AccessLine {
+    /// Whether it is a profile query of the contract (`POST /user_profiles/...`).
+    pub fn is_profile(&self) -> bool {
+        self.method == "POST" && self.path.starts_with("/user_profiles/")
+    }
+}
+
+/// The front door's times of a set of requests, by the status answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusTimes {
+    /// Lines (requests) counted.
+    pub requests: u64,
+    /// `rt` of every one of them.
+    pub all: Latency,
+    /// `rt` of those answered 200.
+    pub ok: Latency,
+    /// `rt` of those answered 503.
+    pub shed: Latency,
+    /// Requests answered any other status.
+    pub other: u64,
+}
+
+impl StatusTimes {
+    /// The summary of `lines`.
+    pub fn of<'a>(lines: impl IntoIterator<Item = &'a AccessLine>) -> Self {
+        let (mut all, mut ok, mut shed, mut other) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        for line in lines {
+            all.push(line.request_ms);
+            match line.status {
+                200 => ok.push(line.request_ms),
+                503 => shed.push(line.request_ms),
+                _ => other += 1,
+            }
+        }
+        Self {
+            requests: all.len() as u64,
+            all: Latency::of_millis(all),
+            ok: Latency::of_millis(ok),
+            shed: Latency::of_millis(shed),
+            other,
+        }
+    }
 }
 
 /// Parses one access-log line; `None` for a line of another format.
@@ -137,6 +188,33 @@ mod tests {
             parse_line(r#"127.0.0.1 [t] "POST /user_tags HTTP/1.1" 204 0 urt=0.002"#),
             None
         );
+    }
+
+    #[test]
+    fn profile_lines_are_summarised_by_status() {
+        let line = |method: &str, path: &str, status: u16, rt: &str| {
+            parse_line(&format!(
+                "127.0.0.1 [t] \"{method} {path} HTTP/1.1\" {status} 0 rt={rt} urt=0.001 ua=\"x\""
+            ))
+            .expect("a stack line")
+        };
+        let lines = [
+            line("POST", "/user_profiles/c?time_range=a_b", 200, "0.010"),
+            line("POST", "/user_profiles/d?time_range=a_b", 200, "0.030"),
+            line("POST", "/user_profiles/e?time_range=a_b", 503, "0.001"),
+            line("POST", "/user_profiles/f?time_range=a_b", 499, "0.200"),
+            line("POST", "/user_tags", 204, "0.002"),
+            line("GET", "/user_profiles/g", 405, "0.001"),
+        ];
+        let profiles: Vec<&AccessLine> = lines.iter().filter(|line| line.is_profile()).collect();
+        assert_eq!(profiles.len(), 4);
+        let times = StatusTimes::of(profiles);
+        assert_eq!((times.requests, times.other), (4, 1));
+        assert_eq!((times.ok.samples, times.shed.samples), (2, 1));
+        assert!((times.ok.max_ms - 30.0).abs() < 0.1, "{times:?}");
+        assert!((times.shed.max_ms - 1.0).abs() < 0.01, "{times:?}");
+        assert!((times.all.max_ms - 200.0).abs() < 0.2, "{times:?}");
+        assert_eq!(StatusTimes::of([]).requests, 0);
     }
 
     #[test]

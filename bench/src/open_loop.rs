@@ -2,16 +2,23 @@
 //! that due time, so a slow server cannot hide its queueing (no coordinated omission).
 //! A request that was not answered well (shed with 503, late, failed) is counted by kind
 //! and its latency recorded too: it weighs in the percentiles like the wait the caller had.
+//! [`run_by_answer`] also keeps each kind's latency apart ([`ByAnswer`]: a 503 given at
+//! once and a 200 after a queue say different things), and [`drawn`] sends requests
+//! drawn from a [`RequestMix`]. [`Recorder`] is the tally both this and
+//! [`crate::closed_loop`] keep.
 
-use crate::queries::Answer;
+use crate::queries::{Answer, Request, RequestMix, Target};
 use crate::stats::Latency;
 use loadgen::latency::Latencies;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+/// Most requests in flight at once in an open-loop phase: the load generator never holds
+/// a request back below this.
+pub const MAX_IN_FLIGHT: usize = 2048;
 
 /// What happened during one open-loop run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,23 +53,56 @@ impl OpenLoopReport {
     }
 }
 
-#[derive(Default)]
-struct Tally {
-    ok: AtomicU64,
-    shed: AtomicU64,
-    late: AtomicU64,
-    failed: AtomicU64,
+/// The latency of each kind of answer, apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ByAnswer {
+    /// Answered well within the deadline.
+    pub ok: Latency,
+    /// Answered 503.
+    pub shed: Latency,
+    /// Not answered within the client's deadline.
+    pub late: Latency,
+    /// Any other failure.
+    pub failed: Latency,
 }
 
-impl Tally {
-    fn count(&self, answer: Answer) {
+/// Answers counted by kind, with their latencies, overall and by kind.
+#[derive(Default)]
+pub struct Recorder {
+    all: Latencies,
+    ok: Latencies,
+    shed: Latencies,
+    late: Latencies,
+    failed: Latencies,
+}
+
+impl Recorder {
+    /// Records one answer and its latency.
+    pub fn record(&mut self, answer: Answer, latency: Duration) {
+        self.all.record(latency);
         match answer {
-            Answer::Ok => &self.ok,
-            Answer::Shed => &self.shed,
-            Answer::Late => &self.late,
-            Answer::Failed => &self.failed,
+            Answer::Ok => &mut self.ok,
+            Answer::Shed => &mut self.shed,
+            Answer::Late => &mut self.late,
+            Answer::Failed => &mut self.failed,
         }
-        .fetch_add(1, Ordering::Relaxed);
+        .record(latency);
+    }
+
+    /// Every answer's latency.
+    pub fn all(&self) -> Latency {
+        Latency::from(&self.all.summary())
+    }
+
+    /// Each kind's latency (and, in `samples`, its count).
+    pub fn by_answer(&self) -> ByAnswer {
+        let latency = |latencies: &Latencies| Latency::from(&latencies.summary());
+        ByAnswer {
+            ok: latency(&self.ok),
+            shed: latency(&self.shed),
+            late: latency(&self.late),
+            failed: latency(&self.failed),
+        }
     }
 }
 
@@ -72,15 +112,30 @@ pub async fn run<F, Fut>(
     rate: f64,
     duration: Duration,
     max_in_flight: usize,
-    mut request: F,
+    request: F,
 ) -> OpenLoopReport
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Answer> + Send + 'static,
 {
+    run_by_answer(rate, duration, max_in_flight, request)
+        .await
+        .0
+}
+
+/// [`run`], with each kind of answer's latency apart.
+pub async fn run_by_answer<F, Fut>(
+    rate: f64,
+    duration: Duration,
+    max_in_flight: usize,
+    mut request: F,
+) -> (OpenLoopReport, ByAnswer)
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Answer> + Send + 'static,
+{
     let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
-    let latencies = Arc::new(Mutex::new(Latencies::new()));
-    let tally = Arc::new(Tally::default());
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
     let total = (rate * duration.as_secs_f64()).round() as u64;
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
@@ -91,33 +146,30 @@ where
             break;
         };
         let work = request(index);
-        let (latencies, tally) = (Arc::clone(&latencies), Arc::clone(&tally));
+        let recorder = Arc::clone(&recorder);
         tasks.push(tokio::spawn(async move {
             let answer = work.await;
             let latency = due.elapsed();
             drop(slot);
-            if let Ok(mut latencies) = latencies.lock() {
-                latencies.record(latency);
-            }
-            tally.count(answer);
+            recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(answer, latency);
         }));
     }
     for task in tasks {
         let _ = task.await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    let recorder = recorder.lock().unwrap_or_else(PoisonError::into_inner);
+    let by_answer = recorder.by_answer();
     let (succeeded, shed, late, failed) = (
-        load(&tally.ok),
-        load(&tally.shed),
-        load(&tally.late),
-        load(&tally.failed),
+        by_answer.ok.samples,
+        by_answer.shed.samples,
+        by_answer.late.samples,
+        by_answer.failed.samples,
     );
-    let latency = latencies
-        .lock()
-        .map(|latencies| Latency::from(&latencies.summary()))
-        .unwrap_or_default();
-    OpenLoopReport {
+    let report = OpenLoopReport {
         target_rate: rate,
         sent: total,
         succeeded,
@@ -125,8 +177,26 @@ where
         late,
         failed,
         achieved_rate: (succeeded + shed + late + failed) as f64 / elapsed,
-        latency,
-    }
+        latency: recorder.all(),
+    };
+    (report, by_answer)
+}
+
+/// [`run_by_answer`] of requests drawn from `mix` by `draw` (one per due time, in order:
+/// the same seed gives the same requests), each sent to `target`.
+pub async fn drawn(
+    rate: f64,
+    duration: Duration,
+    target: &Target,
+    mut mix: RequestMix,
+    mut draw: impl FnMut(&mut RequestMix) -> Request,
+) -> (OpenLoopReport, ByAnswer) {
+    run_by_answer(rate, duration, MAX_IN_FLIGHT, |_| {
+        let request = draw(&mut mix);
+        let target = target.clone();
+        async move { target.send(request).await }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -152,5 +222,37 @@ mod tests {
         assert_eq!(report.not_ok(), 15);
         assert!((report.shed_share() - 0.25).abs() < 1e-9);
         assert_eq!(report.latency.samples, 20);
+    }
+
+    #[tokio::test]
+    async fn each_kind_of_answer_keeps_its_own_latency() {
+        let (report, by_answer) =
+            run_by_answer(100.0, Duration::from_millis(100), 8, |index| async move {
+                if index % 2 == 0 {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    Answer::Ok
+                } else {
+                    Answer::Shed
+                }
+            })
+            .await;
+        assert_eq!((report.succeeded, report.shed), (5, 5));
+        assert_eq!((by_answer.ok.samples, by_answer.shed.samples), (5, 5));
+        assert_eq!((by_answer.late.samples, by_answer.failed.samples), (0, 0));
+        assert!(by_answer.ok.p50_ms >= 29.0, "{by_answer:?}");
+        assert!(by_answer.shed.max_ms < by_answer.ok.p50_ms, "{by_answer:?}");
+    }
+
+    #[test]
+    fn a_recorder_counts_in_its_samples() {
+        let mut recorder = Recorder::default();
+        recorder.record(Answer::Ok, Duration::from_millis(4));
+        recorder.record(Answer::Late, Duration::from_millis(200));
+        recorder.record(Answer::Ok, Duration::from_millis(6));
+        let by_answer = recorder.by_answer();
+        assert_eq!(by_answer.ok.samples, 2);
+        assert_eq!(by_answer.late.samples, 1);
+        assert_eq!(recorder.all().samples, 3);
+        assert!((recorder.all().max_ms - 200.0).abs() < 0.2);
     }
 }

@@ -16,6 +16,9 @@ use std::time::Duration;
 
 const MINUTE_MS: i64 = 60_000;
 
+/// The contract's client deadline for a profile query.
+pub const PROFILE_DEADLINE: Duration = Duration::from_millis(200);
+
 /// Sizes and event-time span of the loaded data.
 #[derive(Debug, Clone, Copy)]
 pub struct DataShape {
@@ -93,6 +96,11 @@ impl Request {
             .map(|(key, value)| format!("{key}={value}"))
             .collect();
         format!("{base}{}?{}", self.path, query.join("&"))
+    }
+
+    /// The path and query string, as the front door's access log records them.
+    pub fn path_and_query(&self) -> String {
+        self.url("")
     }
 
     /// Whether it is a request of the analysts' API (`/v1/`: a GET), not of the
@@ -329,6 +337,35 @@ impl Target {
         }
     }
 
+    /// Opens up to `count` keep-alive connections to the front door at once (as many
+    /// `GET /health` requests in parallel, which nginx answers itself and does not log),
+    /// so requests sent together afterwards measure the stack, not `count` TCP
+    /// handshakes. Returns how many were answered; nothing for a direct target.
+    pub async fn open_connections(&self, count: usize) -> usize {
+        let Self::Http { client, base_url } = self else {
+            return 0;
+        };
+        let url = format!("{base_url}/health");
+        let requests: Vec<_> = (0..count)
+            .map(|_| {
+                let request = client.get(&url);
+                tokio::spawn(async move {
+                    match request.send().await {
+                        Ok(response) => response.bytes().await.is_ok(),
+                        Err(_) => false,
+                    }
+                })
+            })
+            .collect();
+        let mut answered = 0;
+        for request in requests {
+            if matches!(request.await, Ok(true)) {
+                answered += 1;
+            }
+        }
+        answered
+    }
+
     /// Sends one request and says how it was answered within the deadline.
     pub async fn send(&self, request: Request) -> Answer {
         match self {
@@ -365,7 +402,8 @@ impl Target {
 }
 
 /// How a request was answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Answer {
     /// 200 (or rows from ClickHouse) within the deadline.
     Ok,
@@ -488,5 +526,17 @@ mod tests {
             EventTime::from_millis(shape.start_ms + MINUTE_MS).to_bucket_string()
         )));
         assert!(!request.url("http://x").contains(' '));
+    }
+
+    #[test]
+    fn a_profile_request_logs_as_its_path_and_query() {
+        let request = RequestMix::new(4, shape()).profile();
+        let logged = request.path_and_query();
+        assert!(logged.starts_with("/user_profiles/cookie"), "{logged}");
+        assert!(logged.contains("?time_range="), "{logged}");
+        assert_eq!(
+            request.url("http://127.0.0.1:8000"),
+            format!("http://127.0.0.1:8000{logged}")
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! `bench`: the platform's benchmarks and their report (see the crate documentation).
-//! `make bench` runs `write`, `projector`, `read` and `e2e` in turn, then `report`.
+//! `make bench` runs `write`, `projector`, `read`, `burst` and `e2e` in turn, then `report`.
 
 use bench::error::BenchError;
+use bench::parts::burst::BurstOptions;
 use bench::parts::e2e::E2eOptions;
 use bench::parts::projector::ProjectorOptions;
 use bench::parts::read::ReadOptions;
@@ -40,6 +41,10 @@ enum Command {
     /// The read path on a loaded day of tags, under ingestion (moves the services onto
     /// the loaded database for the run).
     Read(ReadOptions),
+    /// read-api under bursts and overload on the read part's loaded day: 200 profile
+    /// queries at once on an idle stack, the sustained capacity, twice it, the recovery
+    /// (moves the services onto the loaded database for the run).
+    Burst(BurstOptions),
     /// The whole platform at 1,000 tags/s, every answer checked (moves the services
     /// onto a scratch topic and database for the run). Fails on any wrong answer.
     E2e(E2eOptions),
@@ -117,6 +122,9 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
         }
         Command::Read(options) => {
             bench::parts::read::run(&stack, &options, &results_dir).await?;
+        }
+        Command::Burst(options) => {
+            bench::parts::burst::run(&stack, &options, &results_dir).await?;
         }
         Command::Soak(options) => {
             bench::parts::soak::run(&stack, &options, &results_dir).await?;

@@ -7,6 +7,9 @@
 //! - [`projector`]: catch-up on a backlog beside the raw consume rate;
 //! - [`read`]: profiles and aggregates on a loaded day of tags, with ingestion through
 //!   the front door, the highest profile rate served, ClickHouse's CPU and memory;
+//! - [`burst`]: read-api under bursts and overload on the same loaded day: 200 profile
+//!   queries at once on an idle stack, the sustained capacity, twice it (fast 503s for
+//!   the excess), the recovery after;
 //! - [`e2e`]: the whole platform at 1,000 tags/s through the front door, every answer
 //!   checked (`loadgen run`), peak memory, bytes per tag;
 //! - [`soak`]: the contract's load on a loaded day for half an hour and more, per
@@ -16,6 +19,7 @@
 //! Each results file keeps every run's raw figures; medians, ratios and verdicts are
 //! computed when the report is assembled, from the same numbers.
 
+pub mod burst;
 pub mod e2e;
 pub mod projector;
 pub mod read;
@@ -36,6 +40,8 @@ pub enum Part {
     Projector,
     /// The read path.
     Read,
+    /// Bursts and overload of the read path.
+    Burst,
     /// The whole platform.
     E2e,
     /// The soak.
@@ -49,6 +55,7 @@ impl Part {
             Self::Write => "write.json",
             Self::Projector => "projector.json",
             Self::Read => "read.json",
+            Self::Burst => "burst.json",
             Self::E2e => "e2e.json",
             Self::Soak => "soak.json",
         }

@@ -1,11 +1,11 @@
 //! `bench read`: the read path on a loaded day of tags.
 //!
-//! 1. [`crate::loader`] loads `--tags` tags (86,400,000: a day at 1,000 tags/s) of
+//! 1. [`crate::loaded_day`] loads `--tags` tags (86,400,000: a day at 1,000 tags/s) of
 //!    loadgen's stream into the scratch database `--database` (kept between runs; a
-//!    later run reuses it unless `--force-load`), then waits for merges to settle and
-//!    reads the tables' files into the page cache.
+//!    later run, of this part or of `bench burst`, reuses it unless `--force-load`),
+//!    then waits for merges to settle and reads the tables' files into the page cache.
 //! 2. The three services move onto the scratch database and a scratch topic
-//!    ([`crate::stack::Stack::services_on`]): write-api produces into the topic, the
+//!    ([`crate::loaded_day::services_on`]): write-api produces into the topic, the
 //!    projector projects it into the loaded database, read-api reads it, all behind the
 //!    front door.
 //! 3. Each run, while 1,000 tags/s go in through the front door (event time after the
@@ -34,17 +34,17 @@
 use crate::background_ingest::{BackgroundIngest, IngestSummary};
 use crate::database::{self, LoggedQueries, QueryKind, TableParts};
 use crate::error::BenchError;
-use crate::loader::{LoadOptions, LoadReport};
+use crate::loaded_day::{self, DayOptions};
+use crate::loader::LoadReport;
 use crate::machine::RunInfo;
 use crate::open_loop::{self, OpenLoopReport};
 use crate::parts::{median_of, save, Part};
 use crate::process;
-use crate::queries::{DataShape, RequestMix, SeriesFilters, Target};
-use crate::stack::{Component, Scratch, Stack};
+use crate::queries::{DataShape, RequestMix, SeriesFilters, Target, PROFILE_DEADLINE};
+use crate::stack::{Component, Stack};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
 /// The decision rule of the move to ClickHouse 26: profile p99 at 100/s under ingestion.
@@ -68,34 +68,18 @@ pub fn series_limit_ms(hours: u32) -> Option<f64> {
         .map(|(_, limit)| *limit)
 }
 
-/// The contract's client deadline for profiles.
-const PROFILE_DEADLINE: Duration = Duration::from_millis(200);
 /// The contract's client deadline for aggregates.
 const AGGREGATES_DEADLINE: Duration = Duration::from_secs(60);
 /// The client deadline of the analysts' series (read-api's own analytics deadline, 10 s, answers
 /// 503 sooner).
 const SERIES_DEADLINE: Duration = Duration::from_secs(15);
-/// Most requests in flight (open loop: the load generator never holds a request back).
-const MAX_IN_FLIGHT: usize = 2048;
 
 /// Flags of `bench read` (defaults: the full run).
 #[derive(Debug, Clone, Args)]
 pub struct ReadOptions {
-    /// The scratch database holding the loaded tags (kept between runs).
-    #[arg(long, env = "BENCH_READ_DB", default_value = "bench_read")]
-    pub database: String,
-    /// Tags to load (86,400,000: a day at 1,000 tags/s).
-    #[arg(long = "tags", env = "BENCH_READ_TAGS", default_value_t = 86_400_000)]
-    pub tags: u64,
-    /// Seed of the loaded stream.
-    #[arg(long, env = "BENCH_READ_SEED", default_value_t = 1)]
-    pub seed: u64,
-    /// Rows per insert while loading.
-    #[arg(long, env = "BENCH_LOAD_CHUNK_ROWS", default_value_t = 1_000_000)]
-    pub chunk_rows: u64,
-    /// Load again even when the database already holds these tags.
-    #[arg(long, env = "BENCH_READ_FORCE_LOAD")]
-    pub force_load: bool,
+    /// The loaded day (database, tags, loading, settling, scratch topic).
+    #[command(flatten)]
+    pub day: DayOptions,
     /// Load (or check the load), then stop.
     #[arg(long, env = "BENCH_READ_LOAD_ONLY")]
     pub load_only: bool,
@@ -134,20 +118,11 @@ pub struct ReadOptions {
     /// Seconds of each series range.
     #[arg(long, env = "BENCH_READ_SERIES_SECONDS", default_value_t = 20)]
     pub series_seconds: u64,
-    /// Longest wait for merges to settle after loading, seconds.
-    #[arg(long, env = "BENCH_READ_SETTLE_S", default_value_t = 600)]
-    pub settle_s: u64,
-    /// Partitions of the scratch topic.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 4)]
-    pub partitions: u32,
-    /// The migrations applied to the scratch database.
-    #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
-    pub migrations_dir: PathBuf,
 }
 
 impl ReadOptions {
     fn full_size(&self) -> bool {
-        self.tags >= 86_400_000
+        self.day.full_size()
             && self.repeats >= 3
             && self.seconds >= 60
             && self.ladder_seconds >= 30
@@ -313,44 +288,24 @@ pub async fn run(
 ) -> Result<Option<ReadResults>, BenchError> {
     stack.check_up().await?;
     let info = RunInfo::now(&stack.settings.repo_root, options.full_size());
-    let database = &options.database;
-    let load = crate::loader::load(&LoadOptions {
-        clickhouse: stack.clickhouse(database),
-        migrations_dir: stack.settings.repo_root.join(&options.migrations_dir),
-        tags: options.tags,
-        seed: options.seed,
-        chunk_rows: options.chunk_rows,
-        force: options.force_load,
-        insert_timeout: Duration::from_secs(600),
-    })
-    .await?;
+    let load = loaded_day::load(stack, &options.day).await?;
     if options.load_only {
         return Ok(None);
     }
-    let server = service_kit::clickhouse::server_client(&stack.settings.clickhouse);
-    tracing::info!(database, "waiting for merges to settle");
-    let merges_settled =
-        database::wait_for_merges(&server, database, Duration::from_secs(options.settle_s)).await?;
-    tracing::info!(database, "reading the tables into the page cache");
-    let warmed_bytes = database::warm_page_cache(&server, database).await?;
-    let parts_before = database::parts(&server, database).await?;
-    let scratch = Scratch::new("bench_read", Some(database));
-    stack
-        .create_topic(&scratch.topic, options.partitions)
-        .await?;
-    stack.create_topic(&scratch.dead_letter_topic(), 1).await?;
-    let services = stack.services_on(&scratch).await?;
-    let measured = measure(stack, options, &load).await;
+    let day = loaded_day::settle(stack, &options.day, load).await?;
+    let services = loaded_day::services_on(stack, &options.day, "bench_read").await?;
+    let measured = measure(stack, options, &day.load).await;
     let restored = services.restore().await;
     let (runs, clickhouse_memory) = measured?;
     restored?;
+    let server = service_kit::clickhouse::server_client(&stack.settings.clickhouse);
     let results = ReadResults {
         info,
-        load,
-        merges_settled,
-        warmed_bytes,
-        parts_before,
-        parts_after: database::parts(&server, database).await?,
+        load: day.load,
+        merges_settled: day.merges_settled,
+        warmed_bytes: day.warmed_bytes,
+        parts_before: day.parts_before,
+        parts_after: database::parts(&server, &options.day.database).await?,
         profile_rate: options.profile_rate,
         ingest_rate: options.ingest_rate,
         seconds: options.seconds,
@@ -398,27 +353,15 @@ impl Bench<'_> {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let from = database::server_now(&self.server).await?;
         let cpu_before = process::cpu_seconds(self.clickhouse_pid);
-        let mix = Arc::new(Mutex::new(RequestMix::new(seed, self.shape)));
-        let report = open_loop::run(
+        let (report, _) = open_loop::drawn(
             f64::from(rate),
             Duration::from_secs(seconds),
-            MAX_IN_FLIGHT,
-            |_| {
-                let request = mix
-                    .lock()
-                    .map(|mut mix| match queries {
-                        Queries::Profiles => mix.profile(),
-                        Queries::Aggregates(mask) => mix.aggregates(mask),
-                        Queries::Series(hours, filters) => mix.series(hours, filters),
-                    })
-                    .ok();
-                let target = target.clone();
-                async move {
-                    match request {
-                        Some(request) => target.send(request).await,
-                        None => crate::queries::Answer::Failed,
-                    }
-                }
+            target,
+            RequestMix::new(seed, self.shape),
+            |mix| match queries {
+                Queries::Profiles => mix.profile(),
+                Queries::Aggregates(mask) => mix.aggregates(mask),
+                Queries::Series(hours, filters) => mix.series(hours, filters),
             },
         )
         .await;
@@ -465,17 +408,9 @@ async fn measure(
     let clickhouse_pid = stack.require_pid(Component::ClickHouse)?;
     let bench = Bench {
         server: service_kit::clickhouse::server_client(&stack.settings.clickhouse),
-        database: &options.database,
+        database: &options.day.database,
         clickhouse_pid,
-        shape: DataShape {
-            start_ms: load.start_ms,
-            end_ms: load.end_ms,
-            cookies: 1_000_000,
-            origins: 1_000,
-            brands: 250,
-            categories: 67,
-            countries: 100,
-        },
+        shape: loaded_day::shape(load),
     };
     let http = |url: &str, deadline| {
         Target::http(url, deadline).map_err(BenchError::http("building the client"))
@@ -484,7 +419,7 @@ async fn measure(
     let read_api = http(&stack.settings.read_api_url, PROFILE_DEADLINE)?;
     let read_api_aggregates = http(&stack.settings.read_api_url, AGGREGATES_DEADLINE)?;
     let read_api_series = http(&stack.settings.read_api_url, SERIES_DEADLINE)?;
-    let settings = stack.clickhouse(&options.database);
+    let settings = stack.clickhouse(&options.day.database);
     let sql = Target::direct(&settings, &[], PROFILE_DEADLINE);
     let sql_aggregates = Target::direct(&settings, &[], AGGREGATES_DEADLINE);
 
@@ -712,6 +647,26 @@ mod tests {
             aggregates: Vec::new(),
             series: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_days_flags_are_reads_flags() {
+        use clap::{CommandFactory, Parser};
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            options: ReadOptions,
+        }
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["read", "--database", "scratch", "--tags", "1000"])
+            .expect("flags");
+        assert_eq!(cli.options.day.database, "scratch");
+        assert_eq!(cli.options.day.tags, 1000);
+        assert!(!cli.options.full_size());
+        assert!(Cli::try_parse_from(["read"])
+            .expect("defaults")
+            .options
+            .full_size());
     }
 
     #[test]

@@ -72,8 +72,6 @@ pub const WRITE_FLOOR_LIMIT: f64 = 2.0;
 
 /// One sample per minute.
 const SAMPLE_EVERY: Duration = Duration::from_secs(60);
-/// nginx flushes its access log every second.
-const LOG_FLUSH_WAIT: Duration = Duration::from_millis(1500);
 
 /// Flags of `bench soak` (defaults: the full run).
 #[derive(Debug, Clone, Args)]
@@ -894,7 +892,7 @@ async fn soak(
         (Some(before), Some(after)) => Some(after - before),
         _ => None,
     };
-    tokio::time::sleep(LOG_FLUSH_WAIT).await;
+    tokio::time::sleep(crate::nginx_log::FLUSH_WAIT).await;
     ticks.push(sampler.tick().await);
     let report = report.map_err(|error| BenchError::Stack(format!("loadgen run: {error}")))??;
     collector

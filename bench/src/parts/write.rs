@@ -254,8 +254,6 @@ const RATE_DEADLINE: Duration = Duration::from_millis(200);
 const FLAT_DEADLINE: Duration = Duration::from_millis(1000);
 /// Requests in flight at a fixed rate.
 const RATE_CONCURRENCY: usize = 256;
-/// nginx flushes its access log every second.
-const LOG_FLUSH_WAIT: Duration = Duration::from_millis(1500);
 
 /// Runs `bench write` and writes `write.json` into `results_dir`.
 pub async fn run(
@@ -437,7 +435,7 @@ async fn phase(
     let after = CpuSnapshot::take(stack, server_pid);
     let histogram_after = scrape().await?;
     let nginx = if target == Target::FrontDoor {
-        tokio::time::sleep(LOG_FLUSH_WAIT).await;
+        tokio::time::sleep(crate::nginx_log::FLUSH_WAIT).await;
         let lines = access_log
             .read_new()
             .map_err(BenchError::io("reading nginx's access log"))?;

@@ -1,16 +1,17 @@
 //! `bench report`: assembles `docs/benchmarks.md` (every figure beside its limit and
 //! beside its ClickHouse 18.16 value) and the detail reports `docs/bench-write.md`,
-//! `bench-projector.md` and `bench-read.md` from the results files each part wrote
+//! `bench-projector.md`, `bench-read.md` and `bench-burst.md` from the results files each part wrote
 //! (`.stack/bench/*.json`). Medians, ratios and verdicts are computed here, from every
 //! run's raw figures; a part that has not run shows as 'not run' in the summary and
 //! leaves its detail report alone. A part run below its default sizes (a smoke run)
 //! marks every report it appears in, at the top.
 //!
 //! Layout: [`format`] (numbers, tables), [`baseline`] (the 18.16 figures), one module
-//! per detail report ([`write`], [`projector`], [`read`]) that also gives its rows of
+//! per detail report ([`write`], [`projector`], [`read`], [`burst`]) that also gives its rows of
 //! the summary, and [`summary`] (the whole-platform rows and `benchmarks.md`).
 
 pub mod baseline;
+pub mod burst;
 pub mod format;
 pub mod projector;
 pub mod read;
@@ -20,6 +21,7 @@ pub mod write;
 
 use crate::error::BenchError;
 use crate::machine::RunInfo;
+use crate::parts::burst::BurstResults;
 use crate::parts::e2e::E2eResults;
 use crate::parts::projector::ProjectorResults;
 use crate::parts::read::ReadResults;
@@ -36,6 +38,8 @@ pub struct Inputs {
     pub projector: Option<ProjectorResults>,
     /// `read.json`.
     pub read: Option<ReadResults>,
+    /// `burst.json`.
+    pub burst: Option<BurstResults>,
     /// `e2e.json`.
     pub e2e: Option<E2eResults>,
 }
@@ -47,6 +51,7 @@ impl Inputs {
             write: load(dir, Part::Write)?,
             projector: load(dir, Part::Projector)?,
             read: load(dir, Part::Read)?,
+            burst: load(dir, Part::Burst)?,
             e2e: load(dir, Part::E2e)?,
         })
     }
@@ -62,6 +67,9 @@ impl Inputs {
         }
         if let Some(read) = &self.read {
             runs.push(("read path", &read.info));
+        }
+        if let Some(burst) = &self.burst {
+            runs.push(("overload", &burst.info));
         }
         if let Some(e2e) = &self.e2e {
             runs.push(("whole platform", &e2e.info));
@@ -124,11 +132,15 @@ pub fn smoke_banner(infos: &[&RunInfo]) -> String {
 pub fn provenance(command: &str, info: &RunInfo, repeats: usize) -> String {
     format!(
         "Produced by `{command}` on {} at {}.\nMachine: {}; ClickHouse 26.9 (chdb-core), Tansu 0.6 (sqlite), nginx. \
-         Medians of {repeats} run{}.\n",
+         {}.\n",
         info.date(),
         info.commit,
         info.machine.describe(),
-        if repeats == 1 { "" } else { "s" }
+        if repeats == 1 {
+            "One run".to_owned()
+        } else {
+            format!("Medians of {repeats} runs")
+        }
     )
 }
 
@@ -146,6 +158,9 @@ pub fn render_all(inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>, Bench
     }
     if let Some(results) = &inputs.read {
         documents.push(("bench-read.md", read::render(results)));
+    }
+    if let Some(results) = &inputs.burst {
+        documents.push(("bench-burst.md", burst::render(results)));
     }
     let mut written = Vec::new();
     for (name, text) in documents {

@@ -189,8 +189,8 @@ pub fn render(inputs: &Inputs) -> String {
     let infos: Vec<_> = runs.iter().map(|(_, info)| *info).collect();
     let mut text = String::from("# Benchmarks\n\n");
     text += &smoke_banner(&infos);
-    text += "Produced by `make bench`: the `bench` crate runs `bench write`, `bench projector`, `bench read` \
-             and `bench e2e` one after another (each needs the machine to itself), each writing its figures \
+    text += "Produced by `make bench`: the `bench` crate runs `bench write`, `bench projector`, `bench read`, \
+             `bench burst` and `bench e2e` one after another (each needs the machine to itself), each writing its figures \
              to `.stack/bench/<part>.json`, then `bench report` writes this file and the linked reports. \
              ClickHouse 26.9 (chdb-core), Tansu 0.6 (sqlite storage), nginx; everything (load generator, \
              front door, services, broker, database) shares the machine's cores. Each figure stands beside \
@@ -240,6 +240,14 @@ pub fn render(inputs: &Inputs) -> String {
             "profile p99 at 100/s under ingestion",
             "highest profile rate served",
             "aggregates p99",
+        ])),
+    }
+    match &inputs.burst {
+        Some(burst) => rows.extend(crate::report::burst::summary_rows(burst)),
+        None => rows.extend(not_run(&[
+            "burst of 200 profile queries on an idle stack",
+            "twice the profile capacity: the excess refused fast",
+            "recovery after the overload",
         ])),
     }
     match &inputs.e2e {
@@ -317,8 +325,9 @@ pub fn render(inputs: &Inputs) -> String {
     text += "\n## Details\n\n\
              - [Write path](bench-write.md): CPU per tag beside the no-op floor, latency from three sides, flat out and the raw ceiling.\n\
              - [Projector](bench-projector.md): catch-up, raw consume, where the time goes.\n\
-             - [Read path](bench-read.md): the loaded day, profiles under ingestion, the highest rate served, read-api beside direct SQL, aggregates, ClickHouse CPU and memory.\n\n\
-             Run one part with `make bench-write`, `bench-projector`, `bench-read` or `bench-e2e` (each \
+             - [Read path](bench-read.md): the loaded day, profiles under ingestion, the highest rate served, read-api beside direct SQL, aggregates, ClickHouse CPU and memory.\n\
+             - [Overload](bench-burst.md): 200 profile queries at once on an idle stack, the sustained capacity, twice it, the recovery.\n\n\
+             Run one part with `make bench-write`, `bench-projector`, `bench-read`, `bench-burst` or `bench-e2e` (each \
              then rewrites the reports from every part's latest figures; `make bench-report` only \
              rewrites them); every size and duration is a flag of `target/release/bench <part> --help` \
              with an environment fallback.\n";
