@@ -9,17 +9,20 @@
 //! (parsing, analysis, planning: about 2 ms of a 3 ms read), so a burst is served many
 //! times faster than one query per request would be.
 //!
-//! Admission is the gate's (`crate::gate`): a request queues while the wait it can
-//! expect, the rounds of batches ahead of it times the recent batch duration, still
-//! leaves room before its deadline, and is answered 503 at once when it does not. A
-//! request whose deadline passes while it waits, or whose caller left, is dropped from
-//! the queue unread; a batch still running at the last of its requests' deadlines is
-//! dropped, and ClickHouse cancels it.
+//! Admission is [`crate::batch_cost`]'s: a request queues while the wait it can expect
+//! (the full batches queued ahead of it, its own batch, what runs now, each priced by
+//! the recent part per query and part per read) fits its deadline, and is answered 503
+//! at once when it does not. A request whose caller left, or that can no longer be
+//! answered in time even if its batch started now, is dropped from the queue unread and
+//! answered 503 then, not at its deadline; a batch still running at the last of its
+//! requests' deadlines is dropped, and ClickHouse cancels it.
 
-use crate::gate::{Admission, GateError};
+use crate::batch_cost::{BatchCost, Queue};
+use crate::gate::GateError;
 use crate::store::{ProfileRead, Store, StoreError};
 use read_model::Profile;
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
@@ -40,7 +43,9 @@ struct Shared {
     capacity: usize,
     max_batch: usize,
     queue: Mutex<VecDeque<Waiting>>,
-    admission: Admission,
+    cost: BatchCost,
+    /// Reads in the batches running now.
+    running_reads: AtomicUsize,
 }
 
 /// Profile reads for every request of one read-api.
@@ -60,14 +65,15 @@ impl ProfileBatcher {
                 capacity,
                 max_batch: max_batch.max(1),
                 queue: Mutex::new(VecDeque::new()),
-                admission: Admission::new(capacity),
+                cost: BatchCost::default(),
+                running_reads: AtomicUsize::new(0),
             }),
         }
     }
 
-    /// The recent duration of one batch (or lone read).
-    pub fn batch_duration(&self) -> Duration {
-        self.shared.admission.recent()
+    /// The expected duration of a lone read, as admission estimates it now.
+    pub fn lone_read_duration(&self) -> Duration {
+        self.shared.cost.estimate(1)
     }
 
     /// `read`'s profile within `deadline`, or a refusal at once when it cannot be had in
@@ -77,9 +83,22 @@ impl ProfileBatcher {
         let (sender, receiver) = oneshot::channel();
         {
             let mut queue = lock(&self.shared.queue);
-            self.shared
-                .admission
-                .check(queue.len(), self.shared.max_batch, deadline)?;
+            let at = Queue {
+                ahead: queue.len(),
+                running: self.shared.capacity - self.shared.slots.available_permits(),
+                running_reads: self.shared.running_reads.load(Ordering::Relaxed),
+                slots: self.shared.capacity,
+                max_batch: self.shared.max_batch,
+            };
+            if let Err(expected) = self.shared.cost.admits(at, deadline) {
+                metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
+                    .increment(1);
+                return Err(GateError::Busy {
+                    queued: at.ahead,
+                    expected,
+                    deadline,
+                });
+            }
             queue.push_back(Waiting {
                 read,
                 until,
@@ -131,17 +150,24 @@ async fn serve(shared: Arc<Shared>, mut slot: OwnedSemaphorePermit) {
 }
 
 /// Up to `max_batch` waiting requests of distinct cookies, oldest first; requests whose
-/// caller left or whose deadline leaves no room for a read are dropped.
+/// caller left, or whose deadline comes before a batch of this size would end, are
+/// dropped (their callers answer 503 at once).
 fn take_batch(shared: &Shared) -> Vec<Waiting> {
-    let room = shared.admission.recent();
     let now = Instant::now();
     let mut queue = lock(&shared.queue);
+    let size = queue.len().min(shared.max_batch);
+    let ends = now + shared.cost.estimate(size);
     let mut batch = Vec::new();
     let mut cookies = HashSet::new();
     let mut kept = VecDeque::with_capacity(queue.len());
     while let Some(waiting) = queue.pop_front() {
-        if waiting.reply.is_closed() || waiting.until < now + room / 2 {
+        if waiting.reply.is_closed() {
+            continue;
+        }
+        if waiting.until < ends {
             // Dropping the sender tells the caller its answer is late.
+            metrics::counter!("read_api_queries_shed_total", "reason" => "cannot_finish")
+                .increment(1);
             continue;
         }
         if batch.len() < shared.max_batch && cookies.insert(waiting.read.cookie.clone()) {
@@ -165,8 +191,14 @@ async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
     metrics::gauge!("read_api_clickhouse_queries_in_flight")
         .set((shared.capacity - shared.slots.available_permits()) as f64);
     let started = Instant::now();
+    shared
+        .running_reads
+        .fetch_add(reads.len(), Ordering::Relaxed);
     let outcome = tokio::time::timeout_at(until, shared.store.profiles(&reads)).await;
-    shared.admission.record(started.elapsed());
+    shared
+        .running_reads
+        .fetch_sub(reads.len(), Ordering::Relaxed);
+    shared.cost.record(reads.len(), started.elapsed());
     match outcome {
         Ok(Ok(profiles)) => {
             for (waiting, profile) in batch.into_iter().zip(profiles) {

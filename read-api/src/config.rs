@@ -20,14 +20,19 @@ pub struct Config {
     /// Deadline for an aggregates answer from ClickHouse, in milliseconds (the contract allows 60 s).
     #[arg(long = "aggregates-deadline-ms", env = "READ_API_AGGREGATES_DEADLINE_MS", default_value = "5000", value_parser = parse_millis)]
     pub aggregates_deadline: Duration,
-    /// ClickHouse queries this instance runs at once; more requests queue while they
-    /// can still be answered within their deadline and are refused (503) when they
-    /// cannot. Each query runs on one ClickHouse thread: about twice ClickHouse's cores
-    /// is a good value.
+    /// Aggregates queries this instance runs in ClickHouse at once; more requests queue
+    /// while they can still be answered within their deadline and are refused (503)
+    /// when they cannot. Each query runs on one ClickHouse thread: about twice
+    /// ClickHouse's cores is a good value.
     #[arg(long, env = "READ_API_MAX_CONCURRENT_QUERIES", default_value_t = 4)]
     pub max_concurrent_queries: usize,
+    /// Profile queries (lone reads or batches) this instance runs in ClickHouse at once.
+    /// At most ClickHouse's cores: the batches of a burst run beside each other, and
+    /// batches sharing a core slow each other down where admission expects them not to.
+    #[arg(long, env = "READ_API_PROFILE_SLOTS", default_value_t = 2)]
+    pub profile_slots: usize,
     /// The most profile requests read together in one ClickHouse query when requests
-    /// pile up (every query slot busy); a lone request is read alone.
+    /// pile up (every profile slot busy); a lone request is read alone.
     #[arg(long, env = "READ_API_PROFILE_BATCH", default_value_t = 32)]
     pub profile_batch: usize,
     /// Deadline for one read of the analysts' API (`/v1/`), in milliseconds.

@@ -19,6 +19,7 @@
 //! - [`store`]: the ClickHouse reads, with bound parameters only;
 //! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
 //! - [`batcher`]: profile reads, batched into one query when requests pile up;
+//! - [`batch_cost`]: what a batch of profile reads costs, and the batcher's admission;
 //! - [`answers`]: the answers' shapes;
 //! - [`routes`]: the HTTP handlers;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
@@ -29,6 +30,7 @@
 
 pub mod analytics;
 pub mod answers;
+pub mod batch_cost;
 pub mod batcher;
 pub mod config;
 pub mod console;

@@ -64,7 +64,7 @@ impl Application {
             gate: QueryGate::new(config.max_concurrent_queries),
             profiles: ProfileBatcher::new(
                 store.clone(),
-                config.max_concurrent_queries,
+                config.profile_slots,
                 config.profile_batch,
             ),
         };
