@@ -164,7 +164,7 @@ fn take_batch(shared: &Shared) -> Vec<Waiting> {
         if waiting.reply.is_closed() {
             continue;
         }
-        if waiting.until < ends {
+        if cannot_finish(waiting.until, now, ends, batch.is_empty()) {
             // Dropping the sender tells the caller its answer is late.
             metrics::counter!("read_api_queries_shed_total", "reason" => "cannot_finish")
                 .increment(1);
@@ -178,6 +178,16 @@ fn take_batch(shared: &Shared) -> Vec<Waiting> {
     }
     *queue = kept;
     batch
+}
+
+/// Whether a request due `until` is dropped from a batch expected to end at `ends`: when
+/// its deadline has passed, or when it comes before the batch's end, except for a
+/// batch's first request. That one always runs while its deadline has not passed: only
+/// finished batches bring the estimate down after a slow spell (ClickHouse paused, every
+/// batch cut at the deadline), and dropping every request on the estimate's word would
+/// never run one again.
+fn cannot_finish(until: Instant, now: Instant, ends: Instant, first: bool) -> bool {
+    until <= now || (!first && until < ends)
 }
 
 async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
@@ -222,5 +232,30 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match mutex.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_always_runs_its_first_request_while_it_can_still_be_answered() {
+        let now = Instant::now();
+        let ends = now + Duration::from_millis(200);
+        let until = now + Duration::from_millis(150);
+        // The estimate says the batch ends past the deadline (after a slow spell):
+        // the first request runs anyway, the others are dropped.
+        assert!(!cannot_finish(until, now, ends, true));
+        assert!(cannot_finish(until, now, ends, false));
+        // A deadline already passed is dropped, first or not.
+        assert!(cannot_finish(now, now, ends, true));
+        // A deadline after the batch's end is kept.
+        assert!(!cannot_finish(
+            ends + Duration::from_millis(1),
+            now,
+            ends,
+            false
+        ));
     }
 }
