@@ -50,9 +50,9 @@ const DURATION_WEIGHT: f64 = 0.1;
 /// The estimate before any query finished.
 const INITIAL_QUERY_MICROS: u64 = 5_000;
 
-/// How long a unit of work (a query, a batch) takes lately, and whether a request can
+/// How long a unit of work (a query) takes lately, and whether a request can
 /// still be answered in time behind the work queued ahead of it: the admission rule of
-/// this gate and of the profile batcher.
+/// this gate (profile reads have their own, priced by batch size: `crate::batch_cost`).
 #[derive(Debug)]
 pub struct Admission {
     /// Units of work running at once.
@@ -86,16 +86,14 @@ impl Admission {
             });
     }
 
-    /// Refuses a request that finds `ahead` requests queued, `per_unit` of which one
-    /// unit of work serves, when the rounds ahead of it and its own do not fit
-    /// `deadline`.
+    /// Refuses a request that finds `ahead` requests queued when the rounds ahead of it
+    /// and its own do not fit `deadline`.
     pub fn check<E: std::error::Error + 'static>(
         &self,
         ahead: usize,
-        per_unit: usize,
         deadline: Duration,
     ) -> Result<(), GateError<E>> {
-        let per_round = self.parallel.saturating_mul(per_unit.max(1));
+        let per_round = self.parallel;
         let rounds = u32::try_from(ahead / per_round).unwrap_or(u32::MAX);
         // Nothing queued ahead: let it try. Only finished work refreshes the estimate, so
         // refusing these too would let one slow spell (ClickHouse paused, every query cut
@@ -170,7 +168,7 @@ impl QueryGate {
         let query_duration = self.query_duration();
         let ahead = self.queued.fetch_add(1, Ordering::SeqCst);
         let queued = Queued(Arc::clone(&self.queued));
-        self.admission.check(ahead, 1, deadline)?;
+        self.admission.check(ahead, deadline)?;
         let wait_until = until.checked_sub(query_duration).unwrap_or(started);
         let slot = match tokio::time::timeout_at(wait_until, self.slots.acquire()).await {
             Ok(Ok(slot)) => slot,
@@ -263,9 +261,9 @@ mod tests {
         }
         let deadline = Duration::from_millis(150);
         assert!(admission.recent() > deadline);
-        assert!(admission.check::<Failed>(0, 1, deadline).is_ok());
-        assert!(admission.check::<Failed>(1, 1, deadline).is_ok());
-        assert!(admission.check::<Failed>(2, 1, deadline).is_err());
+        assert!(admission.check::<Failed>(0, deadline).is_ok());
+        assert!(admission.check::<Failed>(1, deadline).is_ok());
+        assert!(admission.check::<Failed>(2, deadline).is_err());
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,6 +10,7 @@
 //! day's unfiltered series reads 4,320 rollup rows instead of up to 69M cube rows.
 
 use super::params::{CubeFilters, Dimension, Metric, SeriesQuery, TopQuery};
+use crate::params::TimeRange;
 use crate::store::StoreError;
 use clickhouse::sql::Identifier;
 use clickhouse::{Client, Row};
@@ -64,21 +65,16 @@ impl CubeStore {
         if query.filters.matches_nothing() {
             return Ok(Vec::new());
         }
-        let (from, to) = (
-            query.range.from().millis() / 1000,
-            query.range.to().millis() / 1000,
-        );
+        let (from, to) = epoch_seconds(&query.range);
         let read = match series_rollup(&query.filters) {
-            Some(RollupRead { dimension, value }) => self
-                .client
-                .query(SERIES_OF_DIMENSION)
-                .bind(query.bucket.seconds())
-                .bind(query.action.as_str())
-                .bind(dimension.column())
-                .bind(from)
-                .bind(to)
-                .bind(u8::from(value.is_some()))
-                .bind(value.unwrap_or("")),
+            Some(rollup) => rollup.bind(
+                self.client
+                    .query(SERIES_OF_DIMENSION)
+                    .bind(query.bucket.seconds())
+                    .bind(query.action.as_str()),
+                from,
+                to,
+            ),
             None => bind_filters(
                 self.client
                     .query(SERIES)
@@ -101,20 +97,15 @@ impl CubeStore {
             Metric::Count => "total_count",
             Metric::SumPrice => "total_sum_price",
         };
-        let (from, to) = (
-            query.range.from().millis() / 1000,
-            query.range.to().millis() / 1000,
-        );
+        let (from, to) = epoch_seconds(&query.range);
         let read = match top_rollup(query.dimension, &query.filters) {
-            Some(RollupRead { dimension, value }) => self
-                .client
-                .query(TOP_OF_DIMENSION)
-                .bind(query.action.as_str())
-                .bind(dimension.column())
-                .bind(from)
-                .bind(to)
-                .bind(u8::from(value.is_some()))
-                .bind(value.unwrap_or("")),
+            Some(rollup) => rollup.bind(
+                self.client
+                    .query(TOP_OF_DIMENSION)
+                    .bind(query.action.as_str()),
+                from,
+                to,
+            ),
             None => bind_filters(
                 self.client
                     .query(TOP)
@@ -138,6 +129,22 @@ impl CubeStore {
 struct RollupRead<'a> {
     dimension: Dimension,
     value: Option<&'a str>,
+}
+
+impl RollupRead<'_> {
+    /// Binds the rollup's part of a query: dimension, from and to, the value filter.
+    fn bind(self, read: clickhouse::query::Query, from: i64, to: i64) -> clickhouse::query::Query {
+        read.bind(self.dimension.column())
+            .bind(from)
+            .bind(to)
+            .bind(u8::from(self.value.is_some()))
+            .bind(self.value.unwrap_or(""))
+    }
+}
+
+/// A range's ends as epoch seconds.
+fn epoch_seconds(range: &TimeRange) -> (i64, i64) {
+    (range.from().millis() / 1000, range.to().millis() / 1000)
 }
 
 /// The rollup read that answers a series with `filters`, if one does: the filtered
