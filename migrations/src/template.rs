@@ -11,6 +11,7 @@
 //! | `{{engine E(args)}}` | `E(args)` | `ReplicatedE('/clickhouse/tables/{shard}/D/T_local', '{replica}', args)` |
 //! | `{{view V}}` | `V` | `D.V ON CLUSTER C` |
 //! | `{{local T}}` | `T` | `D.T_local` |
+//! | `{{alter T}}` | `T` | `D.T_local ON CLUSTER C` (an `ALTER TABLE` of a table made by `{{table T}}`) |
 //!
 //! So on a cluster every server holds the shard-local `T_local` tables (replicated
 //! within their shard through ZooKeeper or ClickHouse Keeper, using the servers'
@@ -88,15 +89,15 @@ pub enum TemplateError {
         /// What was expected instead.
         expected: &'static str,
     },
-    /// More than one object created in one statement.
-    #[error("one statement creates one object: {{{{{0}}}}} repeats or conflicts")]
+    /// More than one object created or altered in one statement.
+    #[error("one statement creates or alters one object: {{{{{0}}}}} repeats or conflicts")]
     Repeated(String),
     /// `{{engine}}` without the `{{table}}` it belongs to (its replication path needs the name).
     #[error("{{{{engine}}}} needs a {{{{table}}}} in the same statement")]
     EngineWithoutTable,
     /// On a cluster, a statement without `{{table}}` or `{{view}}` would change one server only.
     #[error(
-        "on a cluster every statement must create a {{{{table}}}} or a {{{{view}}}} (otherwise it would change one server only)"
+        "on a cluster every statement must create a {{{{table}}}} or a {{{{view}}}}, or alter a table (otherwise it would change one server only)"
     )]
     NoClusterObject,
 }
@@ -118,6 +119,8 @@ enum Placeholder<'a> {
     View { name: &'a str },
     /// A reference to the local table behind `{{table name}}`.
     Local { name: &'a str },
+    /// The table an `ALTER TABLE` changes: every server's local table.
+    Alter { name: &'a str },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +190,7 @@ fn render_on_cluster(
             format!("{database}.{name}_local ON CLUSTER {cluster}")
         }
         Placeholder::View { name } => format!("{database}.{name} ON CLUSTER {cluster}"),
+        Placeholder::Alter { name } => format!("{database}.{name}_local ON CLUSTER {cluster}"),
         Placeholder::Local { name } => format!("{database}.{name}_local"),
         Placeholder::Engine { engine, args } => {
             let table = match created {
@@ -239,7 +243,7 @@ fn parse_placeholder(inner: &str) -> Result<Segment<'_>, TemplateError> {
     let (kind, body) = source
         .split_once(char::is_whitespace)
         .map(|(kind, body)| (kind, body.trim()))
-        .ok_or_else(|| malformed("a kind (table, engine, view, local) and its argument"))?;
+        .ok_or_else(|| malformed("a kind (table, engine, view, local, alter) and its argument"))?;
     let (parsed, written) = match kind {
         "table" => {
             let expected = "table NAME [sharded by EXPRESSION]";
@@ -281,8 +285,9 @@ fn parse_placeholder(inner: &str) -> Result<Segment<'_>, TemplateError> {
         }
         "view" if is_plain_identifier(body) => (Placeholder::View { name: body }, body),
         "local" if is_plain_identifier(body) => (Placeholder::Local { name: body }, body),
-        "view" | "local" => return Err(malformed("view NAME or local NAME")),
-        _ => return Err(malformed("a kind: table, engine, view or local")),
+        "alter" if is_plain_identifier(body) => (Placeholder::Alter { name: body }, body),
+        "view" | "local" | "alter" => return Err(malformed("view NAME, local NAME or alter NAME")),
+        _ => return Err(malformed("a kind: table, engine, view, local or alter")),
     };
     Ok(Segment::Placeholder {
         parsed,
@@ -297,7 +302,7 @@ fn next_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
     (first == word).then(|| rest.trim())
 }
 
-/// Checks that the statement creates at most one object (a table or a view) with at
+/// Checks that the statement creates (or alters) at most one object (a table or a view) with at
 /// most one engine, which belongs to a table; returns the object.
 fn check<'a>(segments: &[Segment<'a>]) -> Result<Option<Placeholder<'a>>, TemplateError> {
     let mut created = None;
@@ -307,7 +312,7 @@ fn check<'a>(segments: &[Segment<'a>]) -> Result<Option<Placeholder<'a>>, Templa
             continue;
         };
         let repeated = match parsed {
-            Placeholder::Table { .. } | Placeholder::View { .. } => {
+            Placeholder::Table { .. } | Placeholder::View { .. } | Placeholder::Alter { .. } => {
                 created.replace(*parsed).is_some()
             }
             Placeholder::Engine { .. } => std::mem::replace(&mut has_engine, true),
@@ -381,6 +386,33 @@ mod tests {
     }
 
     #[test]
+    fn an_alter_changes_every_servers_local_table_and_creates_nothing() {
+        let sql = "ALTER TABLE {{alter t}} ADD PROJECTION p (SELECT * ORDER BY x)";
+        assert_eq!(
+            render(sql, &Target::SingleNode, "db"),
+            Ok(vec![
+                "ALTER TABLE t ADD PROJECTION p (SELECT * ORDER BY x)".to_owned()
+            ])
+        );
+        assert_eq!(
+            render(sql, &cluster(), "db"),
+            Ok(vec![
+                "ALTER TABLE db.t_local ON CLUSTER prod ADD PROJECTION p (SELECT * ORDER BY x)"
+                    .to_owned()
+            ]),
+            "no Distributed table follows an alter"
+        );
+        assert_eq!(
+            render(
+                "ALTER TABLE {{alter t}} MODIFY TTL {{alter u}}",
+                &cluster(),
+                "db"
+            ),
+            Err(TemplateError::Repeated("alter u".to_owned()))
+        );
+    }
+
+    #[test]
     fn a_view_is_created_everywhere_and_watches_local_tables() {
         let sql = "CREATE MATERIALIZED VIEW IF NOT EXISTS {{view v}} TO {{local out}} AS SELECT x FROM {{local src}}";
         assert_eq!(
@@ -419,7 +451,7 @@ mod tests {
                 "CREATE TABLE {{tabel t}} (x UInt8) ENGINE = Memory",
                 TemplateError::Malformed {
                     placeholder: "tabel t".to_owned(),
-                    expected: "a kind: table, engine, view or local",
+                    expected: "a kind: table, engine, view, local or alter",
                 },
             ),
             (

@@ -58,6 +58,21 @@ async fn applies_every_migration_once_and_records_it() {
             "{table} missing from {tables:?}"
         );
     }
+    assert_eq!(
+        projections(&server, &database, "minute_aggregates").await,
+        ["by_brand_origin", "by_category_country"]
+    );
+}
+
+/// The projections ClickHouse holds for `table` in `database`, by name.
+async fn projections(server: &clickhouse::Client, database: &str, table: &str) -> Vec<String> {
+    server
+        .query("SELECT name FROM system.projections WHERE database = ? AND table = ? ORDER BY name")
+        .bind(database)
+        .bind(table)
+        .fetch_all()
+        .await
+        .expect("projections listed")
 }
 
 #[tokio::test]
@@ -230,6 +245,11 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
         .map(|(name, engine)| (name.to_owned(), engine.to_owned()))
         .collect();
         assert_eq!(engines, expected);
+        assert_eq!(
+            projections(server, &database, "minute_aggregates_local").await,
+            ["by_brand_origin", "by_category_country"],
+            "the cube's projections live in each shard's local table"
+        );
     }
 
     // The projector's batch: one synchronous insert into the Distributed user_tags with

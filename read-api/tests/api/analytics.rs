@@ -452,6 +452,109 @@ async fn reads_of_one_dimension_at_most_come_from_the_rollup_with_exact_totals()
     );
 }
 
+/// A day of generated views: tag `n` (0..120,000) of cookie `c{n % 1000}` at minute
+/// `n % 1440`, price `n % 97`, and with `d = n / 1440` (0..83, each a distinct
+/// combination within its minute) origin `o{d}`, brand `b{d % 50}`, category
+/// `k{d % 30}`, country `C{d % 20}`, device PC/MOBILE/TV by `d % 3`: a cube row per
+/// tag (one part of about 15 granules), enough that reading a projection is cheaper
+/// than the cube's own order, which is what ClickHouse chooses by.
+const DAY_OF_VIEWS: u64 = 120_000;
+
+/// The totals per hour of [`DAY_OF_VIEWS`]'s tags that `keep` keeps.
+fn expected_hours_of_day(keep: impl Fn(u64) -> bool) -> Vec<(u64, i64)> {
+    let mut hours = vec![(0_u64, 0_i64); 24];
+    for n in (0..DAY_OF_VIEWS).filter(|n| keep(*n)) {
+        let hour = ((n % 1440) / 60) as usize;
+        hours[hour].0 += 1;
+        hours[hour].1 += (n % 97) as i64;
+    }
+    hours
+}
+
+/// Two filters over a day read one of the cube's projections (0012: led by brand and
+/// origin, or by category and country) instead of every cube row of the day, with the
+/// same exact totals, before and after a merge (which rebuilds the projections, 0011).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_filters_over_a_day_read_a_projection_of_the_cube_with_exact_totals() {
+    let database = test_support::migrated_database("read_api_v1_projection").await;
+    let client = service_kit::clickhouse::client(&database);
+    client
+        .query(
+            "INSERT INTO user_tags (cookie, action, time_ms, country, device, origin, product_id, \
+                 product_id_is_text, brand_id, category_id, price, kafka_partition, kafka_offset) \
+             SELECT concat('c', toString(number % 1000)), 'VIEW', \
+                 ? + (number % 1440) * 60000 + intDiv(number, 1440), \
+                 concat('C', toString(d % 20)), ['PC', 'MOBILE', 'TV'][d % 3 + 1], \
+                 concat('o', toString(d)), 'p', 0, concat('b', toString(d % 50)), \
+                 concat('k', toString(d % 30)), number % 97, 0, number \
+             FROM (SELECT number, intDiv(number, 1440) AS d FROM numbers(?))",
+        )
+        .bind(BASE_MILLIS)
+        .bind(DAY_OF_VIEWS)
+        .execute()
+        .await
+        .expect("a day of views inserted");
+    let app = spawn_app(&database).await;
+    type Keep = fn(u64) -> bool;
+    let pairs: [(&str, Keep); 2] = [
+        ("brand_id=b7&country=C7", |n| (n / 1440) % 100 == 7),
+        ("category_id=k4&device=MOBILE", |n| (n / 1440) % 30 == 4),
+    ];
+    for merged in [false, true] {
+        if merged {
+            client
+                .query("OPTIMIZE TABLE minute_aggregates FINAL")
+                .execute()
+                .await
+                .expect("cube merged");
+        }
+        for (filters, keep) in pairs {
+            let series = ok_json(
+                app.get(&format!(
+                    "/v1/series?from={}&to={}&action=VIEW&bucket=1h&{filters}",
+                    at(0),
+                    at(1440)
+                ))
+                .await,
+            )
+            .await;
+            assert_eq!(
+                point_totals(&series),
+                expected_hours_of_day(keep),
+                "{filters}, merged: {merged}"
+            );
+        }
+    }
+
+    // Every one of those reads came from a projection, not the cube's own order.
+    client
+        .query("SYSTEM FLUSH LOGS")
+        .execute()
+        .await
+        .expect("logs flushed");
+    let projections: Vec<Vec<String>> = client
+        .query(
+            "SELECT projections FROM system.query_log WHERE type = 'QueryFinish' \
+             AND query_kind = 'Select' AND current_database = currentDatabase() \
+             AND has(tables, currentDatabase() || '.minute_aggregates') \
+             ORDER BY event_time_microseconds",
+        )
+        .fetch_all()
+        .await
+        .expect("query log read");
+    let cube = format!("{}.minute_aggregates", database.database);
+    let expected: Vec<Vec<String>> = [false, true]
+        .iter()
+        .flat_map(|_| {
+            [
+                vec![format!("{cube}.by_brand_origin")],
+                vec![format!("{cube}.by_category_country")],
+            ]
+        })
+        .collect();
+    assert_eq!(projections, expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_is_a_timeline_of_views_and_buys() {
     let database = test_support::migrated_database("read_api_v1").await;
