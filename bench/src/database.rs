@@ -254,3 +254,55 @@ pub async fn server_now(server: &Client) -> Result<u32, BenchError> {
         .await
         .map_err(BenchError::clickhouse("the server's clock"))
 }
+
+/// ClickHouse's CPU spent on one kind of work, from `system.query_log`.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct WorkCpu {
+    /// What the queries were for (see [`cpu_by_work`]).
+    pub work: String,
+    /// Queries finished.
+    pub queries: u64,
+    /// Their CPU seconds (user and system, ProfileEvents).
+    pub cpu_s: f64,
+}
+
+/// The CPU of every query in `database` that finished between `from` and `to` (unix
+/// seconds, as `event_time`), after flushing the log, by what it was for: the projector's batches
+/// (their materialized views run inside the insert and count with it), profile reads,
+/// aggregates reads (the cube and its rollup), the trimmer (its candidates, keys,
+/// deletes and corrections) and the rest (the projector's offsets, the benchmark's own
+/// monitoring). Merges, mutations and TTL drops run in the background and are in no
+/// query: they are the process's CPU less these.
+pub async fn cpu_by_work(
+    server: &Client,
+    database: &str,
+    from: u32,
+    to: u32,
+) -> Result<Vec<WorkCpu>, BenchError> {
+    server
+        .query("SYSTEM FLUSH LOGS")
+        .execute()
+        .await
+        .map_err(BenchError::clickhouse("flushing the query log"))?;
+    server
+        .query(
+            "SELECT multiIf( \
+                 query_kind NOT IN ('Create', 'Drop') AND (positionCaseInsensitive(query, 'trim_') > 0 OR position(query, 'APPLY PATCHES') > 0), 'trimmer', \
+                 query_kind = 'Insert' AND startsWith(replaceAll(query, '`', ''), 'INSERT INTO user_tags'), 'projector batches (views included)', \
+                 query_kind = 'Select' AND match(query, 'FROM user_tags\\\\s+WHERE.*cookie = '), 'profile reads', \
+                 query_kind = 'Select' AND position(query, 'FROM minute_') > 0, 'aggregates reads', \
+                 'other (offsets, monitoring)') AS work, \
+               count() AS queries, \
+               sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']) / 1e6 AS cpu_s \
+             FROM system.query_log \
+             WHERE type = 'QueryFinish' AND current_database = ? \
+               AND event_time >= toDateTime(?) AND event_time <= toDateTime(?) \
+             GROUP BY work ORDER BY cpu_s DESC",
+        )
+        .bind(database)
+        .bind(from)
+        .bind(to)
+        .fetch_all::<WorkCpu>()
+        .await
+        .map_err(BenchError::clickhouse("ClickHouse's CPU by work"))
+}

@@ -31,6 +31,7 @@
 //! defaults at the end and the database is dropped (its aggregates have expired: it is
 //! no longer a loaded day) unless `--keep-database`.
 
+use crate::database::WorkCpu;
 use crate::error::BenchError;
 use crate::loader::{LoadOptions, LoadReport};
 use crate::machine::RunInfo;
@@ -298,6 +299,10 @@ pub struct SoakResults {
     /// is removed).
     #[serde(default)]
     pub disk_files_counted_once: bool,
+    /// ClickHouse's CPU by the queries' work over the load and the final round
+    /// ([`crate::database::cpu_by_work`]); empty in results from before it was kept.
+    #[serde(default)]
+    pub clickhouse_work: Vec<WorkCpu>,
 }
 
 impl SoakResults {
@@ -333,6 +338,20 @@ impl SoakResults {
         self.minutes
             .iter()
             .filter(|minute| minute.phase != Phase::FinalRound)
+    }
+
+    /// The CPU seconds of `process` over every sampled minute, the final round's
+    /// included (the span of [`Self::clickhouse_work`]), and the tags accepted in them.
+    pub fn cpu_and_tags_of_every_minute(&self, process: &str) -> Option<(f64, u64)> {
+        let cpu: f64 = self
+            .minutes
+            .iter()
+            .map(|minute| minute.processes.get(process).and_then(|p| p.cpu_s))
+            .sum::<Option<f64>>()?;
+        Some((
+            cpu,
+            self.minutes.iter().map(|minute| minute.tags_accepted).sum(),
+        ))
     }
 
     /// The soak's CPU seconds of `process` per 1,000 tags over the whole load.
@@ -756,9 +775,9 @@ pub async fn run(
     let services = stack.services_on(&scratch).await?;
     let outcome = soak(stack, options, &settings).await;
     let restored = services.restore().await;
-    let (minutes, endpoints, freshness, harness, load_seconds, write_api_cpu_s) = outcome?;
+    let soaked = outcome?;
     restored?;
-    let write_floor = write_floor(stack, options, write_api_cpu_s, &harness).await?;
+    let write_floor = write_floor(stack, options, soaked.write_api_cpu_s, &soaked.harness).await?;
     if !options.keep_database {
         let server = service_kit::clickhouse::server_client(&settings);
         crate::database::drop_database(&server, &options.database).await?;
@@ -771,27 +790,32 @@ pub async fn run(
         rate: options.rate,
         topic: scratch.topic,
         preload,
-        minutes,
-        endpoints,
-        freshness,
+        minutes: soaked.minutes,
+        endpoints: soaked.endpoints,
+        freshness: soaked.freshness,
         write_floor,
-        load_seconds,
-        harness,
+        load_seconds: soaked.load_seconds,
+        harness: soaked.harness,
         disk_files_counted_once: true,
+        clickhouse_work: soaked.clickhouse_work,
     };
     save(results_dir, Part::Soak, &results)?;
     crate::report::soak::write(&results, &report_dir)?;
     Ok(results)
 }
 
-type Soaked = (
-    Vec<Minute>,
-    BTreeMap<String, EndpointTotals>,
-    Latency,
-    HarnessFigures,
-    f64,
-    Option<f64>,
-);
+/// What the load itself measured.
+struct Soaked {
+    minutes: Vec<Minute>,
+    endpoints: BTreeMap<String, EndpointTotals>,
+    freshness: Latency,
+    harness: HarnessFigures,
+    /// Wall-clock seconds of the load.
+    load_seconds: f64,
+    /// write-api's CPU seconds over the load.
+    write_api_cpu_s: Option<f64>,
+    clickhouse_work: Vec<WorkCpu>,
+}
 
 async fn soak(
     stack: &Stack,
@@ -829,6 +853,8 @@ async fn soak(
         start = %start,
         "soak: loadgen run through the front door"
     );
+    let server = service_kit::clickhouse::server_client(settings);
+    let query_log_from = crate::database::server_now(&server).await?;
     let origin = Instant::now();
     let client_log = Arc::new(Mutex::new(ClientLog::default()));
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -848,7 +874,6 @@ async fn soak(
         harness_options,
         Some(sender),
     ));
-    let server = service_kit::clickhouse::server_client(settings);
     let mut ticks = Vec::new();
     let mut retention_applied = false;
     let report = loop {
@@ -894,6 +919,10 @@ async fn soak(
     };
     tokio::time::sleep(crate::nginx_log::FLUSH_WAIT).await;
     ticks.push(sampler.tick().await);
+    let query_log_to = crate::database::server_now(&server).await?;
+    let clickhouse_work =
+        crate::database::cpu_by_work(&server, &settings.database, query_log_from, query_log_to)
+            .await?;
     let report = report.map_err(|error| BenchError::Stack(format!("loadgen run: {error}")))??;
     collector
         .await
@@ -916,14 +945,15 @@ async fn soak(
     );
     let endpoints = totals(&client_log, &sampler.server_log, stream_minutes);
     let freshness = Latency::of_millis(client_log.freshness.values().flatten().copied());
-    Ok((
+    Ok(Soaked {
         minutes,
         endpoints,
         freshness,
         harness,
         load_seconds,
         write_api_cpu_s,
-    ))
+        clickhouse_work,
+    })
 }
 
 /// The event time whose aggregates the final round checks: the retention less 3

@@ -292,6 +292,8 @@ fn markdown(results: &SoakResults) -> String {
          trimmer and the merges the load causes: the whole contract load per 1,000 tags.\n",
     );
 
+    text.push_str(&clickhouse_work(results));
+
     let mean = |value: fn(&Minute) -> Option<f64>| {
         let values: Vec<f64> = results.load_minutes().filter_map(value).collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
@@ -411,6 +413,74 @@ fn markdown(results: &SoakResults) -> String {
          action) of the 16 hottest cookies, each of which gets about 15 tags a second; the \
          trimmer keeps 200 per pair plus the pair's last minute of event time and what came \
          since its last run (every 2 minutes).\n",
+    );
+    text
+}
+
+/// Where ClickHouse's CPU went: its queries by work (`system.query_log`), and the rest
+/// of the process's CPU, the background's (merges, mutations, TTL drops).
+fn clickhouse_work(results: &SoakResults) -> String {
+    let Some((process_cpu, tags)) = results.cpu_and_tags_of_every_minute("clickhouse") else {
+        return String::new();
+    };
+    if results.clickhouse_work.is_empty() || tags == 0 {
+        return String::new();
+    }
+    let per_1000 = |cpu: f64| cpu * 1000.0 / tags as f64;
+    let share = |cpu: f64| {
+        or_dash(crate::stats::ratio(cpu, process_cpu), |share| {
+            format!("{}%", fixed(share * 100.0, 1))
+        })
+    };
+    let mut text = String::from("\n### Where ClickHouse's CPU went\n\n");
+    let mut table = Table::new(&[
+        "work",
+        "queries",
+        "CPU s",
+        "CPU ms per query",
+        "CPU s per 1,000 tags",
+        "share of ClickHouse's CPU",
+    ]);
+    let mut in_queries = 0.0;
+    for work in &results.clickhouse_work {
+        in_queries += work.cpu_s;
+        table.row(vec![
+            work.work.clone(),
+            thousands(work.queries as f64),
+            fixed(work.cpu_s, 1),
+            or_dash(
+                crate::stats::ratio(work.cpu_s * 1000.0, work.queries as f64),
+                |ms| fixed(ms, 2),
+            ),
+            fixed(per_1000(work.cpu_s), 3),
+            share(work.cpu_s),
+        ]);
+    }
+    let background = (process_cpu - in_queries).max(0.0);
+    table.row(vec![
+        "background: merges, mutations (the trimmer's patches applied), TTL drops".to_owned(),
+        "—".to_owned(),
+        fixed(background, 1),
+        "—".to_owned(),
+        fixed(per_1000(background), 3),
+        share(background),
+    ]);
+    table.row(vec![
+        "**the process**".to_owned(),
+        "—".to_owned(),
+        fixed(process_cpu, 1),
+        "—".to_owned(),
+        fixed(per_1000(process_cpu), 3),
+        "100%".to_owned(),
+    ]);
+    text.push_str(&table.render());
+    text.push_str(
+        "\nEvery minute sampled, the final round's included, against the queries that \
+         finished in the same span (`system.query_log`, user and system CPU of each). A \
+         projector batch counts with the materialized views it feeds, which run inside \
+         its insert. A profile query may carry several cookies (read-api batches the \
+         requests that arrive together). Background work runs in no query: it is the \
+         process's CPU less its queries'.\n",
     );
     text
 }

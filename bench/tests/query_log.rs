@@ -1,0 +1,100 @@
+//! `cpu_by_work` against the real ClickHouse of the running stack (`make up`): one
+//! batch inserted as the projector inserts it, one profile read and one aggregates read
+//! as read-api sends them, each counted under its own work in a fresh database.
+
+use bench::database::{cpu_by_work, server_now};
+use read_model::queries::{newest_rows_of_cookies, MINUTE_TOTALS};
+use read_model::rows::CookieProfileRow;
+use read_model::UserTagRow;
+
+/// One minute of [`MINUTE_TOTALS`].
+#[derive(Debug, PartialEq, clickhouse::Row, serde::Deserialize)]
+struct Totals {
+    minute_start: u32,
+    total_count: u64,
+    total_sum_price: i64,
+}
+
+#[tokio::test]
+async fn each_query_is_counted_under_its_work() {
+    let settings = test_support::migrated_database("bench_query_log").await;
+    let client = service_kit::clickhouse::client(&settings);
+    let server = service_kit::clickhouse::server_client(&settings);
+    let from = server_now(&server).await.expect("clock");
+
+    let mut insert = client
+        .insert::<UserTagRow>("user_tags")
+        .await
+        .expect("insert opened");
+    insert
+        .write(&UserTagRow {
+            cookie: "c".to_owned(),
+            action: 1,
+            time_ms: 1_772_323_200_000,
+            time_text: String::new(),
+            country: "PL".to_owned(),
+            device: 1,
+            origin: "o".to_owned(),
+            product_id: "1".to_owned(),
+            product_id_is_text: 0,
+            brand_id: "b".to_owned(),
+            category_id: "k".to_owned(),
+            price: 10,
+            kafka_partition: 0,
+            kafka_offset: 0,
+        })
+        .await
+        .expect("row written");
+    insert.end().await.expect("batch inserted");
+    let profile: Vec<CookieProfileRow> = client
+        .query(&newest_rows_of_cookies(1))
+        .bind("c")
+        .bind(0_i64)
+        .bind(i64::MAX)
+        .bind(10_u32)
+        .fetch_all()
+        .await
+        .expect("profile read");
+    assert_eq!(profile.len(), 1);
+    let totals: Vec<Totals> = client
+        .query(MINUTE_TOTALS)
+        .bind("VIEW")
+        .bind(1_772_323_200_u32)
+        .bind(1_772_323_260_u32)
+        .bind(0_u8)
+        .bind("")
+        .bind(0_u8)
+        .bind("")
+        .bind(0_u8)
+        .bind("")
+        .fetch_all()
+        .await
+        .expect("aggregates read");
+    assert_eq!(
+        totals,
+        vec![Totals {
+            minute_start: 1_772_323_200,
+            total_count: 1,
+            total_sum_price: 10
+        }]
+    );
+    let to = server_now(&server).await.expect("clock") + 1;
+
+    let mut works: Vec<(String, u64)> = cpu_by_work(&server, &settings.database, from, to)
+        .await
+        .expect("query log read")
+        .into_iter()
+        .map(|work| (work.work, work.queries))
+        // The rest: the clock reads, the log flush, the migrations of the same second.
+        .filter(|(work, _)| !work.starts_with("other"))
+        .collect();
+    works.sort();
+    assert_eq!(
+        works,
+        vec![
+            ("aggregates reads".to_owned(), 1),
+            ("profile reads".to_owned(), 1),
+            ("projector batches (views included)".to_owned(), 1),
+        ]
+    );
+}
