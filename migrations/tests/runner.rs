@@ -60,7 +60,14 @@ async fn applies_every_migration_once_and_records_it() {
     }
     assert_eq!(
         projections(&server, &database, "minute_aggregates").await,
-        ["by_brand_origin", "by_category_country"]
+        [
+            "by_brand_origin",
+            "by_category_country",
+            "by_device_brand",
+            "by_device_category",
+            "by_device_country",
+            "by_device_origin"
+        ]
     );
 }
 
@@ -247,7 +254,14 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
         assert_eq!(engines, expected);
         assert_eq!(
             projections(server, &database, "minute_aggregates_local").await,
-            ["by_brand_origin", "by_category_country"],
+            [
+                "by_brand_origin",
+                "by_category_country",
+                "by_device_brand",
+                "by_device_category",
+                "by_device_country",
+                "by_device_origin"
+            ],
             "the cube's projections live in each shard's local table"
         );
     }

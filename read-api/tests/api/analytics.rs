@@ -471,11 +471,13 @@ fn expected_hours_of_day(keep: impl Fn(u64) -> bool) -> Vec<(u64, i64)> {
     hours
 }
 
-/// Two filters over a day read one of the cube's projections (0012: led by brand and
-/// origin, or by category and country) instead of every cube row of the day, with the
-/// same exact totals, before and after a merge (which rebuilds the projections, 0011).
+/// Two filters over a day, or a top-N filtered on device, read one of the cube's
+/// projections (0012: sorted by brand and origin, or by category and country; 0014:
+/// summed per device and one other dimension) instead of every cube row of the day,
+/// with the same exact totals, before and after a merge (which rebuilds the
+/// projections, 0011).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_filters_over_a_day_read_a_projection_of_the_cube_with_exact_totals() {
+async fn a_day_with_two_filters_or_a_device_filter_reads_a_projection_with_exact_totals() {
     let database = test_support::migrated_database("read_api_v1_projection").await;
     let client = service_kit::clickhouse::client(&database);
     client
@@ -496,10 +498,38 @@ async fn two_filters_over_a_day_read_a_projection_of_the_cube_with_exact_totals(
         .expect("a day of views inserted");
     let app = spawn_app(&database).await;
     type Keep = fn(u64) -> bool;
-    let pairs: [(&str, Keep); 2] = [
-        ("brand_id=b7&country=C7", |n| (n / 1440) % 100 == 7),
-        ("category_id=k4&device=MOBILE", |n| (n / 1440) % 30 == 4),
+    // Each pair of filters, and the projection that serves it: sorted by brand, or
+    // the aggregating one per device and category (fewer rows than sorted by category).
+    let pairs: [(&str, Keep, &str); 2] = [
+        (
+            "brand_id=b7&country=C7",
+            |n| (n / 1440) % 100 == 7,
+            "by_brand_origin",
+        ),
+        (
+            "category_id=k4&device=MOBILE",
+            |n| (n / 1440) % 30 == 4,
+            "by_device_category",
+        ),
     ];
+    // The day's top 3 brands on MOBILE by count (ties by value), and every MOBILE view.
+    let mut brands = std::collections::BTreeMap::<String, (u64, i64)>::new();
+    let mut mobile = (0_u64, 0_i64);
+    for n in (0..DAY_OF_VIEWS).filter(|n| (n / 1440) % 3 == 1) {
+        let totals = brands.entry(format!("b{}", (n / 1440) % 50)).or_default();
+        totals.0 += 1;
+        totals.1 += (n % 97) as i64;
+        mobile.0 += 1;
+        mobile.1 += (n % 97) as i64;
+    }
+    let mut ranked: Vec<(String, (u64, i64))> = brands.into_iter().collect();
+    ranked.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    let top_brands: Vec<Value> = ranked
+        .iter()
+        .take(3)
+        .map(|(brand, (count, sum))| json!({"value": brand, "count": count, "sum_price": sum}))
+        .collect();
+    let mut expected_projections = Vec::new();
     for merged in [false, true] {
         if merged {
             client
@@ -508,7 +538,7 @@ async fn two_filters_over_a_day_read_a_projection_of_the_cube_with_exact_totals(
                 .await
                 .expect("cube merged");
         }
-        for (filters, keep) in pairs {
+        for (filters, keep, projection) in pairs {
             let series = ok_json(
                 app.get(&format!(
                     "/v1/series?from={}&to={}&action=VIEW&bucket=1h&{filters}",
@@ -523,7 +553,25 @@ async fn two_filters_over_a_day_read_a_projection_of_the_cube_with_exact_totals(
                 expected_hours_of_day(keep),
                 "{filters}, merged: {merged}"
             );
+            expected_projections.push(projection);
         }
+        // A top-N filtered on device alone: the aggregating projection per device and brand.
+        let top = ok_json(
+            app.get(&format!(
+                "/v1/top?from={}&to={}&action=VIEW&dimension=brand_id&device=MOBILE&limit=3",
+                at(0),
+                at(1440)
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(top["rows"], json!(top_brands), "merged: {merged}");
+        assert_eq!(
+            top["total"],
+            json!({"count": mobile.0, "sum_price": mobile.1}),
+            "merged: {merged}"
+        );
+        expected_projections.push("by_device_brand");
     }
 
     // Every one of those reads came from a projection, not the cube's own order.
@@ -543,14 +591,9 @@ async fn two_filters_over_a_day_read_a_projection_of_the_cube_with_exact_totals(
         .await
         .expect("query log read");
     let cube = format!("{}.minute_aggregates", database.database);
-    let expected: Vec<Vec<String>> = [false, true]
+    let expected: Vec<Vec<String>> = expected_projections
         .iter()
-        .flat_map(|_| {
-            [
-                vec![format!("{cube}.by_brand_origin")],
-                vec![format!("{cube}.by_category_country")],
-            ]
-        })
+        .map(|projection| vec![format!("{cube}.{projection}")])
         .collect();
     assert_eq!(projections, expected);
 }
