@@ -44,7 +44,7 @@ BENCH := $(TEST_ENV) PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) \
 	LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
 .PHONY: up down reset status logs install build lint test chaos console console-test console-screenshots \
-	bench bench-write bench-projector bench-read bench-burst bench-e2e bench-report soak
+	bench bench-write bench-projector bench-read bench-analysts bench-burst bench-e2e bench-report soak
 
 up:
 	scripts/up.sh
@@ -131,6 +131,12 @@ bench-projector: up
 # `target/release/bench read --force-load` reloads), under 1,000 tags/s of ingestion
 bench-read: up
 	$(BENCH) read
+	$(BENCH) report
+
+# The analysts' series and top-N alone (about 15 minutes), on bench read's loaded day,
+# in place of those of the last bench read's results (which must exist)
+bench-analysts: up
+	$(BENCH) read --analysts-only
 	$(BENCH) report
 
 # read-api's overload handling on bench read's loaded day (loaded first when missing),

@@ -208,6 +208,55 @@ impl RequestMix {
     /// 1-minute buckets up to an hour, 5-minute ones beyond (what a chart of a day asks
     /// for).
     pub fn series(&mut self, hours: u32, filters: SeriesFilters) -> Request {
+        let mut pairs = self.analysts_range(hours);
+        let bucket = if hours <= 1 { "1m" } else { "5m" };
+        pairs.push(("bucket".to_owned(), bucket.to_owned()));
+        let mut dimensions: Vec<u32> = (0..5).collect();
+        for _ in 0..filters.dimensions() {
+            let dimension = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
+            pairs.push(self.filter_on(dimension));
+        }
+        Request {
+            path: "/v1/series".to_owned(),
+            cookie: None,
+            pairs,
+        }
+    }
+
+    /// An analysts' top-N (`GET /v1/top`) over the same ranges as [`Self::series`]: the
+    /// 10 values of a random dimension with the most tags or revenue (drawn), `filters`
+    /// on distinct random dimensions other than the ranked one.
+    pub fn top(&mut self, hours: u32, filters: SeriesFilters) -> Request {
+        let mut pairs = self.analysts_range(hours);
+        let mut dimensions: Vec<u32> = (0..5).collect();
+        let ranked = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
+        let by = if self.rng.random_bool(0.5) {
+            "count"
+        } else {
+            "sum_price"
+        };
+        pairs.extend([
+            (
+                "dimension".to_owned(),
+                DIMENSIONS[ranked as usize].to_owned(),
+            ),
+            ("by".to_owned(), by.to_owned()),
+            ("limit".to_owned(), "10".to_owned()),
+        ]);
+        for _ in 0..filters.dimensions() {
+            let dimension = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
+            pairs.push(self.filter_on(dimension));
+        }
+        Request {
+            path: "/v1/top".to_owned(),
+            cookie: None,
+            pairs,
+        }
+    }
+
+    /// `from`, `to` and `action` of an analysts' read: `hours` of whole minutes ending
+    /// anywhere in the data (just after it when the data is shorter), a random action.
+    fn analysts_range(&mut self, hours: u32) -> Vec<(String, String)> {
         let span_ms = i64::from(hours.max(1)) * 60 * MINUTE_MS;
         let last_end = (self.shape.end_ms + MINUTE_MS - 1).div_euclid(MINUTE_MS) * MINUTE_MS;
         let first_end =
@@ -223,8 +272,7 @@ impl RequestMix {
         } else {
             Action::Buy
         };
-        let bucket = if hours <= 1 { "1m" } else { "5m" };
-        let mut pairs = vec![
+        vec![
             (
                 "from".to_owned(),
                 EventTime::from_millis(from).to_bucket_string(),
@@ -234,18 +282,7 @@ impl RequestMix {
                 EventTime::from_millis(to).to_bucket_string(),
             ),
             ("action".to_owned(), action.as_str().to_owned()),
-            ("bucket".to_owned(), bucket.to_owned()),
-        ];
-        let mut dimensions: Vec<u32> = (0..5).collect();
-        for _ in 0..filters.dimensions() {
-            let dimension = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
-            pairs.push(self.filter_on(dimension));
-        }
-        Request {
-            path: "/v1/series".to_owned(),
-            cookie: None,
-            pairs,
-        }
+        ]
     }
 
     /// A filter on dimension `dimension` (0 origin, 1 brand, 2 category, 3 country, 4
@@ -275,6 +312,10 @@ impl RequestMix {
         }
     }
 }
+
+/// The analysts' API's names of the five dimensions, by number (0 origin, 1 brand, 2
+/// category, 3 country, 4 device), as `dimension=` and as filters.
+const DIMENSIONS: [&str; 5] = ["origin", "brand_id", "category_id", "country", "device"];
 
 /// `2026-03-01T12:00:00.123`: a range end with milliseconds.
 fn query_millis(millis: i64) -> String {
@@ -526,6 +567,42 @@ mod tests {
             EventTime::from_millis(shape.start_ms + MINUTE_MS).to_bucket_string()
         )));
         assert!(!request.url("http://x").contains(' '));
+    }
+
+    #[test]
+    fn a_top_n_ranks_one_dimension_filtered_on_others() {
+        let mut mix = RequestMix::new(5, shape());
+        for filters in SeriesFilters::ALL {
+            for _ in 0..100 {
+                let request = mix.top(24, filters);
+                assert_eq!(request.path, "/v1/top");
+                assert!(request.is_analytics());
+                let value = |key: &str| {
+                    request
+                        .pairs
+                        .iter()
+                        .find(|(name, _)| name == key)
+                        .map(|(_, value)| value.clone())
+                };
+                let ranked = value("dimension").expect("a dimension");
+                assert!(DIMENSIONS.contains(&ranked.as_str()), "{ranked}");
+                assert!(matches!(
+                    value("by").as_deref(),
+                    Some("count" | "sum_price")
+                ));
+                assert_eq!(value("limit").as_deref(), Some("10"));
+                assert!(value("bucket").is_none());
+                let filtered: Vec<&str> = request
+                    .pairs
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .filter(|name| DIMENSIONS.contains(name))
+                    .collect();
+                assert_eq!(filtered.len(), filters.dimensions(), "{filtered:?}");
+                assert!(!filtered.contains(&ranked.as_str()), "{request:?}");
+                assert!(filtered.len() < 2 || filtered[0] != filtered[1]);
+            }
+        }
     }
 
     #[test]

@@ -23,9 +23,12 @@
 //!      from `system.query_log` (ProfileEvents);
 //!    - aggregates over 10-minute ranges, for each of the 8 filter combinations, read-api
 //!      beside the same SQL;
-//!    - the analysts' series (`GET /v1/series`) over 1 hour and over 24 hours, unfiltered,
-//!      with one filter (the rollup) and with two (the cube), through
-//!      read-api (p99 ≤ 100 ms and ≤ 1 s).
+//!    - the analysts' series (`GET /v1/series`) and top-N (`GET /v1/top`) over 1 hour
+//!      and over 24 hours, unfiltered, with one filter and with two, through read-api
+//!      (p99 ≤ 100 ms and ≤ 1 s).
+//!
+//!    `--analysts-only` measures the analysts' reads alone, on the same loaded day, and
+//!    puts them in place of those of the previous results (`read.json`), the rest kept.
 //! 4. ClickHouse's peak resident memory over the measurements (`VmHWM`, reset first
 //!    when `/proc/<pid>/clear_refs` allows it, and the largest sampled `VmRSS`).
 //!
@@ -118,6 +121,11 @@ pub struct ReadOptions {
     /// Seconds of each series range.
     #[arg(long, env = "BENCH_READ_SERIES_SECONDS", default_value_t = 20)]
     pub series_seconds: u64,
+    /// Measure only the analysts' series and top-N (each shape at `--series-rate` for
+    /// `--series-seconds`, `--repeats` times), in place of those of the previous results
+    /// of the same day, which must exist: the profile and aggregates figures are kept.
+    #[arg(long, env = "BENCH_READ_ANALYSTS_ONLY")]
+    pub analysts_only: bool,
 }
 
 impl ReadOptions {
@@ -190,6 +198,48 @@ pub struct SeriesResult {
     pub read_api: PhaseResult,
 }
 
+/// The analysts' top-N over one range, with one shape of filters besides the ranked
+/// dimension: the same figures as a series.
+pub type TopResult = SeriesResult;
+
+/// The analysts' reads `bench read` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalystsRead {
+    /// `GET /v1/series`.
+    Series,
+    /// `GET /v1/top`.
+    Top,
+}
+
+impl AnalystsRead {
+    /// Both, in the order they are measured and reported.
+    pub const ALL: [Self; 2] = [Self::Series, Self::Top];
+
+    /// Its results in a run.
+    pub fn results(self, run: &ReadRun) -> &[SeriesResult] {
+        match self {
+            Self::Series => &run.series,
+            Self::Top => &run.top,
+        }
+    }
+
+    /// Its words in a report.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Series => "series",
+            Self::Top => "top-N",
+        }
+    }
+
+    /// Its request.
+    pub const fn endpoint(self) -> &'static str {
+        match self {
+            Self::Series => "GET /v1/series",
+            Self::Top => "GET /v1/top",
+        }
+    }
+}
+
 /// One repeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadRun {
@@ -208,6 +258,9 @@ pub struct ReadRun {
     /// The analysts' series per range (absent from results of earlier versions).
     #[serde(default)]
     pub series: Vec<SeriesResult>,
+    /// The analysts' top-N per range (absent from results of earlier versions).
+    #[serde(default)]
+    pub top: Vec<TopResult>,
 }
 
 impl ReadRun {
@@ -270,6 +323,10 @@ pub struct ReadResults {
     pub runs: Vec<ReadRun>,
     /// ClickHouse's memory.
     pub clickhouse_memory: ClickHouseMemory,
+    /// When the analysts' reads were measured again alone (`--analysts-only`), if they
+    /// were: the rest is from [`Self::info`].
+    #[serde(default)]
+    pub analysts_info: Option<RunInfo>,
 }
 
 impl ReadResults {
@@ -291,6 +348,11 @@ pub async fn run(
     let load = loaded_day::load(stack, &options.day).await?;
     if options.load_only {
         return Ok(None);
+    }
+    if options.analysts_only {
+        return analysts_only(stack, options, results_dir, info, load)
+            .await
+            .map(Some);
     }
     let day = loaded_day::settle(stack, &options.day, load).await?;
     let services = loaded_day::services_on(stack, &options.day, "bench_read").await?;
@@ -316,9 +378,48 @@ pub async fn run(
         series_seconds: options.series_seconds,
         runs,
         clickhouse_memory,
+        analysts_info: None,
     };
     save(results_dir, Part::Read, &results)?;
     Ok(Some(results))
+}
+
+/// `--analysts-only`: the analysts' reads measured again on the day the previous
+/// results were measured on, put in place of theirs run by run.
+async fn analysts_only(
+    stack: &Stack,
+    options: &ReadOptions,
+    results_dir: &Path,
+    info: RunInfo,
+    load: LoadReport,
+) -> Result<ReadResults, BenchError> {
+    let mut results: ReadResults =
+        crate::parts::load(results_dir, Part::Read)?.ok_or_else(|| {
+            BenchError::Stack(
+                "--analysts-only needs the results of an earlier bench read".to_owned(),
+            )
+        })?;
+    if results.load.tags != load.tags || results.load.seed != load.seed {
+        return Err(BenchError::Stack(format!(
+            "--analysts-only: the earlier results are of {} tags (seed {}), the loaded day of {} (seed {})",
+            results.load.tags, results.load.seed, load.tags, load.seed
+        )));
+    }
+    let day = loaded_day::settle(stack, &options.day, load).await?;
+    let services = loaded_day::services_on(stack, &options.day, "bench_read").await?;
+    let measured = measure_analysts(stack, options, &day.load).await;
+    let restored = services.restore().await;
+    let measured = measured?;
+    restored?;
+    for (run, (series, top)) in results.runs.iter_mut().zip(measured) {
+        run.series = series;
+        run.top = top;
+    }
+    results.series_rate = options.series_rate;
+    results.series_seconds = options.series_seconds;
+    results.analysts_info = Some(info);
+    save(results_dir, Part::Read, &results)?;
+    Ok(results)
 }
 
 /// What a phase sends.
@@ -328,6 +429,8 @@ enum Queries {
     Aggregates(u8),
     /// A series over this many hours, with these filters.
     Series(u32, SeriesFilters),
+    /// A top-N over this many hours, with these filters.
+    Top(u32, SeriesFilters),
 }
 
 /// The tools of the measurements.
@@ -362,6 +465,7 @@ impl Bench<'_> {
                 Queries::Profiles => mix.profile(),
                 Queries::Aggregates(mask) => mix.aggregates(mask),
                 Queries::Series(hours, filters) => mix.series(hours, filters),
+                Queries::Top(hours, filters) => mix.top(hours, filters),
             },
         )
         .await;
@@ -369,7 +473,9 @@ impl Bench<'_> {
         let to = database::server_now(&self.server).await?;
         let kind = match queries {
             Queries::Profiles => QueryKind::Profiles,
-            Queries::Aggregates(_) | Queries::Series(..) => QueryKind::Aggregates,
+            Queries::Aggregates(_) | Queries::Series(..) | Queries::Top(..) => {
+                QueryKind::Aggregates
+            }
         };
         let logged = match database::logged_queries(&self.server, self.database, kind, from, to)
             .await
@@ -398,6 +504,93 @@ impl Bench<'_> {
             logged,
         })
     }
+}
+
+impl Bench<'_> {
+    /// The analysts' series and top-N of one run, each range and shape of filters in
+    /// turn, through read-api.
+    async fn analysts(
+        &self,
+        read_api: &Target,
+        options: &ReadOptions,
+        run: u32,
+        seed: u64,
+    ) -> Result<(Vec<SeriesResult>, Vec<TopResult>), BenchError> {
+        let mut series = Vec::new();
+        let mut top = Vec::new();
+        for read in AnalystsRead::ALL {
+            for (hours, _) in SERIES_LIMITS_MS {
+                for (shape, filters) in SeriesFilters::ALL.into_iter().enumerate() {
+                    tracing::info!(
+                        run,
+                        hours,
+                        filters = filters.label(),
+                        read = read.label(),
+                        "analysts' read through read-api"
+                    );
+                    let (queries, offset) = match read {
+                        AnalystsRead::Series => (Queries::Series(hours, filters), 20),
+                        AnalystsRead::Top => (Queries::Top(hours, filters), 200),
+                    };
+                    let read_api = self
+                        .phase(
+                            read_api,
+                            queries,
+                            options.series_rate,
+                            options.series_seconds,
+                            seed + offset + u64::from(hours) * 3 + shape as u64,
+                        )
+                        .await?;
+                    let result = SeriesResult {
+                        hours,
+                        filters,
+                        read_api,
+                    };
+                    match read {
+                        AnalystsRead::Series => series.push(result),
+                        AnalystsRead::Top => top.push(result),
+                    }
+                }
+            }
+        }
+        Ok((series, top))
+    }
+}
+
+/// `--analysts-only`'s measurements: per run, the series and the top-N.
+async fn measure_analysts(
+    stack: &Stack,
+    options: &ReadOptions,
+    load: &LoadReport,
+) -> Result<Vec<(Vec<SeriesResult>, Vec<TopResult>)>, BenchError> {
+    let bench = Bench {
+        server: service_kit::clickhouse::server_client(&stack.settings.clickhouse),
+        database: &options.day.database,
+        clickhouse_pid: stack.require_pid(Component::ClickHouse)?,
+        shape: loaded_day::shape(load),
+    };
+    let read_api = Target::http(&stack.settings.read_api_url, SERIES_DEADLINE)
+        .map_err(BenchError::http("building the client"))?;
+    tracing::info!("warm-up: one pass of the analysts' reads");
+    for hours in [1, 24] {
+        for filters in SeriesFilters::ALL {
+            bench
+                .phase(&read_api, Queries::Series(hours, filters), 5, 1, 999)
+                .await?;
+            bench
+                .phase(&read_api, Queries::Top(hours, filters), 5, 1, 999)
+                .await?;
+        }
+    }
+    let mut runs = Vec::new();
+    for run in 1..=options.repeats {
+        runs.push(
+            bench
+                .analysts(&read_api, options, run, u64::from(run) * 100)
+                .await?,
+        );
+    }
+    Ok(runs)
 }
 
 async fn measure(
@@ -565,31 +758,7 @@ async fn measure(
                 sql,
             });
         }
-        let mut series = Vec::new();
-        for (hours, _) in SERIES_LIMITS_MS {
-            for (shape, filters) in SeriesFilters::ALL.into_iter().enumerate() {
-                tracing::info!(
-                    run,
-                    hours,
-                    filters = filters.label(),
-                    "series through read-api"
-                );
-                let read_api = bench
-                    .phase(
-                        &read_api_series,
-                        Queries::Series(hours, filters),
-                        options.series_rate,
-                        options.series_seconds,
-                        seed + 20 + u64::from(hours) * 3 + shape as u64,
-                    )
-                    .await?;
-                series.push(SeriesResult {
-                    hours,
-                    filters,
-                    read_api,
-                });
-            }
-        }
+        let (series, top) = bench.analysts(&read_api_series, options, run, seed).await?;
         runs.push(ReadRun {
             ingest,
             profiles_under_ingest: under_ingest,
@@ -598,6 +767,7 @@ async fn measure(
             profiles_sql,
             aggregates,
             series,
+            top,
         });
     }
     let sampled_max_mib = sampler.stop().await;
@@ -646,6 +816,7 @@ mod tests {
             profiles_sql: step(100.0, 10.0, 0),
             aggregates: Vec::new(),
             series: Vec::new(),
+            top: Vec::new(),
         }
     }
 

@@ -2,8 +2,8 @@
 
 use crate::database::{LoggedQueries, TableParts};
 use crate::parts::read::{
-    series_limit_ms, AggregatesResult, PhaseResult, ReadResults, ReadRun, SeriesResult,
-    AGGREGATES_P99_LIMIT_MS, PROFILE_P99_LIMIT_MS, SERIES_LIMITS_MS, SERVED_P99_MS,
+    series_limit_ms, AggregatesResult, AnalystsRead, PhaseResult, ReadResults, ReadRun,
+    SeriesResult, AGGREGATES_P99_LIMIT_MS, PROFILE_P99_LIMIT_MS, SERIES_LIMITS_MS, SERVED_P99_MS,
     SERVED_RATE_TARGET, SERVED_SHED_SHARE,
 };
 use crate::queries::SeriesFilters;
@@ -105,34 +105,41 @@ fn us(value: f64) -> String {
     format!("{value:.0} µs")
 }
 
-/// The series of `hours` with `filters` in a run.
-fn series_of(run: &ReadRun, hours: u32, filters: SeriesFilters) -> Option<&SeriesResult> {
-    run.series
+/// The analysts' `read` of `hours` with `filters` in a run.
+fn series_of(
+    run: &ReadRun,
+    read: AnalystsRead,
+    hours: u32,
+    filters: SeriesFilters,
+) -> Option<&SeriesResult> {
+    read.results(run)
         .iter()
         .find(|result| result.hours == hours && result.filters == filters)
 }
 
-/// The shapes of filters measured in any run, in their order.
-fn series_shapes(results: &ReadResults) -> Vec<SeriesFilters> {
+/// The shapes of filters of `read` measured in any run, in their order.
+fn series_shapes(results: &ReadResults, read: AnalystsRead) -> Vec<SeriesFilters> {
     SeriesFilters::ALL
         .into_iter()
         .filter(|filters| {
-            results
-                .runs
-                .iter()
-                .any(|run| run.series.iter().any(|result| result.filters == *filters))
+            results.runs.iter().any(|run| {
+                read.results(run)
+                    .iter()
+                    .any(|result| result.filters == *filters)
+            })
         })
         .collect()
 }
 
-/// The median over runs of `figure` of the series over `hours` with `filters`.
+/// The median over runs of `figure` of `read` over `hours` with `filters`.
 fn series_median(
     results: &ReadResults,
+    read: AnalystsRead,
     hours: u32,
     filters: SeriesFilters,
     figure: fn(&PhaseResult) -> Option<f64>,
 ) -> Option<f64> {
-    results.median(|run| figure(&series_of(run, hours, filters)?.read_api))
+    results.median(|run| figure(&series_of(run, read, hours, filters)?.read_api))
 }
 
 /// The verdict on the series over `hours`: its median p99 within the range's limit,
@@ -147,13 +154,17 @@ pub fn series_verdict(hours: u32, p99_ms: Option<f64>, failed: u64) -> Verdict {
     }
 }
 
-/// Requests of the series over `hours` with `filters` that failed outright, over every
-/// run.
-fn series_failed(results: &ReadResults, hours: u32, filters: SeriesFilters) -> u64 {
+/// Requests of `read` over `hours` with `filters` that failed outright, over every run.
+fn series_failed(
+    results: &ReadResults,
+    read: AnalystsRead,
+    hours: u32,
+    filters: SeriesFilters,
+) -> u64 {
     results
         .runs
         .iter()
-        .filter_map(|run| series_of(run, hours, filters))
+        .filter_map(|run| series_of(run, read, hours, filters))
         .map(|result| result.read_api.report.failed)
         .sum()
 }
@@ -298,14 +309,16 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
             ),
         },
     ];
-    if results.runs.iter().any(|run| !run.series.is_empty()) {
+    for read in AnalystsRead::ALL {
         for (hours, limit) in SERIES_LIMITS_MS {
-            for filters in series_shapes(results) {
-                let p99 = series_median(results, hours, filters, p99);
-                let failed = series_failed(results, hours, filters);
+            for filters in series_shapes(results, read) {
+                let p99 = series_median(results, read, hours, filters, p99);
+                let failed = series_failed(results, read, hours, filters);
                 rows.push(SummaryRow {
                     figure: format!(
-                        "analysts' series (GET /v1/series) over {}, {}, p99 at {}/s, no ingestion",
+                        "analysts' {} ({}) over {}, {}, p99 at {}/s, no ingestion",
+                        read.label(),
+                        read.endpoint(),
                         hours_text(hours),
                         filters.label(),
                         results.series_rate
@@ -313,7 +326,7 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
                     measured: format!(
                         "{} (p50 {}; {failed} failed)",
                         or_dash(p99, ms),
-                        or_dash(series_median(results, hours, filters, p50), ms)
+                        or_dash(series_median(results, read, hours, filters, p50), ms)
                     ),
                     limit: format!("≤ {}, none failed", ms(limit)),
                     verdict: series_verdict(hours, p99, failed).to_string(),
@@ -655,18 +668,41 @@ pub fn render(results: &ReadResults) -> String {
     }
     text += &table.render();
 
-    if results.runs.iter().any(|run| !run.series.is_empty()) {
-        text += "\n## The analysts' series\n\n";
+    if let Some(analysts) = &results.analysts_info {
         text += &format!(
-            "`GET /v1/series` straight to read-api, {}/s for {} s per range, shape of filters and run, open \
-             loop, 15 s client deadline, no ingestion: a random action, ranges of whole hours ending on a whole \
-             minute anywhere in the data, 1-minute buckets for an hour, 5-minute buckets for a day. Filters: \
-             none, or one or two distinct dimensions of the five drawn at random, set to skewed values that \
-             exist. Read-api answers a series of one filter at most from the one-dimension rollup \
-             (`minute_dimension_totals`: per minute, a row per value of each dimension) and any other from \
-             the minute cube (`minute_aggregates`: a row per combination of the five).\n\n",
-            results.series_rate, results.series_seconds
+            "\n## The analysts' reads\n\nMeasured again alone (`bench read --analysts-only`) on {} at {}, \
+             on the same loaded day; everything above is from the run named at the top.\n",
+            analysts.date(), analysts.commit
         );
+    }
+    for read in AnalystsRead::ALL {
+        if results.runs.iter().all(|run| read.results(run).is_empty()) {
+            continue;
+        }
+        text += &match read {
+            AnalystsRead::Series => format!(
+                "\n## The analysts' series\n\n\
+                 `GET /v1/series` straight to read-api, {}/s for {} s per range, shape of filters and run, open \
+                 loop, 15 s client deadline, no ingestion: a random action, ranges of whole hours ending on a whole \
+                 minute anywhere in the data, 1-minute buckets for an hour, 5-minute buckets for a day. Filters: \
+                 none, or one or two distinct dimensions of the five drawn at random, set to skewed values that \
+                 exist. Read-api answers a series of one filter at most from the one-dimension rollup \
+                 (`minute_dimension_totals`: per minute, a row per value of each dimension) and any other from \
+                 the minute cube (`minute_aggregates`: a row per combination of the five), which ClickHouse reads \
+                 through one of its projections when that reads less (sorted by brand and origin, or by category \
+                 and country; summed per device and one other dimension).\n\n",
+                results.series_rate, results.series_seconds
+            ),
+            AnalystsRead::Top => format!(
+                "\n## The analysts' top-N\n\n\
+                 `GET /v1/top` straight to read-api, {}/s for {} s per range, shape of filters and run, open loop, \
+                 15 s client deadline, no ingestion: the same ranges and actions as the series, the 10 values of a \
+                 random dimension of the five with the most tags or revenue (drawn), filtered on none, one or two \
+                 distinct other dimensions set to skewed values that exist. Read-api answers an unfiltered top-N \
+                 from the rollup and any other from the cube (through a projection when that reads less).\n\n",
+                results.series_rate, results.series_seconds
+            ),
+        };
         let mut table = Table::new(&[
             "range",
             "filters",
@@ -678,17 +714,17 @@ pub fn render(results: &ReadResults) -> String {
             "verdict",
         ]);
         for (hours, limit) in SERIES_LIMITS_MS {
-            for filters in series_shapes(results) {
+            for filters in series_shapes(results, read) {
                 let mut cells = vec![hours_text(hours), filters.label().to_owned()];
                 cells.extend(phase_cells(results, move |run| {
-                    series_of(run, hours, filters).map(|result| &result.read_api)
+                    series_of(run, read, hours, filters).map(|result| &result.read_api)
                 }));
                 cells.push(format!("p99 ≤ {}, none failed", ms(limit)));
                 cells.push(
                     series_verdict(
                         hours,
-                        series_median(results, hours, filters, p99),
-                        series_failed(results, hours, filters),
+                        series_median(results, read, hours, filters, p99),
+                        series_failed(results, read, hours, filters),
                     )
                     .to_string(),
                 );
@@ -730,15 +766,18 @@ pub fn render(results: &ReadResults) -> String {
                 result.read_api.logged.as_ref(),
             ));
         }
-        for result in &run.series {
-            table.row(logged_row(
-                &format!(
-                    "series over {}, {} (read-api)",
-                    hours_text(result.hours),
-                    result.filters.label()
-                ),
-                result.read_api.logged.as_ref(),
-            ));
+        for read in AnalystsRead::ALL {
+            for result in read.results(run) {
+                table.row(logged_row(
+                    &format!(
+                        "{} over {}, {} (read-api)",
+                        read.label(),
+                        hours_text(result.hours),
+                        result.filters.label()
+                    ),
+                    result.read_api.logged.as_ref(),
+                ));
+            }
         }
     }
     text += &table.render();

@@ -219,6 +219,10 @@ fn markdown(results: &SoakResults) -> String {
     ));
 
     text.push_str("## Targets\n\n");
+    text.push_str(
+        "Why the targets not met are not met, with the measurements that show it: \
+         [soak-findings.md](soak-findings.md) (written by hand from the run it names).\n\n",
+    );
     let mut table = Table::new(&["figure", "measured", "target", ""]);
     for row in targets(results) {
         table.row(row.to_vec());

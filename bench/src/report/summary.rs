@@ -325,7 +325,7 @@ pub fn render(inputs: &Inputs) -> String {
     text += "\n## Details\n\n\
              - [Write path](bench-write.md): CPU per tag beside the no-op floor, latency from three sides, flat out and the raw ceiling.\n\
              - [Projector](bench-projector.md): catch-up, raw consume, where the time goes.\n\
-             - [Read path](bench-read.md): the loaded day, profiles under ingestion, the highest rate served, read-api beside direct SQL, aggregates, ClickHouse CPU and memory.\n\
+             - [Read path](bench-read.md): the loaded day, profiles under ingestion, the highest rate served, read-api beside direct SQL, aggregates, the analysts' series and top-N, ClickHouse CPU and memory.\n\
              - [Overload](bench-burst.md): 200 profile queries at once on an idle stack, the sustained capacity, twice it, the recovery.\n\n\
              Run one part with `make bench-write`, `bench-projector`, `bench-read`, `bench-burst` or `bench-e2e` (each \
              then rewrites the reports from every part's latest figures; `make bench-report` only \
