@@ -4,8 +4,8 @@
 -- or a filter on one other dimension: "the top brands on mobile over the day", or a
 -- series filtered on device and country. Without them the day's top brands on PC read
 -- every cube row of the action (69M on `bench read`'s day: about 1 s and 1 CPU-second
--- per query); with them TODO-MEASURE rows (on a 2-hour sample, 57,344 rows
--- instead of the cube's 2.7M).
+-- per query); with them at most the day's 2.2M rows of by_device_brand (both actions,
+-- every device; on a 2-hour sample, 57,344 rows read instead of the cube's 2.7M).
 --
 -- ClickHouse uses an aggregating projection when a query's filters and groupings are
 -- all among its keys (the folded-away filters of read-api's queries included: `0 = 0
