@@ -94,6 +94,14 @@ impl Component {
     }
 }
 
+/// How long a scratch topic keeps its records: longer than any benchmark runs (the soak,
+/// the longest, about 95 minutes), and short enough that past runs' records do not stay
+/// in the broker. Tansu 0.6 cannot delete one topic (its DeleteTopics removes every
+/// topic's row), and its retention pass, every 10 minutes, scans every record it holds
+/// while holding the write lock: each past run's records lengthened that stall for every
+/// later run (docs/soak-findings.md).
+pub const SCRATCH_RETENTION_MS: u64 = 3 * 60 * 60 * 1000;
+
 /// The environment variables that move a service onto a scratch topic and database.
 const SCRATCH_VARIABLES: [&str; 4] = [
     "KAFKA_TOPIC",
@@ -356,9 +364,10 @@ impl Stack {
         Ok(guard)
     }
 
-    /// Creates `topic` with `partitions` partitions (and is content if it exists).
+    /// Creates the scratch topic `topic` with `partitions` partitions, its records kept
+    /// [`SCRATCH_RETENTION_MS`] (and is content if it exists).
     pub async fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), BenchError> {
-        self.create_topic_with_retention(topic, partitions, None)
+        self.create_topic_with_retention(topic, partitions, Some(SCRATCH_RETENTION_MS))
             .await
     }
 

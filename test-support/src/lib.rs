@@ -69,10 +69,16 @@ pub async fn migrated_database(prefix: &str) -> ClickHouseSettings {
     settings
 }
 
+/// How long a test's topic keeps its records: far longer than `make test` runs, short
+/// enough that the local broker does not carry every past run's records (Tansu 0.6 cannot
+/// delete one topic, and its retention pass scans every record it holds).
+const TEST_TOPIC_RETENTION_MS: u64 = 60 * 60 * 1000;
+
 /// Creates `topic` with `partitions` partitions, waiting until the broker reports it.
 /// Uses Tansu's own CLI: Tansu 0.6 times out on librdkafka's CreateTopics admin request.
 pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
     let broker_url = format!("tcp://{brokers}");
+    let retention = format!("retention.ms={TEST_TOPIC_RETENTION_MS}");
     let output = Command::new(tansu_binary())
         .args([
             "topic",
@@ -82,6 +88,10 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
             &partitions.to_string(),
             "--broker",
             &broker_url,
+            "--config",
+            "cleanup.policy=delete",
+            "--config",
+            &retention,
         ])
         .output()
         .unwrap_or_else(|error| panic!("run tansu topic create: {error}"));
