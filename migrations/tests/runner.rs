@@ -11,6 +11,16 @@ use std::collections::HashMap;
 
 use std::path::Path;
 
+/// The minute cube's projections (migrations 0012 and 0014), by name.
+const CUBE_PROJECTIONS: [&str; 6] = [
+    "by_brand_origin",
+    "by_category_country",
+    "by_device_brand",
+    "by_device_category",
+    "by_device_country",
+    "by_device_origin",
+];
+
 fn settings(database: &str) -> ClickHouseSettings {
     test_support::clickhouse_settings(database)
 }
@@ -60,15 +70,29 @@ async fn applies_every_migration_once_and_records_it() {
     }
     assert_eq!(
         projections(&server, &database, "minute_aggregates").await,
-        [
-            "by_brand_origin",
-            "by_category_country",
-            "by_device_brand",
-            "by_device_category",
-            "by_device_country",
-            "by_device_origin"
-        ]
+        CUBE_PROJECTIONS
     );
+    assert_small_compression_blocks(&server, &database, "user_tags").await;
+}
+
+/// Migration 0016's compression blocks are `table`'s own settings in `database`.
+async fn assert_small_compression_blocks(server: &clickhouse::Client, database: &str, table: &str) {
+    let engine: String = server
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+        .bind(database)
+        .bind(table)
+        .fetch_one()
+        .await
+        .expect("table listed");
+    for setting in [
+        "min_compress_block_size = 4096",
+        "max_compress_block_size = 16384",
+    ] {
+        assert!(
+            engine.contains(setting),
+            "{database}.{table} lacks {setting}: {engine}"
+        );
+    }
 }
 
 /// The projections ClickHouse holds for `table` in `database`, by name.
@@ -254,16 +278,10 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
         assert_eq!(engines, expected);
         assert_eq!(
             projections(server, &database, "minute_aggregates_local").await,
-            [
-                "by_brand_origin",
-                "by_category_country",
-                "by_device_brand",
-                "by_device_category",
-                "by_device_country",
-                "by_device_origin"
-            ],
+            CUBE_PROJECTIONS,
             "the cube's projections live in each shard's local table"
         );
+        assert_small_compression_blocks(server, &database, "user_tags_local").await;
     }
 
     // The projector's batch: one synchronous insert into the Distributed user_tags with

@@ -1,0 +1,11 @@
+-- Profile reads decompress what they read, not whole 64 KiB-1 MiB blocks. A profile read
+-- needs one granule (1,024 rows) of each column per part it touches, but with the
+-- server's default compression blocks (64 KiB to 1 MiB of uncompressed data) it
+-- decompressed about 0.76 MiB to return 30-90 tags. Blocks of 4-16 KiB hold about one
+-- granule of a column each. Measured on 26.9 with bench_read's day (65.5M rows, one part
+-- each, interleaved, the machine otherwise idle): a lone read decompresses 95 KiB instead
+-- of 761 KiB; a batch of 8 cookies takes 20 ms instead of 30-47 ms, of 32 cookies 55-59 ms
+-- instead of 106-124 ms (what a burst's batches cost: read-api/src/batch_cost.rs); the
+-- table takes 5% more disk. New parts (inserts and merges) are written this way; parts
+-- already on disk keep their blocks until a merge rewrites them.
+ALTER TABLE {{alter user_tags}} MODIFY SETTING min_compress_block_size = 4096, max_compress_block_size = 16384
