@@ -190,6 +190,16 @@ impl QueryKind {
     }
 }
 
+/// Writes out what the server buffers for `system.query_log`, so a summary that follows
+/// sees every query finished before it.
+async fn flush_query_log(server: &Client) -> Result<(), BenchError> {
+    server
+        .query("SYSTEM FLUSH LOGS")
+        .execute()
+        .await
+        .map_err(BenchError::clickhouse("flushing the query log"))
+}
+
 /// Summarises the reads of `kind` in `database` that finished between `from` and `to`
 /// (unix seconds, as `event_time`), after flushing the log.
 pub async fn logged_queries(
@@ -199,11 +209,7 @@ pub async fn logged_queries(
     from: u32,
     to: u32,
 ) -> Result<LoggedQueries, BenchError> {
-    server
-        .query("SYSTEM FLUSH LOGS")
-        .execute()
-        .await
-        .map_err(BenchError::clickhouse("flushing the query log"))?;
+    flush_query_log(server).await?;
     server
         .query(
             "SELECT count() AS queries, \
@@ -279,11 +285,7 @@ pub async fn cpu_by_work(
     from: u32,
     to: u32,
 ) -> Result<Vec<WorkCpu>, BenchError> {
-    server
-        .query("SYSTEM FLUSH LOGS")
-        .execute()
-        .await
-        .map_err(BenchError::clickhouse("flushing the query log"))?;
+    flush_query_log(server).await?;
     server
         .query(
             "SELECT multiIf( \

@@ -212,10 +212,7 @@ impl RequestMix {
         let bucket = if hours <= 1 { "1m" } else { "5m" };
         pairs.push(("bucket".to_owned(), bucket.to_owned()));
         let mut dimensions: Vec<u32> = (0..5).collect();
-        for _ in 0..filters.dimensions() {
-            let dimension = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
-            pairs.push(self.filter_on(dimension));
-        }
+        self.draw_filters(&mut dimensions, filters, &mut pairs);
         Request {
             path: "/v1/series".to_owned(),
             cookie: None,
@@ -243,10 +240,7 @@ impl RequestMix {
             ("by".to_owned(), by.to_owned()),
             ("limit".to_owned(), "10".to_owned()),
         ]);
-        for _ in 0..filters.dimensions() {
-            let dimension = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
-            pairs.push(self.filter_on(dimension));
-        }
+        self.draw_filters(&mut dimensions, filters, &mut pairs);
         Request {
             path: "/v1/top".to_owned(),
             cookie: None,
@@ -283,6 +277,20 @@ impl RequestMix {
             ),
             ("action".to_owned(), action.as_str().to_owned()),
         ]
+    }
+
+    /// `filters`' number of filters, each on a distinct dimension drawn from (and taken
+    /// out of) `dimensions`, appended to `pairs`.
+    fn draw_filters(
+        &mut self,
+        dimensions: &mut Vec<u32>,
+        filters: SeriesFilters,
+        pairs: &mut Vec<(String, String)>,
+    ) {
+        for _ in 0..filters.dimensions() {
+            let dimension = dimensions.swap_remove(self.rng.random_range(0..dimensions.len()));
+            pairs.push(self.filter_on(dimension));
+        }
     }
 
     /// A filter on dimension `dimension` (0 origin, 1 brand, 2 category, 3 country, 4
