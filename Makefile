@@ -152,7 +152,7 @@ bench-burst: up
 bench-e2e: up
 	$(BENCH) e2e; status=$$?; $(BENCH) report; exit $$status
 
-# Days, not minutes (about 95 minutes on this machine kind: the day's load ~15, the
+# Days, not minutes (about 90 minutes on this machine kind: the day's load ~15, the
 # hold 30, three 15-minute retention windows, the final round and the write path's
 # floor): a day of tags loaded, then the contract's load through the front door, every
 # answer checked, recorded per minute; docs/soak.md and its plots docs/soak/*.png.
