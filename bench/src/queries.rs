@@ -524,6 +524,15 @@ mod tests {
         }
     }
 
+    /// The value of `request`'s query pair `key`.
+    fn pair(request: &Request, key: &str) -> Option<String> {
+        request
+            .pairs
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.clone())
+    }
+
     #[test]
     fn series_ranges_are_whole_hours_within_the_data() {
         let shape = shape();
@@ -533,14 +542,7 @@ mod tests {
                 let filters = SeriesFilters::ALL[mix.rng.random_range(0..3)];
                 let request = mix.series(hours, filters);
                 assert!(request.is_analytics());
-                let value = |key: &str| {
-                    request
-                        .pairs
-                        .iter()
-                        .find(|(name, _)| name == key)
-                        .map(|(_, value)| value.clone())
-                        .expect("a pair")
-                };
+                let value = |key: &str| pair(&request, key).expect("a pair");
                 let millis = |key: &str| {
                     chrono::NaiveDateTime::parse_from_str(&value(key), "%Y-%m-%dT%H:%M:%S")
                         .expect("a bucket time")
@@ -585,13 +587,7 @@ mod tests {
                 let request = mix.top(24, filters);
                 assert_eq!(request.path, "/v1/top");
                 assert!(request.is_analytics());
-                let value = |key: &str| {
-                    request
-                        .pairs
-                        .iter()
-                        .find(|(name, _)| name == key)
-                        .map(|(_, value)| value.clone())
-                };
+                let value = |key: &str| pair(&request, key);
                 let ranked = value("dimension").expect("a dimension");
                 assert!(DIMENSIONS.contains(&ranked.as_str()), "{ranked}");
                 assert!(matches!(
