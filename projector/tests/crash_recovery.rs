@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    aggregated_count, distinct_tags, eventually, expected_minutes, produce, stored_minutes,
+    aggregated_count, distinct_tags, eventually, expected_minutes, produce, projected,
+    stored_minutes,
 };
 use rand::Rng;
 use schemas::Action;
@@ -98,7 +99,7 @@ async fn sigkill_at_any_moment_counts_every_tag_exactly_once() {
 
     // The restarted instances catch up by themselves: no new group, no manual step.
     let caught_up = eventually(Duration::from_secs(120), || async {
-        distinct_tags(&clickhouse).await == u64::from(TAGS)
+        projected(&clickhouse, u64::from(TAGS)).await
     })
     .await;
     eprintln!(

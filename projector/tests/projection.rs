@@ -3,7 +3,7 @@
 mod common;
 
 use common::{
-    aggregated_count, distinct_tags, eventually, expected_minutes, produce, produce_raw,
+    aggregated_count, distinct_tags, eventually, expected_minutes, produce, produce_raw, projected,
     stored_minutes, stored_rows, tag, unmerged_database,
 };
 use projector::config::Config;
@@ -81,7 +81,7 @@ async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter()
 
     assert!(
         eventually(Duration::from_secs(60), || async {
-            distinct_tags(&clickhouse).await == 3000
+            projected(&clickhouse, 3000).await
         })
         .await,
         "not every tag was projected"
@@ -90,7 +90,7 @@ async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter()
     produce(&brokers, &topic, 3000..3100).await;
     assert!(
         eventually(Duration::from_secs(5), || async {
-            distinct_tags(&clickhouse).await == 3100
+            projected(&clickhouse, 3100).await
         })
         .await
     );
@@ -163,7 +163,7 @@ async fn a_restarted_projector_resumes_where_the_batch_log_says_whatever_the_bro
     let first = start_projector(&topic, &clickhouse).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
-            distinct_tags(&clickhouse).await == 500
+            projected(&clickhouse, 500).await
         })
         .await
     );
@@ -176,7 +176,7 @@ async fn a_restarted_projector_resumes_where_the_batch_log_says_whatever_the_bro
     let second = start_projector(&topic, &clickhouse).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
-            distinct_tags(&clickhouse).await == 800
+            projected(&clickhouse, 800).await
         })
         .await
     );
@@ -194,11 +194,12 @@ async fn a_restarted_projector_resumes_where_the_batch_log_says_whatever_the_bro
     let third = start_projector(&topic, &clickhouse).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
-            distinct_tags(&clickhouse).await == 900
+            projected(&clickhouse, 900).await
         })
         .await,
         "tags after the broker's committed offsets were skipped"
     );
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(aggregated_count(&clickhouse).await, 900);
     assert_eq!(stored_rows(&clickhouse).await, 900);
     third.stop().await;
@@ -322,7 +323,7 @@ async fn a_senders_retry_of_the_same_tag_is_counted_once_across_a_restart() {
     let running = start_projector(&topic, &clickhouse).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
-            distinct_tags(&clickhouse).await == 100
+            projected(&clickhouse, 100).await
         })
         .await
     );
@@ -334,7 +335,7 @@ async fn a_senders_retry_of_the_same_tag_is_counted_once_across_a_restart() {
     let running = start_projector(&topic, &clickhouse).await;
     assert!(
         eventually(Duration::from_secs(60), || async {
-            distinct_tags(&clickhouse).await == 110
+            projected(&clickhouse, 110).await
         })
         .await
     );
@@ -400,7 +401,7 @@ async fn a_schema_registry_outage_is_waited_out_never_dead_lettered() {
     down.store(false, Ordering::SeqCst);
     assert!(
         eventually(Duration::from_secs(60), || async {
-            distinct_tags(&clickhouse).await == 300
+            projected(&clickhouse, 300).await
         })
         .await,
         "the projector did not recover when the registry came back"

@@ -196,6 +196,14 @@ pub async fn aggregated_count(settings: &ClickHouseSettings) -> u64 {
         .expect("count readable")
 }
 
+/// Whether `tags` distinct tags are stored *and* counted. One insert commits
+/// `user_tags`' part a moment before its views' parts, so a reader can see a batch's
+/// tags before their counts: waiting on [`distinct_tags`] alone and then reading the
+/// aggregates races that moment. Counting *more* than `tags` is for the caller to judge.
+pub async fn projected(settings: &ClickHouseSettings, tags: u64) -> bool {
+    distinct_tags(settings).await == tags && aggregated_count(settings).await >= tags
+}
+
 /// Polls `check` until it is true or `timeout` passes.
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where
