@@ -173,8 +173,8 @@ pub struct LoggedQueries {
 /// Which logged queries to summarise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryKind {
-    /// Profile reads (`FROM user_tags WHERE cookie = ...`, or `WHERE (cookie = ...) OR
-    /// ...` when read-api batches several).
+    /// Profile reads (`FROM user_tags WHERE cookie = ...`, or `WHERE cookie IN ...` when
+    /// read-api batches several).
     Profiles,
     /// Aggregates and series reads (`FROM minute_aggregates`, the cube, or `FROM
     /// minute_dimension_totals`, its one-dimension rollup).
@@ -182,10 +182,11 @@ pub enum QueryKind {
 }
 
 impl QueryKind {
+    /// A regular expression (`match`) that the kind's logged queries match.
     fn pattern(self) -> &'static str {
         match self {
-            Self::Profiles => "%FROM user_tags%WHERE%cookie = %",
-            Self::Aggregates => "%FROM minute_%",
+            Self::Profiles => "FROM user_tags\\s+WHERE\\s+cookie (=|IN) ",
+            Self::Aggregates => "FROM minute_",
         }
     }
 }
@@ -223,7 +224,7 @@ pub async fn logged_queries(
                toFloat64(quantileExact(0.5)(memory_usage)) AS memory_p50_bytes \
              FROM system.query_log \
              WHERE type = 'QueryFinish' AND current_database = ? AND query_kind = 'Select' \
-               AND event_time >= toDateTime(?) AND event_time <= toDateTime(?) AND query LIKE ?",
+               AND event_time >= toDateTime(?) AND event_time <= toDateTime(?) AND match(query, ?)",
         )
         .bind(database)
         .bind(from)
@@ -291,7 +292,7 @@ pub async fn cpu_by_work(
             "SELECT multiIf( \
                  query_kind NOT IN ('Create', 'Drop') AND (positionCaseInsensitive(query, 'trim_') > 0 OR position(query, 'APPLY PATCHES') > 0), 'trimmer', \
                  query_kind = 'Insert' AND startsWith(replaceAll(query, '`', ''), 'INSERT INTO user_tags'), 'projector batches (views included)', \
-                 query_kind = 'Select' AND match(query, 'FROM user_tags\\\\s+WHERE.*cookie = '), 'profile reads', \
+                 query_kind = 'Select' AND match(query, 'FROM user_tags\\\\s+WHERE\\\\s+cookie (=|IN) '), 'profile reads', \
                  query_kind = 'Select' AND position(query, 'FROM minute_') > 0, 'aggregates reads', \
                  'other (offsets, monitoring)') AS work, \
                count() AS queries, \

@@ -3,7 +3,7 @@
 //! as read-api sends them, each counted under its own work in a fresh database.
 
 use bench::database::{cpu_by_work, server_now};
-use read_model::queries::{newest_rows_of_cookies, MINUTE_TOTALS};
+use read_model::queries::{MINUTE_TOTALS, NEWEST_ROWS_OF_COOKIES};
 use read_model::rows::CookieProfileRow;
 use read_model::UserTagRow;
 
@@ -47,10 +47,12 @@ async fn each_query_is_counted_under_its_work() {
         .expect("row written");
     insert.end().await.expect("batch inserted");
     let profile: Vec<CookieProfileRow> = client
-        .query(&newest_rows_of_cookies(1))
-        .bind("c")
-        .bind(0_i64)
-        .bind(i64::MAX)
+        .query(NEWEST_ROWS_OF_COOKIES)
+        .bind(vec!["c"])
+        .bind(vec!["c"])
+        .bind(vec![0_i64])
+        .bind(vec!["c"])
+        .bind(vec![i64::MAX])
         .bind(10_u32)
         .fetch_all()
         .await

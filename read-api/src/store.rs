@@ -6,8 +6,8 @@ use crate::params::{AggregatesQuery, TimeRange};
 use clickhouse::{Client, Row};
 use read_model::profile::{newest_distinct, split_by_action, DUPLICATE_MARGIN};
 use read_model::queries::{
-    newest_rows_of_cookies, MINUTE_TOTALS, NEWEST_DISTINCT_OF_ACTION, NEWEST_ROWS,
-    NEWEST_ROWS_OF_ACTION,
+    MINUTE_TOTALS, NEWEST_DISTINCT_OF_ACTION, NEWEST_ROWS, NEWEST_ROWS_OF_ACTION,
+    NEWEST_ROWS_OF_COOKIES,
 };
 use read_model::{CookieProfileRow, Profile, ProfileRow, RowError};
 use schemas::{Action, MAX_FIELD_BYTES};
@@ -147,14 +147,21 @@ impl Store {
         let client = self.profile_client();
         let mut by_cookie: HashMap<String, Vec<ProfileRow>> = HashMap::new();
         if !asked.is_empty() {
-            let mut query = client.query(&newest_rows_of_cookies(asked.len()));
-            for profile_read in &asked {
-                query = query
-                    .bind(profile_read.cookie.as_str())
-                    .bind(profile_read.range.from().millis())
-                    .bind(profile_read.range.to().millis());
-            }
-            for row in query.bind(read).fetch_all::<CookieProfileRow>().await? {
+            let cookies: Vec<&str> = asked.iter().map(|read| read.cookie.as_str()).collect();
+            let froms: Vec<i64> = asked
+                .iter()
+                .map(|read| read.range.from().millis())
+                .collect();
+            let tos: Vec<i64> = asked.iter().map(|read| read.range.to().millis()).collect();
+            let query = client
+                .query(NEWEST_ROWS_OF_COOKIES)
+                .bind(&cookies)
+                .bind(&cookies)
+                .bind(&froms)
+                .bind(&cookies)
+                .bind(&tos)
+                .bind(read);
+            for row in query.fetch_all::<CookieProfileRow>().await? {
                 let (cookie, row) = row.into_profile_row();
                 by_cookie.entry(cookie).or_default().push(row);
             }
