@@ -15,10 +15,14 @@
 //! at once when it does not. A request whose caller left, or that can no longer be
 //! answered in time even if its batch started now, is dropped from the queue unread and
 //! answered 503 then, not at its deadline; a batch still running at the last of its
-//! requests' deadlines is dropped, and ClickHouse cancels it.
+//! requests' deadlines is dropped, and ClickHouse cancels it. While the queue stands
+//! (every request waiting, a sustained overload: [`crate::standing_queue`]) admission
+//! keeps it shorter, so that what it admits ends in time and the excess is refused at
+//! once.
 
 use crate::batch_cost::{BatchCost, Queue};
 use crate::gate::GateError;
+use crate::standing_queue::StandingQueue;
 use crate::store::{ProfileRead, Store, StoreError};
 use read_model::Profile;
 use std::collections::{HashSet, VecDeque};
@@ -33,8 +37,15 @@ type Reply = Result<Profile, GateError<StoreError>>;
 
 struct Waiting {
     read: ProfileRead,
+    queued_at: Instant,
     until: Instant,
     reply: oneshot::Sender<Reply>,
+}
+
+/// The requests waiting for a batch, and whether they form a standing queue.
+struct Pending {
+    waiting: VecDeque<Waiting>,
+    standing: StandingQueue,
 }
 
 struct Shared {
@@ -42,7 +53,7 @@ struct Shared {
     slots: Arc<Semaphore>,
     capacity: usize,
     max_batch: usize,
-    queue: Mutex<VecDeque<Waiting>>,
+    queue: Mutex<Pending>,
     cost: BatchCost,
     /// Reads in the batches running now.
     running_reads: AtomicUsize,
@@ -64,7 +75,10 @@ impl ProfileBatcher {
                 slots: Arc::new(Semaphore::new(capacity)),
                 capacity,
                 max_batch: max_batch.max(1),
-                queue: Mutex::new(VecDeque::new()),
+                queue: Mutex::new(Pending {
+                    waiting: VecDeque::new(),
+                    standing: StandingQueue::new(Instant::now()),
+                }),
                 cost: BatchCost::default(),
                 running_reads: AtomicUsize::new(0),
             }),
@@ -79,16 +93,18 @@ impl ProfileBatcher {
     /// `read`'s profile within `deadline`, or a refusal at once when it cannot be had in
     /// time.
     pub async fn read(&self, read: ProfileRead, deadline: Duration) -> Reply {
-        let until = Instant::now() + deadline;
+        let queued_at = Instant::now();
+        let until = queued_at + deadline;
         let (sender, receiver) = oneshot::channel();
         {
             let mut queue = lock(&self.shared.queue);
             let at = Queue {
-                ahead: queue.len(),
+                ahead: queue.waiting.len(),
                 running: self.shared.capacity - self.shared.slots.available_permits(),
                 running_reads: self.shared.running_reads.load(Ordering::Relaxed),
                 slots: self.shared.capacity,
                 max_batch: self.shared.max_batch,
+                standing: queue.standing.is_standing(),
             };
             if let Err(expected) = self.shared.cost.admits(at, deadline) {
                 metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
@@ -99,8 +115,9 @@ impl ProfileBatcher {
                     deadline,
                 });
             }
-            queue.push_back(Waiting {
+            queue.waiting.push_back(Waiting {
                 read,
+                queued_at,
                 until,
                 reply: sender,
             });
@@ -134,7 +151,7 @@ async fn serve(shared: Arc<Shared>, mut slot: OwnedSemaphorePermit) {
             drop(slot);
             // A request may have queued after the queue was found empty and before the
             // slot was released, and found no slot free: look once more.
-            if lock(&shared.queue).is_empty() {
+            if lock(&shared.queue).waiting.is_empty() {
                 return;
             }
             match Arc::clone(&shared.slots).try_acquire_owned() {
@@ -151,16 +168,21 @@ async fn serve(shared: Arc<Shared>, mut slot: OwnedSemaphorePermit) {
 
 /// Up to `max_batch` waiting requests of distinct cookies, oldest first; requests whose
 /// caller left, or whose deadline comes before a batch of this size would end, are
-/// dropped (their callers answer 503 at once).
+/// dropped (their callers answer 503 at once). Their waits tell whether the queue
+/// stands.
 fn take_batch(shared: &Shared) -> Vec<Waiting> {
     let now = Instant::now();
     let mut queue = lock(&shared.queue);
-    let size = queue.len().min(shared.max_batch);
+    if queue.waiting.is_empty() {
+        queue.standing.drained(now);
+        return Vec::new();
+    }
+    let size = queue.waiting.len().min(shared.max_batch);
     let ends = now + shared.cost.estimate(size);
     let mut batch = Vec::new();
     let mut cookies = HashSet::new();
-    let mut kept = VecDeque::with_capacity(queue.len());
-    while let Some(waiting) = queue.pop_front() {
+    let mut kept = VecDeque::with_capacity(queue.waiting.len());
+    while let Some(waiting) = queue.waiting.pop_front() {
         if waiting.reply.is_closed() {
             continue;
         }
@@ -171,12 +193,14 @@ fn take_batch(shared: &Shared) -> Vec<Waiting> {
             continue;
         }
         if batch.len() < shared.max_batch && cookies.insert(waiting.read.cookie.clone()) {
+            let wait = now.saturating_duration_since(waiting.queued_at);
+            queue.standing.served(wait, now);
             batch.push(waiting);
         } else {
             kept.push_back(waiting);
         }
     }
-    *queue = kept;
+    queue.waiting = kept;
     batch
 }
 

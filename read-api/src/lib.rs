@@ -20,6 +20,7 @@
 //! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
 //! - [`batcher`]: profile reads, batched into one query when requests pile up;
 //! - [`batch_cost`]: what a batch of profile reads costs, and the batcher's admission;
+//! - [`standing_queue`]: whether the profile queue is a passing burst or a standing queue;
 //! - [`answers`]: the answers' shapes;
 //! - [`routes`]: the HTTP handlers;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
@@ -40,5 +41,6 @@ pub mod extract;
 pub mod gate;
 pub mod params;
 pub mod routes;
+pub mod standing_queue;
 pub mod startup;
 pub mod store;
