@@ -223,10 +223,14 @@ pub fn render(results: &BurstResults) -> String {
         info.machine.cores
     );
     text += "Issue 13, item 4 (\"Overload done right\"): a burst that fits the deadline is served, not shed; \
-             read-api queues a request while the wait it can expect (the rounds of work queued ahead of it \
-             times the recent time of one) fits its deadline, and refuses it at once (503) when it does not \
-             (`read-api/src/gate.rs`); profile reads that pile up are read together, up to 32 cookies a \
-             query (`read-api/src/batcher.rs`). Targets: 200 profile queries fired at once on an idle stack \
+             read-api queues a profile request while the wait it can expect (the batches queued ahead of it \
+             and its own, each priced by the recent cost per query and per read) fits 90% of its deadline, \
+             and refuses it at once (503) when it does not (`read-api/src/batch_cost.rs`); profile reads \
+             that pile up are read together, up to 32 cookies a query (`read-api/src/batcher.rs`). A queue \
+             that stands (even its least wait over 100 ms above 5 ms, as in CoDel: a sustained overload, \
+             not a burst passing through) is admitted to 40% of the deadline until it drains \
+             (`read-api/src/standing_queue.rs`): it serves no more for being long, and what it admits \
+             then ends in time. Targets: 200 profile queries fired at once on an idle stack \
              all answered 200 within 200 ms; at twice the sustained capacity, fast 503s for the excess and \
              full recovery after.\n\n";
     text += &format!(
@@ -358,8 +362,9 @@ pub fn render(results: &BurstResults) -> String {
          (answer without the profile, try again). read-api decides at arrival from the queue's length, \
          so a 503 costs little more than the trip through the front door; a quarter of the deadline \
          leaves the caller three quarters of it and room for the load generator sharing the cores. A \
-         request admitted and then cut at read-api's own deadline (150 ms) is answered 503 too, but \
-         slowly: those are what the p99 catches.\n\n",
+         request admitted and then cut at read-api's own deadline (150 ms), or dropped from the queue \
+         when its batch could no longer end in time, is answered 503 too, but slowly: those are what \
+         the p99 catches.\n\n",
         ms(SHED_P99_LIMIT_MS)
     );
     let mut table = Table::new(&[
