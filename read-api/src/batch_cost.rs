@@ -179,6 +179,15 @@ mod tests {
         }
     }
 
+    /// Estimates taught by lone reads of 5 ms only.
+    fn after_lone_reads() -> BatchCost {
+        let cost = BatchCost::default();
+        for _ in 0..200 {
+            cost.record(1, Duration::from_millis(5));
+        }
+        cost
+    }
+
     #[test]
     fn lone_reads_and_full_batches_teach_their_own_part() {
         let cost = BatchCost::default();
@@ -196,10 +205,7 @@ mod tests {
     fn a_burst_at_an_idle_reader_is_judged_by_full_batches_not_lone_reads() {
         // Lone reads only so far (5 ms each); then 200 requests at once, 2 slots of 32:
         // the 200th waits for three rounds of 32-read batches and its own of 8, 90 ms.
-        let cost = BatchCost::default();
-        for _ in 0..200 {
-            cost.record(1, Duration::from_millis(5));
-        }
+        let cost = after_lone_reads();
         let last = cost.expected(queue(199));
         assert!(last > Duration::from_millis(85), "{last:?}");
         let deadline = Duration::from_millis(150);
@@ -211,10 +217,7 @@ mod tests {
 
     #[test]
     fn a_standing_queue_is_kept_short() {
-        let cost = BatchCost::default();
-        for _ in 0..200 {
-            cost.record(1, Duration::from_millis(5));
-        }
+        let cost = after_lone_reads();
         let deadline = Duration::from_millis(150);
         let standing = |ahead| Queue {
             standing: true,
