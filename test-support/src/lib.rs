@@ -60,6 +60,22 @@ pub fn clickhouse_settings(database: &str) -> ClickHouseSettings {
     }
 }
 
+/// Polls `check` until it is true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
 /// A fresh database with every migration applied. The first call of a test process
 /// also drops the test databases of earlier runs ([`sweep_old_test_databases`]).
 pub async fn migrated_database(prefix: &str) -> ClickHouseSettings {

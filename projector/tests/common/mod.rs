@@ -8,7 +8,9 @@ use rdkafka::util::Timeout;
 use schemas::{Action, UserTag};
 use service_kit::settings::ClickHouseSettings;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use test_support::eventually;
 
 /// Event time of tag 0: 2026-03-01T12:00:00Z.
 pub const START_MS: i64 = 1_772_366_400_000;
@@ -202,20 +204,4 @@ pub async fn aggregated_count(settings: &ClickHouseSettings) -> u64 {
 /// aggregates races that moment. Counting *more* than `tags` is for the caller to judge.
 pub async fn projected(settings: &ClickHouseSettings, tags: u64) -> bool {
     distinct_tags(settings).await == tags && aggregated_count(settings).await >= tags
-}
-
-/// Polls `check` until it is true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
 }

@@ -431,29 +431,12 @@ async fn reads_of_one_dimension_at_most_come_from_the_rollup_with_exact_totals()
     // Every read above touched the rollup, none the cube. A query's log entry may land a
     // moment after its answer reached read-api: read the log until all nine are in.
     let client = service_kit::clickhouse::client(&database);
-    let mut counts = (0, 0);
-    for _ in 0..50 {
-        client
-            .query("SYSTEM FLUSH LOGS")
-            .execute()
-            .await
-            .expect("logs flushed");
-        counts = client
-            .query(
-                "SELECT countIf(has(tables, currentDatabase() || '.minute_dimension_totals')), \
-                        countIf(has(tables, currentDatabase() || '.minute_aggregates')) \
-                 FROM system.query_log WHERE type = 'QueryFinish' AND query_kind = 'Select' \
-                 AND current_database = currentDatabase()",
-            )
-            .fetch_one::<(u64, u64)>()
-            .await
-            .expect("query log read");
-        if counts.0 + counts.1 >= 9 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let (rollup, cube) = counts;
+    test_support::eventually(Duration::from_secs(5), || async {
+        let (rollup, cube) = logged_reads(&client).await;
+        rollup + cube >= 9
+    })
+    .await;
+    let (rollup, cube) = logged_reads(&client).await;
     assert_eq!(
         (rollup, cube),
         (9, 0),
@@ -470,6 +453,25 @@ async fn reads_of_one_dimension_at_most_come_from_the_rollup_with_exact_totals()
 const DAY_OF_VIEWS: u64 = 120_000;
 
 /// The totals per hour of [`DAY_OF_VIEWS`]'s tags that `keep` keeps.
+/// This test database's logged reads of the rollup and of the cube (logs flushed first).
+async fn logged_reads(client: &clickhouse::Client) -> (u64, u64) {
+    client
+        .query("SYSTEM FLUSH LOGS")
+        .execute()
+        .await
+        .expect("logs flushed");
+    client
+        .query(
+            "SELECT countIf(has(tables, currentDatabase() || '.minute_dimension_totals')), \
+                    countIf(has(tables, currentDatabase() || '.minute_aggregates')) \
+             FROM system.query_log WHERE type = 'QueryFinish' AND query_kind = 'Select' \
+             AND current_database = currentDatabase()",
+        )
+        .fetch_one()
+        .await
+        .expect("query log read")
+}
+
 fn expected_hours_of_day(keep: impl Fn(u64) -> bool) -> Vec<(u64, i64)> {
     let mut hours = vec![(0_u64, 0_i64); 24];
     for n in (0..DAY_OF_VIEWS).filter(|n| keep(*n)) {
