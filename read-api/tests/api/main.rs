@@ -7,6 +7,7 @@ mod common;
 
 mod aggregates;
 mod analytics;
+mod cancellation;
 mod console;
 mod debug_mode;
 mod hostile;
