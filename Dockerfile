@@ -1,6 +1,8 @@
 # Multi-stage build of every Allezon binary (write-api, read-api, projector, migrate).
 # One image, several commands: docker-compose picks the binary per service.
-FROM rust:1.85-bookworm AS build
+# The toolchain of rust-toolchain.toml (which .dockerignore leaves out, so rustup in the
+# image neither downloads it again nor adds components a build does not need): change both.
+FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 # librdkafka is built from source (vendored, static): it needs only these.
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential zlib1g-dev pkg-config \

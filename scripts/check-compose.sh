@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Validates docker-compose.yml and the cluster override deploy/compose/cluster.yml
+# Validates docker-compose.yml and the cluster override deploy/compose/cluster.yml,
+# checks that the Dockerfile builds with the Rust of rust-toolchain.toml
 # (no Docker engine runs here, but `docker-compose config` parses and resolves them)
 # and checks that every service the README's production section and
 # docs/operations.md rely on is defined, and that the files they mount exist.
@@ -32,3 +33,10 @@ for file in keeper.xml cluster.xml replica-1.xml replica-2.xml users.xml; do
         || die "deploy/compose/clickhouse-cluster/$file is missing or not valid XML"
 done
 log "deploy/compose/cluster.yml valid: keeper and two ClickHouse replicas"
+
+# The image builds with the toolchain the repository pins (rust-toolchain.toml).
+pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+[[ -n "$pinned" ]] || die "rust-toolchain.toml names no channel"
+grep -q "^FROM rust:$pinned-" Dockerfile \
+    || die "Dockerfile builds with another Rust than rust-toolchain.toml's $pinned"
+log "Dockerfile builds with Rust $pinned, as rust-toolchain.toml pins"

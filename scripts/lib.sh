@@ -52,6 +52,10 @@ case ":$PATH:" in
     *":$HOME/.cargo/bin:"*) ;;
     *) [[ -d "$HOME/.cargo/bin" ]] && PATH="$PATH:$HOME/.cargo/bin" ;;
 esac
+# Node.js from scripts/install.sh, on a machine that had none recent enough.
+if [[ -d "$STACK/node/bin" ]]; then
+    PATH="$STACK/node/bin:$PATH"
+fi
 export PATH
 
 log() { printf '[stack] %s\n' "$*" >&2; }

@@ -2,17 +2,23 @@
 //!
 //! Migrations are the files `NNNN_name.sql` beside this crate, one statement each
 //! (so no SQL splitting is needed), applied in version order. Each applied version is
-//! recorded in `schema_migrations`; re-running applies only what is new. A failing
-//! migration stops the run with the file name and ClickHouse's message.
+//! recorded in `schema_migrations` with its file's checksum; re-running applies only
+//! what is new, and refuses to run at all when a recorded migration's file was edited
+//! since ([`ledger`]: an applied migration is frozen). A failing migration stops the
+//! run with the file name and ClickHouse's message.
 //! On a single server, unqualified table names resolve to the configured database.
 //!
 //! The same files serve a single server and a cluster: [`template`] explains the
 //! `{{...}}` placeholders that name what a migration creates, and how they render for
 //! each [`Target`]. On a single server the files run exactly as written.
 //!
-//! Layout: this file discovers and applies migrations; [`template`] renders them;
-//! `src/main.rs` is the `migrate` binary.
+//! Layout: this file discovers and applies migrations; [`ledger`] records them and
+//! checks what was recorded; [`template`] renders them; `src/main.rs` is the `migrate`
+//! binary. `released.sha256` beside the files lists the released ones (merged into
+//! main) with their checksums, in `sha256sum` format; the tests hold every listed file
+//! to its checksum and upgrade a database made by that set to the current one.
 
+pub mod ledger;
 pub mod retention;
 pub mod template;
 
@@ -31,6 +37,8 @@ pub struct Migration {
     pub file_name: String,
     /// The statement as written, placeholders included (see [`template`]).
     pub sql: String,
+    /// The file's [`ledger::checksum`].
+    pub checksum: String,
 }
 
 /// Why migrations could not be applied.
@@ -72,6 +80,52 @@ pub enum MigrationError {
     /// On a cluster the database name appears unquoted in paths and engine arguments.
     #[error("database name {0:?} cannot be used on a cluster: expected letters, digits and '_'")]
     ClusterDatabaseName(String),
+    /// A recorded migration's file changed after the database applied it.
+    #[error(
+        "migration {file_name} was edited after database {database} applied it (checksum recorded {recorded}, file now {current}): \
+         an applied migration is frozen, so restore the file and put the change in a new migration; \
+         a database made by other files is rebuilt (docs/operations.md, \"Migrations are frozen\")"
+    )]
+    Edited {
+        /// The database.
+        database: String,
+        /// The file.
+        file_name: String,
+        /// The checksum the database recorded.
+        recorded: String,
+        /// The file's checksum now.
+        current: String,
+    },
+    /// A recorded migration's version now has a file of another name.
+    #[error(
+        "migration {version} was applied to database {database} as {recorded}, but its file is now {file_name}: \
+         an applied migration is frozen, so restore its name (docs/operations.md, \"Migrations are frozen\")"
+    )]
+    Renamed {
+        /// The database.
+        database: String,
+        /// The version.
+        version: u32,
+        /// The file name the database recorded.
+        recorded: String,
+        /// The file's name now.
+        file_name: String,
+    },
+    /// Versions recorded before the ledger kept checksums: nothing says which files made
+    /// them.
+    #[error(
+        "database {database} recorded {} migrations without a checksum, before migrate kept them ({}): \
+         nothing says these files made it; rebuild it, or, if these very files made it, \
+         record their checksums once with `migrate --accept-unverified` (docs/operations.md, \"Migrations are frozen\")",
+        file_names.len(),
+        file_names.join(", ")
+    )]
+    Unverified {
+        /// The database.
+        database: String,
+        /// The files of the unverified versions, in version order.
+        file_names: Vec<String>,
+    },
     /// The bookkeeping queries failed (ClickHouse unreachable, for instance).
     #[error("clickhouse")]
     ClickHouse(#[from] clickhouse::error::Error),
@@ -119,11 +173,15 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
             .split_once('_')
             .and_then(|(prefix, _)| prefix.parse::<u32>().ok())
             .ok_or_else(|| MigrationError::BadFileName(file_name.clone()))?;
-        let sql = std::fs::read_to_string(&path).map_err(read_dir_error)?;
+        let bytes = std::fs::read(&path).map_err(read_dir_error)?;
+        let sql = String::from_utf8(bytes.clone()).map_err(|error| {
+            read_dir_error(std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+        })?;
         migrations.push(Migration {
             version,
             file_name,
             sql: sql.trim().trim_end_matches(';').to_owned(),
+            checksum: ledger::checksum(&bytes),
         });
     }
     migrations.sort_by_key(|migration| migration.version);
@@ -148,7 +206,9 @@ pub fn check_database(target: &Target, database: &str) -> Result<(), MigrationEr
 }
 
 /// Creates `database` if needed and applies the migrations of `dir` not yet recorded there,
-/// on a single server. Returns the file names applied by this run.
+/// on a single server. Returns the file names applied by this run. Refuses to apply
+/// anything when a recorded migration's file changed since, or when versions were
+/// recorded without a checksum ([`ledger`]).
 pub async fn apply(
     server: &Client,
     database: &str,
@@ -170,49 +230,15 @@ pub async fn apply_to(
 ) -> Result<Vec<String>, MigrationError> {
     let migrations = discover(dir)?;
     let client = server.clone().with_database(database);
-    match target {
-        Target::SingleNode => {
-            server
-                .query("CREATE DATABASE IF NOT EXISTS ?")
-                .bind(Identifier(database))
-                .execute()
-                .await?;
-            client
-                .query(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, file_name String, applied_at DateTime DEFAULT now()) \
-                     ENGINE = MergeTree ORDER BY version",
-                )
-                .execute()
-                .await?;
-        }
-        Target::Cluster(cluster) => {
-            check_database(target, database)?;
-            server
-                .query(&format!(
-                    "CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}"
-                ))
-                .execute()
-                .await?;
-            // One replicated log of applied versions for the whole cluster: the path has
-            // no {shard}, so each server needs a replica name unique across the cluster.
-            client
-                .query(&format!(
-                    "CREATE TABLE IF NOT EXISTS {database}.schema_migrations ON CLUSTER {cluster} \
-                     (version UInt32, file_name String, applied_at DateTime DEFAULT now()) \
-                     ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{{shard}}-{{replica}}') \
-                     ORDER BY version"
-                ))
-                .execute()
-                .await?;
-        }
+    prepare_ledger(server, database, target).await?;
+    let recorded: Vec<ledger::Recorded> = client.query(ledger::READ).fetch_all().await?;
+    let verified = ledger::verify(database, &migrations, &recorded)?;
+    if !verified.unverified.is_empty() {
+        return Err(ledger::unverified_error(database, &verified.unverified));
     }
-    let applied: Vec<u32> = client
-        .query("SELECT version FROM schema_migrations")
-        .fetch_all()
-        .await?;
     let pending = migrations
         .into_iter()
-        .filter(|migration| !applied.contains(&migration.version))
+        .filter(|migration| !verified.applied.contains(&migration.version))
         .map(|migration| {
             let statements = migration.statements(target, database)?;
             Ok((migration, statements))
@@ -232,14 +258,111 @@ pub async fn apply_to(
                 })?;
         }
         client
-            .query("INSERT INTO schema_migrations (version, file_name) VALUES (?, ?)")
+            .query(ledger::RECORD)
             .bind(migration.version)
             .bind(&migration.file_name)
+            .bind(&migration.checksum)
             .execute()
             .await?;
         newly_applied.push(migration.file_name);
     }
     Ok(newly_applied)
+}
+
+/// Records the checksums of the files of `dir` for the versions `database` recorded
+/// without one (applied before the ledger kept checksums), so that [`apply_to`] takes
+/// them as applied by these files from now on. An operator's decision, made once per
+/// database: only for a database known to have been made by these very files. Still
+/// refuses a migration recorded with another checksum or name. Returns the file names
+/// whose checksums were recorded.
+pub async fn accept_unverified(
+    server: &Client,
+    database: &str,
+    dir: &Path,
+    target: &Target,
+) -> Result<Vec<String>, MigrationError> {
+    let migrations = discover(dir)?;
+    let client = server.clone().with_database(database);
+    prepare_ledger(server, database, target).await?;
+    let recorded: Vec<ledger::Recorded> = client.query(ledger::READ).fetch_all().await?;
+    let verified = ledger::verify(database, &migrations, &recorded)?;
+    let mut accepted = Vec::new();
+    for (version, file_name) in verified.unverified {
+        let Some(migration) = migrations
+            .iter()
+            .find(|migration| migration.version == version)
+        else {
+            continue;
+        };
+        tracing::warn!(file = %file_name, database, checksum = %migration.checksum, "recording the checksum of a migration applied before checksums were kept, as told");
+        client
+            .query(ledger::ACCEPT)
+            .bind(&migration.checksum)
+            .bind(version)
+            .execute()
+            .await?;
+        accepted.push(file_name);
+    }
+    Ok(accepted)
+}
+
+/// Creates `database` and its ledger if needed, and gives a ledger made before
+/// checksums were kept its checksum column.
+async fn prepare_ledger(
+    server: &Client,
+    database: &str,
+    target: &Target,
+) -> Result<(), MigrationError> {
+    let client = server.clone().with_database(database);
+    match target {
+        Target::SingleNode => {
+            server
+                .query("CREATE DATABASE IF NOT EXISTS ?")
+                .bind(Identifier(database))
+                .execute()
+                .await?;
+            client
+                .query(&format!(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations {} ENGINE = MergeTree ORDER BY version",
+                    ledger::COLUMNS
+                ))
+                .execute()
+                .await?;
+            client
+                .query(&ledger::add_checksum_column("schema_migrations", ""))
+                .execute()
+                .await?;
+        }
+        Target::Cluster(cluster) => {
+            check_database(target, database)?;
+            server
+                .query(&format!(
+                    "CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}"
+                ))
+                .execute()
+                .await?;
+            // One replicated log of applied versions for the whole cluster: the path has
+            // no {shard}, so each server needs a replica name unique across the cluster.
+            client
+                .query(&format!(
+                    "CREATE TABLE IF NOT EXISTS {database}.schema_migrations ON CLUSTER {cluster} \
+                     {} \
+                     ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{{shard}}-{{replica}}') \
+                     ORDER BY version",
+                    ledger::COLUMNS
+                ))
+                .execute()
+                .await?;
+            client
+                .query(&ledger::add_checksum_column(
+                    &format!("{database}.schema_migrations"),
+                    &format!(" ON CLUSTER {cluster}"),
+                ))
+                .execute()
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! `migrate`: applies the ClickHouse migrations, then exits (non-zero on failure).
+//! `migrate`: applies the ClickHouse migrations, then exits (non-zero on failure, and
+//! before changing anything when a recorded migration's file was edited: see the
+//! library's `ledger` module).
 
 use clap::Parser;
 use migrations::{ClusterName, Target};
@@ -26,6 +28,12 @@ struct Cli {
     /// connecting to ClickHouse, then exit.
     #[arg(long)]
     print_sql: bool,
+    /// First record the files' checksums for the versions the database recorded without
+    /// one (migrated before checksums were kept), taking them as made by these files.
+    /// Only for a database known to have been made by these very files; a version
+    /// recorded with another checksum is still refused.
+    #[arg(long)]
+    accept_unverified: bool,
     #[command(flatten)]
     clickhouse: ClickHouseSettings,
     #[command(flatten)]
@@ -55,6 +63,11 @@ async fn main() -> ExitCode {
         aggregates_minutes: cli.aggregates_retention_minutes,
     };
     let outcome = async {
+        if cli.accept_unverified {
+            let accepted =
+                migrations::accept_unverified(&server, database, &cli.dir, &target).await?;
+            tracing::warn!(accepted = accepted.len(), files = %accepted.join(","), database = %database, "checksums recorded for migrations applied before checksums were kept");
+        }
         let applied = migrations::apply_to(&server, database, &cli.dir, &target).await?;
         let retention_changed =
             migrations::apply_retention(&server, database, &target, retention).await?;

@@ -1,15 +1,18 @@
 //! The runner against the real ClickHouse of the local stack (`make up`), and the
-//! cluster mode against a private two-shard cluster (`cluster`).
+//! cluster mode against a private two-shard cluster (`cluster`); the ledger's
+//! checksums (an edited migration refused by name, a database migrated before
+//! checksums refused until accepted) and the upgrade from the released migrations
+//! (`released.sha256`) to the current ones.
 
 mod cluster;
 
-use migrations::Target;
+use migrations::{MigrationError, Target};
 use read_model::queries::NEWEST_DISTINCT_OF_ACTION;
 use read_model::UserTagRow;
 use service_kit::settings::ClickHouseSettings;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The minute cube's projections (migrations 0012 and 0014), by name.
 const CUBE_PROJECTIONS: [&str; 6] = [
@@ -144,6 +147,277 @@ async fn a_failing_migration_names_its_file_and_stops() {
         applied,
         vec![1],
         "only the migration before the failure is recorded"
+    );
+}
+
+/// A folder of its own holding `files` (name, text).
+fn migrations_dir(files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_database("dir"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("write");
+    }
+    dir
+}
+
+/// The versions `database`'s ledger holds, with their checksums, in order.
+async fn ledger(server: &clickhouse::Client, database: &str) -> Vec<(u32, String, String)> {
+    server
+        .clone()
+        .with_database(database)
+        .query(
+            "SELECT version, file_name, checksum FROM schema_migrations ORDER BY version, checksum",
+        )
+        .fetch_all()
+        .await
+        .expect("ledger read")
+}
+
+async fn table_exists(server: &clickhouse::Client, database: &str, table: &str) -> bool {
+    server
+        .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
+        .bind(database)
+        .bind(table)
+        .fetch_one::<u64>()
+        .await
+        .expect("tables listed")
+        == 1
+}
+
+#[tokio::test]
+async fn an_edited_migration_stops_the_run_by_name_before_anything_is_applied() {
+    let first = "CREATE TABLE IF NOT EXISTS first (x UInt8) ENGINE = Memory";
+    let second = "-- the second table\nCREATE TABLE IF NOT EXISTS second (x UInt8) ENGINE = Memory";
+    let dir = migrations_dir(&[("0001_first.sql", first), ("0002_second.sql", second)]);
+    let database = unique_database("edited");
+    let server = service_kit::clickhouse::server_client(&settings(&database));
+    migrations::apply(&server, &database, &dir)
+        .await
+        .expect("applies");
+    let recorded = ledger(&server, &database).await;
+    let checksums: Vec<String> = recorded.iter().map(|row| row.2.clone()).collect();
+    assert_eq!(
+        checksums,
+        vec![
+            migrations::ledger::checksum(first.as_bytes()),
+            migrations::ledger::checksum(second.as_bytes())
+        ],
+        "each applied file's checksum is recorded"
+    );
+
+    // 0002 edited in place (a comment is an edit too), and a new 0003 beside it.
+    std::fs::write(
+        dir.join("0002_second.sql"),
+        second.replace("the second table", "the second table, edited"),
+    )
+    .expect("edit");
+    std::fs::write(
+        dir.join("0003_third.sql"),
+        "CREATE TABLE third (x UInt8) ENGINE = Memory",
+    )
+    .expect("write");
+    let error = migrations::apply(&server, &database, &dir)
+        .await
+        .expect_err("an edited migration must be refused");
+    let message = service_kit::error::chain(&error).to_string();
+    assert!(
+        matches!(&error, MigrationError::Edited { file_name, .. } if file_name == "0002_second.sql"),
+        "{message}"
+    );
+    assert!(message.contains("0002_second.sql"), "{message}");
+    assert!(
+        !table_exists(&server, &database, "third").await,
+        "a migration was applied beside the edited one"
+    );
+    assert_eq!(ledger(&server, &database).await, recorded);
+
+    // A file renamed is refused too; restored, the run goes on.
+    std::fs::write(dir.join("0002_second.sql"), second).expect("restore");
+    std::fs::rename(dir.join("0001_first.sql"), dir.join("0001_renamed.sql")).expect("rename");
+    let error = migrations::apply(&server, &database, &dir)
+        .await
+        .expect_err("a renamed migration must be refused");
+    assert!(
+        matches!(&error, MigrationError::Renamed { recorded, file_name, .. }
+            if recorded == "0001_first.sql" && file_name == "0001_renamed.sql"),
+        "{error}"
+    );
+    std::fs::rename(dir.join("0001_renamed.sql"), dir.join("0001_first.sql")).expect("rename");
+    let applied = migrations::apply(&server, &database, &dir)
+        .await
+        .expect("restored files apply");
+    assert_eq!(applied, vec!["0003_third.sql"]);
+}
+
+/// The released migrations (merged into main): `released.sha256`, in `sha256sum`
+/// format, in version order.
+fn released() -> Vec<(String, String)> {
+    let listing = std::fs::read_to_string(migrations::bundled_dir().join("released.sha256"))
+        .expect("released.sha256 readable");
+    listing
+        .lines()
+        .map(|line| {
+            let (checksum, file_name) = line
+                .split_once("  ")
+                .unwrap_or_else(|| panic!("not a sha256sum line: {line:?}"));
+            (checksum.to_owned(), file_name.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn released_migrations_are_frozen() {
+    let released = released();
+    let bundled = migrations::discover(&migrations::bundled_dir()).expect("readable");
+    assert!(!released.is_empty());
+    for (index, (checksum, file_name)) in released.iter().enumerate() {
+        let migration = bundled
+            .iter()
+            .find(|migration| &migration.file_name == file_name)
+            .unwrap_or_else(|| panic!("released migration {file_name} is gone"));
+        assert_eq!(
+            migration.version as usize,
+            index + 1,
+            "released.sha256 lists versions 1, 2, ... in order"
+        );
+        assert_eq!(
+            &migration.checksum, checksum,
+            "{file_name} was edited after its release: restore it and put the change in a new migration"
+        );
+    }
+}
+
+/// A database as the previous release's runner (3ea1401) left it after applying
+/// `files`: its ledger without checksums (`version`, `file_name`, `applied_at`), each
+/// file's statement run as written, one row per file.
+async fn migrated_by_the_previous_runner(
+    server: &clickhouse::Client,
+    database: &str,
+    files: &[migrations::Migration],
+) {
+    let client = server.clone().with_database(database);
+    server
+        .query("CREATE DATABASE IF NOT EXISTS ?")
+        .bind(clickhouse::sql::Identifier(database))
+        .execute()
+        .await
+        .expect("database created");
+    client
+        .query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, file_name String, applied_at DateTime DEFAULT now()) \
+             ENGINE = MergeTree ORDER BY version",
+        )
+        .execute()
+        .await
+        .expect("ledger created");
+    for migration in files {
+        for statement in migration
+            .statements(&Target::SingleNode, database)
+            .expect("renders")
+        {
+            client
+                .query(&statement)
+                .execute()
+                .await
+                .unwrap_or_else(|error| panic!("{}: {error}", migration.file_name));
+        }
+        client
+            .query("INSERT INTO schema_migrations (version, file_name) VALUES (?, ?)")
+            .bind(migration.version)
+            .bind(&migration.file_name)
+            .execute()
+            .await
+            .expect("recorded");
+    }
+}
+
+/// Every table and view of `database` as ClickHouse would create it again, the
+/// database's name taken out.
+async fn schema(server: &clickhouse::Client, database: &str) -> BTreeMap<String, String> {
+    server
+        .query("SELECT name, create_table_query FROM system.tables WHERE database = ?")
+        .bind(database)
+        .fetch_all::<(String, String)>()
+        .await
+        .expect("tables listed")
+        .into_iter()
+        .map(|(name, create)| (name, create.replace(database, "DATABASE")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_database_made_by_the_released_migrations_upgrades_to_the_current_schema() {
+    let bundled = migrations::discover(&migrations::bundled_dir()).expect("readable");
+    let released: Vec<migrations::Migration> = released()
+        .iter()
+        .map(|(_, file_name)| {
+            bundled
+                .iter()
+                .find(|migration| &migration.file_name == file_name)
+                .cloned()
+                .unwrap_or_else(|| panic!("released migration {file_name} is gone"))
+        })
+        .collect();
+    let upgraded = unique_database("upgraded");
+    let fresh = unique_database("fresh");
+    let server = service_kit::clickhouse::server_client(&settings(&upgraded));
+    migrated_by_the_previous_runner(&server, &upgraded, &released).await;
+
+    // Its ledger has no checksums: nothing says which text of each file made it, so the
+    // current runner refuses it, naming every file, and changes nothing.
+    let error = migrations::apply(&server, &upgraded, &migrations::bundled_dir())
+        .await
+        .expect_err("a ledger without checksums must be refused");
+    let released_names: Vec<String> = released
+        .iter()
+        .map(|migration| migration.file_name.clone())
+        .collect();
+    assert!(
+        matches!(&error, MigrationError::Unverified { file_names, .. } if *file_names == released_names),
+        "{error}"
+    );
+    // The operator knows these files made it: the checksums are recorded once, then the
+    // unreleased migrations are applied.
+    let accepted = migrations::accept_unverified(
+        &server,
+        &upgraded,
+        &migrations::bundled_dir(),
+        &Target::SingleNode,
+    )
+    .await
+    .expect("accepted");
+    assert_eq!(accepted, released_names);
+    let applied = migrations::apply(&server, &upgraded, &migrations::bundled_dir())
+        .await
+        .expect("upgrades");
+    let unreleased: Vec<String> = bundled
+        .iter()
+        .skip(released.len())
+        .map(|migration| migration.file_name.clone())
+        .collect();
+    assert_eq!(applied, unreleased);
+
+    migrations::apply(&server, &fresh, &migrations::bundled_dir())
+        .await
+        .expect("a fresh database migrates");
+    assert_eq!(
+        schema(&server, &upgraded).await,
+        schema(&server, &fresh).await,
+        "the upgraded database differs from a fresh one"
+    );
+    let verified = |rows: Vec<(u32, String, String)>| -> Vec<(u32, String, String)> {
+        rows.into_iter().filter(|row| !row.2.is_empty()).collect()
+    };
+    assert_eq!(
+        verified(ledger(&server, &upgraded).await),
+        verified(ledger(&server, &fresh).await),
+        "the upgraded ledger records other checksums than a fresh one"
+    );
+    assert!(
+        migrations::apply(&server, &upgraded, &migrations::bundled_dir())
+            .await
+            .expect("re-run")
+            .is_empty()
     );
 }
 

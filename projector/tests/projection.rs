@@ -3,8 +3,8 @@
 mod common;
 
 use common::{
-    aggregated_count, distinct_tags, eventually, expected_minutes, produce, produce_raw, projected,
-    stored_minutes, stored_rows, tag, unmerged_database,
+    aggregated_count, caught_up, distinct_tags, eventually, expected_minutes, produce, produce_raw,
+    projected, stored_minutes, stored_rows, tag, unmerged_database,
 };
 use projector::config::Config;
 use projector::startup::Application;
@@ -94,6 +94,15 @@ async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter()
         })
         .await
     );
+    assert!(
+        eventually(Duration::from_secs(60), || caught_up(
+            &clickhouse,
+            &brokers,
+            &topic
+        ))
+        .await,
+        "the batch log never settled at the end of the topic"
+    );
 
     assert_eq!(aggregated_count(&clickhouse).await, 3100);
     assert_eq!(
@@ -175,16 +184,24 @@ async fn a_restarted_projector_resumes_where_the_batch_log_says_whatever_the_bro
     produce(&brokers, &topic, 500..800).await;
     let second = start_projector(&topic, &clickhouse).await;
     assert!(
-        eventually(Duration::from_secs(60), || async {
-            projected(&clickhouse, 800).await
-        })
-        .await
+        eventually(Duration::from_secs(60), || caught_up(
+            &clickhouse,
+            &brokers,
+            &topic
+        ))
+        .await,
+        "the second projector never settled at the end of the topic"
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(distinct_tags(&clickhouse).await, 800);
     assert_eq!(
         aggregated_count(&clickhouse).await,
         800,
         "a tag was counted twice"
+    );
+    assert_eq!(
+        stored_rows(&clickhouse).await,
+        800,
+        "a tag was stored twice"
     );
     second.stop().await;
 
@@ -193,13 +210,19 @@ async fn a_restarted_projector_resumes_where_the_batch_log_says_whatever_the_bro
     produce(&brokers, &topic, 800..900).await;
     let third = start_projector(&topic, &clickhouse).await;
     assert!(
-        eventually(Duration::from_secs(60), || async {
-            projected(&clickhouse, 900).await
-        })
+        eventually(Duration::from_secs(60), || caught_up(
+            &clickhouse,
+            &brokers,
+            &topic
+        ))
         .await,
+        "the third projector never settled at the end of the topic"
+    );
+    assert_eq!(
+        distinct_tags(&clickhouse).await,
+        900,
         "tags after the broker's committed offsets were skipped"
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(aggregated_count(&clickhouse).await, 900);
     assert_eq!(stored_rows(&clickhouse).await, 900);
     third.stop().await;
@@ -282,13 +305,14 @@ async fn a_batch_half_inserted_when_the_projector_stops_is_completed_once_at_the
         .expect("fault removed");
     let running = start_projector(&topic, &clickhouse).await;
     assert!(
-        eventually(Duration::from_secs(60), || async {
-            aggregated_count(&clickhouse).await == 1000
-        })
+        eventually(Duration::from_secs(60), || caught_up(
+            &clickhouse,
+            &brokers,
+            &topic
+        ))
         .await,
-        "the half-inserted batch never reached the aggregates"
+        "the half-inserted batch was never completed"
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         stored_rows(&clickhouse).await,
         1000,
@@ -334,12 +358,15 @@ async fn a_senders_retry_of_the_same_tag_is_counted_once_across_a_restart() {
     produce(&brokers, &topic, 100..110).await;
     let running = start_projector(&topic, &clickhouse).await;
     assert!(
-        eventually(Duration::from_secs(60), || async {
-            projected(&clickhouse, 110).await
-        })
-        .await
+        eventually(Duration::from_secs(60), || caught_up(
+            &clickhouse,
+            &brokers,
+            &topic
+        ))
+        .await,
+        "the restarted projector never settled at the end of the topic"
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(distinct_tags(&clickhouse).await, 110);
     assert_eq!(
         aggregated_count(&clickhouse).await,
         110,

@@ -56,7 +56,13 @@ impl Application {
     /// `/ready` says when it is, and every query connects afresh.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let metrics = service_kit::metrics::install();
-        let store = Store::new(&config.clickhouse);
+        // Every query read-api sends only reads, and goes as a read-only request
+        // (`readonly=2`: settings may still be changed). ClickHouse cancels the query of a
+        // client that hung up (`cancel_http_readonly_queries_on_client_close`, which the
+        // stores set) only when the request is read-only, and the clickhouse crate POSTs
+        // every query, which is not: without this, a read dropped at its deadline or by
+        // its client ran on to its end (tests/api/cancellation.rs).
+        let store = Store::new(&config.clickhouse).with_setting("readonly", "2");
         let state = AppState {
             store: store.clone(),
             profile_deadline: config.query_deadline,

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use rdkafka::consumer::Consumer;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use schemas::{Action, UserTag};
@@ -201,7 +202,69 @@ pub async fn aggregated_count(settings: &ClickHouseSettings) -> u64 {
 /// Whether `tags` distinct tags are stored *and* counted. One insert commits
 /// `user_tags`' part a moment before its views' parts, so a reader can see a batch's
 /// tags before their counts: waiting on [`distinct_tags`] alone and then reading the
-/// aggregates races that moment. Counting *more* than `tags` is for the caller to judge.
+/// aggregates races that moment. Counting *more* than `tags` is for the caller to judge,
+/// once [`caught_up`] says no insert can still land.
 pub async fn projected(settings: &ClickHouseSettings, tags: u64) -> bool {
     distinct_tags(settings).await == tags && aggregated_count(settings).await >= tags
+}
+
+/// Whether the projectors of `topic` are done with every record `brokers` hold now:
+/// each partition's newest batch-log entry says its last batch is in (an empty token,
+/// written only after that batch's INSERT returned, and an INSERT returns once
+/// `user_tags` *and* every view fed by it have committed) at the partition's end.
+///
+/// This is the state to judge exact counts in. Waiting until the counts look right
+/// and then for a pause (what these tests did) races the projector: a read between
+/// `user_tags`' part and its views' parts of one insert saw 900 tags and 847 counted
+/// (CI on 5bfa1b0), and a second copy of a batch could still land after any pause.
+/// Here every insert of every record produced so far has returned, and none is
+/// pending, so a double count, a missing count or a stored copy is there to be seen.
+pub async fn caught_up(settings: &ClickHouseSettings, brokers: &str, topic: &str) -> bool {
+    let ends = partition_ends(brokers, topic).await;
+    let latest: Vec<(i32, String, i64)> = service_kit::clickhouse::client(settings)
+        .query(
+            "SELECT kafka_partition, token, next_offset FROM projector_batches \
+             WHERE kafka_topic = ? ORDER BY kafka_partition, version DESC LIMIT 1 BY kafka_partition",
+        )
+        .bind(topic)
+        .fetch_all()
+        .await
+        .expect("batch log readable");
+    ends.iter().all(|(partition, end)| {
+        match latest.iter().find(|(logged, _, _)| logged == partition) {
+            Some((_, token, next)) => token.is_empty() && next == end,
+            None => *end == 0,
+        }
+    })
+}
+
+/// Each partition of `topic` on `brokers` and its high watermark (the offset after its
+/// last record).
+async fn partition_ends(brokers: &str, topic: &str) -> Vec<(i32, i64)> {
+    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: rdkafka::consumer::BaseConsumer =
+            service_kit::kafka::base_config(&test_support::kafka_settings(&brokers, &topic))
+                .create()
+                .expect("metadata client");
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(10))
+            .expect("topic metadata");
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .flat_map(|found| found.partitions().iter().map(|partition| partition.id()))
+            .collect();
+        partitions
+            .into_iter()
+            .map(|partition| {
+                let (_, high) = consumer
+                    .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                    .expect("watermarks");
+                (partition, high)
+            })
+            .collect()
+    })
+    .await
+    .expect("watermarks task")
 }

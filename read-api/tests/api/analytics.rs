@@ -428,14 +428,8 @@ async fn reads_of_one_dimension_at_most_come_from_the_rollup_with_exact_totals()
         json!([{"value": "b2", "count": count, "sum_price": sum}])
     );
 
-    // Every read above touched the rollup, none the cube. A query's log entry may land a
-    // moment after its answer reached read-api: read the log until all nine are in.
+    // Every read above touched the rollup, none the cube.
     let client = service_kit::clickhouse::client(&database);
-    test_support::eventually(Duration::from_secs(5), || async {
-        let (rollup, cube) = logged_reads(&client).await;
-        rollup + cube >= 9
-    })
-    .await;
     let (rollup, cube) = logged_reads(&client).await;
     assert_eq!(
         (rollup, cube),
@@ -453,13 +447,10 @@ async fn reads_of_one_dimension_at_most_come_from_the_rollup_with_exact_totals()
 const DAY_OF_VIEWS: u64 = 120_000;
 
 /// The totals per hour of [`DAY_OF_VIEWS`]'s tags that `keep` keeps.
-/// This test database's logged reads of the rollup and of the cube (logs flushed first).
+/// This test database's logged reads of the rollup and of the cube (every read of the
+/// database ended and the log flushed first).
 async fn logged_reads(client: &clickhouse::Client) -> (u64, u64) {
-    client
-        .query("SYSTEM FLUSH LOGS")
-        .execute()
-        .await
-        .expect("logs flushed");
+    test_support::flush_query_log(client).await;
     client
         .query(
             "SELECT countIf(has(tables, currentDatabase() || '.minute_dimension_totals')), \
@@ -586,11 +577,7 @@ async fn a_day_with_two_filters_or_a_device_filter_reads_a_projection_with_exact
     }
 
     // Every one of those reads came from a projection, not the cube's own order.
-    client
-        .query("SYSTEM FLUSH LOGS")
-        .execute()
-        .await
-        .expect("logs flushed");
+    test_support::flush_query_log(&client).await;
     let projections: Vec<Vec<String>> = client
         .query(
             "SELECT projections FROM system.query_log WHERE type = 'QueryFinish' \

@@ -10,11 +10,14 @@
 //! HTTP layer cannot take (a target past the URI limit) is a 4xx. And the requests change
 //! nothing: the database holds the same tables, tags and sums afterwards
 //! ([`Served::fingerprint`]). `PROPTEST_CASES` sets another number of cases.
+//!
+//! The analysts' endpoints under `/v1/` get the same treatment in `hostile/v1.rs`.
 
 mod data;
 mod requests;
+mod v1;
 
-use crate::common::{spawn_app, TestApp, DEBUG_MISMATCHES};
+use crate::common::{spawn_app, spawn_app_with, TestApp, DEBUG_MISMATCHES};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -80,6 +83,12 @@ struct Served {
 
 impl Served {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A read-api over the hostile data, with `config` (its ClickHouse settings are
+    /// replaced by the test database's) or the tests' defaults.
+    fn start_with(config: Option<read_api::config::Config>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -89,7 +98,10 @@ impl Served {
         let (database, app) = runtime.block_on(async {
             let database = test_support::migrated_database("hostile").await;
             crate::common::insert_tags(&database, &tags).await;
-            let app = spawn_app(&database).await;
+            let app = match config {
+                Some(config) => spawn_app_with(&database, config).await,
+                None => spawn_app(&database).await,
+            };
             (database, app)
         });
         Self {
@@ -187,12 +199,24 @@ impl Served {
         body: &[u8],
         want: &Want,
     ) -> Result<(), TestCaseError> {
-        let address = self.app.address.trim_start_matches("http://");
         let headers: Vec<(&str, &[u8])> = content_type
             .map(|content_type| ("content-type", content_type.as_bytes()))
             .into_iter()
             .collect();
-        let request = raw_http::request(method, target, &headers, body);
+        self.exchange_with_headers(method, target, &headers, body, want)
+    }
+
+    /// Sends a request with `headers` and checks its answer against `want`.
+    fn exchange_with_headers(
+        &self,
+        method: &str,
+        target: &[u8],
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+        want: &Want,
+    ) -> Result<(), TestCaseError> {
+        let address = self.app.address.trim_start_matches("http://");
+        let request = raw_http::request(method, target, headers, body);
         let exchanged = self.runtime.block_on(raw_http::exchange(
             address,
             &request,

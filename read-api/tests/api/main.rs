@@ -1,5 +1,6 @@
 //! read-api against a real ClickHouse: every rule of the contract's sections 2 and 3,
-//! debug mode, bad input (and generated hostile input), and ClickHouse outages. One test
+//! debug mode, bad input (and generated hostile input, on the contract's endpoints and
+//! on `/v1/`), abandoned reads cancelled in ClickHouse, and ClickHouse outages. One test
 //! binary; each test has its own migrated database.
 
 #[path = "../common/mod.rs"]
@@ -7,6 +8,7 @@ mod common;
 
 mod aggregates;
 mod analytics;
+mod cancellation;
 mod console;
 mod debug_mode;
 mod hostile;

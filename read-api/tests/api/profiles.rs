@@ -428,11 +428,7 @@ async fn requests_read_together_get_exactly_their_own_answers() {
     // The reads of this test's own database (the metrics are the process's, shared
     // with the tests running beside this one): 150 requests in far fewer queries.
     let client = service_kit::clickhouse::client(&database);
-    client
-        .query("SYSTEM FLUSH LOGS")
-        .execute()
-        .await
-        .expect("logs flushed");
+    test_support::flush_query_log(&client).await;
     let reads: u64 = client
         .query(
             "SELECT count() FROM system.query_log WHERE type = 'QueryFinish' \
