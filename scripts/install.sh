@@ -45,6 +45,18 @@ fi
 # Rust's lints must not fail it unannounced). rustup runs it for cargo in this tree; a
 # machine without it gets it from rustup, or stops here with the command to run.
 pinned_rust=$(sed -n 's/^channel = "\(.*\)"$/\1/p' "$ROOT/rust-toolchain.toml")
+# A machine whose only toolchain is a `stable` of exactly that version (this machine kind:
+# no other can be downloaded) gets it linked under the pinned name, so rustup never tries
+# to fetch it. Run outside the tree: inside, rustup would try to install the pin first.
+if command -v rustup >/dev/null 2>&1 &&
+    ! (cd / && rustup toolchain list 2>/dev/null | grep -q "^$pinned_rust-") &&
+    [[ "$(cd / && rustup run stable rustc --version 2>/dev/null)" == "rustc $pinned_rust "* ]]; then
+    # `rustup toolchain link` refuses a release's name, so the directory is linked.
+    stable_sysroot=$(cd / && rustup run stable rustc --print sysroot)
+    host=$(cd / && rustup run stable rustc -vV | sed -n 's/^host: //p')
+    log "linking the machine's stable toolchain (Rust $pinned_rust) as $pinned_rust-$host"
+    ln -s "$stable_sysroot" "$(dirname "$stable_sysroot")/$pinned_rust-$host"
+fi
 if rust_version=$(cd "$ROOT" && rustc --version 2>/dev/null) && [[ "$rust_version" == "rustc $pinned_rust "* ]]; then
     log "rust $pinned_rust present (rust-toolchain.toml)"
 else
