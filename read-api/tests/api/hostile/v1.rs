@@ -77,7 +77,7 @@ fn auth() -> impl Strategy<Value = AuthCase> {
         vec![],
         vec![("x-api-key", b"wrong".to_vec())],
         vec![("x-api-key", format!("{KEY}x").into_bytes())],
-        vec![("x-api-key", KEY[..KEY.len() - 1].as_bytes().to_vec())],
+        vec![("x-api-key", KEY.as_bytes()[..KEY.len() - 1].to_vec())],
         vec![("authorization", b"Bearer".to_vec())],
         vec![("authorization", b"Bearer wrong".to_vec())],
         vec![("authorization", format!("Token {KEY}").into_bytes())],
@@ -331,6 +331,8 @@ fn occurrences_of<T: Clone + std::fmt::Debug + 'static>(
         .boxed()
 }
 
+// Passed as the parameter maker of `occurrences_of`, whose values are `String`s.
+#[allow(clippy::ptr_arg)]
 fn text_param(key: &'static str, value: &String, encode_key: bool) -> Param {
     given_text(key, value.clone(), encode_key).param
 }
@@ -487,7 +489,6 @@ fn maybe_uncertain(want: Want, uncertain: bool, fields: &[&'static str]) -> Want
 struct Tag {
     millis: i64,
     action: String,
-    cookie: String,
     origin: String,
     brand_id: String,
     category_id: String,
@@ -506,7 +507,6 @@ fn model(tags: &[Value]) -> Vec<Tag> {
                     .and_then(|time| schemas::EventTime::parse_instant(time).ok())
                     .map_or(i64::MIN, schemas::EventTime::millis),
                 action: text(&tag["action"]),
-                cookie: text(&tag["cookie"]),
                 origin: text(&tag["origin"]),
                 brand_id: text(&tag["product_info"]["brand_id"]),
                 category_id: text(&tag["product_info"]["category_id"]),
