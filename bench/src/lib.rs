@@ -29,7 +29,8 @@
 //!   [`background_ingest`] (tags at a fixed rate while something else is measured),
 //!   [`consume`] and [`catch_up`] (the projector's limit and its catch-up), [`noop`]
 //!   (the write path's floor);
-//! - readings and arithmetic: [`process`] (`/proc`: CPU, memory), [`machine`] (the
+//! - readings and arithmetic: [`process`] (`/proc`: CPU, memory), [`platform_cpu`]
+//!   (every component's CPU over a window, beside the platform's limit), [`machine`] (the
 //!   machine and the commit), [`nginx_log`] (the front door's `rt=`), [`prometheus`]
 //!   (a service's `/metrics`), [`stats`] (medians, histogram quantiles), [`verdict`]
 //!   (a figure against its limit);
@@ -51,6 +52,7 @@ pub mod nginx_log;
 pub mod noop;
 pub mod open_loop;
 pub mod parts;
+pub mod platform_cpu;
 pub mod plot;
 pub mod process;
 pub mod prometheus;

@@ -386,35 +386,6 @@ impl Target {
         }
     }
 
-    /// Opens up to `count` keep-alive connections to the front door at once (as many
-    /// `GET /health` requests in parallel, which nginx answers itself and does not log),
-    /// so requests sent together afterwards measure the stack, not `count` TCP
-    /// handshakes. Returns how many were answered; nothing for a direct target.
-    pub async fn open_connections(&self, count: usize) -> usize {
-        let Self::Http { client, base_url } = self else {
-            return 0;
-        };
-        let url = format!("{base_url}/health");
-        let requests: Vec<_> = (0..count)
-            .map(|_| {
-                let request = client.get(&url);
-                tokio::spawn(async move {
-                    match request.send().await {
-                        Ok(response) => response.bytes().await.is_ok(),
-                        Err(_) => false,
-                    }
-                })
-            })
-            .collect();
-        let mut answered = 0;
-        for request in requests {
-            if matches!(request.await, Ok(true)) {
-                answered += 1;
-            }
-        }
-        answered
-    }
-
     /// Sends one request and says how it was answered within the deadline.
     pub async fn send(&self, request: Request) -> Answer {
         match self {

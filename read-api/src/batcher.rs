@@ -11,7 +11,8 @@
 //!
 //! Admission is [`crate::batch_cost`]'s: a request queues while the wait it can expect
 //! (the full batches queued ahead of it, its own batch, what runs now, each priced by
-//! the recent part per query and part per read) fits its deadline, and is answered 503
+//! the recent part per query and part per read, which relax toward an idle engine's
+//! after a while without a batch) fits its deadline, and is answered 503
 //! at once when it does not. A request whose caller left, or that can no longer be
 //! answered in time even if its batch started now, is dropped from the queue unread and
 //! answered 503 then, not at its deadline; a batch still running at the last of its
@@ -69,17 +70,18 @@ impl ProfileBatcher {
     /// Reads through `store`, `slots` queries at once, up to `max_batch` requests each.
     pub fn new(store: Store, slots: usize, max_batch: usize) -> Self {
         let capacity = slots.max(1);
+        let max_batch = max_batch.max(1);
         Self {
             shared: Arc::new(Shared {
                 store,
                 slots: Arc::new(Semaphore::new(capacity)),
                 capacity,
-                max_batch: max_batch.max(1),
+                max_batch,
                 queue: Mutex::new(Pending {
                     waiting: VecDeque::new(),
                     standing: StandingQueue::new(Instant::now()),
                 }),
-                cost: BatchCost::default(),
+                cost: BatchCost::new(max_batch, Instant::now()),
                 running_reads: AtomicUsize::new(0),
             }),
         }
@@ -87,7 +89,7 @@ impl ProfileBatcher {
 
     /// The expected duration of a lone read, as admission estimates it now.
     pub fn lone_read_duration(&self) -> Duration {
-        self.shared.cost.estimate(1)
+        self.shared.cost.estimate(1, Instant::now())
     }
 
     /// `read`'s profile within `deadline`, or a refusal at once when it cannot be had in
@@ -106,7 +108,7 @@ impl ProfileBatcher {
                 max_batch: self.shared.max_batch,
                 standing: queue.standing.is_standing(),
             };
-            if let Err(expected) = self.shared.cost.admits(at, deadline) {
+            if let Err(expected) = self.shared.cost.admits(at, deadline, queued_at) {
                 metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
                     .increment(1);
                 return Err(GateError::Busy {
@@ -178,7 +180,7 @@ fn take_batch(shared: &Shared) -> Vec<Waiting> {
         return Vec::new();
     }
     let size = queue.waiting.len().min(shared.max_batch);
-    let ends = now + shared.cost.estimate(size);
+    let ends = now + shared.cost.estimate(size, now);
     let mut batch = Vec::new();
     let mut cookies = HashSet::new();
     let mut kept = VecDeque::with_capacity(queue.waiting.len());
@@ -232,7 +234,9 @@ async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
     shared
         .running_reads
         .fetch_sub(reads.len(), Ordering::Relaxed);
-    shared.cost.record(reads.len(), started.elapsed());
+    shared
+        .cost
+        .record(reads.len(), started.elapsed(), Instant::now());
     match outcome {
         Ok(Ok(profiles)) => {
             for (waiting, profile) in batch.into_iter().zip(profiles) {

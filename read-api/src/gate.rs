@@ -7,19 +7,26 @@
 //! not: a burst that the slots can work through within the deadline is served in full,
 //! and under a sustained overload the excess is refused fast instead of every request
 //! ending late. The expected wait is the number of requests queued ahead of it divided
-//! among the slots, times the recent query duration (an exponentially weighted mean of
-//! the queries that finished). A request in the first round (fewer queued ahead than one
-//! round serves) is always let through: finished queries are the only way the estimate
-//! comes down again after a slow spell.
+//! among the slots, times the recent query duration: a running mean of the queries that
+//! finished, time-aware ([`crate::recent`], issue 24): a query finishing after a silence
+//! weighs more the longer the silence, and after a while without any (twice the
+//! estimate, at least 300 ms) the estimate relaxes toward a lone query's 5 ms, so that
+//! a burst after an idle spell is not priced at the cost of the load before it (before,
+//! the mean only moved when queries finished, by a tenth each). Under a sustained load
+//! queries finish all the time and a slow engine stays priced slow. A request in the
+//! first round (fewer queued ahead than one round serves) is always let through: while
+//! requests keep coming, finished queries are what bring the estimate down after a slow
+//! spell.
 //!
 //! A query still running at its request's deadline is dropped: its HTTP connection to
 //! ClickHouse closes and ClickHouse cancels it (`Store` sets
 //! `cancel_http_readonly_queries_on_client_close`), so the slot is free again at once
 //! and abandoned work does not pile up in ClickHouse.
 
+use crate::recent::{self, Estimate};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -45,10 +52,9 @@ pub enum GateError<E: std::error::Error + 'static> {
     Query(#[source] E),
 }
 
-/// The weight of the newest query duration in the running estimate.
-const DURATION_WEIGHT: f64 = 0.1;
-/// The estimate before any query finished.
-const INITIAL_QUERY_MICROS: u64 = 5_000;
+/// The estimate before any query finished, and what it relaxes toward after a while
+/// without one.
+const INITIAL_QUERY_MICROS: f64 = 5_000.0;
 
 /// How long a unit of work (a query) takes lately, and whether a request can
 /// still be answered in time behind the work queued ahead of it: the admission rule of
@@ -57,52 +63,53 @@ const INITIAL_QUERY_MICROS: u64 = 5_000;
 pub struct Admission {
     /// Units of work running at once.
     parallel: usize,
-    /// An exponentially weighted mean of recent durations, in microseconds.
-    recent_micros: AtomicU64,
+    /// The running estimate of a unit's duration, and when the last unit finished.
+    recent: Mutex<(Estimate, Instant)>,
 }
 
 impl Admission {
-    /// Admission for `parallel` units of work at once.
-    pub fn new(parallel: usize) -> Self {
+    /// Admission for `parallel` units of work at once, its estimate starting at `now`.
+    pub fn new(parallel: usize, now: Instant) -> Self {
         Self {
             parallel: parallel.max(1),
-            recent_micros: AtomicU64::new(INITIAL_QUERY_MICROS),
+            recent: Mutex::new((Estimate::new(INITIAL_QUERY_MICROS), now)),
         }
     }
 
-    /// The recent duration of one unit of work.
-    pub fn recent(&self) -> Duration {
-        Duration::from_micros(self.recent_micros.load(Ordering::Relaxed))
+    /// The recent duration of one unit of work, as of `now`.
+    pub fn recent(&self, now: Instant) -> Duration {
+        let (estimate, taught) = *self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        micros(relaxed(estimate, taught, now).value())
     }
 
-    /// Folds a finished unit's duration into the estimate.
-    pub fn record(&self, duration: Duration) {
-        let micros = duration.as_micros() as f64;
-        let _ = self
-            .recent_micros
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                let mean = old as f64 * (1.0 - DURATION_WEIGHT) + micros * DURATION_WEIGHT;
-                Some(mean.max(1.0) as u64)
-            });
+    /// Folds a unit that finished at `now` after `duration` into the estimate.
+    pub fn record(&self, duration: Duration, now: Instant) {
+        let mut guard = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let (estimate, taught) = *guard;
+        let weight = recent::weight(now.saturating_duration_since(taught));
+        let estimate = relaxed(estimate, taught, now).blend(duration.as_micros() as f64, weight);
+        *guard = (estimate, now);
     }
 
-    /// Refuses a request that finds `ahead` requests queued when the rounds ahead of it
-    /// and its own do not fit `deadline`.
+    /// Refuses a request that finds `ahead` requests queued at `now` when the rounds
+    /// ahead of it and its own do not fit `deadline`.
     pub fn check<E: std::error::Error + 'static>(
         &self,
         ahead: usize,
         deadline: Duration,
+        now: Instant,
     ) -> Result<(), GateError<E>> {
         let per_round = self.parallel;
         let rounds = u32::try_from(ahead / per_round).unwrap_or(u32::MAX);
-        // Nothing queued ahead: let it try. Only finished work refreshes the estimate, so
-        // refusing these too would let one slow spell (ClickHouse paused, every query cut
-        // at its deadline) hold the estimate past the deadline and refuse every request
-        // from then on. A query slower than its deadline is still cut at the deadline.
+        // Nothing queued ahead: let it try. While requests keep coming the estimate only
+        // relaxes through finished work, so refusing these too would let one slow spell
+        // (ClickHouse paused, every query cut at its deadline) hold the estimate past the
+        // deadline and refuse every request from then on. A query slower than its
+        // deadline is still cut at the deadline.
         if rounds == 0 {
             return Ok(());
         }
-        let expected = self.recent().saturating_mul(rounds.saturating_add(1));
+        let expected = self.recent(now).saturating_mul(rounds.saturating_add(1));
         if expected > deadline {
             metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
                 .increment(1);
@@ -142,7 +149,7 @@ impl QueryGate {
             slots: Arc::new(Semaphore::new(capacity)),
             capacity,
             queued: Arc::new(AtomicUsize::new(0)),
-            admission: Arc::new(Admission::new(capacity)),
+            admission: Arc::new(Admission::new(capacity, Instant::now())),
         }
     }
 
@@ -153,7 +160,7 @@ impl QueryGate {
 
     /// The recent query duration.
     pub fn query_duration(&self) -> Duration {
-        self.admission.recent()
+        self.admission.recent(Instant::now())
     }
 
     /// Runs `query` in a slot, all within `deadline`, or refuses it at once when it
@@ -165,10 +172,10 @@ impl QueryGate {
     {
         let started = Instant::now();
         let until = started + deadline;
-        let query_duration = self.query_duration();
+        let query_duration = self.admission.recent(started);
         let ahead = self.queued.fetch_add(1, Ordering::SeqCst);
         let queued = Queued(Arc::clone(&self.queued));
-        self.admission.check(ahead, deadline)?;
+        self.admission.check(ahead, deadline, started)?;
         let wait_until = until.checked_sub(query_duration).unwrap_or(started);
         let slot = match tokio::time::timeout_at(wait_until, self.slots.acquire()).await {
             Ok(Ok(slot)) => slot,
@@ -189,7 +196,7 @@ impl QueryGate {
         let outcome = tokio::time::timeout_at(until, query).await;
         drop(slot);
         metrics::gauge!("read_api_clickhouse_queries_in_flight").set(self.in_flight() as f64);
-        self.admission.record(begun.elapsed());
+        self.admission.record(begun.elapsed(), Instant::now());
         match outcome {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(GateError::Query(error)),
@@ -199,6 +206,16 @@ impl QueryGate {
             }
         }
     }
+}
+
+/// `estimate`, last taught at `taught`, as it stands at `now`.
+fn relaxed(estimate: Estimate, taught: Instant, now: Instant) -> Estimate {
+    let hold = recent::hold(micros(estimate.value()));
+    estimate.relaxed(recent::kept(now.saturating_duration_since(taught), hold))
+}
+
+fn micros(value: f64) -> Duration {
+    Duration::from_micros(value.max(1.0) as u64)
 }
 
 #[cfg(test)]
@@ -255,21 +272,24 @@ mod tests {
     fn a_slow_spell_never_shuts_the_first_round_out() {
         // ClickHouse paused: queries were cut a little past their 150 ms deadline, and
         // the estimate followed them past it.
-        let admission = Admission::new(2);
+        let mut now = Instant::now();
+        let admission = Admission::new(2, now);
         for _ in 0..200 {
-            admission.record(Duration::from_micros(150_920));
+            now += Duration::from_millis(75);
+            admission.record(Duration::from_micros(150_920), now);
         }
         let deadline = Duration::from_millis(150);
-        assert!(admission.recent() > deadline);
-        assert!(admission.check::<Failed>(0, deadline).is_ok());
-        assert!(admission.check::<Failed>(1, deadline).is_ok());
-        assert!(admission.check::<Failed>(2, deadline).is_err());
+        assert!(admission.recent(now) > deadline);
+        assert!(admission.check::<Failed>(0, deadline, now).is_ok());
+        assert!(admission.check::<Failed>(1, deadline, now).is_ok());
+        assert!(admission.check::<Failed>(2, deadline, now).is_err());
     }
 
     #[tokio::test(start_paused = true)]
     async fn once_clickhouse_answers_again_so_does_the_gate() {
         let gate = QueryGate::new(1);
-        gate.admission.record(Duration::from_secs(1));
+        gate.admission
+            .record(Duration::from_secs(1), Instant::now());
         let answer = gate.run(Duration::from_millis(100), slow(1)).await;
         assert_eq!(answer.ok(), Some(1));
         assert!(gate.query_duration() < Duration::from_secs(1));
@@ -311,5 +331,80 @@ mod tests {
         // Once the burst is over, requests are served again.
         let answer = gate.run(Duration::from_millis(100), slow(10)).await;
         assert_eq!(answer.ok(), Some(10));
+    }
+
+    /// Two query slots kept busy for 5 s by queries of `millis` each, one pair after
+    /// another (a heavy load), through `gate`.
+    async fn heavy_load(gate: &QueryGate, millis: u64) {
+        for _ in 0..(5_000 / millis) {
+            let pair = (0..2).map(|_| gate.run(Duration::from_millis(100), slow(millis)));
+            futures::future::join_all(pair).await;
+        }
+    }
+
+    /// Fires `count` requests for 10 ms queries at once with a 100 ms deadline; how many
+    /// were answered.
+    async fn burst(gate: &QueryGate, count: usize) -> usize {
+        let requests = (0..count).map(|_| {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.run(Duration::from_millis(100), slow(10)).await })
+        });
+        futures::future::join_all(requests)
+            .await
+            .into_iter()
+            .filter(|answer| matches!(answer, Ok(Ok(10))))
+            .count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_heavy_load_and_a_second_idle_a_burst_is_served_as_an_idle_engine_would() {
+        // Issue 24: queries took 40 ms under the load; then nothing for 1.2 s; then 16
+        // requests at once, whose 10 ms queries two slots serve in 80 ms of the 100 ms
+        // deadline. An estimate that only moves when queries finish still says 40 ms and
+        // lets 6 in: two take the slots, and of those queued behind them two rounds of
+        // 40 ms fit 100 ms, three do not.
+        let gate = QueryGate::new(2);
+        heavy_load(&gate, 40).await;
+        assert!(gate.query_duration() > Duration::from_millis(35));
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        assert_eq!(burst(&gate, 16).await, 16);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_in_the_midst_of_a_heavy_load_is_priced_by_it() {
+        // The same burst while 40 ms queries are still being measured, and after a lull
+        // shorter than the estimate holds (300 ms): only the two that take the slots and
+        // the four queued behind them that two rounds of 40 ms fit.
+        let gate = QueryGate::new(2);
+        heavy_load(&gate, 40).await;
+        assert_eq!(burst(&gate, 16).await, 6);
+        heavy_load(&gate, 40).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(burst(&gate, 16).await, 6);
+    }
+
+    #[test]
+    fn a_sustained_slow_period_stays_priced_slow_between_its_measurements() {
+        // 40 ms queries finishing every 20 ms for 10 s: the fifth request queued (two
+        // rounds ahead, three with its own: 120 ms) does not fit 100 ms at any instant
+        // between two measurements, nor through a 299 ms lull; a second after the last
+        // one the engine is priced idle again.
+        let mut now = Instant::now();
+        let admission = Admission::new(2, now);
+        for _ in 0..500 {
+            now += Duration::from_millis(20);
+            admission.record(Duration::from_millis(40), now);
+        }
+        let deadline = Duration::from_millis(100);
+        for since in [0, 1, 19, 100, 299] {
+            let at = now + Duration::from_millis(since);
+            assert!(
+                admission.check::<Failed>(4, deadline, at).is_err(),
+                "admitted at +{since} ms"
+            );
+        }
+        let idle = now + Duration::from_secs(1);
+        assert!(admission.recent(idle) < Duration::from_micros(5_500));
+        assert!(admission.check::<Failed>(4, deadline, idle).is_ok());
     }
 }

@@ -20,6 +20,7 @@
 //! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
 //! - [`batcher`]: profile reads, batched into one query when requests pile up;
 //! - [`batch_cost`]: what a batch of profile reads costs, and the batcher's admission;
+//! - [`recent`]: running estimates that know how old their evidence is (admission's);
 //! - [`standing_queue`]: whether the profile queue is a passing burst or a standing queue;
 //! - [`answers`]: the answers' shapes;
 //! - [`routes`]: the HTTP handlers;
@@ -40,6 +41,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod params;
+pub mod recent;
 pub mod routes;
 pub mod standing_queue;
 pub mod startup;

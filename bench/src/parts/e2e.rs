@@ -8,8 +8,11 @@
 //! this run only; ClickHouse's peak is reset when `/proc` allows). `loadgen run` sends
 //! `--tags` tags from the first whole minute after the preloaded ones, with the
 //! contract's lags (10 s profiles, 60 s aggregates), freshness probes and the final
-//! round. Afterwards: each component's peak resident memory (`VmHWM`) and the bytes
-//! ClickHouse holds per stored tag. The services go back to the defaults and the
+//! round. While it sends, every component's CPU from `/proc` over a window that starts
+//! [`CPU_WARM_UP_S`] after the start and ends [`CPU_END_MARGIN_S`] before sending does
+//! ([`crate::platform_cpu`]: the whole platform's cores at the contract's load beside
+//! its limit, per process, and ClickHouse's per thread). Afterwards: each component's
+//! peak resident memory (`VmHWM`) and the bytes ClickHouse holds per stored tag. The services go back to the defaults and the
 //! scratch database is dropped. The command fails when any answer was wrong.
 
 use crate::database::{self, TableParts};
@@ -17,6 +20,7 @@ use crate::error::BenchError;
 use crate::loader::{LoadOptions, LoadReport};
 use crate::machine::RunInfo;
 use crate::parts::{save, Part};
+use crate::platform_cpu::{self, PlatformCpu};
 use crate::process::{self, Memory};
 use crate::stack::{Component, Scratch, Stack};
 use crate::stats::Latency;
@@ -32,6 +36,14 @@ pub const MEMORY_BUDGETS_MIB: [(&str, f64); 3] = [
     ("read-api", 256.0),
     ("projector", 512.0),
 ];
+
+/// The CPU window starts this long after `loadgen run` starts sending (connections,
+/// caches and the services' first batches settle), at most a quarter of the sending.
+pub const CPU_WARM_UP_S: f64 = 30.0;
+/// The CPU window ends this long before sending is due to end, at most a tenth of it
+/// (the window never covers the lags' wait and the final round, which are not the
+/// contract's load).
+pub const CPU_END_MARGIN_S: f64 = 5.0;
 
 /// Flags of `bench e2e` (defaults: the full run).
 #[derive(Debug, Clone, Args)]
@@ -165,6 +177,10 @@ pub struct E2eResults {
     pub clickhouse_peak_reset: bool,
     /// The scratch database's parts after the run.
     pub parts: Vec<TableParts>,
+    /// Every component's CPU over a window of the sending (absent in results from before
+    /// it was measured, or when the sending was too short for a window).
+    #[serde(default)]
+    pub platform_cpu: Option<PlatformCpu>,
 }
 
 impl E2eResults {
@@ -206,7 +222,7 @@ pub async fn run(
     stack.create_topic(&scratch.dead_letter_topic(), 1).await?;
     let outcome = measure(stack, options, &scratch).await;
     let dropped = database::drop_database(&server, &scratch.database).await;
-    let (preload, harness_report, memory, clickhouse_peak_reset, parts) = outcome?;
+    let (preload, harness_report, memory, clickhouse_peak_reset, parts, platform_cpu) = outcome?;
     dropped?;
     let harness: HarnessFigures =
         serde_json::from_value(harness_report.clone()).map_err(|source| BenchError::Results {
@@ -222,6 +238,7 @@ pub async fn run(
         memory,
         clickhouse_peak_reset,
         parts,
+        platform_cpu,
     };
     save(results_dir, Part::E2e, &results)?;
     Ok(results)
@@ -233,7 +250,21 @@ type Measured = (
     Vec<(String, Memory)>,
     bool,
     Vec<TableParts>,
+    Option<PlatformCpu>,
 );
+
+/// Every component's CPU between `from_s` and `until_s` seconds after `origin`.
+async fn sample_cpu(
+    stack: &Stack,
+    origin: tokio::time::Instant,
+    (from_s, until_s): (f64, f64),
+) -> Option<PlatformCpu> {
+    tokio::time::sleep_until(origin + Duration::from_secs_f64(from_s)).await;
+    let before = platform_cpu::snapshot(stack, origin.elapsed().as_secs_f64());
+    tokio::time::sleep_until(origin + Duration::from_secs_f64(until_s)).await;
+    let after = platform_cpu::snapshot(stack, origin.elapsed().as_secs_f64());
+    PlatformCpu::between(&before, &after)
+}
 
 async fn measure(
     stack: &Stack,
@@ -263,6 +294,10 @@ async fn measure(
     let services = stack.services_on(scratch).await?;
     let clickhouse_pid = stack.require_pid(Component::ClickHouse)?;
     let clickhouse_peak_reset = process::reset_peak_memory(clickhouse_pid).is_ok();
+    let sending_s = options.tags as f64 / f64::from(options.rate.max(1));
+    let cpu_window = platform_cpu::window(sending_s, CPU_WARM_UP_S, CPU_END_MARGIN_S);
+    let harness_done = tokio::sync::Notify::new();
+    let origin = tokio::time::Instant::now();
     let harness = async {
         let start = loadgen::start::after_newest(&settings)
             .await
@@ -293,8 +328,35 @@ async fn measure(
             path: PathBuf::from("loadgen run report"),
             source,
         })
+    };
+    let harness = async {
+        let outcome = harness.await;
+        harness_done.notify_one();
+        outcome
+    };
+    // The window ends before sending does; a harness that stopped early (an error)
+    // leaves no window.
+    let sampler = async {
+        let window = cpu_window?;
+        tokio::select! {
+            cpu = sample_cpu(stack, origin, window) => cpu,
+            () = harness_done.notified() => None,
+        }
+    };
+    let (harness, platform_cpu) = tokio::join!(harness, sampler);
+    match &platform_cpu {
+        Some(cpu) => tracing::info!(
+            cores = cpu.total_cores(),
+            window_s = cpu.window_s,
+            components = ?cpu.components,
+            not_measured = ?cpu.not_measured,
+            "the platform's CPU while sending"
+        ),
+        None => tracing::warn!(
+            sending_s,
+            "no CPU window: the sending was too short or stopped"
+        ),
     }
-    .await;
     let memory: Vec<(String, Memory)> = Component::ALL
         .iter()
         .filter_map(|component| {
@@ -307,5 +369,12 @@ async fn measure(
     let restored = services.restore().await;
     let harness = harness?;
     restored?;
-    Ok((preload, harness, memory, clickhouse_peak_reset, parts?))
+    Ok((
+        preload,
+        harness,
+        memory,
+        clickhouse_peak_reset,
+        parts?,
+        platform_cpu,
+    ))
 }

@@ -559,14 +559,6 @@ fn pids(stack: &Stack) -> Vec<(&'static str, Option<u32>)> {
         .collect()
 }
 
-fn cpu_of(component: &str, pid: u32) -> Option<f64> {
-    if component == Component::Nginx.name() {
-        process::cpu_seconds_with_children(pid)
-    } else {
-        process::cpu_seconds(pid)
-    }
-}
-
 /// RSS of `pid` (and, for nginx, its workers), MiB.
 fn rss_of(component: &str, pid: u32) -> Option<f64> {
     let own = process::memory(pid)?.current_mib;
@@ -638,10 +630,7 @@ impl Sampler {
     }
 
     fn cpu_now(&self) -> BTreeMap<&'static str, f64> {
-        pids(&self.stack)
-            .into_iter()
-            .filter_map(|(name, pid)| Some((name, cpu_of(name, pid?)?)))
-            .collect()
+        crate::platform_cpu::components_cpu_seconds(&self.stack)
     }
 
     /// Reads nginx's new lines into the minute they were read in.

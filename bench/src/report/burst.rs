@@ -256,16 +256,25 @@ pub fn render(results: &BurstResults) -> String {
     );
 
     text += "## Bursts on an idle stack\n\n";
+    let how = if results.rounds.iter().all(|round| round.connections == 0) {
+        "each on fresh connections (a client of its own: every request opens its connection to the \
+         front door as it fires, as a burst of new visitors does) and without waiting for ClickHouse to \
+         go idle (the column says whether it ran a read when the burst fired)"
+            .to_owned()
+    } else {
+        format!(
+            "each once ClickHouse ran no read and with the keep-alive connections to the front door \
+             already open (so the burst measures the stack, not {} TCP handshakes)",
+            results.burst_size
+        )
+    };
     text += &format!(
-        "{} profile queries fired at the same instant, {} round{}, {} s or more apart, each once ClickHouse \
-         ran no read and with the keep-alive connections to the front door already open (so the burst \
-         measures the stack, not {} TCP handshakes). Client latency runs from the instant fired; the \
-         front door's is nginx's `rt` of the same requests.\n\n",
+        "{} profile queries fired at the same instant, {} round{}, {} s or more apart, {how}. Client \
+         latency runs from the instant fired; the front door's is nginx's `rt` of the same requests.\n\n",
         results.burst_size,
         results.rounds.len(),
         if results.rounds.len() == 1 { "" } else { "s" },
         results.round_gap_s,
-        results.burst_size
     );
     let mut table = Table::new(&[
         "round",

@@ -1,9 +1,11 @@
 //! `docs/benchmarks.md`: one table with every figure beside its limit (measured in the
 //! same run where the limit is a measurement), its verdict and its ClickHouse 18.16
-//! value; the whole-platform rows and the memory table are made here, the other parts'
+//! value; the whole-platform rows, its CPU (per component and ClickHouse's threads,
+//! beside the platform's limit) and the memory table are made here, the other parts'
 //! rows by their own report modules.
 
 use crate::parts::e2e::{E2eResults, MEMORY_BUDGETS_MIB};
+use crate::platform_cpu::{PlatformCpu, PLATFORM_CORES_LIMIT, PLATFORM_CORES_STRETCH};
 use crate::report::baseline::{self, e2e as old};
 use crate::report::format::{fixed, ms, or_dash, thousands, Table};
 use crate::report::{smoke_banner, Inputs, SummaryRow};
@@ -35,6 +37,96 @@ pub fn freshness_verdict(probes: u64, visible: u64, max_ms: f64) -> Verdict {
     } else {
         Verdict::of(visible == probes && max_ms < FRESHNESS_LIMIT_MS)
     }
+}
+
+/// The figure of the whole platform's CPU row.
+const CPU_FIGURE: &str =
+    "whole platform's CPU at the contract's load (1,000 tags/s, 100 profiles/s)";
+/// ClickHouse's threads below this many cores are left out of the report's table.
+const LEAST_THREAD_CORES: f64 = 0.005;
+
+/// The whole platform's CPU row: the sum of every component's cores over the window,
+/// beside the limit and the stretch target.
+pub fn cpu_row(cpu: Option<&PlatformCpu>) -> SummaryRow {
+    let Some(cpu) = cpu else {
+        return SummaryRow::not_run(CPU_FIGURE, "not measured then".to_owned());
+    };
+    let mut busiest: Vec<(&String, &f64)> = cpu.components.iter().collect();
+    busiest.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let parts: Vec<String> = busiest
+        .iter()
+        .map(|(name, cores)| format!("{name} {}", fixed(**cores, 3)))
+        .chain(
+            cpu.not_measured
+                .iter()
+                .map(|name| format!("{name} not measured")),
+        )
+        .collect();
+    SummaryRow {
+        figure: CPU_FIGURE.to_owned(),
+        measured: format!(
+            "{} cores over {} s ({})",
+            fixed(cpu.total_cores(), 3),
+            fixed(cpu.window_s, 0),
+            parts.join(", ")
+        ),
+        limit: format!("at most {PLATFORM_CORES_LIMIT} core (stretch {PLATFORM_CORES_STRETCH})"),
+        verdict: format!("{} (stretch: {})", cpu.verdict(), cpu.stretch_verdict()),
+        baseline: "not measured then".to_owned(),
+    }
+}
+
+/// The e2e section's CPU paragraph and tables: each component, then ClickHouse's
+/// threads.
+pub fn cpu_section(cpu: &PlatformCpu) -> String {
+    let mut text = format!(
+        "
+CPU of each component while tags were sent (from `/proc`, user and system, nginx with          its workers), over {} s: from {} s after sending started until shortly before it ended          (the warm-up, the lags' wait and the final round left out). The limit of the whole          platform is {PLATFORM_CORES_LIMIT} core, the stretch target {PLATFORM_CORES_STRETCH}.\n\n",
+        fixed(cpu.window_s, 0),
+        fixed(cpu.from_s, 0),
+    );
+    let total = cpu.total_cores();
+    let mut table = Table::new(&["component", "cores", "share of the platform"]);
+    let mut busiest: Vec<(&String, &f64)> = cpu.components.iter().collect();
+    busiest.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    for (name, cores) in busiest {
+        table.row(vec![
+            name.clone(),
+            fixed(*cores, 3),
+            or_dash(crate::stats::ratio(*cores * 100.0, total), |share| {
+                format!("{} %", fixed(share, 0))
+            }),
+        ]);
+    }
+    for name in &cpu.not_measured {
+        table.row(vec![
+            name.clone(),
+            "not measured".to_owned(),
+            "—".to_owned(),
+        ]);
+    }
+    table.row(vec![
+        format!(
+            "**whole platform** (limit {PLATFORM_CORES_LIMIT}: {}; stretch {PLATFORM_CORES_STRETCH}: {})",
+            cpu.verdict(),
+            cpu.stretch_verdict()
+        ),
+        fixed(total, 3),
+        "100 %".to_owned(),
+    ]);
+    text += &table.render();
+    let threads = cpu.busiest_clickhouse_threads(LEAST_THREAD_CORES);
+    if !threads.is_empty() {
+        text += &format!(
+            "\nClickHouse's threads over the same window, by name (numbers stripped), those of              at least {LEAST_THREAD_CORES} core:\n\n"
+        );
+        let mut table = Table::new(&["thread", "cores"]);
+        for (name, cores) in threads {
+            table.row(vec![format!("`{name}`"), fixed(cores, 3)]);
+        }
+        text += &table.render();
+    }
+    text
 }
 
 /// The whole platform's rows.
@@ -172,6 +264,7 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
             old::BYTES_PER_TAG[2]
         ),
     });
+    rows.push(cpu_row(results.platform_cpu.as_ref()));
     rows
 }
 
@@ -252,7 +345,7 @@ pub fn render(inputs: &Inputs) -> String {
     }
     match &inputs.e2e {
         Some(e2e) => rows.extend(e2e_rows(e2e)),
-        None => rows.extend(not_run(&["whole platform at 1,000 tags/s"])),
+        None => rows.extend(not_run(&["whole platform at 1,000 tags/s", CPU_FIGURE])),
     }
     for row in &rows {
         table.row(row.cells());
@@ -321,6 +414,12 @@ pub fn render(inputs: &Inputs) -> String {
             harness.lags_ms[1] / 1000,
             if harness.passed { "Every check passed" } else { "**Some checks failed**" },
         );
+        match &e2e.platform_cpu {
+            Some(cpu) => text += &cpu_section(cpu),
+            None => {
+                text += "\nThe platform's CPU was not measured in this run (results from before it                          was, or sending too short for a window).\n";
+            }
+        }
     }
     text += "\n## Details\n\n\
              - [Write path](bench-write.md): CPU per tag beside the no-op floor, latency from three sides, flat out and the raw ceiling.\n\
@@ -360,6 +459,31 @@ mod tests {
         assert_eq!(freshness_verdict(300, 299, 900.0), Verdict::NotMet);
         assert_eq!(freshness_verdict(300, 300, 10_000.0), Verdict::NotMet);
         assert_eq!(freshness_verdict(0, 0, 0.0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn the_cpu_row_sums_the_components_beside_the_limit_and_the_stretch() {
+        let cpu = PlatformCpu {
+            from_s: 30.0,
+            window_s: 265.0,
+            components: [("clickhouse", 0.3), ("tansu", 0.1), ("nginx", 0.05)]
+                .into_iter()
+                .map(|(name, cores)| (name.to_owned(), cores))
+                .collect(),
+            not_measured: Vec::new(),
+            clickhouse_threads: [("QueryPipelineEx".to_owned(), 0.2)].into(),
+        };
+        let row = cpu_row(Some(&cpu));
+        assert_eq!(
+            row.measured,
+            "0.450 cores over 265 s (clickhouse 0.300, tansu 0.100, nginx 0.050)"
+        );
+        assert_eq!(row.limit, "at most 0.6 core (stretch 0.35)");
+        assert_eq!(row.verdict, "met (stretch: **not met**)");
+        let section = cpu_section(&cpu);
+        assert!(section.contains("over 265 s: from 30 s"), "{section}");
+        assert!(section.contains("`QueryPipelineEx`"), "{section}");
+        assert_eq!(cpu_row(None).verdict, "not measured");
     }
 
     #[test]
