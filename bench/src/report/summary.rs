@@ -81,7 +81,10 @@ pub fn cpu_row(cpu: Option<&PlatformCpu>) -> SummaryRow {
 pub fn cpu_section(cpu: &PlatformCpu) -> String {
     let mut text = format!(
         "
-CPU of each component while tags were sent (from `/proc`, user and system, nginx with          its workers), over {} s: from {} s after sending started until shortly before it ended          (the warm-up, the lags' wait and the final round left out). The limit of the whole          platform is {PLATFORM_CORES_LIMIT} core, the stretch target {PLATFORM_CORES_STRETCH}.\n\n",
+CPU of each component while tags were sent (from `/proc`, user and system, nginx with \
+         its workers), over {} s: from {} s after sending started until shortly before it ended \
+         (the warm-up, the lags' wait and the final round left out). The limit of the whole \
+         platform is {PLATFORM_CORES_LIMIT} core, the stretch target {PLATFORM_CORES_STRETCH}.\n\n",
         fixed(cpu.window_s, 0),
         fixed(cpu.from_s, 0),
     );
@@ -118,7 +121,8 @@ CPU of each component while tags were sent (from `/proc`, user and system, nginx
     let threads = cpu.busiest_clickhouse_threads(LEAST_THREAD_CORES);
     if !threads.is_empty() {
         text += &format!(
-            "\nClickHouse's threads over the same window, by name (numbers stripped), those of              at least {LEAST_THREAD_CORES} core:\n\n"
+            "\nClickHouse's threads over the same window, by name (numbers stripped), those of \
+             at least {LEAST_THREAD_CORES} core:\n\n"
         );
         let mut table = Table::new(&["thread", "cores"]);
         for (name, cores) in threads {
@@ -417,7 +421,9 @@ pub fn render(inputs: &Inputs) -> String {
         match &e2e.platform_cpu {
             Some(cpu) => text += &cpu_section(cpu),
             None => {
-                text += "\nThe platform's CPU was not measured in this run (results from before it                          was, or sending too short for a window).\n";
+                text +=
+                    "\nThe platform's CPU was not measured in this run (results from before it \
+                         was, or sending too short for a window).\n";
             }
         }
     }
@@ -482,6 +488,7 @@ mod tests {
         assert_eq!(row.verdict, "met (stretch: **not met**)");
         let section = cpu_section(&cpu);
         assert!(section.contains("over 265 s: from 30 s"), "{section}");
+        assert!(section.contains("nginx with its workers"), "{section}");
         assert!(section.contains("`QueryPipelineEx`"), "{section}");
         assert_eq!(cpu_row(None).verdict, "not measured");
     }
