@@ -65,9 +65,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for V1Query<T> {
 /// The parameter a query-string rejection is about: serde names a missing one in
 /// backquotes and prefixes a malformed one's message with its name.
 fn invalid_query(rejection: &QueryRejection) -> InvalidParameter {
-    const KNOWN: [&str; 15] = [
+    const KNOWN: [&str; 16] = [
         "from",
         "to",
+        "before",
         "action",
         "bucket",
         "dimension",
