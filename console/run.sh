@@ -33,7 +33,7 @@ browser_tests() {
     # ClickHouse and peers for the read-api with keys the test starts itself.
     export ALLEZON_URL="${ALLEZON_URL:-http://127.0.0.1:$NGINX_PORT}"
     export READ_API_BIN="$RELEASE/read-api"
-    (cd "$CONSOLE" && node --test --test-concurrency=1 --test-timeout=300000 tests/)
+    (cd "$CONSOLE" && node --test --test-concurrency=1 --test-timeout=300000 tests/*.test.mjs)
 }
 
 case "${1:-}" in
