@@ -33,6 +33,9 @@ export WRITE_API_LISTEN="127.0.0.1:$WRITE_API_PORT"
 export READ_API_LISTEN="127.0.0.1:$READ_API_PORT"
 export PROJECTOR_LISTEN="127.0.0.1:$PROJECTOR_PORT"
 export READ_API_PEER_METRICS="write-api=http://127.0.0.1:$WRITE_API_PORT/metrics,projector=http://127.0.0.1:$PROJECTOR_PORT/metrics"
+# read-api keeps the profiles of this many shoppers in memory, current from the tag log
+# (read-api --help); 0 turns it off.
+export READ_API_PROFILE_CACHE_COOKIES="${READ_API_PROFILE_CACHE_COOKIES:-50000}"
 
 SERVICES=(write-api read-api projector)
 COMPONENTS=(clickhouse tansu write-api read-api projector nginx)

@@ -2,7 +2,9 @@
 
 use crate::analytics::ingest::Peer;
 use clap::Parser;
-use service_kit::settings::{parse_listen, parse_millis, ClickHouseSettings, LogSettings};
+use service_kit::settings::{
+    parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings,
+};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -65,6 +67,30 @@ pub struct Config {
         value_parser = parse_peers
     )]
     pub peer_metrics: std::vec::Vec<Peer>,
+    /// Shoppers whose profiles this instance keeps in memory, kept current from the tag
+    /// log (its own reader of the topic, from the projector's watermark on): a repeated
+    /// profile read then costs ClickHouse nothing, and sees a tag as soon as the broker
+    /// has it. 0 (the default) turns it off: every profile read goes to ClickHouse.
+    /// Needs the broker (`--kafka-*`) and the projector as the only writer of
+    /// `user_tags`; `make up` and docker-compose turn it on.
+    #[arg(
+        long = "profile-cache-cookies",
+        env = "READ_API_PROFILE_CACHE_COOKIES",
+        default_value_t = 0
+    )]
+    pub profile_cache_cookies: usize,
+    /// Tags the profile cache holds from the log at most (those the projector may not
+    /// have written to ClickHouse yet, about a quarter of a kilobyte each); past it the
+    /// cache empties and answers again once the projector has caught up.
+    #[arg(
+        long = "profile-cache-tail-tags",
+        env = "READ_API_PROFILE_CACHE_TAIL_TAGS",
+        default_value_t = 1_000_000
+    )]
+    pub profile_cache_tail_tags: usize,
+    /// The tag log (read only by the profile cache).
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
     /// ClickHouse connection and database.
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,

@@ -18,6 +18,7 @@
 //! - [`extract`]: typed extractors that run the parsing before any handler;
 //! - [`store`]: the ClickHouse reads, with bound parameters only;
 //! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
+//! - [`profile_cache`]: profiles answered from memory, kept current from the tag log;
 //! - [`batcher`]: profile reads, batched into one query when requests pile up;
 //! - [`batch_cost`]: what a batch of profile reads costs, and the batcher's admission;
 //! - [`recent`]: running estimates that know how old their evidence is (admission's);
@@ -41,6 +42,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod params;
+pub mod profile_cache;
 pub mod recent;
 pub mod routes;
 pub mod standing_queue;

@@ -56,6 +56,14 @@ impl TimeRange {
         Ok(Self { from, to })
     }
 
+    /// `[from, the end of time)`.
+    pub fn since(from: EventTime) -> Self {
+        Self {
+            from,
+            to: EventTime::from_millis(i64::MAX),
+        }
+    }
+
     /// First instant included.
     pub fn from(&self) -> EventTime {
         self.from

@@ -8,6 +8,8 @@ use crate::analytics::store::CubeStore;
 use crate::batcher::ProfileBatcher;
 use crate::config::Config;
 use crate::gate::QueryGate;
+use crate::profile_cache::state::Limits;
+use crate::profile_cache::{ProfileCache, ProfileReader, FILL_LIMIT};
 use crate::routes::aggregates::aggregates;
 use crate::routes::profiles::user_profile;
 use crate::routes::AppState;
@@ -20,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// How long the readiness probe waits for ClickHouse.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -33,12 +36,17 @@ pub enum StartupError {
     /// The listen address could not be bound.
     #[error("cannot listen")]
     Bind(#[from] std::io::Error),
+    /// The schema registry settings (for the profile cache's log reader) are invalid.
+    #[error("schema registry settings")]
+    Catalog(#[from] schemas::catalog::CatalogError),
 }
 
 /// A built, not yet serving, read-api.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// Stops the profile cache's background work when serving ends.
+    background: CancellationToken,
 }
 
 struct ClickHouseReadiness(Store);
@@ -63,15 +71,28 @@ impl Application {
         // every query, which is not: without this, a read dropped at its deadline or by
         // its client ran on to its end (tests/api/cancellation.rs).
         let store = Store::new(&config.clickhouse).with_setting("readonly", "2");
+        let background = CancellationToken::new();
+        let cache = match std::num::NonZeroUsize::new(config.profile_cache_cookies) {
+            Some(cookies) => Some(ProfileCache::start(
+                config.kafka.clone(),
+                store.client().clone(),
+                Limits {
+                    cookies,
+                    tail_tags: config.profile_cache_tail_tags,
+                    per_action: usize::try_from(FILL_LIMIT).unwrap_or(usize::MAX),
+                },
+                background.clone(),
+            )?),
+            None => None,
+        };
         let state = AppState {
             store: store.clone(),
             profile_deadline: config.query_deadline,
             aggregates_deadline: config.aggregates_deadline,
             gate: QueryGate::new(config.max_concurrent_queries),
-            profiles: ProfileBatcher::new(
-                store.clone(),
-                config.profile_slots,
-                config.profile_batch,
+            profiles: ProfileReader::new(
+                ProfileBatcher::new(store.clone(), config.profile_slots, config.profile_batch),
+                cache,
             ),
         };
         let analytics = AnalyticsState {
@@ -98,7 +119,11 @@ impl Application {
             service_kit::health::routes(Arc::new(ClickHouseReadiness(store)), metrics),
         );
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            background,
+        })
     }
 
     /// The bound port (useful with port 0).
@@ -110,6 +135,7 @@ impl Application {
     /// requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         service_kit::http::serve(self.listener, self.router, shutdown, "read-api").await;
+        self.background.cancel();
         tracing::info!("read-api stopped");
     }
 }

@@ -264,6 +264,23 @@ mod tests {
         row.device = 9;
         assert_eq!(row.to_tag(), Err(RowError { column: "device" }));
     }
+
+    #[test]
+    fn a_partition_is_projected_below_its_next_offset_or_its_pending_batch() {
+        let mut entry = BatchLogRow {
+            kafka_topic: "t".into(),
+            kafka_partition: 1,
+            version: 1,
+            token: String::new(),
+            ranges: vec![(0, 10, 19), (1, 40, 49)],
+            next_offset: 50,
+        };
+        assert_eq!(entry.projected_below(), 50);
+        entry.token = "batch-7".into();
+        assert_eq!(entry.projected_below(), 40);
+        entry.ranges = vec![(0, 10, 19)];
+        assert_eq!(entry.projected_below(), 0);
+    }
 }
 
 /// One entry of the projector's batch log, `projector_batches` (migration `0002`): a
@@ -290,5 +307,20 @@ impl BatchLogRow {
     /// Whether the batch may not be fully inserted yet (it must be inserted again).
     pub fn is_pending(&self) -> bool {
         !self.token.is_empty()
+    }
+
+    /// The offset of this entry's partition below which every tag is in `user_tags`:
+    /// the next offset once the batch is in, else where the pending batch starts (the
+    /// batches before it are in: the projector inserts one batch at a time).
+    pub fn projected_below(&self) -> i64 {
+        if !self.is_pending() {
+            return self.next_offset;
+        }
+        self.ranges
+            .iter()
+            .filter(|(partition, _, _)| *partition == self.kafka_partition)
+            .map(|(_, first, _)| *first)
+            .min()
+            .unwrap_or(0)
     }
 }

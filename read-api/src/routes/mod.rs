@@ -4,8 +4,8 @@
 pub mod aggregates;
 pub mod profiles;
 
-use crate::batcher::ProfileBatcher;
 use crate::gate::QueryGate;
+use crate::profile_cache::ProfileReader;
 use crate::store::Store;
 use std::time::Duration;
 
@@ -20,6 +20,6 @@ pub struct AppState {
     pub aggregates_deadline: Duration,
     /// The bound on aggregates reads running in ClickHouse.
     pub gate: QueryGate,
-    /// Profile reads, batched when they pile up.
-    pub profiles: ProfileBatcher,
+    /// Profile reads: from the profile cache, or from ClickHouse batched when they pile up.
+    pub profiles: ProfileReader,
 }
