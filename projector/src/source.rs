@@ -4,12 +4,10 @@
 //! point read again to remember recent payloads).
 
 use crate::config::Config;
-use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use service_kit::settings::KafkaSettings;
 use std::collections::BTreeMap;
@@ -36,37 +34,7 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
 }
 
 /// Consumer callbacks: the partitions' high watermarks from librdkafka's statistics.
-#[derive(Default)]
-pub struct SourceContext {
-    high_watermarks: std::sync::Mutex<BTreeMap<i32, i64>>,
-}
-
-impl SourceContext {
-    /// The latest known high watermark of every partition.
-    pub fn high_watermarks(&self) -> BTreeMap<i32, i64> {
-        self.high_watermarks
-            .lock()
-            .map(|marks| marks.clone())
-            .unwrap_or_default()
-    }
-}
-
-impl ClientContext for SourceContext {
-    fn stats(&self, statistics: Statistics) {
-        let Ok(mut marks) = self.high_watermarks.lock() else {
-            return;
-        };
-        for topic in statistics.topics.values() {
-            for partition in topic.partitions.values() {
-                if partition.partition >= 0 && partition.hi_offset >= 0 {
-                    marks.insert(partition.partition, partition.hi_offset);
-                }
-            }
-        }
-    }
-}
-
-impl ConsumerContext for SourceContext {}
+pub use service_kit::kafka::HighWatermarks as SourceContext;
 
 /// The projector's consumer.
 pub type SourceConsumer = BaseConsumer<SourceContext>;

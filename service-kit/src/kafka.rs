@@ -1,10 +1,13 @@
-//! The base librdkafka configuration, the topic's watermarks and the broker readiness probe.
+//! The base librdkafka configuration, the topic's watermarks (asked of the broker, or as
+//! a consumer's fetches last saw them) and the broker readiness probe.
 
 use crate::health::DependencyStatus;
 use crate::settings::KafkaSettings;
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::BaseConsumer;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::statistics::Statistics;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Client settings every producer and consumer starts from.
@@ -68,3 +71,38 @@ pub fn probe_blocking<C: ClientContext>(
         error,
     }
 }
+
+/// Consumer callbacks that keep the partitions' high watermarks as the consumer's
+/// fetches last saw them (librdkafka's statistics: set `statistics.interval.ms`), so a
+/// consumer knows how far behind it is without asking the broker.
+#[derive(Default)]
+pub struct HighWatermarks {
+    high_watermarks: std::sync::Mutex<BTreeMap<i32, i64>>,
+}
+
+impl HighWatermarks {
+    /// The latest known high watermark of every partition.
+    pub fn high_watermarks(&self) -> BTreeMap<i32, i64> {
+        self.high_watermarks
+            .lock()
+            .map(|marks| marks.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl ClientContext for HighWatermarks {
+    fn stats(&self, statistics: Statistics) {
+        let Ok(mut marks) = self.high_watermarks.lock() else {
+            return;
+        };
+        for topic in statistics.topics.values() {
+            for partition in topic.partitions.values() {
+                if partition.partition >= 0 && partition.hi_offset >= 0 {
+                    marks.insert(partition.partition, partition.hi_offset);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for HighWatermarks {}

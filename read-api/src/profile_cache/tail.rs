@@ -9,6 +9,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use schemas::TagDecoder;
+use service_kit::kafka::HighWatermarks;
 use service_kit::settings::KafkaSettings;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -27,7 +28,7 @@ pub(super) enum TailError {
     Thread(#[from] std::io::Error),
 }
 
-/// How long one broker request (metadata, watermarks) may take.
+/// How long one broker request (metadata) may take.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often the tail compares its position with the log's end.
@@ -43,7 +44,7 @@ const HAND_OVER: usize = 512;
 
 /// The consumer's settings: assigned partitions, no group, no commits; a short fetch
 /// wait, so a tag reaches the cache within milliseconds of its append.
-fn consumer(settings: &KafkaSettings) -> Result<BaseConsumer, KafkaError> {
+fn consumer(settings: &KafkaSettings) -> Result<TailConsumer, KafkaError> {
     let mut config = service_kit::kafka::base_config(settings);
     config
         .set("group.id", "allezon-read-api-tail")
@@ -54,9 +55,15 @@ fn consumer(settings: &KafkaSettings) -> Result<BaseConsumer, KafkaError> {
         // The broker (Tansu) answers a fetch only when this wait has passed, and each
         // fetch costs it a storage read per partition: 50 ms cost the broker 0.1 of a
         // core at 1,000 tags/s, 500 ms about half that.
-        .set("fetch.wait.max.ms", "100");
-    config.create()
+        .set("fetch.wait.max.ms", "500")
+        // The log's end as the fetches see it (HighWatermarks): asking the broker
+        // (ListOffsets) on the fetching connection stalled the fetches behind it, and
+        // the tail fell behind at 1,000 tags/s.
+        .set("statistics.interval.ms", "250");
+    config.create_with_context(HighWatermarks::default())
 }
+
+type TailConsumer = BaseConsumer<HighWatermarks>;
 
 /// Starts the tail at `start` (by partition; a partition missing there starts at the
 /// log's beginning). Runs until `cancel`.
@@ -106,7 +113,7 @@ pub(super) fn spawn(
 }
 
 struct Tail {
-    consumer: BaseConsumer,
+    consumer: TailConsumer,
     topic: String,
     partitions: Vec<i32>,
     state: Arc<Mutex<CacheState>>,
@@ -213,25 +220,21 @@ impl Tail {
         let mut caught_up = then.is_some();
         let mut ends = BTreeMap::new();
         let mut behind = 0;
+        let high_watermarks = self.consumer.context().high_watermarks();
         for partition in &self.partitions {
-            let Ok((low, high)) =
-                self.consumer
-                    .fetch_watermarks(&self.topic, *partition, BROKER_TIMEOUT)
-            else {
+            let Some(high) = high_watermarks.get(partition).copied() else {
                 caught_up = false;
                 continue;
             };
             ends.insert(*partition, high);
-            // Nothing read yet from a partition: it stands where it was assigned (or at
-            // the log's start, when that was older than the log).
+            // Nothing read yet from a partition: it stands where it was assigned.
             let position = positions
                 .find_partition(&self.topic, *partition)
                 .and_then(|element| match element.offset() {
                     Offset::Offset(offset) => Some(offset),
                     _ => None,
                 })
-                .unwrap_or_else(|| self.start.get(partition).copied().unwrap_or(0))
-                .max(low);
+                .unwrap_or_else(|| self.start.get(partition).copied().unwrap_or(0));
             let end_then = then
                 .as_ref()
                 .and_then(|then| then.get(partition).copied())
