@@ -27,7 +27,7 @@
 #                projector instances (= make up SHARDS=2 PROJECTORS=2; make down stops it)
 #   make cluster-test  cluster-up, then a checked run at 1,000 tags/s with per-role CPU from
 #                /proc, the cluster's operations (trim per shard, retention), and a checked
-#                run while projector-1 and clickhouse-2 are killed -9 and restarted (~8 min)
+#                run while projector-1 and clickhouse-2 are killed -9 and restarted (~12 min)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
