@@ -338,7 +338,9 @@ fn instances(cost: &RoleCost, variable_cores: f64) -> u32 {
 
 /// The sizing table (markdown): one row per load; per role its instances and cores.
 pub fn sizing_table(sizings: &[Sizing]) -> String {
-    let mut table = String::from("| tags/s | profile reads/s | aggregates/s |");
+    let mut table = String::from(
+        "Each role: instances (cores in all).\n\n| tags/s | profile reads/s | aggregates/s |",
+    );
     for role in ROLES {
         table.push_str(&format!(" {role} |"));
     }
@@ -353,7 +355,7 @@ pub fn sizing_table(sizings: &[Sizing]) -> String {
             thousands(sizing.load.aggregates_per_s)
         ));
         for role in &sizing.roles {
-            table.push_str(&format!(" {} × = {:.1} |", role.instances, role.cores));
+            table.push_str(&format!(" {} ({:.1}) |", role.instances, role.cores));
         }
         table.push_str(&format!(
             " **{:.1}** | {:.1} | {} × {} | {} | {} | {} |\n",

@@ -12,6 +12,8 @@
 //! The shards come from the stack's environment (`scripts/lib.sh` exports them):
 //! `CLICKHOUSE_CLUSTER` and `CLICKHOUSE_SHARD_URLS`.
 
+mod common;
+
 use migrations::{ClusterName, Target};
 use projector::trim::{TrimPolicy, Trimmer};
 use read_model::UserTagRow;
@@ -73,22 +75,7 @@ impl Shards {
 }
 
 fn row(cookie: &str, partition: i32, time_ms: i64, offset: i64) -> UserTagRow {
-    UserTagRow {
-        cookie: cookie.to_owned(),
-        action: 1,
-        time_ms,
-        time_text: String::new(),
-        country: "PL".to_owned(),
-        device: 1,
-        origin: "o".to_owned(),
-        product_id: "1".to_owned(),
-        product_id_is_text: 0,
-        brand_id: "b".to_owned(),
-        category_id: "k".to_owned(),
-        price: 1,
-        kafka_partition: partition,
-        kafka_offset: offset,
-    }
+    common::stored_row(cookie, 1, time_ms, partition, offset)
 }
 
 async fn local_times(client: &clickhouse::Client, cookie: &str) -> Vec<i64> {
