@@ -23,6 +23,11 @@
 #                of docs/reliability.md, .stack/chaos/report.json
 #   make soak    a day of tags loaded, then the contract's load for 75 minutes (30 on the day's
 #                retention, 45 with 15-minute windows), per minute -> docs/soak.md (about 95 minutes)
+#   make cluster-up    the sharded stack: two ClickHouse shards behind Distributed tables, two
+#                projector instances (= make up SHARDS=2 PROJECTORS=2; make down stops it)
+#   make cluster-test  cluster-up, then a checked run at 1,000 tags/s with per-role CPU from
+#                /proc, the cluster's operations (trim per shard, retention), and a checked
+#                run while projector-1 and clickhouse-2 are killed -9 and restarted (~12 min)
 # One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
 
 SHELL := /bin/bash
@@ -43,7 +48,7 @@ TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKER
 BENCH := $(TEST_ENV) PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) \
 	LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
-.PHONY: up down reset status logs install build lint test chaos console console-test console-screenshots \
+.PHONY: up down reset status logs install build lint test chaos cluster-up cluster-test console console-test console-screenshots \
 	bench bench-write bench-projector bench-read bench-analysts bench-burst bench-e2e bench-report soak
 
 up:
@@ -51,6 +56,14 @@ up:
 
 down:
 	scripts/down.sh
+
+# The sharded stack (scripts/lib.sh; docs/operations.md, "The sharded stack here"). A stack
+# keeps its shape until make reset.
+cluster-up:
+	SHARDS=2 PROJECTORS=2 scripts/up.sh
+
+cluster-test:
+	scripts/cluster-test.sh
 
 reset:
 	scripts/reset.sh

@@ -44,6 +44,48 @@ export PROJECTOR_BATCH_MAX_WAIT_MS="${PROJECTOR_BATCH_MAX_WAIT_MS:-2000}"
 SERVICES=(write-api read-api projector)
 COMPONENTS=(clickhouse tansu write-api read-api projector nginx)
 
+# The sharded stack (make cluster-up, or make up SHARDS=2 PROJECTORS=2; docs/operations.md,
+# "The sharded stack here"): SHARDS ClickHouse servers as the shards of the cluster
+# $CLICKHOUSE_CLUSTER behind Distributed tables (shard i > 1 is the component
+# clickhouse-i, ports CLICKHOUSE_HTTP_PORT_i / CLICKHOUSE_TCP_PORT_i, by default the
+# first shard's + i - 1), and PROJECTORS projector instances sharing the partitions
+# (instance i > 0 is projector-i, port PROJECTOR_PORT_i, by default PROJECTOR_PORT + i).
+# up.sh records the shape in $STACK/topology, so down, status and stack.sh see it
+# without being told; a stack keeps its shape until `make reset`.
+TOPOLOGY_FILE="$STACK/topology"
+if [[ -z "${SHARDS:-}${PROJECTORS:-}" && -f "$TOPOLOGY_FILE" ]]; then
+    # shellcheck disable=SC1090
+    source "$TOPOLOGY_FILE"
+fi
+SHARDS=${SHARDS:-1}
+PROJECTORS=${PROJECTORS:-1}
+[[ "$SHARDS" =~ ^[1-9]$ && "$PROJECTORS" =~ ^[1-9]$ ]] || {
+    printf '[stack] ERROR: SHARDS and PROJECTORS must be 1 to 9 (got %s, %s)\n' "$SHARDS" "$PROJECTORS" >&2
+    exit 1
+}
+EXTRA_SHARDS=()
+for ((i = 2; i <= SHARDS; i++)); do EXTRA_SHARDS+=("clickhouse-$i"); done
+EXTRA_PROJECTORS=()
+for ((i = 1; i < PROJECTORS; i++)); do EXTRA_PROJECTORS+=("projector-$i"); done
+SERVICES+=("${EXTRA_PROJECTORS[@]}")
+COMPONENTS+=("${EXTRA_SHARDS[@]}" "${EXTRA_PROJECTORS[@]}")
+export PROJECTOR_INSTANCES="$PROJECTORS"
+
+# shard_port http|tcp N: shard N's port.
+shard_port() {
+    local kind="$1" shard="$2" var base
+    if [[ "$kind" == http ]]; then var="CLICKHOUSE_HTTP_PORT_$shard" base="$CLICKHOUSE_HTTP_PORT"; else var="CLICKHOUSE_TCP_PORT_$shard" base="$CLICKHOUSE_TCP_PORT"; fi
+    echo "${!var:-$((base + shard - 1))}"
+}
+if ((SHARDS > 1)); then
+    export CLICKHOUSE_CLUSTER="${CLICKHOUSE_CLUSTER:-allezon_local}"
+    urls=()
+    for ((i = 1; i <= SHARDS; i++)); do urls+=("http://127.0.0.1:$(shard_port http "$i")"); done
+    CLICKHOUSE_SHARD_URLS="$(IFS=,; echo "${urls[*]}")"
+    export CLICKHOUSE_SHARD_URLS
+    unset urls
+fi
+
 # Seconds to wait for a component to become healthy / to stop.
 START_TIMEOUT="${START_TIMEOUT:-60}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
@@ -80,15 +122,23 @@ port_of() {
         write-api) echo "$WRITE_API_PORT" ;;
         read-api) echo "$READ_API_PORT" ;;
         projector) echo "$PROJECTOR_PORT" ;;
+        clickhouse-[0-9]*) shard_port http "${1#clickhouse-}" ;;
+        projector-[0-9]*)
+            local var="PROJECTOR_PORT_${1#projector-}"
+            echo "${!var:-$((PROJECTOR_PORT + ${1#projector-}))}"
+            ;;
         *) die "unknown component: $1" ;;
     esac
 }
 
+# binary_of SERVICE: the program a service runs (projector-N runs the projector).
+binary_of() { echo "${1%-[0-9]*}"; }
+
 # Executable name expected in /proc/<pid>/cmdline, guards against pid reuse.
 exe_of() {
     case "$1" in
-        clickhouse) echo "serve.py" ;;
-        *) echo "$1" ;;
+        clickhouse | clickhouse-[0-9]*) echo "serve.py" ;;
+        *) binary_of "$1" ;;
     esac
 }
 

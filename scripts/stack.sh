@@ -2,6 +2,7 @@
 # Starts, stops or restarts one component of the local stack (tests use it to
 # take the broker or ClickHouse away and bring it back).
 # Usage: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
+# (a sharded stack adds clickhouse-N and projector-N: lib.sh)
 # `start` waits until the component is healthy; `stop` sends SIGTERM, waits up
 # to STOP_TIMEOUT (15) s, then SIGKILL. Data is kept.
 set -euo pipefail
@@ -9,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/lib.sh"
 
 usage() {
-    echo "usage: $0 {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}" >&2
+    echo "usage: $0 {start|stop|restart} {${COMPONENTS[*]// /|}}" >&2
     exit 2
 }
 (($# == 2)) || usage
@@ -22,7 +23,7 @@ esac
 
 start() {
     case "$name" in
-        clickhouse) "$here/start-clickhouse.sh" ;;
+        clickhouse | clickhouse-[0-9]*) "$here/start-clickhouse.sh" "$name" ;;
         tansu) "$here/start-tansu.sh" ;;
         nginx) "$here/start-nginx.sh" ;;
         *) "$here/start-services.sh" "$name" ;;

@@ -80,6 +80,12 @@ pub enum BenchError {
     /// The load sent in the background of a measurement gave no summary.
     #[error("background ingest")]
     BackgroundIngest(#[from] crate::background_ingest::BackgroundIngestError),
+    /// The capacity model could not be computed.
+    #[error("capacity model")]
+    Capacity(#[from] crate::capacity::CapacityError),
+    /// A chart could not be drawn.
+    #[error("plot")]
+    Plot(#[from] crate::plot::PlotError),
 }
 
 impl BenchError {

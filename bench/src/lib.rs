@@ -40,6 +40,7 @@
 //! `tests/loader.rs` loads a few thousand tags into the real ClickHouse.
 
 pub mod background_ingest;
+pub mod capacity;
 pub mod catch_up;
 pub mod closed_loop;
 pub mod consume;

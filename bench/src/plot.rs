@@ -78,11 +78,16 @@ pub fn draw(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
         .iter()
         .flat_map(|series| series.points.iter())
         .filter_map(|(x, y)| Some((*x, (*y)?)));
-    let (mut x_max, mut y_max) = (1.0_f64, 0.0_f64);
+    // The x axis spans the points (from 0 for a run's minutes); the y axis starts at 0,
+    // or below it for negative values (logarithms).
+    let (mut x_min, mut x_max, mut y_min, mut y_max) = (f64::MAX, 1.0_f64, 0.0_f64, 0.0_f64);
     for (x, y) in points {
+        x_min = x_min.min(x);
         x_max = x_max.max(x);
+        y_min = y_min.min(y);
         y_max = y_max.max(y);
     }
+    let x_min = if x_min < x_max { x_min } else { 0.0 };
     if let Some((limit, _)) = chart.limit {
         y_max = y_max.max(limit);
     }
@@ -95,7 +100,7 @@ pub fn draw(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .build_cartesian_2d(x_min..x_max, y_min * 1.1..y_max)
         .map_err(|e| error(e.to_string()))?;
     context
         .configure_mesh()
@@ -109,7 +114,7 @@ pub fn draw(chart: &Chart<'_>, path: &Path) -> Result<(), PlotError> {
         let grey = RGBColor(120, 120, 120);
         context
             .draw_series(DashedLineSeries::new(
-                [(0.0, limit), (x_max, limit)],
+                [(x_min, limit), (x_max, limit)],
                 6,
                 4,
                 grey.stroke_width(1),

@@ -38,8 +38,9 @@ pub enum PathKind {
 }
 
 impl Fault {
-    /// Parses `projector`, `write-api`, `read-api`, `clickhouse`, `tansu` (a kill) or
-    /// `freeze-clickhouse` (a freeze of `freeze_for`).
+    /// Parses `projector`, `write-api`, `read-api`, `clickhouse`, `tansu`, and on the
+    /// sharded stack `projector-1` and `clickhouse-2` (a kill), or `freeze-clickhouse`
+    /// (a freeze of `freeze_for`).
     pub fn parse(text: &str, freeze_for: Duration) -> Result<Self, String> {
         if let Some(name) = text.strip_prefix("freeze-") {
             let component =
@@ -87,10 +88,10 @@ impl Fault {
     /// The paths this fault can break.
     pub fn paths(&self) -> &'static [PathKind] {
         match self.component() {
-            Component::Projector => &[PathKind::Fresh],
+            Component::Projector | Component::Projector1 => &[PathKind::Fresh],
             Component::WriteApi => &[PathKind::Write],
             Component::ReadApi => &[PathKind::Read],
-            Component::ClickHouse => &[PathKind::Read, PathKind::Fresh],
+            Component::ClickHouse | Component::ClickHouse2 => &[PathKind::Read, PathKind::Fresh],
             Component::Tansu => &[PathKind::Write, PathKind::Fresh],
         }
     }

@@ -35,7 +35,8 @@ enum Command {
         )]
         front_door: String,
         /// The faults, one per slot, in order: projector, write-api, read-api,
-        /// clickhouse, tansu (kill -9 and restart) or freeze-clickhouse.
+        /// clickhouse, tansu, and on the sharded stack (make cluster-up) projector-1 and
+        /// clickhouse-2 (kill -9 and restart), or freeze-clickhouse.
         #[arg(
             long,
             env = "CHAOS_FAULTS",

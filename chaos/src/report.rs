@@ -377,17 +377,7 @@ fn commit(root: &Path) -> String {
 /// Replaces the generated section of `document` (between [`TABLE_BEGIN`] and
 /// [`TABLE_END`]) with `section`; appends both markers and the section if absent.
 pub fn write_into(document: &Path, section: &str) -> std::io::Result<()> {
-    let existing = std::fs::read_to_string(document).unwrap_or_default();
-    let generated = format!("{TABLE_BEGIN}\n{section}{TABLE_END}");
-    let updated = match (existing.find(TABLE_BEGIN), existing.find(TABLE_END)) {
-        (Some(begin), Some(end)) if begin < end => format!(
-            "{}{generated}{}",
-            &existing[..begin],
-            &existing[end + TABLE_END.len()..]
-        ),
-        _ => format!("{existing}\n{generated}\n"),
-    };
-    std::fs::write(document, updated)
+    loadgen::document::replace_section(document, TABLE_BEGIN, TABLE_END, section)
 }
 
 #[cfg(test)]

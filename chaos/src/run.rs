@@ -103,7 +103,8 @@ fn lock(ledger: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
 /// Runs the stream, the faults and the checks; the report says what each fault cost.
 pub async fn run(options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
     let stack = Stack::new(&options.stack_root);
-    for component in Component::ALL {
+    let faulted = options.faults.iter().map(Fault::component);
+    for component in stack.components().into_iter().chain(faulted) {
         stack.pid(component).map_err(ChaosError::StackDown)?;
     }
     let start = loadgen::start::after_newest(&options.clickhouse).await?;
@@ -377,7 +378,7 @@ pub async fn restore(stack: &Stack) {
     if let Err(error) = stack.signal(Component::ClickHouse, nix::sys::signal::Signal::SIGCONT) {
         tracing::warn!(error = %error, "clickhouse not thawed");
     }
-    for component in Component::ALL {
+    for component in stack.components() {
         if !stack.is_running(component) {
             tracing::warn!(component = component.name(), "not running; starting it");
             if let Err(error) = stack.start(component).await {

@@ -24,8 +24,12 @@ pub enum Component {
     WriteApi,
     /// read-api.
     ReadApi,
-    /// The projector.
+    /// The projector (instance 0 on a stack with several).
     Projector,
+    /// The second projector instance of the sharded stack (`make cluster-up`).
+    Projector1,
+    /// The second shard's ClickHouse server of the sharded stack (`make cluster-up`).
+    ClickHouse2,
 }
 
 impl Component {
@@ -38,6 +42,9 @@ impl Component {
         Self::Projector,
     ];
 
+    /// The components only a sharded stack has (`SHARDS=2 PROJECTORS=2`).
+    pub const SHARDED: [Self; 2] = [Self::Projector1, Self::ClickHouse2];
+
     /// Its name in `scripts/stack.sh` and in the pid file.
     pub const fn name(self) -> &'static str {
         match self {
@@ -46,13 +53,16 @@ impl Component {
             Self::WriteApi => "write-api",
             Self::ReadApi => "read-api",
             Self::Projector => "projector",
+            Self::Projector1 => "projector-1",
+            Self::ClickHouse2 => "clickhouse-2",
         }
     }
 
     /// What its command line must contain (as `exe_of` in `scripts/lib.sh`).
     const fn command_mark(self) -> &'static str {
         match self {
-            Self::ClickHouse => "serve.py",
+            Self::ClickHouse | Self::ClickHouse2 => "serve.py",
+            Self::Projector1 => "projector",
             other => other.name(),
         }
     }
@@ -61,6 +71,7 @@ impl Component {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
+            .chain(Self::SHARDED)
             .find(|component| component.name() == name)
     }
 }
@@ -159,6 +170,19 @@ impl Stack {
             return Err(not_running());
         }
         Ok(Pid::from_raw(pid))
+    }
+
+    /// The stack's components: every stack's, and those of a sharded stack that
+    /// `scripts/stack.sh` started here (a pid file says so).
+    pub fn components(&self) -> Vec<Component> {
+        Component::ALL
+            .into_iter()
+            .chain(
+                Component::SHARDED
+                    .into_iter()
+                    .filter(|component| self.pid_file(*component).exists()),
+            )
+            .collect()
     }
 
     /// Whether `component` runs.
@@ -262,7 +286,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for component in Component::ALL {
+        for component in Component::ALL.into_iter().chain(Component::SHARDED) {
             assert_eq!(Component::parse(component.name()), Some(component));
         }
         assert_eq!(Component::parse("nginx"), None);
@@ -275,6 +299,7 @@ mod tests {
             stack.pid(Component::Projector),
             Err(StackError::NotRunning { .. })
         ));
+        assert_eq!(stack.components(), Component::ALL.to_vec());
         assert!(!is_zombie(i32::MAX));
         assert!(!is_gone(i32::MAX));
     }

@@ -11,9 +11,12 @@
 //!   from that every expected answer), [`queries`] (the contract's queries and answers),
 //!   [`planner`] (which queries to ask), [`report`] (tallies and the summary);
 //! - [`start`]: where a run's event time starts on a platform that already holds tags;
-//! - [`latency`]: latency recording and its summary.
+//! - [`latency`]: latency recording and its summary;
+//! - [`document`]: generated sections of committed documents (chaos's, the capacity
+//!   model's).
 
 pub mod ceiling;
+pub mod document;
 pub mod harness;
 pub mod http;
 pub mod ingest;

@@ -198,7 +198,9 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
 /// unquoted in replication paths and engine arguments).
 pub fn check_database(target: &Target, database: &str) -> Result<(), MigrationError> {
     match target {
-        Target::Cluster(_) if !template::is_plain_identifier(database) => {
+        Target::Cluster(_) | Target::UnreplicatedShards(_)
+            if !template::is_plain_identifier(database) =>
+        {
             Err(MigrationError::ClusterDatabaseName(database.to_owned()))
         }
         _ => Ok(()),
@@ -314,8 +316,10 @@ async fn prepare_ledger(
     target: &Target,
 ) -> Result<(), MigrationError> {
     let client = server.clone().with_database(database);
+    check_database(target, database)?;
     match target {
-        Target::SingleNode => {
+        // Unreplicated shards keep a ledger each: migrate applies to each in turn.
+        Target::SingleNode | Target::UnreplicatedShards(_) => {
             server
                 .query("CREATE DATABASE IF NOT EXISTS ?")
                 .bind(Identifier(database))
@@ -334,7 +338,6 @@ async fn prepare_ledger(
                 .await?;
         }
         Target::Cluster(cluster) => {
-            check_database(target, database)?;
             server
                 .query(&format!(
                     "CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}"

@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use migrations::{ClusterName, Target};
-use service_kit::settings::{ClickHouseSettings, LogSettings};
+use service_kit::settings::{ClickHouseSettings, LogSettings, ShardSettings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,6 +36,13 @@ struct Cli {
     accept_unverified: bool,
     #[command(flatten)]
     clickhouse: ClickHouseSettings,
+    /// With --cluster: every shard's server of a cluster whose shards have one replica
+    /// each and no Keeper (the local sharded stack: its ClickHouse can neither replicate
+    /// nor run ON CLUSTER DDL). The cluster's tables are then made with the engines as
+    /// written, each statement run on each server in turn, each server keeping its own
+    /// ledger, and retention altered on each.
+    #[command(flatten)]
+    shards: ShardSettings,
     #[command(flatten)]
     log: LogSettings,
 }
@@ -44,10 +51,15 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     service_kit::telemetry::init(&cli.log);
-    let target = cli
-        .cluster
-        .clone()
-        .map_or(Target::SingleNode, Target::Cluster);
+    let target = match (&cli.cluster, cli.shards.urls.is_empty()) {
+        (None, true) => Target::SingleNode,
+        (None, false) => {
+            eprintln!("migrate: --clickhouse-shard-url needs --cluster");
+            return ExitCode::from(2);
+        }
+        (Some(cluster), true) => Target::Cluster(cluster.clone()),
+        (Some(cluster), false) => Target::UnreplicatedShards(cluster.clone()),
+    };
     let database = &cli.clickhouse.database;
     if cli.print_sql {
         return match print_sql(&cli, &target) {
@@ -58,33 +70,41 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let server = service_kit::clickhouse::server_client(&cli.clickhouse);
+    // One server, or every shard of an unreplicated cluster in turn.
+    let servers: Vec<ClickHouseSettings> = if cli.shards.urls.is_empty() {
+        vec![cli.clickhouse.clone()]
+    } else {
+        cli.shards.servers(&cli.clickhouse)
+    };
     let retention = migrations::Retention {
         aggregates_minutes: cli.aggregates_retention_minutes,
     };
-    let outcome = async {
-        if cli.accept_unverified {
-            let accepted =
-                migrations::accept_unverified(&server, database, &cli.dir, &target).await?;
-            tracing::warn!(accepted = accepted.len(), files = %accepted.join(","), database = %database, "checksums recorded for migrations applied before checksums were kept");
-        }
-        let applied = migrations::apply_to(&server, database, &cli.dir, &target).await?;
-        let retention_changed =
-            migrations::apply_retention(&server, database, &target, retention).await?;
-        Ok::<_, migrations::MigrationError>((applied, retention_changed))
-    };
-    match outcome.await {
-        Ok((applied, retention_changed)) => {
-            tracing::info!(applied = applied.len(), retention_changed, aggregates_retention_minutes = retention.aggregates_minutes, database = %database, cluster = ?cli.cluster.as_ref().map(ClusterName::as_str), "migrations up to date");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            let error = service_kit::error::chain(&error);
-            tracing::error!(%error, "migrations failed");
-            eprintln!("migrate: {error}");
-            ExitCode::FAILURE
+    for settings in &servers {
+        let server = service_kit::clickhouse::server_client(settings);
+        let outcome = async {
+            if cli.accept_unverified {
+                let accepted =
+                    migrations::accept_unverified(&server, database, &cli.dir, &target).await?;
+                tracing::warn!(accepted = accepted.len(), files = %accepted.join(","), database = %database, server = %settings.url, "checksums recorded for migrations applied before checksums were kept");
+            }
+            let applied = migrations::apply_to(&server, database, &cli.dir, &target).await?;
+            let retention_changed =
+                migrations::apply_retention(&server, database, &target, retention).await?;
+            Ok::<_, migrations::MigrationError>((applied, retention_changed))
+        };
+        match outcome.await {
+            Ok((applied, retention_changed)) => {
+                tracing::info!(applied = applied.len(), retention_changed, aggregates_retention_minutes = retention.aggregates_minutes, database = %database, server = %settings.url, cluster = ?cli.cluster.as_ref().map(ClusterName::as_str), "migrations up to date");
+            }
+            Err(error) => {
+                let error = service_kit::error::chain(&error);
+                tracing::error!(%error, server = %settings.url, "migrations failed");
+                eprintln!("migrate: {}: {error}", settings.url);
+                return ExitCode::FAILURE;
+            }
         }
     }
+    ExitCode::SUCCESS
 }
 
 fn print_sql(cli: &Cli, target: &Target) -> Result<(), migrations::MigrationError> {

@@ -46,24 +46,22 @@ pub const AGGREGATE_TABLES: [&str; 2] = ["minute_aggregates", "minute_dimension_
 
 /// The table that stores `table`'s rows on `target` (the shard-local one on a cluster).
 pub fn stored_table(target: &Target, table: &str) -> String {
-    match target {
-        Target::SingleNode => table.to_owned(),
-        Target::Cluster(_) => format!("{table}_local"),
+    match target.cluster() {
+        None => table.to_owned(),
+        Some(_) => format!("{table}_local"),
     }
 }
 
-/// The statement setting aggregate table `table`'s TTL to `retention` on `target` (`ON
-/// CLUSTER` on a cluster, on the shard-local table).
+/// The statement setting aggregate table `table`'s TTL to `retention` on `target` (on
+/// a cluster the shard-local table, `ON CLUSTER` where DDL propagates; unreplicated
+/// shards are each altered by the caller).
 pub fn alter_statement(
     target: &Target,
     database: &str,
     table: &str,
     retention: Retention,
 ) -> String {
-    let on_cluster = match target {
-        Target::SingleNode => String::new(),
-        Target::Cluster(cluster) => format!(" ON CLUSTER {cluster}"),
-    };
+    let on_cluster = target.on_cluster();
     format!(
         "ALTER TABLE {database}.{}{on_cluster} MODIFY TTL {}",
         stored_table(target, table),
@@ -124,6 +122,15 @@ mod tests {
         assert_eq!(
             alter_statement(&cluster, "allezon", "minute_aggregates", Retention::default()),
             "ALTER TABLE allezon.minute_aggregates_local ON CLUSTER prod MODIFY TTL ingested_in + toIntervalMinute(1450)"
+        );
+        assert_eq!(
+            alter_statement(
+                &Target::UnreplicatedShards("local".parse().expect("cluster name")),
+                "allezon",
+                "minute_aggregates",
+                Retention::default()
+            ),
+            "ALTER TABLE allezon.minute_aggregates_local MODIFY TTL ingested_in + toIntervalMinute(1450)"
         );
         assert_eq!(
             alter_statement(

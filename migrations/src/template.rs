@@ -13,6 +13,12 @@
 //! | `{{local T}}` | `T` | `D.T_local` |
 //! | `{{alter T}}` | `T` | `D.T_local ON CLUSTER C` (an `ALTER TABLE` of a table made by `{{table T}}`) |
 //!
+//! On a cluster without replication ([`Target::UnreplicatedShards`]: one replica per
+//! shard and no Keeper, as on the local sharded stack, whose ClickHouse can neither
+//! replicate nor run distributed DDL) the same objects are made with the engine as
+//! written and without `ON CLUSTER`, and `migrate` runs every statement on each server
+//! in turn.
+//!
 //! So on a cluster every server holds the shard-local `T_local` tables (replicated
 //! within their shard through ZooKeeper or ClickHouse Keeper, using the servers'
 //! `{shard}` and `{replica}` macros) and a Distributed table `T` over them: the
@@ -33,6 +39,28 @@ pub enum Target {
     SingleNode,
     /// Every server of a cluster defined in the servers' `remote_servers`.
     Cluster(ClusterName),
+    /// One server of a cluster whose shards have one replica each and no Keeper: the
+    /// cluster's tables with non-replicated engines, without `ON CLUSTER`; the caller
+    /// applies them to every server.
+    UnreplicatedShards(ClusterName),
+}
+
+impl Target {
+    /// The cluster the tables are distributed over, if any.
+    pub fn cluster(&self) -> Option<&ClusterName> {
+        match self {
+            Self::SingleNode => None,
+            Self::Cluster(cluster) | Self::UnreplicatedShards(cluster) => Some(cluster),
+        }
+    }
+
+    /// ` ON CLUSTER C` where DDL propagates through the cluster, otherwise nothing.
+    pub fn on_cluster(&self) -> String {
+        match self {
+            Self::Cluster(cluster) => format!(" ON CLUSTER {cluster}"),
+            Self::SingleNode | Self::UnreplicatedShards(_) => String::new(),
+        }
+    }
 }
 
 /// A cluster name from the servers' `remote_servers` configuration.
@@ -149,18 +177,27 @@ pub fn render(sql: &str, target: &Target, database: &str) -> Result<Vec<String>,
                 Segment::Placeholder { written, .. } => written,
             })
             .collect()]),
-        Target::Cluster(cluster) => {
+        Target::Cluster(cluster) | Target::UnreplicatedShards(cluster) => {
             let Some(created) = created else {
                 return Err(TemplateError::NoClusterObject);
             };
-            let cluster = cluster.as_str();
+            let on_cluster = target.on_cluster();
+            let replicated = matches!(target, Target::Cluster(_));
             let mut statement = String::with_capacity(sql.len() + 128);
             for segment in &segments {
                 match segment {
                     Segment::Text(text) => statement.push_str(text),
-                    Segment::Placeholder { parsed, .. } => {
-                        statement.push_str(&render_on_cluster(parsed, &created, cluster, database))
-                    }
+                    Segment::Placeholder {
+                        parsed: Placeholder::Engine { .. },
+                        written,
+                        ..
+                    } if !replicated => statement.push_str(written),
+                    Segment::Placeholder { parsed, .. } => statement.push_str(&render_on_cluster(
+                        parsed,
+                        &created,
+                        &on_cluster,
+                        database,
+                    )),
                 }
             }
             let mut statements = vec![statement];
@@ -169,7 +206,7 @@ pub fn render(sql: &str, target: &Target, database: &str) -> Result<Vec<String>,
                     .map(|key| format!(", {key}"))
                     .unwrap_or_default();
                 statements.push(format!(
-                    "CREATE TABLE IF NOT EXISTS {database}.{name} ON CLUSTER {cluster} \
+                    "CREATE TABLE IF NOT EXISTS {database}.{name}{on_cluster} \
                      AS {database}.{name}_local \
                      ENGINE = Distributed({cluster}, {database}, {name}_local{key})"
                 ));
@@ -179,18 +216,17 @@ pub fn render(sql: &str, target: &Target, database: &str) -> Result<Vec<String>,
     }
 }
 
+/// One placeholder on a cluster; `on_cluster` is ` ON CLUSTER C` or empty.
 fn render_on_cluster(
     placeholder: &Placeholder<'_>,
     created: &Placeholder<'_>,
-    cluster: &str,
+    on_cluster: &str,
     database: &str,
 ) -> String {
     match placeholder {
-        Placeholder::Table { name, .. } => {
-            format!("{database}.{name}_local ON CLUSTER {cluster}")
-        }
-        Placeholder::View { name } => format!("{database}.{name} ON CLUSTER {cluster}"),
-        Placeholder::Alter { name } => format!("{database}.{name}_local ON CLUSTER {cluster}"),
+        Placeholder::Table { name, .. } => format!("{database}.{name}_local{on_cluster}"),
+        Placeholder::View { name } => format!("{database}.{name}{on_cluster}"),
+        Placeholder::Alter { name } => format!("{database}.{name}_local{on_cluster}"),
         Placeholder::Local { name } => format!("{database}.{name}_local"),
         Placeholder::Engine { engine, args } => {
             let table = match created {
@@ -363,6 +399,43 @@ mod tests {
                  ENGINE = Distributed(prod, db, t_local, p)"
                     .to_owned(),
             ])
+        );
+    }
+
+    #[test]
+    fn unreplicated_shards_get_the_clusters_tables_with_the_engines_as_written() {
+        let target = Target::UnreplicatedShards("local".parse().expect("valid name"));
+        let sql = "CREATE TABLE IF NOT EXISTS {{table t sharded by p}} (p Int32, v Int64)\n\
+                   ENGINE = {{engine SummingMergeTree((v))}} ORDER BY p";
+        assert_eq!(
+            render(sql, &target, "db"),
+            Ok(vec![
+                "CREATE TABLE IF NOT EXISTS db.t_local (p Int32, v Int64)\n\
+                 ENGINE = SummingMergeTree((v)) ORDER BY p"
+                    .to_owned(),
+                "CREATE TABLE IF NOT EXISTS db.t AS db.t_local \
+                 ENGINE = Distributed(local, db, t_local, p)"
+                    .to_owned(),
+            ])
+        );
+        assert_eq!(
+            render(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS {{view v}} TO {{local out}} AS SELECT x FROM {{local src}}",
+                &target,
+                "db"
+            ),
+            Ok(vec![
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v TO db.out_local AS SELECT x FROM db.src_local"
+                    .to_owned()
+            ])
+        );
+        assert_eq!(
+            render("ALTER TABLE {{alter t}} MODIFY TTL x", &target, "db"),
+            Ok(vec!["ALTER TABLE db.t_local MODIFY TTL x".to_owned()])
+        );
+        assert_eq!(
+            render("CREATE TABLE x (a UInt8) ENGINE = Memory", &target, "db"),
+            Err(TemplateError::NoClusterObject)
         );
     }
 

@@ -501,24 +501,36 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
     let target = Target::Cluster(cluster::NAME.parse().expect("cluster name"));
     let database = unique_database("cluster");
 
-    // Every migration as `migrate --cluster` renders it, applied to each server (see
-    // the cluster module for what clickhouse-local cannot do and is taken out).
+    // Every migration as `migrate --cluster --clickhouse-shard-url` renders it for a
+    // cluster without replication is what `migrate --cluster` renders with replication
+    // taken out (see the cluster module for what clickhouse-local cannot do), and
+    // `migrate`'s own code applies it to each server in turn.
+    let unreplicated = Target::UnreplicatedShards(cluster::NAME.parse().expect("cluster name"));
     let migrations = migrations::discover(&migrations::bundled_dir()).expect("readable");
+    for migration in &migrations {
+        let replicated: Vec<String> = migration
+            .statements(&target, &database)
+            .expect("renders")
+            .iter()
+            .map(|statement| {
+                cluster::without_replication(statement).replace("MergeTree()", "MergeTree")
+            })
+            .collect();
+        assert_eq!(
+            migration
+                .statements(&unreplicated, &database)
+                .expect("renders"),
+            replicated,
+            "{}",
+            migration.file_name
+        );
+    }
     for server in [&one, &two] {
-        server
-            .query(&format!("CREATE DATABASE {database}"))
-            .execute()
-            .await
-            .expect("database created");
-        for migration in &migrations {
-            for statement in migration.statements(&target, &database).expect("renders") {
-                server
-                    .query(&cluster::without_replication(&statement))
-                    .execute()
-                    .await
-                    .unwrap_or_else(|error| panic!("{}: {error}", migration.file_name));
-            }
-        }
+        let applied =
+            migrations::apply_to(server, &database, &migrations::bundled_dir(), &unreplicated)
+                .await
+                .expect("migrated");
+        assert_eq!(applied.len(), migrations.len());
         let engines: HashMap<String, String> = server
             .query("SELECT name, engine FROM system.tables WHERE database = ?")
             .bind(&database)
@@ -545,6 +557,7 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
             ("trim_candidates", "Distributed"),
             ("trim_keys_local", "MergeTree"),
             ("trim_keys", "Distributed"),
+            ("schema_migrations", "MergeTree"),
         ]
         .into_iter()
         .map(|(name, engine)| (name.to_owned(), engine.to_owned()))

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use schemas::EventTime;
 use service_kit::settings::{
-    parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings,
+    parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings, ShardSettings,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -84,6 +84,9 @@ pub struct Config {
     /// ClickHouse connection.
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,
+    /// A sharded ClickHouse's shards: the trimmer runs on each one's local tables.
+    #[command(flatten)]
+    pub shards: ShardSettings,
     /// Logging.
     #[command(flatten)]
     pub log: LogSettings,

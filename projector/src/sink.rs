@@ -6,6 +6,13 @@
 //! merge) costs a retry, never a hung projector. A timed-out insert may still land:
 //! it is retried with the same deduplication token, so it is then skipped, in the
 //! table and in every view (`deduplicate_blocks_in_dependent_materialized_views`).
+//!
+//! On a sharded cluster both tables are Distributed, sharded by Kafka partition.
+//! Inserts into them are synchronous (`distributed_foreground_insert`): an insert
+//! returns once every shard holds its rows, with the batch's token, so the guarantee
+//! above holds shard by shard; the default, a queue on the receiving server sent on
+//! later, would acknowledge rows no shard holds yet and lose the token's effect.
+//! On a single server the setting changes nothing.
 
 use crate::batch::{Batch, OffsetRange};
 use clickhouse::Client;
@@ -38,7 +45,7 @@ impl ClickHouseSink {
     /// A sink for `topic` on `client`'s database; each request may take `timeout`.
     pub fn new(client: Client, topic: &str, timeout: Duration) -> Self {
         Self {
-            client,
+            client: client.with_setting("distributed_foreground_insert", "1"),
             topic: topic.to_owned(),
             timeout,
         }

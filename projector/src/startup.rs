@@ -161,10 +161,27 @@ impl Application {
         let worker = std::thread::Builder::new()
             .name("projector-pipeline".into())
             .spawn(move || pipeline.run())?;
-        let trimmer = config.trim_policy().map(|policy| {
-            let client = service_kit::clickhouse::client(&config.clickhouse);
-            tokio::spawn(Trimmer::new(client, policy).run_periodically(cancel.clone()))
-        });
+        // One trimmer, or one per shard on its local tables.
+        let trimmers: Vec<Trimmer> = match config.trim_policy() {
+            None => Vec::new(),
+            Some(policy) if config.shards.urls.is_empty() => {
+                let client = service_kit::clickhouse::client(&config.clickhouse);
+                vec![Trimmer::new(client, policy)]
+            }
+            Some(policy) => config
+                .shards
+                .servers(&config.clickhouse)
+                .iter()
+                .map(|shard| {
+                    let client = service_kit::clickhouse::client(shard);
+                    Trimmer::on_shard(client, policy, &shard.url)
+                })
+                .collect(),
+        };
+        let trimmers: Vec<_> = trimmers
+            .into_iter()
+            .map(|trimmer| tokio::spawn(trimmer.run_periodically(cancel.clone())))
+            .collect();
         tracing::info!(
             topic = %config.kafka.topic,
             instance = config.instance,
@@ -180,7 +197,7 @@ impl Application {
         };
         service_kit::http::serve(listener, router, stop_signal, "projector").await;
         cancel.cancel();
-        if let Some(trimmer) = trimmer {
+        for trimmer in trimmers {
             let _ = trimmer.await;
         }
         match tokio::task::spawn_blocking(move || worker.join()).await {

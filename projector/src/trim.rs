@@ -33,13 +33,16 @@
 //! part is rewritten: merges do it for new parts; a periodic `OPTIMIZE ... FINAL`
 //! (daily by default) for the old big ones, which also folds the table into one part.
 //!
-//! The trimmer runs against one server's tables; on a sharded cluster it must run
-//! against each shard's server (untested here: see docs/operations.md).
+//! On a sharded cluster (the projector's `--clickhouse-shard-url`) one trimmer runs per
+//! shard, on that shard's local tables ([`read_model::queries::on_shard`]): a pair's rows
+//! all live on one shard, and deletes, mutations and `OPTIMIZE` do not pass through a
+//! Distributed table. Tested on the sharded stack (`make cluster-test`,
+//! `projector/tests/cluster.rs`).
 
 use clickhouse::{Client, Row};
 use read_model::queries::{
-    RECLAIM, TRIM_APPLY, TRIM_BACKLOG, TRIM_CANDIDATES, TRIM_CORRECT, TRIM_DELETE, TRIM_DELETED,
-    TRIM_KEYS,
+    on_shard, RECLAIM, TRIM_APPLY, TRIM_BACKLOG, TRIM_CANDIDATES, TRIM_CORRECT, TRIM_DELETE,
+    TRIM_DELETED, TRIM_KEYS,
 };
 use serde::Deserialize;
 use std::time::{Duration, Instant, SystemTime};
@@ -94,16 +97,58 @@ struct Deleted {
     pairs: u64,
 }
 
-/// Trims `user_tags` on one database.
+/// The statements of a run, for a single server's tables or a shard's local ones.
+struct Queries {
+    backlog: String,
+    candidates: String,
+    keys: String,
+    delete: String,
+    apply: String,
+    correct: String,
+    deleted: String,
+    reclaim: String,
+}
+
+impl Queries {
+    fn new(localize: fn(&str) -> String) -> Self {
+        Self {
+            backlog: localize(TRIM_BACKLOG),
+            candidates: localize(TRIM_CANDIDATES),
+            keys: localize(TRIM_KEYS),
+            delete: localize(TRIM_DELETE),
+            apply: localize(TRIM_APPLY),
+            correct: localize(TRIM_CORRECT),
+            deleted: localize(TRIM_DELETED),
+            reclaim: localize(RECLAIM),
+        }
+    }
+}
+
+/// Trims `user_tags` on one database (of one server, or one shard's local tables).
 pub struct Trimmer {
     client: Client,
     policy: TrimPolicy,
+    queries: Queries,
+    /// The shard's server, for logs (empty on a single server).
+    shard: String,
 }
 
 impl Trimmer {
-    /// A trimmer of `client`'s database.
+    /// A trimmer of `client`'s database on a single server.
     pub fn new(client: Client, policy: TrimPolicy) -> Self {
+        Self::build(client, policy, Queries::new(str::to_owned), String::new())
+    }
+
+    /// A trimmer of one shard's local tables, `client` being that shard's server
+    /// (`shard` names it in logs).
+    pub fn on_shard(client: Client, policy: TrimPolicy, shard: &str) -> Self {
+        Self::build(client, policy, Queries::new(on_shard), shard.to_owned())
+    }
+
+    fn build(client: Client, policy: TrimPolicy, queries: Queries, shard: String) -> Self {
         Self {
+            queries,
+            shard,
             // The trim's queries run at nice 10 (ClickHouse's `os_thread_priority`):
             // a run took both cores for about a second every two minutes, and the profile
             // reads queued behind it past their 150 ms deadline (503 bursts at each run
@@ -120,7 +165,7 @@ impl Trimmer {
         let bound = self.policy.keep + self.policy.slack;
         let backlog: Backlog = self
             .client
-            .query(TRIM_BACKLOG)
+            .query(&self.queries.backlog)
             .bind(bound)
             .fetch_one()
             .await?;
@@ -139,7 +184,7 @@ impl Trimmer {
         for slice in 0..slices {
             let run = started_ms.saturating_mul(1000).saturating_add(slice);
             self.client
-                .query(TRIM_CANDIDATES)
+                .query(&self.queries.candidates)
                 .bind(run)
                 .bind(bound)
                 .bind(slices)
@@ -147,17 +192,21 @@ impl Trimmer {
                 .execute()
                 .await?;
             self.client
-                .query(TRIM_KEYS)
+                .query(&self.queries.keys)
                 .bind(run)
                 .bind(self.policy.keep)
                 .bind(i64::try_from(self.policy.recent.as_millis()).unwrap_or(i64::MAX))
                 .bind(run)
                 .execute()
                 .await?;
-            self.client.query(TRIM_DELETE).bind(run).execute().await?;
-            self.client.query(TRIM_APPLY).execute().await?;
             self.client
-                .query(TRIM_CORRECT)
+                .query(&self.queries.delete)
+                .bind(run)
+                .execute()
+                .await?;
+            self.client.query(&self.queries.apply).execute().await?;
+            self.client
+                .query(&self.queries.correct)
                 .bind(run)
                 .bind(run)
                 .with_setting("insert_deduplication_token", format!("trim-{run}"))
@@ -165,7 +214,7 @@ impl Trimmer {
                 .await?;
             let deleted: Deleted = self
                 .client
-                .query(TRIM_DELETED)
+                .query(&self.queries.deleted)
                 .bind(run)
                 .fetch_one()
                 .await?;
@@ -177,7 +226,7 @@ impl Trimmer {
 
     /// Rewrites the table (see [`RECLAIM`]).
     pub async fn reclaim(&self) -> Result<(), TrimError> {
-        self.client.query(RECLAIM).execute().await?;
+        self.client.query(&self.queries.reclaim).execute().await?;
         Ok(())
     }
 
@@ -203,6 +252,7 @@ impl Trimmer {
                         .record(started.elapsed().as_secs_f64());
                     if report.pairs > 0 {
                         tracing::info!(
+                            shard = %self.shard,
                             pairs = report.pairs,
                             rows_deleted = report.rows_deleted,
                             slices = report.slices,
@@ -213,7 +263,7 @@ impl Trimmer {
                 }
                 Err(error) => {
                     metrics::counter!("projector_trim_failures_total").increment(1);
-                    tracing::warn!(error = %service_kit::error::chain(&error), "trim run failed; trying again at the next interval");
+                    tracing::warn!(shard = %self.shard, error = %service_kit::error::chain(&error), "trim run failed; trying again at the next interval");
                 }
             }
             let reclaim = self.policy.reclaim_interval;

@@ -2,27 +2,14 @@
 //! exactly its newest 200 distinct tags once above 200 + the slack, copies of a kept tag
 //! stay, nothing else is touched, counts follow, and a reclaim gives the disk back.
 
+mod common;
+
 use projector::trim::{TrimPolicy, Trimmer};
 use read_model::UserTagRow;
 use std::time::Duration;
 
 fn row(cookie: &str, action: i8, time_ms: i64, offset: i64) -> UserTagRow {
-    UserTagRow {
-        cookie: cookie.to_owned(),
-        action,
-        time_ms,
-        time_text: String::new(),
-        country: "PL".to_owned(),
-        device: 1,
-        origin: "o".to_owned(),
-        product_id: "1".to_owned(),
-        product_id_is_text: 0,
-        brand_id: "b".to_owned(),
-        category_id: "k".to_owned(),
-        price: 1,
-        kafka_partition: 0,
-        kafka_offset: offset,
-    }
+    common::stored_row(cookie, action, time_ms, 0, offset)
 }
 
 async fn insert(client: &clickhouse::Client, rows: &[UserTagRow]) {

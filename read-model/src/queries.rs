@@ -253,9 +253,80 @@ pub const NEWEST_MINUTE: &str = "\
         LIMIT 1 \
     )";
 
+/// The tables a trim run reads and writes. On a sharded cluster each is a Distributed
+/// table over a shard-local `<name>_local` table (the migrations' `{{table}}`), and a
+/// trim runs on each shard's local tables: a pair's rows all live on one shard (sharded
+/// by Kafka partition, keyed by cookie), and deletes, mutations and `OPTIMIZE` do not go
+/// through a Distributed table.
+pub const TRIMMED_TABLES: [&str; 4] = [
+    "user_tags",
+    "user_tag_counts",
+    "trim_candidates",
+    "trim_keys",
+];
+
+/// `query` (one of the trim's) addressing a shard's local tables: every identifier
+/// naming one of [`TRIMMED_TABLES`] gets the `_local` suffix.
+pub fn on_shard(query: &str) -> String {
+    let mut local = String::with_capacity(query.len() + 32);
+    let mut word = String::new();
+    let flush = |word: &mut String, local: &mut String| {
+        local.push_str(word);
+        if TRIMMED_TABLES.contains(&word.as_str()) {
+            local.push_str("_local");
+        }
+        word.clear();
+    };
+    for character in query.chars() {
+        if character.is_ascii_alphanumeric() || character == '_' {
+            word.push(character);
+        } else {
+            flush(&mut word, &mut local);
+            local.push(character);
+        }
+    }
+    flush(&mut word, &mut local);
+    local
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trim_on_a_shard_touches_only_its_local_tables() {
+        assert_eq!(
+            on_shard(TRIM_APPLY),
+            "ALTER TABLE user_tags_local APPLY PATCHES SETTINGS mutations_sync = 2"
+        );
+        assert_eq!(on_shard(RECLAIM), "OPTIMIZE TABLE user_tags_local FINAL");
+        for query in [
+            TRIM_BACKLOG,
+            TRIM_CANDIDATES,
+            TRIM_KEYS,
+            TRIM_DELETE,
+            TRIM_CORRECT,
+            TRIM_DELETED,
+        ] {
+            let local = on_shard(query);
+            let words: Vec<&str> = local
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .collect();
+            for table in TRIMMED_TABLES {
+                assert!(!words.contains(&table), "{table} left in {local}");
+            }
+            assert_eq!(
+                local.replace("_local", ""),
+                query,
+                "only table names changed"
+            );
+            assert!(local.contains("_local"), "{local}");
+        }
+        assert_eq!(
+            on_shard("SELECT user_tags_x, xuser_tags FROM t"),
+            "SELECT user_tags_x, xuser_tags FROM t"
+        );
+    }
 
     #[test]
     fn a_batch_read_does_not_grow_with_the_batch() {

@@ -63,6 +63,35 @@ pub struct ClickHouseSettings {
     pub password: String,
 }
 
+/// The servers of a sharded ClickHouse, one per shard, for the work that must run on
+/// each shard's local tables rather than through the Distributed ones.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ShardSettings {
+    /// The HTTP URL of one server of each shard, when the tables are Distributed over a
+    /// cluster: `migrate` makes the tables on each (a cluster without replication, such
+    /// as the local sharded stack), the projector trims each shard's local tables.
+    /// Unset: one server.
+    #[arg(
+        long = "clickhouse-shard-url",
+        env = "CLICKHOUSE_SHARD_URLS",
+        value_delimiter = ','
+    )]
+    pub urls: Vec<String>,
+}
+
+impl ShardSettings {
+    /// `settings` pointed at each shard's server in turn (the same database and user).
+    pub fn servers(&self, settings: &ClickHouseSettings) -> Vec<ClickHouseSettings> {
+        self.urls
+            .iter()
+            .map(|url| ClickHouseSettings {
+                url: url.clone(),
+                ..settings.clone()
+            })
+            .collect()
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Args)]
 pub struct LogSettings {

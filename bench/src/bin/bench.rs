@@ -54,6 +54,11 @@ enum Command {
     /// Loads tags of loadgen's stream into a scratch database (what `read` and `e2e`
     /// do first), then stops.
     Load(LoadCommand),
+    /// The capacity model (docs/capacity.md): sizing from the per-unit costs of
+    /// docs/capacity/inputs.json, its plot, and, given a measured run's per-component
+    /// cores (make cluster-test's cpu-full.tsv), the prediction beside the measurement.
+    /// Needs no running stack.
+    Capacity(CapacityOptions),
     /// Writes docs/benchmarks.md and the detail reports from the results files.
     Report {
         /// Where the reports go (relative: to the repository). Smoke runs write
@@ -107,7 +112,104 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Flags of `bench capacity` (paths relative to the repository).
+#[derive(Debug, clap::Args)]
+struct CapacityOptions {
+    /// The model's inputs.
+    #[arg(
+        long,
+        env = "CAPACITY_INPUTS",
+        default_value = "docs/capacity/inputs.json"
+    )]
+    inputs: PathBuf,
+    /// The document whose generated section is replaced.
+    #[arg(long, env = "CAPACITY_DOC", default_value = "docs/capacity.md")]
+    doc: PathBuf,
+    /// The plot.
+    #[arg(long, env = "CAPACITY_PLOT", default_value = "docs/capacity/cores.png")]
+    plot: PathBuf,
+    /// A run's per-component cores (`component<TAB>cores<TAB>rss` lines), to set the
+    /// model's prediction for its load and shape beside.
+    #[arg(long, env = "CAPACITY_MEASURED")]
+    measured: Option<PathBuf>,
+    /// What the measured run was, in words (its command, date and conditions).
+    #[arg(
+        long,
+        env = "CAPACITY_MEASURED_LABEL",
+        default_value = "make cluster-test"
+    )]
+    measured_label: String,
+    /// The measured run's tags per second.
+    #[arg(long, default_value_t = 1000.0)]
+    measured_tags_per_s: f64,
+    /// The measured run's profile reads per second.
+    #[arg(long, default_value_t = 100.0)]
+    measured_profiles_per_s: f64,
+    /// The measured run's aggregates queries per second.
+    #[arg(long, default_value_t = 1.0)]
+    measured_aggregates_per_s: f64,
+}
+
+fn capacity(root: &std::path::Path, options: &CapacityOptions) -> Result<(), BenchError> {
+    use bench::capacity::{Inputs, Load, Measured};
+    let inputs = Inputs::load(&root.join(&options.inputs))?;
+    let measured = match &options.measured {
+        None => None,
+        Some(path) => {
+            let tsv =
+                std::fs::read_to_string(root.join(path)).map_err(|source| BenchError::Io {
+                    what: format!("reading {}", path.display()),
+                    source,
+                })?;
+            Some(Measured {
+                label: options.measured_label.clone(),
+                load: Load {
+                    tags_per_s: options.measured_tags_per_s,
+                    profiles_per_s: options.measured_profiles_per_s,
+                    aggregates_per_s: options.measured_aggregates_per_s,
+                },
+                roles: bench::capacity::measured_roles(&tsv),
+            })
+        }
+    };
+    let section = bench::capacity::section(&inputs, measured.as_ref())?;
+    let doc = root.join(&options.doc);
+    loadgen::document::replace_section(
+        &doc,
+        bench::capacity::SECTION_BEGIN,
+        bench::capacity::SECTION_END,
+        &section,
+    )
+    .map_err(|source| BenchError::Io {
+        what: format!("writing {}", doc.display()),
+        source,
+    })?;
+    let plot = root.join(&options.plot);
+    if let Some(folder) = plot.parent() {
+        std::fs::create_dir_all(folder).map_err(|source| BenchError::Io {
+            what: format!("creating {}", folder.display()),
+            source,
+        })?;
+    }
+    bench::plot::draw(
+        &bench::plot::Chart {
+            title: "Cores per role at the contract's mix (a profile read per 10 tags)",
+            x_label: "log10 tags/s",
+            y_label: "log10 cores",
+            series: bench::capacity::plot_series(&inputs)?,
+            limit: None,
+        },
+        &plot,
+    )?;
+    tracing::info!(doc = %doc.display(), plot = %plot.display(), "capacity model written");
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
+    if let Command::Capacity(options) = &cli.command {
+        capacity(&cli.stack.repo_root, options)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let results_dir = cli
         .results_dir
         .clone()
@@ -159,6 +261,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
                 "load done"
             );
         }
+        Command::Capacity(_) => {}
         Command::Report { out_dir } => {
             let inputs = bench::report::Inputs::load(&results_dir)?;
             bench::report::render_all(&inputs, &stack.settings.repo_root.join(out_dir))?;

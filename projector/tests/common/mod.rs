@@ -11,7 +11,36 @@ use service_kit::settings::ClickHouseSettings;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+// Not every test binary that shares these fixtures polls.
+#[allow(unused_imports)]
 pub use test_support::eventually;
+
+/// A stored row of cookie `cookie` (fixed dimensions), as the projector would write it
+/// from `partition` at `offset`: what the trimming tests insert directly.
+pub fn stored_row(
+    cookie: &str,
+    action: i8,
+    time_ms: i64,
+    partition: i32,
+    offset: i64,
+) -> read_model::UserTagRow {
+    read_model::UserTagRow {
+        cookie: cookie.to_owned(),
+        action,
+        time_ms,
+        time_text: String::new(),
+        country: "PL".to_owned(),
+        device: 1,
+        origin: "o".to_owned(),
+        product_id: "1".to_owned(),
+        product_id_is_text: 0,
+        brand_id: "b".to_owned(),
+        category_id: "k".to_owned(),
+        price: 1,
+        kafka_partition: partition,
+        kafka_offset: offset,
+    }
+}
 
 /// Event time of tag 0: 2026-03-01T12:00:00Z.
 pub const START_MS: i64 = 1_772_366_400_000;
