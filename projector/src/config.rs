@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use schemas::EventTime;
 use service_kit::settings::{
-    parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings,
+    parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings, SenderRetrySettings,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,14 +45,9 @@ pub struct Config {
     /// lands anyway is not counted twice), in milliseconds.
     #[arg(long, env = "PROJECTOR_CLICKHOUSE_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
     pub clickhouse_timeout: Duration,
-    /// A tag identical to one recorded at most this long before it (record time) in the
-    /// same partition is a sender's retry and is projected once, in milliseconds.
-    #[arg(long, env = "PROJECTOR_RETRY_WINDOW_MS", default_value = "30000", value_parser = parse_millis)]
-    pub retry_window: Duration,
-    /// ... and at most this many records before it, which bounds the log the projector
-    /// reads again at start-up to remember recent tags.
-    #[arg(long, env = "PROJECTOR_RETRY_WINDOW_RECORDS", default_value_t = 20_000)]
-    pub retry_window_records: u32,
+    /// The sender's-retry rule (shared with the archiver).
+    #[command(flatten)]
+    pub retries: SenderRetrySettings,
     /// A batch left unfinished by a crash is inserted again at start-up only if it is
     /// younger than this, in seconds: ClickHouse remembers the last 10,000 batch tokens,
     /// and an older batch might be counted twice (it is reported instead; see
