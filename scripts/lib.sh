@@ -25,6 +25,7 @@ NGINX_PORT=${NGINX_PORT:-8000}
 WRITE_API_PORT=${WRITE_API_PORT:-8081}
 READ_API_PORT=${READ_API_PORT:-8082}
 PROJECTOR_PORT=${PROJECTOR_PORT:-8083}
+ARCHIVER_PORT=${ARCHIVER_PORT:-8084}
 
 # What the services and tools are told (environment fallbacks of their flags).
 export CLICKHOUSE_URL="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
@@ -32,10 +33,15 @@ export KAFKA_BROKERS="127.0.0.1:$TANSU_PORT"
 export WRITE_API_LISTEN="127.0.0.1:$WRITE_API_PORT"
 export READ_API_LISTEN="127.0.0.1:$READ_API_PORT"
 export PROJECTOR_LISTEN="127.0.0.1:$PROJECTOR_PORT"
+export ARCHIVER_LISTEN="127.0.0.1:$ARCHIVER_PORT"
+# The archive of every tag (the archiver writes it; projector rebuild --from-archive and
+# archiver verify read it; ClickHouse reads it for the analysts' history, by absolute path).
+export ARCHIVE_URL="${ARCHIVE_URL:-file://$STACK/archive}"
+export READ_API_ARCHIVE_URL="${READ_API_ARCHIVE_URL:-$STACK/archive}"
 export READ_API_PEER_METRICS="write-api=http://127.0.0.1:$WRITE_API_PORT/metrics,projector=http://127.0.0.1:$PROJECTOR_PORT/metrics"
 
-SERVICES=(write-api read-api projector)
-COMPONENTS=(clickhouse tansu write-api read-api projector nginx)
+SERVICES=(write-api read-api projector archiver)
+COMPONENTS=(clickhouse tansu write-api read-api projector archiver nginx)
 
 # Seconds to wait for a component to become healthy / to stop.
 START_TIMEOUT="${START_TIMEOUT:-60}"
@@ -73,6 +79,7 @@ port_of() {
         write-api) echo "$WRITE_API_PORT" ;;
         read-api) echo "$READ_API_PORT" ;;
         projector) echo "$PROJECTOR_PORT" ;;
+        archiver) echo "$ARCHIVER_PORT" ;;
         *) die "unknown component: $1" ;;
     esac
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts, stops or restarts one component of the local stack (tests use it to
 # take the broker or ClickHouse away and bring it back).
-# Usage: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
+# Usage: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector|archiver}
 # `start` waits until the component is healthy; `stop` sends SIGTERM, waits up
 # to STOP_TIMEOUT (15) s, then SIGKILL. Data is kept.
 set -euo pipefail
@@ -9,7 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/lib.sh"
 
 usage() {
-    echo "usage: $0 {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}" >&2
+    echo "usage: $0 {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector|archiver}" >&2
     exit 2
 }
 (($# == 2)) || usage
