@@ -98,6 +98,13 @@ pub enum Mode {
         /// the log no longer holds are kept.
         #[arg(long)]
         from_snapshot: Option<String>,
+        /// Start from the archive (the archiver's files: every record the broker may no
+        /// longer hold), then continue from the broker where the archive ends.
+        #[arg(long)]
+        from_archive: bool,
+        /// Where the archive lives (as the archiver's `--archive-url`).
+        #[arg(long, env = "ARCHIVE_URL", default_value = ".stack/archive")]
+        archive_url: String,
         /// Folder of the ClickHouse migrations.
         #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
         migrations_dir: PathBuf,

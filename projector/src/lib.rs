@@ -20,11 +20,13 @@
 //! - [`dead_letter`]: messages that can never be projected go to a dead-letter topic;
 //! - [`pipeline`]: the consume-decode-insert loop;
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
+//! - [`archive_replay`]: `rebuild --from-archive`, the archive's records before the broker's tail;
 //! - [`reconcile`]: `projector reconcile`, the live aggregates checked against a replay;
 //! - [`snapshot`]: `projector snapshot`, profiles kept beyond the log's retention;
 //! - [`trim`]: keeps the profile store at the newest 200 tags per cookie and action;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
+pub mod archive_replay;
 pub mod batch;
 pub mod config;
 pub mod dead_letter;

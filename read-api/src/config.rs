@@ -65,6 +65,19 @@ pub struct Config {
         value_parser = parse_peers
     )]
     pub peer_metrics: std::vec::Vec<Peer>,
+    /// Where ClickHouse reads the tag archive for the analysts' older ranges: an absolute
+    /// directory on ClickHouse's machine (read with `file()`), or an S3-compatible bucket
+    /// URL `http(s)://host/bucket/prefix` (read with `s3()`, credentials in ClickHouse's
+    /// own configuration). Empty: no archive; the cube answers every range.
+    #[arg(long, env = "READ_API_ARCHIVE_URL", default_value = "")]
+    pub archive_url: String,
+    /// The archived topic (the archive keeps a directory per topic).
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "user-tags")]
+    pub archive_topic: String,
+    /// A series or top-N whose range starts more than this long before the cube's newest
+    /// minute is read from the archive (the cube keeps 24 hours of ingestion), minutes.
+    #[arg(long, env = "READ_API_CUBE_WINDOW_MINUTES", default_value_t = 1440)]
+    pub cube_window_minutes: u32,
     /// ClickHouse connection and database.
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,
