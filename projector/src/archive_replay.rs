@@ -9,7 +9,9 @@
 //! (pending, with its token) before it is inserted with that token, so a replay that
 //! crashes and is run again into the same database inserts nothing twice. The batch log
 //! then says where each partition continues, and the ordinary projector takes the tail
-//! from the broker (`rebuild`).
+//! from the broker (`rebuild`). Run again into the same database (after a crash), it
+//! starts where the batch log says, each partition's unfinished batch again with its
+//! token: it never moves a batch log back, nor inserts a batch twice.
 //!
 //! Refused, before anything is inserted: an archive with a hole in a partition (a
 //! rebuild would silently miss those records; `archiver verify` names it), and an
@@ -73,8 +75,10 @@ pub enum ArchiveReplayError {
 pub struct ArchiveReplay {
     /// Files read.
     pub files: usize,
-    /// Records covered (every kind).
+    /// Records covered (every kind), by this run.
     pub records: u64,
+    /// Records the database's batch log already had (an earlier run's).
+    pub already: u64,
     /// Rows inserted (tags).
     pub tags: u64,
     /// Per partition, the offset the broker's tail starts at.
@@ -145,12 +149,38 @@ pub async fn replay(
     let client = service_kit::clickhouse::client(&config.clickhouse);
     let sink = ClickHouseSink::new(client, &config.kafka.topic, config.clickhouse_timeout);
     let mut report = ArchiveReplay::default();
+    // Where the database's batch log stands: a settled entry's next offset, or the first
+    // offset of an unfinished batch (inserted again, with its token).
+    let start: BTreeMap<i32, i64> = sink
+        .latest_batches()
+        .await?
+        .into_iter()
+        .map(|(partition, entry)| {
+            let from = if entry.is_pending() {
+                crate::sink::pending_ranges(&entry)
+                    .get(&partition)
+                    .map_or(entry.next_offset, |range| range.first)
+            } else {
+                entry.next_offset
+            };
+            (partition, from)
+        })
+        .collect();
     let mut settled: BTreeMap<i32, i64> = BTreeMap::new();
     let mut version = 0;
     while let Some(records) = receiver.recv().await {
         let records = records?;
         report.files += 1;
         for chunk in records.chunks(config.batch_max_rows.max(1)) {
+            let done = chunk.last().is_some_and(|last| {
+                start
+                    .get(&last.partition())
+                    .is_some_and(|start| last.offset() < *start)
+            });
+            if done {
+                report.already += chunk.len() as u64;
+                continue;
+            }
             let mut batch = Batch::new(usize::MAX, Duration::MAX);
             for record in chunk {
                 if record.kind == RecordKind::Tag {
