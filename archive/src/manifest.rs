@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(entry.min_record_time_ms, 1_000);
         assert_eq!(entry.max_record_time_ms, 1_005);
         assert_eq!(entry.key(), Some(key));
-        let (back, bad) = parse(&format!("{}not json\n", render(std::slice::from_ref(&entry))));
+        let (back, bad) = parse(&format!(
+            "{}not json\n",
+            render(std::slice::from_ref(&entry))
+        ));
         assert_eq!(back, vec![entry]);
         assert_eq!(bad, vec!["not json".to_owned()]);
     }
