@@ -94,7 +94,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for V1Query<T> {
 /// The parameter a query-string rejection is about: serde names a missing one in
 /// backquotes and prefixes a malformed one's message with its name.
 fn invalid_query(rejection: &QueryRejection) -> InvalidParameter {
-    const KNOWN: [&str; 16] = [
+    const KNOWN: [&str; 17] = [
         "from",
         "to",
         "before",
