@@ -176,7 +176,17 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
         }
         Command::Report { out_dir } => {
             let inputs = bench::report::Inputs::load(&results_dir)?;
-            bench::report::render_all(&inputs, &stack.settings.repo_root.join(out_dir))?;
+            let docs = stack.settings.repo_root.join(out_dir);
+            bench::report::render_all(&inputs, &docs)?;
+            // The archive's report is its own page, rewritten from its figures too.
+            if let Some(archive) = bench::parts::load::<bench::parts::archive::ArchiveResults>(
+                &results_dir,
+                bench::parts::Part::Archive,
+            )? {
+                let path = docs.join("bench-archive.md");
+                std::fs::write(&path, bench::parts::archive::render(&archive))
+                    .map_err(BenchError::io(format!("writing {}", path.display())))?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
