@@ -1,6 +1,6 @@
 # Local development stack and checks. The logic lives in scripts/*.sh.
 #   make up      install missing deps, build release binaries, start ClickHouse,
-#                Tansu (+topics), migrations, write-api, read-api, projector, nginx
+#                Tansu (+topics), migrations, write-api, read-api, projector, archiver, nginx
 #   make down    stop everything (data kept in .stack/)
 #   make reset   down + delete .stack/
 #   make status  one line per component
@@ -13,7 +13,7 @@
 #   make console console/dist from console/src (npm ci, tsc, vite build); commit console/dist
 #   make console-test         the console in Chromium against the running stack
 #   make console-screenshots  the same, saving the screenshots of docs/console.md
-#   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-burst, bench-e2e),
+#   make bench   every benchmark (bench-write, bench-projector, bench-read, bench-burst, bench-archive, bench-e2e),
 #                then the one report docs/benchmarks.md (target/release/bench, the bench crate)
 #   make bench-burst  bursts of 200 profile queries on an idle stack, twice the measured capacity,
 #                the recovery (read-api's overload handling; about 3 minutes once bench read's
@@ -28,7 +28,7 @@
 #   make cluster-test  cluster-up, then a checked run at 1,000 tags/s with per-role CPU from
 #                /proc, the cluster's operations (trim per shard, retention), and a checked
 #                run while projector-1 and clickhouse-2 are killed -9 and restarted (~12 min)
-# One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
+# One component: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector|archiver}
 
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -41,15 +41,16 @@ NGINX_PORT ?= 8000
 WRITE_API_PORT ?= 8081
 READ_API_PORT ?= 8082
 PROJECTOR_PORT ?= 8083
+ARCHIVER_PORT ?= 8084
 TEST_ENV := CLICKHOUSE_URL=http://127.0.0.1:$(CLICKHOUSE_HTTP_PORT) KAFKA_BROKERS=127.0.0.1:$(TANSU_PORT) \
 	ALLEZON_URL=http://127.0.0.1:$(NGINX_PORT) READ_API_URL=http://127.0.0.1:$(READ_API_PORT) \
-	WRITE_API_URL=http://127.0.0.1:$(WRITE_API_PORT)
+	WRITE_API_URL=http://127.0.0.1:$(WRITE_API_PORT) ARCHIVER_URL=http://127.0.0.1:$(ARCHIVER_PORT)
 # The benchmarks also watch the projector directly; logs for people.
 BENCH := $(TEST_ENV) PROJECTOR_URL=http://127.0.0.1:$(PROJECTOR_PORT) \
 	LOG_FORMAT=$${LOG_FORMAT:-pretty} target/release/bench
 
 .PHONY: up down reset status logs install build lint test chaos cluster-up cluster-test console console-test console-screenshots \
-	bench bench-write bench-projector bench-read bench-analysts bench-burst bench-e2e bench-report soak
+	bench bench-write bench-projector bench-read bench-analysts bench-burst bench-archive bench-e2e bench-report soak
 
 up:
 	scripts/up.sh
@@ -128,6 +129,7 @@ bench: up
 	$(BENCH) projector
 	$(BENCH) read
 	$(BENCH) burst
+	$(BENCH) archive
 	$(BENCH) e2e; status=$$?; $(BENCH) report; exit $$status
 
 # write-api's CPU per tag beside a no-op server's, latency from three sides, flat-out context
@@ -159,6 +161,11 @@ bench-analysts: up
 bench-burst: up
 	$(BENCH) burst
 	$(BENCH) report
+
+# The archive: bytes per tag, the archiver's CPU at 1,000 tags/s, freshness, and a rebuild
+# from the archive timed against one from the broker (scratch topics) -> docs/bench-archive.md
+bench-archive: up
+	$(BENCH) archive
 
 # The whole platform at 1,000 tags/s through the front door (loadgen run, contract lags):
 # correctness, latency, freshness, peak memory, bytes per tag

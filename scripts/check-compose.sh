@@ -11,16 +11,20 @@ cd "$ROOT"
 command -v docker-compose >/dev/null || die "docker-compose not installed (scripts/install.sh installs it)"
 services=$(docker-compose -f docker-compose.yml config --services) || die "docker-compose.yml does not validate"
 expected=(kafka kafka-topics schema-registry clickhouse migrate nginx prometheus grafana
-          write-api-1 write-api-2 read-api-1 read-api-2 projector-1 projector-2)
+          write-api-1 write-api-2 read-api-1 read-api-2 projector-1 projector-2
+          archiver minio minio-bucket)
 for service in "${expected[@]}"; do
     grep -qx "$service" <<<"$services" || die "docker-compose.yml lacks service $service"
 done
 for file in deploy/compose/nginx.conf deploy/compose/prometheus.yml \
-            deploy/compose/grafana/dashboards/allezon.json Dockerfile; do
+            deploy/compose/grafana/dashboards/allezon.json deploy/compose/clickhouse/archive-s3.xml Dockerfile; do
     [[ -f $file ]] || die "docker-compose.yml mounts or builds $file, which is missing"
 done
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' deploy/compose/grafana/dashboards/allezon.json \
     || die "grafana dashboard is not valid JSON"
+python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' deploy/compose/clickhouse/archive-s3.xml \
+    || die "deploy/compose/clickhouse/archive-s3.xml is not valid XML"
+grep -q 'ARCHIVE_URL: s3://' docker-compose.yml || die "docker-compose.yml: the archiver writes no bucket"
 log "docker-compose.yml valid: ${#expected[@]} services present"
 
 cluster_services=$(docker-compose -f docker-compose.yml -f deploy/compose/cluster.yml config --services) \

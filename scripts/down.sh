@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for name in nginx write-api read-api projector "${EXTRA_PROJECTORS[@]}" tansu clickhouse "${EXTRA_SHARDS[@]}"; do
+for name in nginx write-api read-api projector "${EXTRA_PROJECTORS[@]}" archiver tansu clickhouse "${EXTRA_SHARDS[@]}"; do
     stop_pid "$name"
 done
 log "stack stopped (data kept in $STACK)"

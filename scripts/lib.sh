@@ -25,6 +25,7 @@ NGINX_PORT=${NGINX_PORT:-8000}
 WRITE_API_PORT=${WRITE_API_PORT:-8081}
 READ_API_PORT=${READ_API_PORT:-8082}
 PROJECTOR_PORT=${PROJECTOR_PORT:-8083}
+ARCHIVER_PORT=${ARCHIVER_PORT:-8084}
 
 # What the services and tools are told (environment fallbacks of their flags).
 export CLICKHOUSE_URL="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
@@ -32,6 +33,11 @@ export KAFKA_BROKERS="127.0.0.1:$TANSU_PORT"
 export WRITE_API_LISTEN="127.0.0.1:$WRITE_API_PORT"
 export READ_API_LISTEN="127.0.0.1:$READ_API_PORT"
 export PROJECTOR_LISTEN="127.0.0.1:$PROJECTOR_PORT"
+export ARCHIVER_LISTEN="127.0.0.1:$ARCHIVER_PORT"
+# The archive of every tag (the archiver writes it; projector rebuild --from-archive and
+# archiver verify read it; ClickHouse reads it for the analysts' history, by absolute path).
+export ARCHIVE_URL="${ARCHIVE_URL:-file://$STACK/archive}"
+export READ_API_ARCHIVE_URL="${READ_API_ARCHIVE_URL:-$STACK/archive}"
 export READ_API_PEER_METRICS="write-api=http://127.0.0.1:$WRITE_API_PORT/metrics,projector=http://127.0.0.1:$PROJECTOR_PORT/metrics"
 # read-api keeps the profiles of this many shoppers in memory, current from the tag log
 # (read-api --help); 0 turns it off.
@@ -41,15 +47,15 @@ export READ_API_PROFILE_CACHE_COOKIES="${READ_API_PROFILE_CACHE_COOKIES:-50000}"
 # (each costs ClickHouse ~30 ms with its views) and fewer young parts for reads to open.
 export PROJECTOR_BATCH_MAX_WAIT_MS="${PROJECTOR_BATCH_MAX_WAIT_MS:-2000}"
 
-SERVICES=(write-api read-api projector)
-COMPONENTS=(clickhouse tansu write-api read-api projector nginx)
+SERVICES=(write-api read-api projector archiver)
+COMPONENTS=(clickhouse tansu write-api read-api projector archiver nginx)
 
 # The sharded stack (make cluster-up, or make up SHARDS=2 PROJECTORS=2; docs/operations.md,
 # "The sharded stack here"): SHARDS ClickHouse servers as the shards of the cluster
 # $CLICKHOUSE_CLUSTER behind Distributed tables (shard i > 1 is the component
 # clickhouse-i, ports CLICKHOUSE_HTTP_PORT_i / CLICKHOUSE_TCP_PORT_i, by default the
 # first shard's + i - 1), and PROJECTORS projector instances sharing the partitions
-# (instance i > 0 is projector-i, port PROJECTOR_PORT_i, by default PROJECTOR_PORT + i).
+# (instance i > 0 is projector-i, port PROJECTOR_PORT_i, by default PROJECTOR_PORT + 10 + i: PROJECTOR_PORT + 1 is the archiver's).
 # up.sh records the shape in $STACK/topology, so down, status and stack.sh see it
 # without being told; a stack keeps its shape until `make reset`.
 TOPOLOGY_FILE="$STACK/topology"
@@ -125,8 +131,9 @@ port_of() {
         clickhouse-[0-9]*) shard_port http "${1#clickhouse-}" ;;
         projector-[0-9]*)
             local var="PROJECTOR_PORT_${1#projector-}"
-            echo "${!var:-$((PROJECTOR_PORT + ${1#projector-}))}"
+            echo "${!var:-$((PROJECTOR_PORT + 10 + ${1#projector-}))}"
             ;;
+        archiver) echo "$ARCHIVER_PORT" ;;
         *) die "unknown component: $1" ;;
     esac
 }

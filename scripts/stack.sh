@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts, stops or restarts one component of the local stack (tests use it to
 # take the broker or ClickHouse away and bring it back).
-# Usage: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector}
+# Usage: scripts/stack.sh {start|stop|restart} {clickhouse|tansu|nginx|write-api|read-api|projector|archiver}
 # (a sharded stack adds clickhouse-N and projector-N: lib.sh)
 # `start` waits until the component is healthy; `stop` sends SIGTERM, waits up
 # to STOP_TIMEOUT (15) s, then SIGKILL. Data is kept.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Starts the Rust services from target/release (build them first with
 # `cargo build --release --workspace`) and waits for their /ready:
-#   write-api :8081, read-api :8082, projector :8083 (and projector-N, instance N of
-#   PROJECTORS, on a stack with several: lib.sh).
-# Usage: scripts/start-services.sh [write-api|read-api|projector|projector-N ...] (default: all)
+#   write-api :8081, read-api :8082, projector :8083, archiver :8084 (and projector-N,
+#   instance N of PROJECTORS, on a stack with several: lib.sh).
+# Usage: scripts/start-services.sh [write-api|read-api|projector|projector-N|archiver ...] (default: all)
 # A service already running is left alone, unless its binary is newer than the
 # running process (binary mtime > pid file mtime): then it is restarted.
 # Settings come from the environment; the services' defaults match this stack.

@@ -2,7 +2,7 @@
 # Brings the whole local stack up (each part only if not already running) and
 # waits until it is healthy:
 #   install missing deps -> cargo build --release --workspace -> ClickHouse ->
-#   Tansu (+ topics) -> migrations -> write-api, read-api, projector -> nginx.
+#   Tansu (+ topics) -> migrations -> write-api, read-api, projector, archiver -> nginx.
 # A service whose binary is newer than its running process is restarted.
 # Set SKIP_BUILD=1 to use the binaries already in target/release.
 set -euo pipefail
@@ -40,6 +40,7 @@ Local stack is up.
   write-api    http://127.0.0.1:$WRITE_API_PORT  (/health /ready)
   read-api     http://127.0.0.1:$READ_API_PORT  (/health /ready)
   projector    http://127.0.0.1:$PROJECTOR_PORT  (/health /ready)
+  archiver     http://127.0.0.1:$ARCHIVER_PORT  (/health /ready; the archive in $STACK/archive, archiver verify)
   ClickHouse   http://127.0.0.1:$CLICKHOUSE_HTTP_PORT  (native 127.0.0.1:$CLICKHOUSE_TCP_PORT; clickhouse-client --host 127.0.0.1)
   shape        $shape${CLICKHOUSE_SHARD_URLS:+ (cluster $CLICKHOUSE_CLUSTER: $CLICKHOUSE_SHARD_URLS)}
   Kafka/Tansu  127.0.0.1:$TANSU_PORT  (topics user-tags, user-tags-dead-letter)

@@ -16,6 +16,10 @@ export interface SeriesAnswer {
   from: string;
   to: string;
   points: SeriesPoint[];
+  /** `cube` (the last 24 hours of ingestion) or `archive` (every tag, for older ranges). */
+  source: "cube" | "archive";
+  /** From the archive: every tag received before this instant is in it. */
+  archived_through: string | null;
 }
 
 /** One ranked value of a top-N. */
@@ -34,6 +38,10 @@ export interface TopAnswer {
   to: string;
   rows: TopRow[];
   total: { count: number; sum_price: number };
+  /** As in SeriesAnswer. */
+  source: "cube" | "archive";
+  /** As in SeriesAnswer. */
+  archived_through: string | null;
 }
 
 /** A tag exactly as its sender sent it (the contract's profile answer). */

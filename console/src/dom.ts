@@ -42,7 +42,7 @@ export function setFigure(name: string, text: string, root: ParentNode = documen
 }
 
 /** Shows a panel's status: a message, marked as an error or not. */
-export function setStatus(element: HTMLElement, text: string, kind: "info" | "error" | "busy" = "info"): void {
+export function setStatus(element: HTMLElement, text: string, kind: "info" | "error" | "busy" | "archive" = "info"): void {
   element.textContent = text;
   element.dataset.kind = kind;
 }

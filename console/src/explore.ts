@@ -269,10 +269,17 @@ async function loadSeries(): Promise<void> {
       controller.signal,
     );
     renderSeries(series, action, metric);
-    setStatus(status, "");
+    setStatus(status, sourceNote(series), series.source === "archive" ? "archive" : "info");
   } catch (error) {
     if (!isAbort(error)) setStatus(status, describe(error), "error");
   }
+}
+
+/** Says when an answer came from the archive (a range older than the cube's 24 hours). */
+function sourceNote(answer: { source: string; archived_through: string | null }): string {
+  if (answer.source !== "archive") return "";
+  const through = answer.archived_through ? `, complete through ${formatMinute(fromApiTime(answer.archived_through))}` : "";
+  return `from the archive: older than the cube's 24 hours${through}`;
 }
 
 function renderSeries(series: SeriesAnswer, action: string, metric: string): void {
@@ -344,7 +351,7 @@ async function loadTop(): Promise<void> {
       controller.signal,
     );
     renderTop(top);
-    setStatus(status, "");
+    setStatus(status, sourceNote(top), top.source === "archive" ? "archive" : "info");
   } catch (error) {
     if (!isAbort(error)) setStatus(status, describe(error), "error");
   }

@@ -4,7 +4,9 @@
 // what each panel shows against a model of what it sent: the chart's values under the
 // cursor and per bucket, the top-N rows, the shopper's timeline, the ingest figures
 // against the readings the page received. Then a read-api of its own with API keys:
-// 401 with a Basic challenge without one, and the whole page after one login.
+// 401 with a Basic challenge without one, and the whole page after one login. Then a
+// read-api whose cube window is one minute, so the hour is older than the cube's window
+// and comes from the archive: the same figures, and each panel says so.
 //
 // Screenshots go to .stack/console-test/ (docs/console/ with `make console-screenshots`).
 
@@ -573,6 +575,70 @@ describe("the console with API keys on", () => {
     assert.equal(prompts.length, 2, JSON.stringify(prompts));
     assert.equal(answer.status(), 401);
     assert.equal(await page.locator("body").textContent(), '{"error":"unauthorized"}');
+    await context.close();
+  });
+});
+
+describe("the console over the archive", () => {
+  let readApi;
+
+  before(async () => {
+    // The stack's archive (READ_API_ARCHIVE_URL, which scripts/lib.sh exports); a cube
+    // window of one minute sends every range that starts before the cube's newest
+    // minute to the archive, the known hour included.
+    assert.ok(process.env.READ_API_ARCHIVE_URL, "READ_API_ARCHIVE_URL is set (scripts/lib.sh)");
+    readApi = await startReadApi("", { READ_API_CUBE_WINDOW_MINUTES: "1" });
+  });
+
+  after(async () => {
+    await readApi?.stop();
+  });
+
+  test("an hour older than the cube's window: the archive's figures, and the panels say so", async () => {
+    const views = minuteTotals(known.tags, start, "VIEW", 60);
+    const hour = `from=${apiTime(start)}&to=${apiTime(start + HOUR)}`;
+    // The archiver closes a file a minute after its first record: wait for the hour's.
+    await eventually(
+      "the hour's views in the archive",
+      async () => {
+        const series = await getJson(`${readApi.url}/v1/series?${hour}&action=VIEW&bucket=1h&source=archive`);
+        return series.points[0].count === views.reduce((sum, minute) => sum + minute.count, 0);
+      },
+      { timeoutMs: 180_000, everyMs: 2_000 },
+    );
+
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const page = await open(context, `view=explore&${hour}`, readApi.url);
+    await expectShown(page, "per-minute views from the archive", seriesTable, expectedRows(views, start, MINUTE));
+    const note = /^from the archive: older than the cube's 24 hours, complete through \d{4}-\d{2}-\d{2} \d{2}:\d{2}$/;
+    for (const status of ["#series-status", "#top-status"]) {
+      await eventually(`the archive's note in ${status}`, async () => note.test(await page.locator(status).textContent()));
+      assert.equal(await page.locator(status).getAttribute("data-kind"), "archive");
+    }
+    assert.equal(
+      await figure("total-count")(page),
+      formatInteger(views.reduce((sum, minute) => sum + minute.count, 0)),
+    );
+    const origins = expectedTop(known.tags, "VIEW", "origin", "count", 10);
+    await expectShown(
+      page,
+      "top origins from the archive",
+      topTable,
+      origins.rows.map((row, index) => [
+        String(index + 1),
+        row.value,
+        formatInteger(row.count),
+        formatInteger(row.sum_price),
+        formatShare(row.count, origins.total.count),
+      ]),
+    );
+    await page.screenshot({ path: path.join(SHOTS, "archive.png"), fullPage: true });
+
+    // The cube, asked explicitly, has the same figures for the hour.
+    const answer = await getJson(`${STACK.frontDoor}/v1/series?${hour}&action=VIEW&bucket=1h&source=cube`);
+    assert.equal(answer.source, "cube");
+    assert.equal(answer.points[0].count, views.reduce((sum, minute) => sum + minute.count, 0));
+    assert.deepEqual(page.errors, []);
     await context.close();
   });
 });

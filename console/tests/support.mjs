@@ -116,9 +116,10 @@ async function freePort() {
 
 /**
  * A read-api of the test's own on a free port, with `keys`, against the stack's
- * ClickHouse. Returns its URL and a stop function (SIGTERM to that child only).
+ * ClickHouse, and `settings` (more environment variables). Returns its URL and a stop
+ * function (SIGTERM to that child only).
  */
-export async function startReadApi(keys) {
+export async function startReadApi(keys, settings = {}) {
   const port = await freePort();
   const env = {
     ...process.env,
@@ -126,6 +127,7 @@ export async function startReadApi(keys) {
     READ_API_KEYS: keys,
     CLICKHOUSE_URL: STACK.clickhouse,
     RUST_LOG: "warn",
+    ...settings,
   };
   if (STACK.peerMetrics) env.READ_API_PEER_METRICS = STACK.peerMetrics;
   const child = spawn(STACK.readApiBinary, [], { env, stdio: ["ignore", "ignore", "pipe"] });

@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 use schemas::EventTime;
 use service_kit::settings::{
-    parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings, ShardSettings,
+    parse_listen, parse_millis, ClickHouseSettings, KafkaSettings, LogSettings,
+    SenderRetrySettings, ShardSettings,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,14 +46,9 @@ pub struct Config {
     /// lands anyway is not counted twice), in milliseconds.
     #[arg(long, env = "PROJECTOR_CLICKHOUSE_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
     pub clickhouse_timeout: Duration,
-    /// A tag identical to one recorded at most this long before it (record time) in the
-    /// same partition is a sender's retry and is projected once, in milliseconds.
-    #[arg(long, env = "PROJECTOR_RETRY_WINDOW_MS", default_value = "30000", value_parser = parse_millis)]
-    pub retry_window: Duration,
-    /// ... and at most this many records before it, which bounds the log the projector
-    /// reads again at start-up to remember recent tags.
-    #[arg(long, env = "PROJECTOR_RETRY_WINDOW_RECORDS", default_value_t = 20_000)]
-    pub retry_window_records: u32,
+    /// The sender's-retry rule (shared with the archiver).
+    #[command(flatten)]
+    pub retries: SenderRetrySettings,
     /// A batch left unfinished by a crash is inserted again at start-up only if it is
     /// younger than this, in seconds: ClickHouse remembers the last 10,000 batch tokens,
     /// and an older batch might be counted twice (it is reported instead; see
@@ -106,6 +102,13 @@ pub enum Mode {
         /// the log no longer holds are kept.
         #[arg(long)]
         from_snapshot: Option<String>,
+        /// Start from the archive (the archiver's files: every record the broker may no
+        /// longer hold), then continue from the broker where the archive ends.
+        #[arg(long)]
+        from_archive: bool,
+        /// Where the archive lives (as the archiver's `--archive-url`).
+        #[arg(long, env = "ARCHIVE_URL", default_value = ".stack/archive")]
+        archive_url: String,
         /// Folder of the ClickHouse migrations.
         #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]
         migrations_dir: PathBuf,

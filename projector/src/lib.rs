@@ -1,7 +1,7 @@
 //! projector: materializes the tag log into the ClickHouse read models.
 //!
 //! Each instance owns a fixed share of the topic's partitions (assigned directly, no
-//! consumer-group coordinator), decodes each Confluent-framed Avro tag (any compatible
+//! consumer-group coordinator: `service_kit::assignment`), decodes each Confluent-framed Avro tag (any compatible
 //! writer schema, resolved into the current one) and inserts batches into `user_tags`;
 //! materialized views derive the minute aggregates from the same insert.
 //!
@@ -9,32 +9,30 @@
 //! inserted, carries a deduplication token derived from its offset ranges, and is
 //! retried (or, after a crash, read again from those ranges and inserted) with the same
 //! token until it is in, so ClickHouse keeps it once in every table. A sender's retry
-//! of the same tag is projected once too (see [`retries`]). See [`pipeline`] for the
+//! of the same tag is projected once too (`schemas::retries`). See [`pipeline`] for the
 //! guarantee in full.
 //!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
-//! - [`assignment`]: which partitions this instance owns;
 //! - [`source`]: the Kafka side (consumer, partitions, watermarks, exact range reads);
 //! - [`batch`]: rows waiting to be inserted, their offset ranges and token;
-//! - [`retries`]: recognising a sender's retry of a tag;
 //! - [`sink`]: the ClickHouse side (batch log, inserts);
 //! - [`dead_letter`]: messages that can never be projected go to a dead-letter topic;
 //! - [`pipeline`]: the consume-decode-insert loop;
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
+//! - [`archive_replay`]: `rebuild --from-archive`, the archive's records before the broker's tail;
 //! - [`reconcile`]: `projector reconcile`, the live aggregates checked against a replay;
 //! - [`snapshot`]: `projector snapshot`, profiles kept beyond the log's retention;
 //! - [`trim`]: keeps the profile store at the newest 200 tags per cookie and action;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
-pub mod assignment;
+pub mod archive_replay;
 pub mod batch;
 pub mod config;
 pub mod dead_letter;
 pub mod pipeline;
 pub mod rebuild;
 pub mod reconcile;
-pub mod retries;
 pub mod sink;
 pub mod snapshot;
 pub mod source;

@@ -33,16 +33,29 @@ async fn main() -> ExitCode {
         Some(Mode::Rebuild {
             target_database,
             from_snapshot,
+            from_archive,
+            archive_url,
             migrations_dir,
         }) => match projector::rebuild::rebuild(
             config,
             &target_database,
             &migrations_dir,
             from_snapshot.as_deref(),
+            from_archive.then_some(archive_url.as_str()),
         )
         .await
         {
             Ok(report) => {
+                if let Some(archive) = &report.archive {
+                    println!(
+                        "from the archive: {} records ({} tags) in {} files in {:.1} s, {:.0} records/s",
+                        archive.records,
+                        archive.tags,
+                        archive.files,
+                        archive.elapsed.as_secs_f64(),
+                        archive.records_per_second()
+                    );
+                }
                 println!(
                     "rebuilt {} messages into database {} in {:.1} s; switch with CLICKHOUSE_DATABASE={}",
                     report.messages,

@@ -17,17 +17,18 @@
 //! backoff (partitions are assigned, not subscribed, so there is no group membership to
 //! keep alive). Nothing is ever dead-lettered because a dependency is down.
 
-use crate::assignment::Assignment;
 use crate::batch::{Batch, OffsetRange};
 use crate::dead_letter::DeadLetters;
-use crate::retries::RecentPayloads;
 use crate::sink::{pending_ranges, ClickHouseSink};
 use crate::source::{self, SourceConsumer};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use read_model::{BatchLogRow, LogPosition, UserTagRow};
+use schemas::retries::RecentPayloads;
 use schemas::TagDecoder;
+use service_kit::assignment::Assignment;
+use service_kit::kafka::ReadBack;
 use service_kit::settings::KafkaSettings;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
@@ -214,7 +215,7 @@ impl Pipeline {
     /// pipeline is cancelled.
     fn adopt_new_partitions(&mut self) {
         let Some(all) = self.retry("list partitions", || {
-            source::partitions(&self.consumer, &self.kafka.topic).map_err(anyhow_free)
+            service_kit::kafka::partitions(&self.consumer, &self.kafka.topic).map_err(anyhow_free)
         }) else {
             return;
         };
@@ -343,7 +344,7 @@ impl Pipeline {
     /// Whether `next` lies within partition's log; if not the partition is stopped
     /// loudly (resuming elsewhere would lose or double-count tags).
     fn inside_log(&self, partition: i32, next: i64) -> bool {
-        match source::watermarks(&self.consumer, &self.kafka.topic, partition) {
+        match service_kit::kafka::watermarks_of(&self.consumer, &self.kafka.topic, partition) {
             Ok((low, high)) if next < low || next > high => {
                 metrics::counter!("projector_resume_outside_log_total", "partition" => partition.to_string()).increment(1);
                 tracing::error!(
@@ -367,45 +368,19 @@ impl Pipeline {
     /// (a retry of a tag projected before a restart is still recognised). Reads back
     /// in growing chunks until the window of record time or of records is covered.
     fn remember_before(&mut self, partition: i32, next: i64) -> bool {
-        let max_records = i64::try_from(self.recent.max_records()).unwrap_or(i64::MAX);
-        let mut chunk = WARM_UP_CHUNK.min(max_records);
-        let mut collected: Vec<(i64, Vec<u8>)> = Vec::new();
-        let mut end = next;
-        loop {
-            let start = (next - chunk).max(0);
-            if start >= end {
-                break;
-            }
-            let mut read: Vec<(i64, Vec<u8>)> = Vec::new();
-            let outcome = source::read_range(
-                &self.kafka,
-                partition,
-                start,
-                end - 1,
-                EXACT_READ_TIMEOUT,
-                |message| {
-                    if let Some(payload) = message.payload() {
-                        let time = message.timestamp().to_millis().unwrap_or(0);
-                        read.push((time, payload.to_vec()));
-                    }
-                },
-            );
-            if let Err(error) = outcome {
+        let bounds = ReadBack {
+            first_chunk: WARM_UP_CHUNK,
+            max_records: i64::try_from(self.recent.max_records()).unwrap_or(i64::MAX),
+            window_ms: self.recent.window_ms(),
+            timeout: EXACT_READ_TIMEOUT,
+        };
+        let collected = match service_kit::kafka::read_back(&self.kafka, partition, next, bounds) {
+            Ok(collected) => collected,
+            Err(error) => {
                 tracing::warn!(partition, error = %service_kit::error::chain(&error), "recent records not read again; a sender's retry of one may be counted twice");
-                break;
+                Vec::new()
             }
-            read.append(&mut collected);
-            collected = read;
-            let span = match (collected.first(), collected.last()) {
-                (Some((first, _)), Some((last, _))) => last - first,
-                _ => 0,
-            };
-            if start == 0 || chunk >= max_records || span >= self.recent.window_ms() {
-                break;
-            }
-            end = start;
-            chunk = (chunk * 2).min(max_records);
-        }
+        };
         if self.cancel.is_cancelled() {
             return false;
         }
@@ -420,7 +395,7 @@ impl Pipeline {
     fn read_exactly(&self, partition: i32, range: OffsetRange) -> Option<Vec<OwnedMessage>> {
         self.retry("read a batch's range again", || {
             let mut messages = Vec::new();
-            source::read_range(
+            service_kit::kafka::read_range(
                 &self.kafka,
                 partition,
                 range.first,
@@ -461,21 +436,20 @@ impl Pipeline {
     /// outage is waited out (the live batch so far is inserted first).
     fn project(&mut self, message: &OwnedMessage) -> Projected {
         let (partition, offset) = (message.partition(), message.offset());
-        let Some(payload) = message.payload() else {
-            return self.dead_letter(message, "empty payload");
-        };
         let time = message.timestamp().to_millis().unwrap_or(0);
-        if self.recent.is_retry(partition, time, payload) {
-            metrics::counter!("projector_sender_retries_skipped_total").increment(1);
-            return Projected::Covered;
+        if let Some(payload) = message.payload() {
+            if self.recent.is_retry(partition, time, payload) {
+                metrics::counter!("projector_sender_retries_skipped_total").increment(1);
+                return Projected::Covered;
+            }
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.runtime.block_on(self.decoder.decode(payload)) {
+            match self
+                .runtime
+                .block_on(self.decoder.decode_record(message.payload()))
+            {
                 Ok(tag) => {
-                    if let Err(invalid) = tag.validate() {
-                        return self.dead_letter(message, &invalid.to_string());
-                    }
                     let row = UserTagRow::from_tag(&tag, LogPosition { partition, offset });
                     return Projected::Row(Box::new(row));
                 }
@@ -603,11 +577,7 @@ impl Pipeline {
     }
 
     fn next_version(&mut self) -> u64 {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
-            .unwrap_or_default();
-        self.last_version = now.max(self.last_version + 1);
+        self.last_version = crate::sink::next_version(self.last_version);
         self.last_version
     }
 

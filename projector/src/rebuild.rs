@@ -6,6 +6,10 @@
 //! Because a projector resumes where the target's batch log says, an empty target
 //! starts at the beginning of the log. Tags arriving meanwhile are projected as well;
 //! the live projector keeps serving the old database until the switch.
+//!
+//! With an archive (`--from-archive`), the archive's records are inserted first
+//! ([`crate::archive_replay`]), and the projector then continues from where the archive
+//! ends: the broker's tail. The log's retention no longer bounds what a rebuild recovers.
 
 use crate::config::Config;
 use crate::startup::{Application, StartupError};
@@ -27,6 +31,9 @@ pub enum RebuildError {
     /// The snapshot could not be restored.
     #[error("restoring the snapshot")]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// The archive could not be replayed.
+    #[error("replaying the archive")]
+    Archive(#[from] crate::archive_replay::ArchiveReplayError),
     /// A blocking task failed.
     #[error("watermark task failed")]
     Join,
@@ -37,8 +44,11 @@ pub enum RebuildError {
 pub struct RebuildReport {
     /// The database now holding the rebuilt read models.
     pub database: String,
-    /// Messages replayed (sum of the recorded high watermarks minus low watermarks).
+    /// Messages replayed: from the archive, then from the broker (up to the recorded
+    /// high watermarks).
     pub messages: i64,
+    /// What came from the archive (`None`: the broker alone).
+    pub archive: Option<crate::archive_replay::ArchiveReplay>,
     /// The high watermark of every partition when it started: the replay holds
     /// everything before them.
     pub positions: std::collections::HashMap<i32, i64>,
@@ -47,12 +57,14 @@ pub struct RebuildReport {
 }
 
 /// Rebuilds the read models of `config`'s topic into `target_database`, starting from
-/// the profiles of `snapshot` when given (see [`crate::snapshot`]).
+/// the profiles of `snapshot` when given (see [`crate::snapshot`]), and from the archive
+/// at `archive_url` when given.
 pub async fn rebuild(
     mut config: Config,
     target_database: &str,
     migrations_dir: &Path,
     snapshot: Option<&str>,
+    archive_url: Option<&str>,
 ) -> Result<RebuildReport, RebuildError> {
     let started = Instant::now();
     let server = service_kit::clickhouse::server_client(&config.clickhouse);
@@ -62,11 +74,32 @@ pub async fn rebuild(
         tracing::info!(snapshot, restored, "profiles restored from the snapshot");
     }
 
+    let archive = match archive_url {
+        Some(url) => {
+            let mut target = config.clone();
+            target.clickhouse.database = target_database.to_owned();
+            Some(crate::archive_replay::replay(&target, url).await?)
+        }
+        None => None,
+    };
     let kafka = config.kafka.clone();
     let marks = tokio::task::spawn_blocking(move || service_kit::kafka::watermarks(&kafka))
         .await
         .map_err(|_| RebuildError::Join)??;
-    let messages = marks.values().map(|(low, high)| high - low).sum();
+    let from_broker: i64 = marks
+        .iter()
+        .map(|(partition, (low, high))| {
+            let start = archive
+                .as_ref()
+                .and_then(|archive| archive.next.get(partition))
+                .map_or(*low, |next| (*next).max(*low));
+            (high - start).max(0)
+        })
+        .sum();
+    let messages = from_broker
+        + archive.as_ref().map_or(0, |archive| {
+            i64::try_from(archive.records).unwrap_or(i64::MAX)
+        });
     tracing::info!(
         target_database,
         messages,
@@ -102,6 +135,7 @@ pub async fn rebuild(
     let report = RebuildReport {
         database: target_database.to_owned(),
         messages,
+        archive,
         positions: marks
             .iter()
             .map(|(partition, (_, high))| (*partition, *high))

@@ -223,6 +223,7 @@ pub async fn reconcile(
         &request.scratch_database,
         &request.migrations_dir,
         None,
+        None,
     )
     .await?;
     let server = service_kit::clickhouse::server_client(&config.clickhouse);

@@ -185,6 +185,16 @@ impl ClickHouseSink {
     }
 }
 
+/// The batch-log version after `last`: now in nanoseconds since the epoch, and always
+/// above `last` (entries are ordered by version).
+pub fn next_version(last: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or_default();
+    now.max(last + 1)
+}
+
 /// The ranges of a pending batch-log entry, as the batch recorded them.
 pub fn pending_ranges(entry: &BatchLogRow) -> BTreeMap<i32, OffsetRange> {
     entry

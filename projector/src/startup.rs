@@ -1,18 +1,18 @@
 //! Builds the projector (consumer, sink, decoder, dead letters, health endpoints) and
 //! runs it until a shutdown future resolves; tests pass their own shutdown.
 
-use crate::assignment::{Assignment, InvalidAssignment};
 use crate::batch::Batch;
 use crate::config::Config;
 use crate::dead_letter::DeadLetters;
 use crate::pipeline::{Pipeline, PipelineParts, Positions};
-use crate::retries::RecentPayloads;
 use crate::sink::ClickHouseSink;
 use crate::source::SourceContext;
 use crate::trim::Trimmer;
 use axum::Router;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use schemas::retries::RecentPayloads;
 use schemas::{SchemaCatalog, TagDecoder};
+use service_kit::assignment::{Assignment, InvalidAssignment};
 use service_kit::health::{DependencyStatus, Readiness};
 use std::future::Future;
 use std::pin::Pin;
@@ -109,7 +109,7 @@ impl Application {
                 runtime.clone(),
             )?,
             batch: Batch::new(config.batch_max_rows, config.batch_max_wait),
-            recent: RecentPayloads::new(config.retry_window, config.retry_window_records),
+            recent: RecentPayloads::new(config.retries.window, config.retries.records),
             kafka: config.kafka.clone(),
             assignment,
             replay_max_age: Duration::from_secs(config.replay_max_age_s),

@@ -242,10 +242,15 @@ async fn rebuild_and_reconcile_work_against_the_cluster() {
     // lands in the cluster's tables, each partition on its shard.
     let shards = Shards::migrated("cluster_rebuild").await;
     let target = shards.servers[0].database.clone();
-    let report =
-        projector::rebuild::rebuild(config.clone(), &target, &migrations::bundled_dir(), None)
-            .await
-            .expect("rebuilt");
+    let report = projector::rebuild::rebuild(
+        config.clone(),
+        &target,
+        &migrations::bundled_dir(),
+        None,
+        None,
+    )
+    .await
+    .expect("rebuilt");
     assert!(report.messages > 0);
     assert_eq!(
         total_count(&shards.client(0)).await,

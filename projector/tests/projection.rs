@@ -460,7 +460,7 @@ async fn rebuild_replays_the_whole_log_into_a_fresh_database_exactly_once() {
     let target = test_support::unique_name("rebuilt");
     let report = tokio::time::timeout(
         Duration::from_secs(120),
-        projector::rebuild::rebuild(config, &target, &migrations::bundled_dir(), None),
+        projector::rebuild::rebuild(config, &target, &migrations::bundled_dir(), None, None),
     )
     .await
     .expect("rebuild finishes")
@@ -563,9 +563,15 @@ async fn a_rebuild_from_a_snapshot_keeps_profiles_the_log_no_longer_holds() {
     config.kafka = test_support::kafka_settings(&brokers, &topic);
     config.batch_max_wait = Duration::from_millis(100);
     let target = test_support::unique_name("from_snapshot");
-    projector::rebuild::rebuild(config, &target, &migrations::bundled_dir(), Some(&snapshot))
-        .await
-        .expect("rebuilt");
+    projector::rebuild::rebuild(
+        config,
+        &target,
+        &migrations::bundled_dir(),
+        Some(&snapshot),
+        None,
+    )
+    .await
+    .expect("rebuilt");
     let rebuilt = test_support::clickhouse_settings(&target);
     assert_eq!(
         distinct_tags(&rebuilt).await,

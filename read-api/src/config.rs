@@ -91,6 +91,16 @@ pub struct Config {
     /// The tag log (read only by the profile cache).
     #[command(flatten)]
     pub kafka: KafkaSettings,
+    /// Where ClickHouse reads the tag archive for the analysts' older ranges: an absolute
+    /// directory on ClickHouse's machine (read with `file()`), or an S3-compatible bucket
+    /// URL `http(s)://host/bucket/prefix` (read with `s3()`, credentials in ClickHouse's
+    /// own configuration). Empty: no archive; the cube answers every range.
+    #[arg(long, env = "READ_API_ARCHIVE_URL", default_value = "")]
+    pub archive_url: String,
+    /// A series or top-N whose range starts more than this long before the cube's newest
+    /// minute is read from the archive (the cube keeps 24 hours of ingestion), minutes.
+    #[arg(long, env = "READ_API_CUBE_WINDOW_MINUTES", default_value_t = 1440)]
+    pub cube_window_minutes: u32,
     /// ClickHouse connection and database.
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,

@@ -2,6 +2,7 @@
 //! shutdown future resolves; tests bind port 0 and pass their own shutdown.
 
 use crate::analytics::auth::ApiKeys;
+use crate::analytics::history::ArchiveHistory;
 use crate::analytics::ingest::IngestFigures;
 use crate::analytics::routes::AnalyticsState;
 use crate::analytics::store::CubeStore;
@@ -101,6 +102,12 @@ impl Application {
             gate: QueryGate::new(config.analytics_concurrent_queries),
             deadline: config.analytics_deadline,
             ingest: IngestFigures::new(config.peer_metrics.clone(), metrics.clone()),
+            history: ArchiveHistory::new(
+                store.client().clone(),
+                &config.archive_url,
+                &config.kafka.topic,
+                config.cube_window_minutes,
+            ),
         };
         let keys = ApiKeys::from_list(&config.api_keys);
         let api = Router::new()

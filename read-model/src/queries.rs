@@ -150,6 +150,84 @@ pub const TOP_OF_DIMENSION: &str = "\
         GROUP BY value \
     ) ORDER BY ? DESC, value LIMIT ?";
 
+/// What the archive's manifests say about a range of event time, per partition: the
+/// days whose files hold tags of the range, and the newest broker timestamp archived.
+/// ClickHouse reads the manifests themselves (`<function>(glob, 'JSONEachRow')`).
+/// Binds: from and to as epoch ms, the manifests' glob.
+macro_rules! archive_scope {
+    ($function:literal) => {
+        concat!(
+            "SELECT ?fields FROM ( \
+                SELECT toInt32(assumeNotNull(partition)) AS partition, \
+                       toInt64(max(assumeNotNull(max_record_time_ms))) AS archived_through_ms, \
+                       arraySort(groupUniqArrayIf(extract(_path, 'day=([0-9]{4}-[0-9]{2}-[0-9]{2})/'), \
+                           tags > 0 AND max_time_ms >= ? AND min_time_ms < ?)) AS days \
+                FROM ",
+            $function,
+            "(?, 'JSONEachRow') GROUP BY partition \
+            ) ORDER BY partition"
+        )
+    };
+}
+
+/// [`SERIES`] from the archive's Parquet files, tags only (`kind = 0`, what the projector
+/// inserts): the same buckets, the minute computed as the cube's view computes it.
+/// Binds: bucket width in seconds, the files' glob, action, from and to as epoch ms,
+/// then the five filter pairs.
+macro_rules! archive_series {
+    ($function:literal) => {
+        concat!(
+            "SELECT ?fields FROM ( \
+                SELECT toUInt32(toStartOfInterval(toDateTime(intDiv(time_ms, 60000) * 60, 'UTC'), toIntervalSecond(?))) AS bucket_start, \
+                       count() AS total_count, \
+                       sum(toInt64(price)) AS total_sum_price \
+                FROM ",
+            $function,
+            "(?, 'Parquet') \
+                WHERE kind = 0 AND action = ? AND time_ms >= ? AND time_ms < ? ",
+            cube_filters!(),
+            " GROUP BY bucket_start \
+            ) ORDER BY bucket_start"
+        )
+    };
+}
+
+/// [`TOP`] from the archive's Parquet files, tags only. Binds: the dimension's column
+/// (an identifier), the files' glob, action, from and to as epoch ms, the five filter
+/// pairs, the column ranked on (an identifier), the limit.
+macro_rules! archive_top {
+    ($function:literal) => {
+        concat!(
+            "SELECT ?fields FROM ( \
+                SELECT toString(?) AS value, \
+                       count() AS total_count, \
+                       sum(toInt64(price)) AS total_sum_price, \
+                       sum(count()) OVER () AS all_count, \
+                       sum(sum(toInt64(price))) OVER () AS all_sum_price \
+                FROM ",
+            $function,
+            "(?, 'Parquet') \
+                WHERE kind = 0 AND action = ? AND time_ms >= ? AND time_ms < ? ",
+            cube_filters!(),
+            " GROUP BY value \
+            ) ORDER BY ? DESC, value LIMIT ?"
+        )
+    };
+}
+
+/// [`archive_scope!`] over a directory ClickHouse reads with `file()`.
+pub const ARCHIVE_SCOPE_FILE: &str = archive_scope!("file");
+/// [`archive_scope!`] over a bucket ClickHouse reads with `s3()`.
+pub const ARCHIVE_SCOPE_S3: &str = archive_scope!("s3");
+/// [`archive_series!`] with `file()`.
+pub const ARCHIVE_SERIES_FILE: &str = archive_series!("file");
+/// [`archive_series!`] with `s3()`.
+pub const ARCHIVE_SERIES_S3: &str = archive_series!("s3");
+/// [`archive_top!`] with `file()`.
+pub const ARCHIVE_TOP_FILE: &str = archive_top!("file");
+/// [`archive_top!`] with `s3()`.
+pub const ARCHIVE_TOP_S3: &str = archive_top!("s3");
+
 /// The latest batch-log entry of every partition of a topic (see
 /// [`crate::rows::BatchLogRow`]). Binds: topic.
 pub const LATEST_BATCHES: &str = "\

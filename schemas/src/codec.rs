@@ -33,6 +33,28 @@ impl CodecError {
     }
 }
 
+/// Why a record of the tag topic is not a tag (or not yet: see [`Self::is_transient`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The record has no payload.
+    #[error("empty payload")]
+    Empty,
+    /// The payload does not decode.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// It decodes into a tag the read models cannot hold.
+    #[error(transparent)]
+    Invalid(#[from] crate::tag::TagError),
+}
+
+impl RecordError {
+    /// Whether reading the same record again later may succeed (the schema registry was
+    /// unreachable): such a record must be retried, never set aside.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Codec(error) if error.is_transient())
+    }
+}
+
 /// Writes tags with the current schema under a fixed schema id.
 #[derive(Debug, Clone)]
 pub struct TagEncoder {
@@ -89,6 +111,16 @@ impl TagDecoder {
         let (schema_id, datum) = wire::unframe(payload)?;
         let writer = self.writer_schema(schema_id).await?;
         decode_datum(&writer, &self.reader, datum)
+    }
+
+    /// A record's payload as a valid tag, the one rule for every reader of the log:
+    /// decoded from any known schema and checked as write-api checks a tag
+    /// ([`UserTag::validate`]), since the log may hold records written by anyone.
+    pub async fn decode_record(&self, payload: Option<&[u8]>) -> Result<UserTag, RecordError> {
+        let payload = payload.ok_or(RecordError::Empty)?;
+        let tag = self.decode(payload).await?;
+        tag.validate()?;
+        Ok(tag)
     }
 
     async fn writer_schema(&self, schema_id: u32) -> Result<Arc<Schema>, CodecError> {

@@ -8,20 +8,22 @@
 //! - [`avro`]: the bundled Avro schema versions and the tag <-> Avro value mapping;
 //! - [`wire`]: the Confluent wire format (magic byte, schema id, Avro datum);
 //! - [`catalog`]: where schema ids come from (bundled ids or a Confluent schema registry);
-//! - [`codec`]: encoder and decoder that put the above together.
+//! - [`codec`]: encoder and decoder that put the above together;
+//! - [`retries`]: recognising a sender's retry of a tag (the same rule for every reader of the log).
 
 pub mod aggregates;
 pub mod avro;
 pub mod catalog;
 pub mod codec;
 pub mod event_time;
+pub mod retries;
 pub mod tag;
 pub mod tag_time;
 pub mod wire;
 
 pub use aggregates::{Aggregate, Filters};
 pub use catalog::SchemaCatalog;
-pub use codec::{CodecError, TagDecoder, TagEncoder};
+pub use codec::{CodecError, RecordError, TagDecoder, TagEncoder};
 pub use event_time::EventTime;
 pub use tag::{Action, Device, ProductId, ProductInfo, TagError, UserTag, MAX_FIELD_BYTES};
 pub use tag_time::TagTime;

@@ -1,14 +1,22 @@
-//! The base librdkafka configuration, the topic's watermarks (asked of the broker, or as
-//! a consumer's fetches last saw them) and the broker readiness probe.
+//! The base librdkafka configuration, the topic's partitions and watermarks (asked of
+//! the broker, or as a consumer's fetches last saw them), exact reads of offset ranges,
+//! the read-back of the records before a resume point (what a log reader needs to
+//! remember recent payloads, see `schemas::retries`), and the broker readiness probe.
 
 use crate::health::DependencyStatus;
 use crate::settings::KafkaSettings;
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long one broker request (metadata, watermarks) may take.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Client settings every producer and consumer starts from.
 pub fn base_config(settings: &KafkaSettings) -> ClientConfig {
@@ -33,7 +41,6 @@ pub fn metadata_client(
 pub fn watermarks(
     settings: &KafkaSettings,
 ) -> Result<std::collections::HashMap<i32, (i64, i64)>, rdkafka::error::KafkaError> {
-    use rdkafka::consumer::Consumer;
     let client = metadata_client(settings)?;
     let metadata = client.fetch_metadata(Some(&settings.topic), Duration::from_secs(10))?;
     let mut marks = std::collections::HashMap::new();
@@ -106,3 +113,175 @@ impl ClientContext for HighWatermarks {
 }
 
 impl ConsumerContext for HighWatermarks {}
+
+/// Every partition id of `topic`, in order.
+pub fn partitions<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> Result<Vec<i32>, KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), BROKER_TIMEOUT)?;
+    let mut partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|found| found.name() == topic && found.error().is_none())
+        .flat_map(|found| found.partitions().iter().map(|partition| partition.id()))
+        .collect();
+    partitions.sort_unstable();
+    Ok(partitions)
+}
+
+/// The `(low, high)` watermarks of one partition of `topic`. Blocking.
+pub fn watermarks_of<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), KafkaError> {
+    consumer.fetch_watermarks(topic, partition, BROKER_TIMEOUT)
+}
+
+/// A consumer of its own for one exact read. It never joins its group nor commits
+/// (librdkafka only wants a group id to exist before it assigns partitions).
+fn reader(settings: &KafkaSettings) -> Result<BaseConsumer, KafkaError> {
+    base_config(settings)
+        .set("group.id", "allezon-exact-reads")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "error")
+        .create()
+}
+
+/// Why an exact read of the log failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The broker failed.
+    #[error("kafka")]
+    Kafka(#[from] KafkaError),
+    /// The range was not read within the time given.
+    #[error("offsets {first}..={last} of partition {partition} not read within {waited:?}")]
+    Incomplete {
+        /// The partition.
+        partition: i32,
+        /// First offset wanted.
+        first: i64,
+        /// Last offset wanted.
+        last: i64,
+        /// How long it waited.
+        waited: Duration,
+    },
+}
+
+/// Reads offsets `first..=last` of `partition` (those still in the log) and hands
+/// each message to `visit`, in order. Blocking.
+pub fn read_range(
+    settings: &KafkaSettings,
+    partition: i32,
+    first: i64,
+    last: i64,
+    timeout: Duration,
+    mut visit: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<(), ReadError> {
+    if last < first {
+        return Ok(());
+    }
+    let consumer = reader(settings)?;
+    let (low, high) = consumer.fetch_watermarks(&settings.topic, partition, BROKER_TIMEOUT)?;
+    let (first, last) = (first.max(low), last.min(high - 1));
+    if last < first {
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(&settings.topic, partition, Offset::Offset(first))?;
+    consumer.assign(&list)?;
+    let started = Instant::now();
+    let mut next = first;
+    while next <= last {
+        if started.elapsed() > timeout {
+            return Err(ReadError::Incomplete {
+                partition,
+                first,
+                last,
+                waited: timeout,
+            });
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) if message.partition() == partition && message.offset() >= next => {
+                next = message.offset() + 1;
+                if message.offset() <= last {
+                    visit(&message);
+                }
+            }
+            Some(Ok(_)) | None => {}
+            Some(Err(error)) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+/// How far [`read_back`] reads before a resume point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadBack {
+    /// The first chunk read (each read sets up a consumer, which costs more than the
+    /// records on a loaded machine: one chunk should usually do).
+    pub first_chunk: i64,
+    /// The most records read.
+    pub max_records: i64,
+    /// Enough once the records read span this much record time, in milliseconds.
+    pub window_ms: i64,
+    /// How long one chunk's read may take.
+    pub timeout: Duration,
+}
+
+/// The (record time, payload) of the records just before offset `next` of `partition`,
+/// in log order: read back in growing chunks until they span `window_ms` of record time,
+/// or `max_records` were read, or the log's start was reached (a failed read of an older
+/// chunk keeps the nearer ones read before it). Blocking.
+pub fn read_back(
+    settings: &KafkaSettings,
+    partition: i32,
+    next: i64,
+    bounds: ReadBack,
+) -> Result<Vec<(i64, Vec<u8>)>, ReadError> {
+    let mut chunk = bounds.first_chunk.min(bounds.max_records);
+    let mut collected: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut end = next;
+    loop {
+        let start = (next - chunk).max(0);
+        if start >= end {
+            break;
+        }
+        let mut read: Vec<(i64, Vec<u8>)> = Vec::new();
+        let outcome = read_range(
+            settings,
+            partition,
+            start,
+            end - 1,
+            bounds.timeout,
+            |message| {
+                if let Some(payload) = message.payload() {
+                    let time = message.timestamp().to_millis().unwrap_or(0);
+                    read.push((time, payload.to_vec()));
+                }
+            },
+        );
+        match outcome {
+            Ok(()) => {}
+            // The records nearest the resume point are read: keep them.
+            Err(error) if !collected.is_empty() => {
+                tracing::warn!(partition, error = %crate::error::chain(&error), "older records not read back");
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+        read.append(&mut collected);
+        collected = read;
+        let span = match (collected.first(), collected.last()) {
+            (Some((first, _)), Some((last, _))) => last - first,
+            _ => 0,
+        };
+        if start == 0 || chunk >= bounds.max_records || span >= bounds.window_ms {
+            break;
+        }
+        end = start;
+        chunk = (chunk * 2).min(bounds.max_records);
+    }
+    Ok(collected)
+}

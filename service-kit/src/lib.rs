@@ -1,6 +1,8 @@
 //! What every Allezon service shares, so no service copies another.
 //!
 //! Layout:
+//! - [`assignment`]: which partitions of the tag topic an instance owns (instance `i`
+//!   of `n` owns `p mod n = i`, assigned directly, no group coordinator);
 //! - [`error`]: an error and its causes on one line, for logs;
 //! - [`settings`]: clap argument groups (Kafka, ClickHouse, HTTP, logging) with env fallbacks;
 //! - [`telemetry`]: structured `tracing` logs;
@@ -9,8 +11,10 @@
 //! - [`http`]: serving a router with graceful shutdown;
 //! - [`shutdown`]: the SIGTERM / Ctrl-C future that starts a graceful shutdown;
 //! - [`clickhouse`]: the ClickHouse client (rows validated) and its readiness probe;
-//! - [`kafka`]: the base librdkafka configuration for the broker.
+//! - [`kafka`]: the base librdkafka configuration for the broker, watermarks, exact reads
+//!   of offset ranges and the read-back of the records before a resume point.
 
+pub mod assignment;
 pub mod clickhouse;
 pub mod error;
 pub mod health;

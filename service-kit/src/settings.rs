@@ -92,6 +92,24 @@ impl ShardSettings {
     }
 }
 
+/// The sender's-retry rule (see `schemas::retries`): every reader of the log must use
+/// the same values, so the projector and the archiver read the same variables.
+#[derive(Debug, Clone, Args)]
+pub struct SenderRetrySettings {
+    /// A tag identical to one recorded at most this long before it (record time) in the
+    /// same partition is a sender's retry and is projected once, in milliseconds.
+    #[arg(long = "retry-window-ms", env = "PROJECTOR_RETRY_WINDOW_MS", default_value = "30000", value_parser = parse_millis)]
+    pub window: Duration,
+    /// ... and at most this many records before it, which bounds the log read again at
+    /// start-up to remember recent tags.
+    #[arg(
+        long = "retry-window-records",
+        env = "PROJECTOR_RETRY_WINDOW_RECORDS",
+        default_value_t = 20_000
+    )]
+    pub records: u32,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Args)]
 pub struct LogSettings {

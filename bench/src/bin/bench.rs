@@ -1,7 +1,8 @@
 //! `bench`: the platform's benchmarks and their report (see the crate documentation).
-//! `make bench` runs `write`, `projector`, `read`, `burst` and `e2e` in turn, then `report`.
+//! `make bench` runs `write`, `projector`, `read`, `burst`, `archive` and `e2e` in turn, then `report`.
 
 use bench::error::BenchError;
+use bench::parts::archive::ArchiveOptions;
 use bench::parts::burst::BurstOptions;
 use bench::parts::e2e::E2eOptions;
 use bench::parts::projector::ProjectorOptions;
@@ -51,6 +52,16 @@ enum Command {
     /// The contract's load on a loaded day for half an hour, then with the retention
     /// windows shortened, recorded per minute; writes docs/soak.md and its plots.
     Soak(SoakOptions),
+    /// The archive: bytes per tag, the archiver's CPU at 1,000 tags/s, freshness, and a
+    /// rebuild from the archive against one from the broker (scratch topics; writes
+    /// docs/bench-archive.md).
+    Archive {
+        #[command(flatten)]
+        options: ArchiveOptions,
+        /// Where the report goes (relative: to the repository).
+        #[arg(long, env = "BENCH_REPORT_DIR", default_value = "docs")]
+        out_dir: PathBuf,
+    },
     /// Loads tags of loadgen's stream into a scratch database (what `read` and `e2e`
     /// do first), then stops.
     Load(LoadCommand),
@@ -228,6 +239,10 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
         Command::Burst(options) => {
             bench::parts::burst::run(&stack, &options, &results_dir).await?;
         }
+        Command::Archive { options, out_dir } => {
+            let docs = stack.settings.repo_root.join(out_dir);
+            bench::parts::archive::run(&stack, &options, &results_dir, &docs).await?;
+        }
         Command::Soak(options) => {
             bench::parts::soak::run(&stack, &options, &results_dir).await?;
         }
@@ -264,7 +279,17 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
         Command::Capacity(_) => {}
         Command::Report { out_dir } => {
             let inputs = bench::report::Inputs::load(&results_dir)?;
-            bench::report::render_all(&inputs, &stack.settings.repo_root.join(out_dir))?;
+            let docs = stack.settings.repo_root.join(out_dir);
+            bench::report::render_all(&inputs, &docs)?;
+            // The archive's report is its own page, rewritten from its figures too.
+            if let Some(archive) = bench::parts::load::<bench::parts::archive::ArchiveResults>(
+                &results_dir,
+                bench::parts::Part::Archive,
+            )? {
+                let path = docs.join("bench-archive.md");
+                std::fs::write(&path, bench::parts::archive::render(&archive))
+                    .map_err(BenchError::io(format!("writing {}", path.display())))?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,9 @@
 //!   the excess), the recovery after;
 //! - [`e2e`]: the whole platform at 1,000 tags/s through the front door, every answer
 //!   checked (`loadgen run`), peak memory, bytes per tag;
+//! - [`archive`]: the archive's bytes per tag, the archiver's CPU at 1,000 tags/s, the
+//!   archive's freshness, and a rebuild from the archive timed against one from the
+//!   broker (its own report, `docs/bench-archive.md`);
 //! - [`soak`]: the contract's load on a loaded day for half an hour and more, per
 //!   minute, then with short retention windows (`make soak`, its own report
 //!   `docs/soak.md`).
@@ -19,6 +22,7 @@
 //! Each results file keeps every run's raw figures; medians, ratios and verdicts are
 //! computed when the report is assembled, from the same numbers.
 
+pub mod archive;
 pub mod burst;
 pub mod e2e;
 pub mod projector;
@@ -46,6 +50,8 @@ pub enum Part {
     E2e,
     /// The soak.
     Soak,
+    /// The archive.
+    Archive,
 }
 
 impl Part {
@@ -58,6 +64,7 @@ impl Part {
             Self::Burst => "burst.json",
             Self::E2e => "e2e.json",
             Self::Soak => "soak.json",
+            Self::Archive => "archive.json",
         }
     }
 }

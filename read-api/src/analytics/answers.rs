@@ -1,6 +1,8 @@
 //! The analysts' answers. Counts and revenues are JSON integers; instants are UTC,
-//! `YYYY-MM-DDTHH:MM:SS` like the contract's buckets.
+//! `YYYY-MM-DDTHH:MM:SS` like the contract's buckets. Each says where it was read from
+//! (`source`: `cube` or `archive`) and, from the archive, how far the archive reaches.
 
+use super::history::ArchiveScope;
 use super::params::{SeriesQuery, TopQuery};
 use super::store::{BucketTotals, RankedValue};
 use schemas::EventTime;
@@ -21,6 +23,12 @@ pub struct SeriesAnswer {
     pub to: String,
     /// Every bucket of the range in order, zeros where nothing matched.
     pub points: Vec<SeriesPoint>,
+    /// Where it was read from: `cube` (the minute cube, 24 hours of ingestion) or
+    /// `archive` (every tag, kept for good).
+    pub source: &'static str,
+    /// From the archive: every tag the broker received before this instant is in it
+    /// (null from the cube, or from an empty archive).
+    pub archived_through: Option<String>,
 }
 
 /// One bucket of a series.
@@ -60,7 +68,16 @@ impl SeriesAnswer {
             from: query.range.from().to_bucket_string(),
             to: query.range.to().to_bucket_string(),
             points,
+            source: "cube",
+            archived_through: None,
         }
+    }
+
+    /// The answer read from the archive as far as `scope` says it reaches.
+    pub fn from_archive(mut self, scope: &ArchiveScope) -> Self {
+        self.source = "archive";
+        self.archived_through = scope.archived_through.map(|time| time.to_bucket_string());
+        self
     }
 }
 
@@ -81,6 +98,12 @@ pub struct TopAnswer {
     pub rows: Vec<TopRow>,
     /// Every matching tag, whatever its value (for shares).
     pub total: Totals,
+    /// Where it was read from: `cube` (the minute cube, 24 hours of ingestion) or
+    /// `archive` (every tag, kept for good).
+    pub source: &'static str,
+    /// From the archive: every tag the broker received before this instant is in it
+    /// (null from the cube, or from an empty archive).
+    pub archived_through: Option<String>,
 }
 
 /// One ranked value.
@@ -125,6 +148,15 @@ impl TopAnswer {
                 })
                 .collect(),
             total,
+            source: "cube",
+            archived_through: None,
         }
+    }
+
+    /// The answer read from the archive as far as `scope` says it reaches.
+    pub fn from_archive(mut self, scope: &ArchiveScope) -> Self {
+        self.source = "archive";
+        self.archived_through = scope.archived_through.map(|time| time.to_bucket_string());
+        self
     }
 }

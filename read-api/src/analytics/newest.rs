@@ -93,7 +93,10 @@ struct NewestMinute {
 }
 
 /// The newest minute start of `query`'s actions, epoch seconds (one read per action).
-async fn newest_minute(client: &Client, query: &NewestQuery) -> Result<Option<u32>, StoreError> {
+pub(super) async fn newest_minute(
+    client: &Client,
+    query: &NewestQuery,
+) -> Result<Option<u32>, StoreError> {
     let mut newest = None;
     for action in query.actions {
         let minute = client

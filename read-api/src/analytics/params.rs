@@ -120,6 +120,32 @@ impl Metric {
     }
 }
 
+/// Where a series or top-N is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The minute cube, unless the range starts before the cube's window (then the
+    /// archive, when one is configured).
+    Auto,
+    /// The minute cube (24 hours of ingestion).
+    Cube,
+    /// The archive of every tag (older ranges; slower).
+    Archive,
+}
+
+impl Source {
+    fn parse(text: Option<&str>) -> Result<Self, InvalidParameter> {
+        match text {
+            None | Some("auto") => Ok(Self::Auto),
+            Some("cube") => Ok(Self::Cube),
+            Some("archive") => Ok(Self::Archive),
+            Some(_) => Err(InvalidParameter::new(
+                "source",
+                "expected auto, cube or archive",
+            )),
+        }
+    }
+}
+
 /// Filters on any of the five dimensions; an absent one matches everything. A value
 /// may be empty (it then matches tags whose field is empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -191,6 +217,9 @@ pub struct SeriesParams {
     pub country: Option<String>,
     /// Only tags from this device: `PC`, `MOBILE` or `TV`.
     pub device: Option<String>,
+    /// `auto` (default: the cube, or the archive for a range that starts before the
+    /// cube's 24 hours), `cube` or `archive`.
+    pub source: Option<String>,
 }
 
 /// The query string of `GET /v1/top`.
@@ -220,6 +249,9 @@ pub struct TopParams {
     pub country: Option<String>,
     /// Only tags from this device: `PC`, `MOBILE` or `TV`.
     pub device: Option<String>,
+    /// `auto` (default: the cube, or the archive for a range that starts before the
+    /// cube's 24 hours), `cube` or `archive`.
+    pub source: Option<String>,
 }
 
 /// The query string of `GET /v1/shoppers/{cookie}`.
@@ -245,6 +277,8 @@ pub struct SeriesQuery {
     pub bucket: Bucket,
     /// The filters.
     pub filters: CubeFilters,
+    /// Where it is read from.
+    pub source: Source,
 }
 
 /// A checked top-N query.
@@ -262,6 +296,8 @@ pub struct TopQuery {
     pub limit: u32,
     /// The filters.
     pub filters: CubeFilters,
+    /// Where it is read from.
+    pub source: Source,
 }
 
 /// A checked shopper query.
@@ -290,6 +326,7 @@ impl SeriesParams {
             ));
         }
         Ok(SeriesQuery {
+            source: Source::parse(self.source.as_deref())?,
             range,
             action: action(&self.action)?,
             bucket,
@@ -315,6 +352,7 @@ impl TopParams {
             ));
         }
         Ok(TopQuery {
+            source: Source::parse(self.source.as_deref())?,
             range: aligned_range(&self.from, &self.to, 60)?,
             action: action(&self.action)?,
             dimension: Dimension::parse(&self.dimension).ok_or_else(|| {
@@ -430,6 +468,7 @@ mod tests {
             category_id: None,
             country: None,
             device: None,
+            source: None,
         }
         .check()
     }
@@ -495,6 +534,7 @@ mod tests {
                 category_id: None,
                 country: None,
                 device: Some("TV".to_owned()),
+                source: None,
             }
             .check()
         };

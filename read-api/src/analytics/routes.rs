@@ -2,6 +2,7 @@
 
 use super::answers::{SeriesAnswer, TopAnswer};
 use super::auth::{require_key, ApiKeys};
+use super::history::ArchiveHistory;
 use super::ingest::{IngestAnswer, IngestFigures};
 use super::params::{SeriesParams, ShopperParams, TopParams};
 use super::store::CubeStore;
@@ -33,6 +34,34 @@ pub struct AnalyticsState {
     pub deadline: Duration,
     /// The ingest panel's figures.
     pub ingest: IngestFigures,
+    /// Reads of the archive for ranges older than the cube's window (`None`: no archive
+    /// configured, the cube answers everything).
+    pub history: Option<ArchiveHistory>,
+}
+
+impl AnalyticsState {
+    /// The archive's reads if `source` sends this read there.
+    async fn archive_for(
+        &self,
+        source: super::params::Source,
+        action: schemas::Action,
+        from: schemas::EventTime,
+    ) -> Result<Option<&ArchiveHistory>, ApiError> {
+        let Some(history) = &self.history else {
+            if source == super::params::Source::Archive {
+                return Err(InvalidParameter::new("source", "no archive is configured").into());
+            }
+            return Ok(None);
+        };
+        let chosen = self
+            .gate
+            .run(
+                self.deadline,
+                history.chosen(self.store.client(), source, action, from),
+            )
+            .await?;
+        Ok(chosen.then_some(history))
+    }
 }
 
 /// The routes under `/v1/`, behind `keys`.
@@ -65,7 +94,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for V1Query<T> {
 /// The parameter a query-string rejection is about: serde names a missing one in
 /// backquotes and prefixes a malformed one's message with its name.
 fn invalid_query(rejection: &QueryRejection) -> InvalidParameter {
-    const KNOWN: [&str; 16] = [
+    const KNOWN: [&str; 17] = [
         "from",
         "to",
         "before",
@@ -82,6 +111,7 @@ fn invalid_query(rejection: &QueryRejection) -> InvalidParameter {
         "time_range",
         "query",
         "cookie",
+        "source",
     ];
     let text = rejection.body_text();
     let message = text
@@ -108,7 +138,7 @@ fn invalid_query(rejection: &QueryRejection) -> InvalidParameter {
     path = "/v1/series",
     params(SeriesParams),
     responses(
-        (status = 200, description = "every bucket of the range, zeros where nothing matched", body = SeriesAnswer),
+        (status = 200, description = "every bucket of the range, zeros where nothing matched; `source` says whether the cube or the archive answered", body = SeriesAnswer),
         (status = 400, description = "a parameter is missing or malformed (named in the answer)"),
         (status = 401, description = "no key or a wrong one"),
         (status = 503, description = "ClickHouse could not answer in time"),
@@ -120,6 +150,18 @@ pub async fn series(
     V1Query(params): V1Query<SeriesParams>,
 ) -> Result<Json<SeriesAnswer>, ApiError> {
     let query = params.check()?;
+    if let Some(history) = state
+        .archive_for(query.source, query.action, query.range.from())
+        .await?
+    {
+        let (totals, scope) = state
+            .gate
+            .run(state.deadline, history.series(&query))
+            .await?;
+        return Ok(Json(
+            SeriesAnswer::new(&query, &totals).from_archive(&scope),
+        ));
+    }
     let totals = state
         .gate
         .run(state.deadline, state.cube.series(&query))
@@ -133,7 +175,7 @@ pub async fn series(
     path = "/v1/top",
     params(TopParams),
     responses(
-        (status = 200, description = "the best values first, and the totals over every value", body = TopAnswer),
+        (status = 200, description = "the best values first, and the totals over every value; `source` says whether the cube or the archive answered", body = TopAnswer),
         (status = 400, description = "a parameter is missing or malformed (named in the answer)"),
         (status = 401, description = "no key or a wrong one"),
         (status = 503, description = "ClickHouse could not answer in time"),
@@ -145,6 +187,13 @@ pub async fn top(
     V1Query(params): V1Query<TopParams>,
 ) -> Result<Json<TopAnswer>, ApiError> {
     let query = params.check()?;
+    if let Some(history) = state
+        .archive_for(query.source, query.action, query.range.from())
+        .await?
+    {
+        let (ranked, scope) = state.gate.run(state.deadline, history.top(&query)).await?;
+        return Ok(Json(TopAnswer::new(&query, &ranked).from_archive(&scope)));
+    }
     let ranked = state
         .gate
         .run(state.deadline, state.cube.top(&query))

@@ -186,10 +186,10 @@ fn top_rollup(ranked: Dimension, filters: &CubeFilters) -> Option<RollupRead<'_>
     }
 }
 
-/// Binds the five (applies, value) filter pairs. An absent device filter still binds a
-/// device name: ClickHouse checks the literal against the Enum8 even where the
-/// condition is folded away.
-fn bind_filters(
+/// Binds the five (applies, value) filter pairs (the archive's reads bind them alike). An
+/// absent device filter still binds a device name: ClickHouse checks the literal
+/// against the Enum8 even where the condition is folded away.
+pub(super) fn bind_filters(
     mut read: clickhouse::query::Query,
     filters: &CubeFilters,
 ) -> clickhouse::query::Query {

@@ -11,6 +11,7 @@ mod analytics;
 mod cancellation;
 mod console;
 mod debug_mode;
+mod history;
 mod hostile;
 mod newest;
 mod profile_cache;

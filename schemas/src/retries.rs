@@ -1,4 +1,6 @@
-//! A sender's retry is projected once.
+//! A sender's retry is one fact: the rule that recognises it, shared by every reader
+//! of the log (the projector skips such a record; the archiver keeps it, marked as a
+//! retry, so both agree on which records are tags).
 //!
 //! A sender that got a 503 may send the same tag again, and both copies may be on the
 //! log (the first was stored after all). The profile store collapses them (same cookie,
@@ -8,7 +10,8 @@
 //! most `window` earlier (record time) and at most `max_records` records earlier in the
 //! same partition. The rule depends on the log alone, so a replay or a rebuild skips
 //! exactly the same records; at start-up the projector reads the records just before
-//! its resume point again to remember them.
+//! its resume point again to remember them (`service_kit::kafka::read_back`), and so
+//! does the archiver.
 //!
 //! Payloads are compared by a 64-bit hash: write-api encodes a tag deterministically,
 //! so identical tags have identical payloads. A tag re-sent with any difference (another

@@ -1,11 +1,12 @@
-//! Which partitions this projector instance owns: instance `i` of `n` projects every
-//! partition `p` with `p mod n = i`.
+//! Which partitions an instance of a log reader (the projector, the archiver) owns:
+//! instance `i` of `n` reads every partition `p` with `p mod n = i`.
 //!
 //! Partitions are assigned directly (`assign`), never through a consumer group's
 //! coordinator: a restarted or replacement instance owns its partitions the moment it
 //! starts, whatever the broker remembers about a member that died (Tansu 0.6 keeps a
 //! SIGKILLed member and never hands its partitions on). Where each partition resumes
-//! comes from ClickHouse (the batch log), so ownership needs no coordination beyond
+//! comes from the reader's own durable state (the projector's batch log in ClickHouse,
+//! the archiver's files), so ownership needs no coordination beyond
 //! every instance being given a different number (the operator's, or the orchestrator's
 //! job; two instances with one number would project the same partitions twice).
 
