@@ -18,12 +18,13 @@ pub struct Config {
     /// Largest accepted request body, in bytes; larger bodies get 413.
     #[arg(long, env = "WRITE_API_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
-    /// How long the producer may wait to batch messages, in milliseconds. 5 sends a
-    /// produce request per about 5 tags at the contract's 1,000/s instead of one per tag:
-    /// measured with `bench write` on this machine kind against 1 ms, write-api's CPU
-    /// -19..-27% and the broker's -30..-39%, for tags p50 and p99 +3.4 ms
-    /// (docs/soak-findings.md, "The write path").
-    #[arg(long, env = "WRITE_API_LINGER_MS", default_value_t = 5)]
+    /// How long the producer may wait to batch messages, in milliseconds. 10 sends a
+    /// produce request per about 10 tags at the contract's 1,000/s: measured at the
+    /// contract's load through the front door (docs/clickhouse-cost.md, "Shoppers the
+    /// log holds whole"), the broker took 0.30 core and write-api 0.15 (5 ms: 0.40 and
+    /// 0.18), tags p50 10.5 ms and p99 22.9 ms (5 ms: 7.8 and 24.1). 20 ms saves another
+    /// 0.07 core but puts p99 at 31 ms, past the 20 ms the soak holds tags to.
+    #[arg(long, env = "WRITE_API_LINGER_MS", default_value_t = 10)]
     pub linger_ms: u32,
     /// Kafka connection and topic.
     #[command(flatten)]
