@@ -236,6 +236,11 @@ pub const LATEST_BATCHES: &str = "\
     ORDER BY kafka_partition, version DESC \
     LIMIT 1 BY kafka_partition";
 
+/// One past the newest event time `user_tags` holds (1 when it holds none): read after
+/// the projector's watermark, every tag below that watermark is older (the profile
+/// cache's start: read-api/src/profile_cache/outside.rs).
+pub const STORED_BEFORE: &str = "SELECT max(time_ms) + 1 FROM user_tags";
+
 /// How many (cookie, action) pairs are above `?` rows, and how many rows they hold in
 /// all (from the counts, never user_tags). Binds: the bound.
 pub const TRIM_BACKLOG: &str = "\

@@ -5,6 +5,8 @@
 //! cache another).
 //!
 //! - [`state`]: the tail and the cached profiles, and why an answer from them is exact.
+//! - [`outside`]: which shoppers the tail holds whole (first seen after it started), so
+//!   they are answered without reading ClickHouse at all.
 //! - [`tail`]: the consumer that feeds the tail from the projector's watermark on.
 //! - here: the projector's watermark (read from its batch log), eviction of the tail
 //!   behind it, and [`ProfileReader`], which answers from the cache or reads ClickHouse
@@ -14,6 +16,7 @@
 //! `user_tags`. Off unless `--profile-cache-cookies` is set (the stack and compose set
 //! it).
 
+mod outside;
 pub mod state;
 mod tail;
 
@@ -22,7 +25,7 @@ use crate::gate::GateError;
 use crate::params::TimeRange;
 use crate::store::{ProfileRead, StoreError};
 use clickhouse::Client;
-use read_model::queries::LATEST_BATCHES;
+use read_model::queries::{LATEST_BATCHES, STORED_BEFORE};
 use read_model::{BatchLogRow, Profile};
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::settings::KafkaSettings;
@@ -42,10 +45,13 @@ pub const FILL_LIMIT: u64 = 400;
 /// ClickHouse about 5 ms of CPU).
 const WATERMARK_EVERY: Duration = Duration::from_secs(1);
 
-/// How far behind the projector's watermark the tail is evicted: a read's watermark is
+/// How far behind the projector's watermark the tail is evicted. A read's watermark is
 /// taken before it goes to ClickHouse, and the tail must still reach back to it when
-/// the read comes back (reads have a deadline far below this).
-const EVICT_BEHIND: Duration = Duration::from_secs(10);
+/// the read comes back (reads have a deadline far below this). Longer than that: a
+/// shopper whose tags are all still in the tail is answered without ClickHouse (see
+/// [`outside`]), and clients ask about shoppers they tagged a little while ago. A
+/// minute at 1,000 tags/s is about 60,000 tags, some 20 MB.
+const EVICT_BEHIND: Duration = Duration::from_secs(60);
 
 /// Locks the cache's state; a panic while it was held leaves data that is still
 /// consistent (every update is a single push, eviction or fill), so it is used on.
@@ -114,8 +120,23 @@ impl ProfileCache {
                     continue;
                 }
             };
-            if let Some(decoder) = decoder.take() {
-                let state = Arc::new(Mutex::new(CacheState::new(limits, watermark.clone())));
+            if decoder.is_some() {
+                // After the watermark: every tag below it is older than this.
+                let stored_before = match read_stored_before(&client).await {
+                    Ok(stored_before) => stored_before,
+                    Err(error) => {
+                        tracing::debug!(%error, "profile cache: newest stored tag not read");
+                        continue;
+                    }
+                };
+                let Some(decoder) = decoder.take() else {
+                    continue;
+                };
+                let state = Arc::new(Mutex::new(CacheState::new(
+                    limits,
+                    watermark.clone(),
+                    stored_before,
+                )));
                 match tail::spawn(
                     kafka.clone(),
                     watermark.clone(),
@@ -219,6 +240,16 @@ async fn read_watermark(client: &Client, topic: &str) -> Result<Offsets, clickho
         .collect())
 }
 
+/// One past the newest event time ClickHouse holds.
+async fn read_stored_before(client: &Client) -> Result<i64, clickhouse::error::Error> {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        client.query(STORED_BEFORE).fetch_one::<i64>(),
+    )
+    .await
+    .map_err(|_| clickhouse::error::Error::TimedOut)?
+}
+
 /// Profile reads: from the cache when it holds the answer, else from ClickHouse through
 /// the batcher (and then into the cache).
 #[derive(Clone)]
@@ -253,6 +284,11 @@ impl ProfileReader {
                 metrics::counter!("read_api_profile_cache_total", "outcome" => "hit").increment(1);
                 return Ok(profile);
             }
+            Lookup::Whole(profile) => {
+                metrics::counter!("read_api_profile_cache_total", "outcome" => "whole")
+                    .increment(1);
+                return Ok(profile);
+            }
             Lookup::Short => "short",
             Lookup::Miss => "miss",
         };
@@ -276,7 +312,7 @@ impl ProfileReader {
             from_ms: fill.range.from().millis(),
         };
         if cache.fill(&read.cookie, fill_read, &watermark) {
-            if let Lookup::Hit(profile) = cache.lookup(&read) {
+            if let Lookup::Hit(profile) | Lookup::Whole(profile) = cache.lookup(&read) {
                 return Ok(profile);
             }
         }

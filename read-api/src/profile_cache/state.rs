@@ -9,6 +9,7 @@
 //! tag (one cookie, action and event time) resolve as the store resolves them: the
 //! copy from the latest offset wins.
 
+use super::outside::OutsideTail;
 use lru::LruCache;
 use read_model::Profile;
 use schemas::{Action, UserTag};
@@ -33,8 +34,11 @@ pub struct LoggedTag {
 /// What a cache lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    /// The exact answer.
+    /// The exact answer, from the cookie's cached profile.
     Hit(Profile),
+    /// The exact answer, from the tail alone: every tag of the cookie in the asked range
+    /// is there (see [`OutsideTail`]). The cookie is cached from then on.
+    Whole(Profile),
     /// The cookie is cached but the asked range reaches below what it holds.
     Short,
     /// The cookie is not cached (or the cache cannot answer now).
@@ -193,14 +197,23 @@ pub struct CacheState {
     /// Per partition, every tag from this offset on is in the tail (as far as read).
     tail_from: Offsets,
     entries: LruCache<String, Entry>,
+    /// The cookies that may have tags outside the tail.
+    outside: OutsideTail,
     /// Whether the tail is close enough behind the log for answers.
     caught_up: bool,
 }
 
 impl CacheState {
     /// An empty cache whose tail starts at `start` (the projector's watermark when the
-    /// tail's consumer started).
-    pub fn new(limits: Limits, start: Offsets) -> Self {
+    /// tail's consumer started), when every tag ClickHouse holds below `start` is older
+    /// than `stored_before_ms` (one past the newest event time it held, read after
+    /// `start`).
+    pub fn new(limits: Limits, start: Offsets, stored_before_ms: i64) -> Self {
+        Self::with_outside(limits, start, OutsideTail::new(stored_before_ms))
+    }
+
+    /// [`CacheState::new`] with its record of the cookies outside the tail given.
+    pub fn with_outside(limits: Limits, start: Offsets, outside: OutsideTail) -> Self {
         Self {
             limits,
             tail: HashMap::new(),
@@ -208,6 +221,7 @@ impl CacheState {
             tail_len: 0,
             tail_from: start,
             entries: LruCache::new(limits.cookies),
+            outside,
             caught_up: false,
         }
     }
@@ -237,6 +251,8 @@ impl CacheState {
     /// nothing is cached again until the projector's watermark passes it.
     pub fn push(&mut self, logged: LoggedTag) {
         if self.tail_len >= self.limits.tail_tags {
+            self.outside
+                .record(&logged.tag.cookie, logged.tag.time.millis());
             self.skip(logged.partition, logged.offset);
             return;
         }
@@ -279,13 +295,23 @@ impl CacheState {
                 let Some((_, cookie)) = order.pop_front() else {
                     break;
                 };
+                // A shopper the tail holds whole stays answerable from memory once its
+                // tags leave the tail: cached from the tail before the first one goes.
+                if !self.entries.contains(&cookie) {
+                    if let Some(whole_from) = self.outside.whole_from(&cookie) {
+                        let entry = whole_entry(&self.tail, &cookie, whole_from, self.limits);
+                        self.entries.put(cookie.clone(), entry);
+                    }
+                }
                 if let Some(tags) = self.tail.get_mut(&cookie) {
                     if let Some(at) = tags
                         .iter()
                         .position(|tag| tag.partition == *partition && tag.offset < *below)
                     {
-                        tags.remove(at);
-                        self.tail_len -= 1;
+                        if let Some(evicted) = tags.remove(at) {
+                            self.outside.record(&cookie, evicted.tag.time.millis());
+                            self.tail_len -= 1;
+                        }
                     }
                     if tags.is_empty() {
                         self.tail.remove(&cookie);
@@ -335,10 +361,13 @@ impl CacheState {
         if !self.caught_up {
             return Lookup::Miss;
         }
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if !self.entries.contains(cookie) {
+            return self.lookup_whole(cookie, from_ms, to_ms, limit);
+        }
         let Some(entry) = self.entries.get(cookie) else {
             return Lookup::Miss;
         };
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         match (
             entry.views.newest(from_ms, to_ms, limit),
             entry.buys.newest(from_ms, to_ms, limit),
@@ -347,6 +376,52 @@ impl CacheState {
             _ => Lookup::Short,
         }
     }
+
+    /// The answer from the tail alone, when it holds every tag of `cookie` from
+    /// `from_ms` on; the cookie's profile is cached from the tail then.
+    fn lookup_whole(&mut self, cookie: &str, from_ms: i64, to_ms: i64, limit: usize) -> Lookup {
+        let Some(whole_from) = self.outside.whole_from(cookie) else {
+            return Lookup::Miss;
+        };
+        if from_ms < whole_from {
+            return Lookup::Miss;
+        }
+        let entry = whole_entry(&self.tail, cookie, whole_from, self.limits);
+        let answer = match (
+            entry.views.newest(from_ms, to_ms, limit),
+            entry.buys.newest(from_ms, to_ms, limit),
+        ) {
+            (Some(views), Some(buys)) => Lookup::Whole(Profile { views, buys }),
+            _ => Lookup::Miss,
+        };
+        self.entries.put(cookie.to_owned(), entry);
+        answer
+    }
+}
+
+/// `cookie`'s profile from the tail alone, complete from `whole_from` on.
+fn whole_entry(
+    tail: &HashMap<String, VecDeque<LoggedTag>>,
+    cookie: &str,
+    whole_from: i64,
+    limits: Limits,
+) -> Entry {
+    let empty = ActionTags {
+        tags: Vec::new(),
+        floor_ms: whole_from,
+    };
+    let mut entry = Entry {
+        views: empty.clone(),
+        buys: empty,
+    };
+    for logged in tail.get(cookie).into_iter().flatten() {
+        entry
+            .action_mut(logged.tag.action)
+            .add(logged.offset, &logged.tag);
+    }
+    entry.views.bound(limits.per_action);
+    entry.buys.bound(limits.per_action);
+    entry
 }
 
 #[cfg(test)]
@@ -410,8 +485,11 @@ mod tests {
         }
     }
 
+    /// Nothing is known whole: every cookie may have tags outside the tail.
+    const NOTHING_WHOLE: i64 = i64::MAX;
+
     fn ready(start: i64) -> CacheState {
-        let mut state = CacheState::new(limits(), offsets(start));
+        let mut state = CacheState::new(limits(), offsets(start), NOTHING_WHOLE);
         state.set_caught_up(true);
         state
     }
@@ -627,6 +705,7 @@ mod tests {
                 ..limits()
             },
             offsets(0),
+            NOTHING_WHOLE,
         );
         state.set_caught_up(true);
         state
@@ -662,5 +741,119 @@ mod tests {
             times(&hit(state.lookup("a", 0, 100, 10)).views),
             vec![40, 30]
         );
+    }
+
+    /// A cache whose tail starts at offset 0, ClickHouse having held tags older than
+    /// `stored_before_ms` only.
+    fn ready_stored_before(stored_before_ms: i64) -> CacheState {
+        let mut state = CacheState::new(limits(), offsets(0), stored_before_ms);
+        state.set_caught_up(true);
+        state
+    }
+
+    fn whole(lookup: Lookup) -> Profile {
+        match lookup {
+            Lookup::Whole(profile) => profile,
+            other => panic!("expected an answer from the tail, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shopper_first_seen_in_the_tail_is_answered_from_it_and_cached() {
+        let mut state = ready_stored_before(100);
+        state.push(logged(0, tag("new", Action::View, 120, 1)));
+        state.push(logged(1, tag("new", Action::Buy, 130, 2)));
+        state.push(logged(2, tag("new", Action::View, 140, 3)));
+        state.push(logged(3, tag("other", Action::View, 150, 4)));
+        let profile = whole(state.lookup("new", 100, 1_000, 200));
+        assert_eq!(times(&profile.views), [140, 120]);
+        assert_eq!(times(&profile.buys), [130]);
+        // Cached from then on: later tags join it, and it stays after the tail evicts.
+        state.push(logged(4, tag("new", Action::View, 160, 5)));
+        state.evict_below(&offsets(5));
+        let profile = hit(state.lookup("new", 110, 1_000, 2));
+        assert_eq!(times(&profile.views), [160, 140]);
+    }
+
+    #[test]
+    fn a_range_reaching_before_what_the_tail_holds_whole_goes_to_clickhouse() {
+        let mut state = ready_stored_before(100);
+        state.push(logged(0, tag("new", Action::View, 120, 1)));
+        assert_eq!(state.lookup("new", 99, 1_000, 200), Lookup::Miss);
+        assert_eq!(state.lookup("never-seen", 99, 1_000, 200), Lookup::Miss);
+        // From the start on, a shopper the log never had is an empty answer.
+        assert_eq!(
+            whole(state.lookup("never-seen", 100, 1_000, 200)),
+            Profile::default()
+        );
+    }
+
+    #[test]
+    fn a_shopper_whose_tags_left_the_tail_is_still_answered_from_memory() {
+        let mut state = ready_stored_before(100);
+        state.push(logged(0, tag("early", Action::View, 120, 1)));
+        state.evict_below(&offsets(1));
+        assert_eq!(state.tail_len(), 0);
+        state.push(logged(1, tag("early", Action::Buy, 130, 2)));
+        let profile = hit(state.lookup("early", 100, 1_000, 200));
+        assert_eq!(times(&profile.views), [120]);
+        assert_eq!(times(&profile.buys), [130]);
+    }
+
+    #[test]
+    fn a_shopper_with_tags_outside_the_tail_and_not_cached_goes_to_clickhouse() {
+        let mut state = CacheState::new(
+            Limits {
+                cookies: NonZeroUsize::new(1).expect("non-zero"),
+                ..limits()
+            },
+            offsets(0),
+            100,
+        );
+        state.set_caught_up(true);
+        state.push(logged(0, tag("early", Action::View, 120, 1)));
+        state.push(logged(1, tag("late", Action::View, 125, 1)));
+        // Both leave the tail; the one-cookie cache keeps "late" only.
+        state.evict_below(&offsets(2));
+        state.push(logged(2, tag("early", Action::View, 130, 1)));
+        // "early" has a tag at 120 that only ClickHouse holds now.
+        assert_eq!(state.lookup("early", 100, 1_000, 200), Lookup::Miss);
+        assert_eq!(
+            times(&hit(state.lookup("late", 100, 1_000, 200)).views),
+            [125]
+        );
+    }
+
+    #[test]
+    fn a_shopper_whose_tags_a_full_tail_dropped_goes_to_clickhouse() {
+        let mut state = CacheState::new(
+            Limits {
+                tail_tags: 1,
+                ..limits()
+            },
+            offsets(0),
+            100,
+        );
+        state.set_caught_up(true);
+        state.push(logged(0, tag("kept", Action::View, 120, 1)));
+        state.push(logged(1, tag("dropped", Action::View, 130, 1)));
+        assert_eq!(state.lookup("dropped", 100, 1_000, 200), Lookup::Miss);
+    }
+
+    #[test]
+    fn copies_in_the_tail_resolve_to_the_latest_offset() {
+        let mut state = ready_stored_before(100);
+        state.push(logged(0, tag("new", Action::View, 120, 1)));
+        state.push(logged(1, tag("new", Action::View, 120, 9)));
+        let profile = whole(state.lookup("new", 100, 1_000, 200));
+        assert_eq!(profile.views.len(), 1);
+        assert_eq!(profile.views[0].product_info.price, 9);
+    }
+
+    #[test]
+    fn nothing_is_answered_from_the_tail_before_it_has_caught_up() {
+        let mut state = CacheState::new(limits(), offsets(0), 100);
+        state.push(logged(0, tag("new", Action::View, 120, 1)));
+        assert_eq!(state.lookup("new", 100, 1_000, 200), Lookup::Miss);
     }
 }

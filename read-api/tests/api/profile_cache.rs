@@ -18,7 +18,11 @@ use std::time::Duration;
 const COOKIE: &str = "cached-shopper";
 
 fn logged_tag(action: &str, millis: i64, price: i64) -> UserTag {
-    let mut value = crate::common::tag(COOKIE, action, millis);
+    tag_of(COOKIE, action, millis, price)
+}
+
+fn tag_of(cookie: &str, action: &str, millis: i64, price: i64) -> UserTag {
+    let mut value = crate::common::tag(cookie, action, millis);
     value["product_info"]["price"] = json!(price);
     UserTag::from_json(value.to_string().as_bytes()).expect("valid test tag")
 }
@@ -82,9 +86,13 @@ async fn project(
 }
 
 async fn stored_rows(clickhouse: &ClickHouseSettings) -> u64 {
+    stored_rows_of(clickhouse, COOKIE).await
+}
+
+async fn stored_rows_of(clickhouse: &ClickHouseSettings, cookie: &str) -> u64 {
     service_kit::clickhouse::client(clickhouse)
         .query("SELECT count() FROM user_tags WHERE cookie = ?")
-        .bind(COOKIE)
+        .bind(cookie)
         .fetch_one::<u64>()
         .await
         .expect("count")
@@ -109,17 +117,45 @@ fn time_of(millis: i64) -> String {
     schemas::EventTime::from_millis(millis).to_instant_string()
 }
 
-#[tokio::test]
-async fn a_cached_profile_shows_what_the_log_holds_before_clickhouse_does() {
-    let clickhouse = test_support::migrated_database("read_api_cache").await;
+/// A database, a one-partition topic and an idempotent producer to it.
+async fn log_and_store(name: &str) -> (ClickHouseSettings, String, String, FutureProducer) {
+    let clickhouse = test_support::migrated_database(name).await;
     let brokers = test_support::brokers();
-    let topic = test_support::unique_name("read_api_cache");
+    let topic = test_support::unique_name(name);
     test_support::create_topic(&brokers, &topic, 1).await;
     let producer: FutureProducer =
         service_kit::kafka::base_config(&test_support::kafka_settings(&brokers, &topic))
             .set("enable.idempotence", "true")
             .create()
             .expect("producer");
+    (clickhouse, brokers, topic, producer)
+}
+
+/// A read-api with the profile cache on, reading `topic`, once its log reader is at the
+/// log's end.
+async fn cached_app(
+    clickhouse: &ClickHouseSettings,
+    brokers: &str,
+    topic: &str,
+) -> crate::common::TestApp {
+    let mut config = Config::local_defaults();
+    config.query_deadline = Duration::from_secs(5);
+    config.profile_cache_cookies = 100;
+    config.kafka = test_support::kafka_settings(brokers, topic);
+    let app = spawn_app_with(clickhouse, config).await;
+    assert!(
+        test_support::eventually(Duration::from_secs(30), || async {
+            metric_value(&app.metrics().await, "read_api_profile_cache_caught_up") == Some(1.0)
+        })
+        .await,
+        "the cache's log reader catches up"
+    );
+    app
+}
+
+#[tokio::test]
+async fn a_cached_profile_shows_what_the_log_holds_before_clickhouse_does() {
+    let (clickhouse, brokers, topic, producer) = log_and_store("read_api_cache").await;
 
     // One tag, in the log and projected.
     let first = logged_tag("VIEW", BASE_MILLIS + 1_000, 1);
@@ -132,18 +168,7 @@ async fn a_cached_profile_shows_what_the_log_holds_before_clickhouse_does() {
     )
     .await;
 
-    let mut config = Config::local_defaults();
-    config.query_deadline = Duration::from_secs(5);
-    config.profile_cache_cookies = 100;
-    config.kafka = test_support::kafka_settings(&brokers, &topic);
-    let app = spawn_app_with(&clickhouse, config).await;
-    assert!(
-        test_support::eventually(Duration::from_secs(30), || async {
-            metric_value(&app.metrics().await, "read_api_profile_cache_caught_up") == Some(1.0)
-        })
-        .await,
-        "the cache's log reader catches up"
-    );
+    let app = cached_app(&clickhouse, &brokers, &topic).await;
 
     let (from, to) = (BASE_MILLIS, BASE_MILLIS + 60_000);
     let answer = app.profile_json(COOKIE, from, to, None).await;
@@ -220,4 +245,65 @@ async fn a_cached_profile_shows_what_the_log_holds_before_clickhouse_does() {
         vec![(time_of(BASE_MILLIS + 2_000), 9)]
     );
     assert_eq!(listed(&answer, "buys"), expected_buys);
+}
+
+#[tokio::test]
+async fn a_shopper_first_seen_after_the_cache_started_is_answered_from_the_log_alone() {
+    let (clickhouse, brokers, topic, producer) = log_and_store("read_api_cache_whole").await;
+
+    // ClickHouse holds a returning shopper's old tag when the read-api starts.
+    let old = tag_of("returning", "VIEW", BASE_MILLIS + 1_000, 1);
+    let old_offset = append(&producer, &topic, &old).await;
+    project(&clickhouse, &topic, &[(old_offset, &old)], old_offset + 1).await;
+    let app = cached_app(&clickhouse, &brokers, &topic).await;
+
+    // New tags reach the log; no projector puts them into ClickHouse.
+    for tag in [
+        tag_of("first-time", "VIEW", BASE_MILLIS + 2_000, 2),
+        tag_of("first-time", "BUY", BASE_MILLIS + 2_500, 3),
+        tag_of("returning", "VIEW", BASE_MILLIS + 3_000, 4),
+    ] {
+        append(&producer, &topic, &tag).await;
+    }
+    // Every tag from one past the newest stored one on is in the log's tail.
+    let (since, to) = (BASE_MILLIS + 1_001, BASE_MILLIS + 60_000);
+    let first_time_views = vec![(time_of(BASE_MILLIS + 2_000), 2)];
+    assert!(
+        test_support::eventually(Duration::from_secs(10), || async {
+            let answer = app.profile_json("first-time", since, to, None).await;
+            listed(&answer, "views") == first_time_views
+        })
+        .await,
+        "a shopper only the log holds is answered"
+    );
+    let answer = app.profile_json("first-time", since, to, None).await;
+    assert_eq!(
+        listed(&answer, "buys"),
+        vec![(time_of(BASE_MILLIS + 2_500), 3)]
+    );
+    let answer = app.profile_json("returning", since, to, None).await;
+    assert_eq!(
+        listed(&answer, "views"),
+        vec![(time_of(BASE_MILLIS + 3_000), 4)],
+        "a range after every stored tag needs only the log"
+    );
+    let whole = metric_value(
+        &app.metrics().await,
+        "read_api_profile_cache_total{outcome=\"whole\"}",
+    );
+    assert!(
+        whole.is_some_and(|whole| whole >= 2.0),
+        "answered from the log alone: {whole:?}"
+    );
+
+    // A range reaching back to the stored tag reads it from ClickHouse.
+    let answer = app.profile_json("returning", BASE_MILLIS, to, None).await;
+    assert_eq!(
+        listed(&answer, "views"),
+        vec![
+            (time_of(BASE_MILLIS + 3_000), 4),
+            (time_of(BASE_MILLIS + 1_000), 1)
+        ]
+    );
+    assert_eq!(stored_rows_of(&clickhouse, "first-time").await, 0);
 }
