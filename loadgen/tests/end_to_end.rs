@@ -13,6 +13,10 @@ use loadgen::harness::{run, HarnessOptions};
 use service_kit::settings::ClickHouseSettings;
 use std::time::Duration;
 
+/// At most one failed request (a query or a tag past its 200 ms deadline, or answered
+/// 503) per this many sent.
+const MAX_FAILED_PER_QUERIES: u64 = 1_000;
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
@@ -83,15 +87,13 @@ async fn every_answer_is_correct_and_no_answered_tag_is_lost() {
         &report.final_aggregates,
     ] {
         assert_eq!(kind.wrong, 0, "wrong answers: {:#?}", report.mismatches);
-        // A query past the read-api's deadline answers 503 "retry" (never a wrong
-        // answer). `loadgen run` fails on any. This test is about correctness, on a
-        // two-core machine that also runs the harness's 256 connections and its model:
-        // how many queries miss the 150 ms deadline there is a latency figure, which
-        // `make bench` measures and judges (timing verdicts do not belong in tests). On
-        // the development machine 0.6-4% missed it (never a wrong answer), none on the
-        // last CI run; at most 1 in 10 is allowed here, a read side that serves at all.
+        // A query past its deadline (the harness's 200 ms, the contract's timeout) or
+        // answered 503 is a failure the contract's clients see. At most 1 in 1,000 (so
+        // none among the final round's few hundred): a lone scheduling stall of this
+        // two-core machine, which also runs the harness's 256 connections and its model,
+        // may cost one query; more than that is the product's cost, not the machine's.
         assert!(
-            kind.errors * 10 <= kind.asked,
+            kind.errors * MAX_FAILED_PER_QUERIES <= kind.asked,
             "too many failed queries: {kind:?}\n{:#?}",
             report.mismatches
         );
@@ -103,8 +105,8 @@ async fn every_answer_is_correct_and_no_answered_tag_is_lost() {
         "a probed tag never showed"
     );
     assert!(
-        report.tags.failed * 100 <= tags,
-        "more than 1% of the tags failed: {}",
+        report.tags.failed * MAX_FAILED_PER_QUERIES <= tags,
+        "more than 1 in {MAX_FAILED_PER_QUERIES} tags failed (not answered 204 within 200 ms): {}",
         report.tags.failed
     );
     // Enough was actually checked for the checks above to mean something.
