@@ -22,8 +22,7 @@ use crate::gate::GateError;
 use crate::params::TimeRange;
 use crate::store::{ProfileRead, StoreError};
 use clickhouse::Client;
-use read_model::queries::LATEST_BATCHES;
-use read_model::{BatchLogRow, Profile};
+use read_model::Profile;
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::settings::KafkaSettings;
 use state::{CacheState, FillRead, Limits, Lookup, Offsets};
@@ -206,10 +205,7 @@ impl ProfileCache {
 async fn read_watermark(client: &Client, topic: &str) -> Result<Offsets, clickhouse::error::Error> {
     let entries = tokio::time::timeout(
         Duration::from_secs(2),
-        client
-            .query(LATEST_BATCHES)
-            .bind(topic)
-            .fetch_all::<BatchLogRow>(),
+        read_model::batch_log::latest(client, topic),
     )
     .await
     .map_err(|_| clickhouse::error::Error::TimedOut)??;

@@ -6,14 +6,15 @@ pub mod profiles;
 
 use crate::gate::QueryGate;
 use crate::profile_cache::ProfileReader;
-use crate::store::Store;
+use crate::store::AggregatesStore;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the handlers need.
 #[derive(Clone)]
 pub struct AppState {
-    /// The ClickHouse reads.
-    pub store: Store,
+    /// The aggregates read (ClickHouse's `Store`, or a double in tests).
+    pub store: Arc<dyn AggregatesStore>,
     /// How long a user-profile query may wait for ClickHouse.
     pub profile_deadline: Duration,
     /// How long an aggregates query may wait for ClickHouse.
