@@ -18,6 +18,20 @@ const LATEST_BATCHES: &str = "\
 /// The table the projector's batch log lives in.
 const BATCH_LOG_TABLE: &str = "projector_batches";
 
+/// The next offset of each partition of a topic, from its latest entry. Binds: topic.
+const NEXT_OFFSETS: &str =
+    "SELECT kafka_partition, argMax(next_offset, version) FROM projector_batches \
+             WHERE kafka_topic = ? GROUP BY kafka_partition";
+
+/// The next offset to project of every partition of `topic` that has an entry (what
+/// the projector resumes from, pending batches aside): (partition, offset).
+pub async fn next_offsets(
+    client: &Client,
+    topic: &str,
+) -> Result<Vec<(i32, i64)>, clickhouse::error::Error> {
+    client.query(NEXT_OFFSETS).bind(topic).fetch_all().await
+}
+
 /// The latest entry of every partition of `topic` that has one.
 pub async fn latest(
     client: &Client,

@@ -396,6 +396,14 @@ const ARCHIVE_TOP_FILE: &str = archive_top!("file");
 /// [`archive_top!`] with `s3()`.
 const ARCHIVE_TOP_S3: &str = archive_top!("s3");
 
+/// Every tag the cube counts. Binds: none.
+const TAGS_COUNTED: &str = "SELECT toUInt64(sum(count)) FROM minute_aggregates";
+
+/// The tags the cube counts in whole minutes `[from, to)`. Binds: from and to as epoch
+/// seconds.
+const TAGS_COUNTED_BETWEEN: &str = "SELECT toUInt64(sum(count)) FROM minute_aggregates \
+             WHERE minute >= toDateTime(?) AND minute < toDateTime(?)";
+
 /// The contract's aggregates read: per-minute totals of one action, filtered by origin,
 /// brand and category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -548,6 +556,26 @@ pub async fn newest_minute(
         .fetch_optional::<NewestMinute>()
         .await?
         .map(|row| row.minute_start))
+}
+
+/// Every tag the cube counts (each tag is in exactly one of its rows).
+pub async fn tags_counted(client: &Client) -> Result<u64, clickhouse::error::Error> {
+    client.query(TAGS_COUNTED).fetch_one().await
+}
+
+/// The tags the cube counts in the minutes from `from_seconds` (included) to
+/// `to_seconds` (excluded), both whole minutes, epoch seconds.
+pub async fn tags_counted_between(
+    client: &Client,
+    from_seconds: i64,
+    to_seconds: i64,
+) -> Result<u64, clickhouse::error::Error> {
+    client
+        .query(TAGS_COUNTED_BETWEEN)
+        .bind(from_seconds)
+        .bind(to_seconds)
+        .fetch_one()
+        .await
 }
 
 /// How ClickHouse reaches the archive: a directory on its machine, or a bucket.
