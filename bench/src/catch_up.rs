@@ -181,14 +181,8 @@ pub async fn measure(options: CatchUpOptions) -> Result<CatchUpReport, CatchUpEr
     tokio::task::spawn_blocking(move || projector.stop())
         .await
         .map_err(|_| CatchUpError::Join)?;
-    let rows: u64 = client
-        .query("SELECT count() FROM user_tags")
-        .fetch_one()
-        .await?;
-    let aggregated: u64 = client
-        .query("SELECT sum(count) FROM minute_aggregates")
-        .fetch_one()
-        .await?;
+    let rows = read_model::tags::rows(&client).await?;
+    let aggregated = read_model::cube::tags_counted(&client).await?;
     let first = first_rows.unwrap_or(elapsed);
     let delta = |after: Option<f64>, before: Option<f64>| Some(after? - before?);
     Ok(CatchUpReport {
@@ -220,14 +214,7 @@ async fn next_offsets(
     client: &Client,
     topic: &str,
 ) -> Result<std::collections::HashMap<i32, i64>, clickhouse::error::Error> {
-    let rows: Vec<(i32, i64)> = client
-        .query(
-            "SELECT kafka_partition, argMax(next_offset, version) FROM projector_batches \
-             WHERE kafka_topic = ? GROUP BY kafka_partition",
-        )
-        .bind(topic)
-        .fetch_all()
-        .await?;
+    let rows = read_model::batch_log::next_offsets(client, topic).await?;
     Ok(rows.into_iter().collect())
 }
 

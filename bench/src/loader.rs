@@ -30,7 +30,6 @@
 use clickhouse::sql::Identifier;
 use clickhouse::Client;
 use loadgen::stream::{Cardinalities, TagStream, STREAM_START_MS};
-use read_model::queries::USER_TAGS_TABLE;
 use read_model::{LogPosition, UserTagRow};
 use serde::{Deserialize, Serialize};
 use service_kit::settings::ClickHouseSettings;
@@ -333,20 +332,7 @@ pub async fn insert_chunk(
 ) -> Result<(), clickhouse::error::Error> {
     let mut attempt = 1;
     loop {
-        let outcome = async {
-            let mut insert = client
-                .insert::<UserTagRow>(USER_TAGS_TABLE)
-                .await?
-                .with_setting("insert_deduplication_token", token)
-                .with_setting("insert_deduplicate", "1")
-                .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
-                .with_timeouts(Some(timeout), Some(timeout));
-            for row in rows {
-                insert.write(row).await?;
-            }
-            insert.end().await
-        }
-        .await;
+        let outcome = read_model::tags::insert(client, rows, token, timeout).await;
         match outcome {
             Ok(()) => return Ok(()),
             Err(error) if attempt < CHUNK_ATTEMPTS => {

@@ -3,17 +3,10 @@
 //! as read-api sends them, each counted under its own work in a fresh database.
 
 use bench::database::{cpu_by_work, server_now};
-use read_model::queries::{MINUTE_TOTALS, NEWEST_ROWS_OF_COOKIES};
-use read_model::rows::CookieProfileRow;
+use read_model::cube::{MinuteTotals, MinuteTotalsRead};
+use read_model::profile::{CookieRead, ProfileRows};
 use read_model::UserTagRow;
-
-/// One minute of [`MINUTE_TOTALS`].
-#[derive(Debug, PartialEq, clickhouse::Row, serde::Deserialize)]
-struct Totals {
-    minute_start: u32,
-    total_count: u64,
-    total_sum_price: i64,
-}
+use schemas::{Action, EventTime, Filters};
 
 #[tokio::test]
 async fn each_query_is_counted_under_its_work() {
@@ -46,35 +39,31 @@ async fn each_query_is_counted_under_its_work() {
         .await
         .expect("row written");
     insert.end().await.expect("batch inserted");
-    let profile: Vec<CookieProfileRow> = client
-        .query(NEWEST_ROWS_OF_COOKIES)
-        .bind(vec!["c"])
-        .bind(vec!["c"])
-        .bind(vec![0_i64])
-        .bind(vec!["c"])
-        .bind(vec![i64::MAX])
-        .bind(10_u32)
-        .fetch_all()
+    let read = CookieRead {
+        cookie: "c",
+        from: EventTime::from_millis(0),
+        to: EventTime::from_millis(i64::MAX),
+        limit: 10,
+    };
+    let profile = client
+        .newest_rows_of_cookies(&[read], 10)
         .await
         .expect("profile read");
     assert_eq!(profile.len(), 1);
-    let totals: Vec<Totals> = client
-        .query(MINUTE_TOTALS)
-        .bind("VIEW")
-        .bind(1_772_323_200_u32)
-        .bind(1_772_323_260_u32)
-        .bind(0_u8)
-        .bind("")
-        .bind(0_u8)
-        .bind("")
-        .bind(0_u8)
-        .bind("")
-        .fetch_all()
-        .await
-        .expect("aggregates read");
+    let totals = read_model::cube::minute_totals(
+        &client,
+        &MinuteTotalsRead {
+            action: Action::View,
+            from_seconds: 1_772_323_200,
+            to_seconds: 1_772_323_260,
+            filters: &Filters::default(),
+        },
+    )
+    .await
+    .expect("aggregates read");
     assert_eq!(
         totals,
-        vec![Totals {
+        vec![MinuteTotals {
             minute_start: 1_772_323_200,
             total_count: 1,
             total_sum_price: 10

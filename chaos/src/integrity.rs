@@ -54,15 +54,7 @@ pub async fn counted(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<u64, clickhouse::error::Error> {
-    client
-        .query(
-            "SELECT toUInt64(sum(count)) FROM minute_aggregates \
-             WHERE minute >= toDateTime(?) AND minute < toDateTime(?)",
-        )
-        .bind(from_ms / 1000)
-        .bind(to_ms / 1000)
-        .fetch_one()
-        .await
+    read_model::cube::tags_counted_between(client, from_ms / 1000, to_ms / 1000).await
 }
 
 #[cfg(test)]

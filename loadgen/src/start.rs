@@ -19,10 +19,8 @@ pub fn start_after(newest_ms: i64) -> EventTime {
 pub async fn after_newest(
     settings: &ClickHouseSettings,
 ) -> Result<EventTime, clickhouse::error::Error> {
-    let newest: i64 = service_kit::clickhouse::client(settings)
-        .query("SELECT max(time_ms) FROM user_tags")
-        .fetch_one()
-        .await?;
+    let newest =
+        read_model::tags::newest_time_ms(&service_kit::clickhouse::client(settings)).await?;
     Ok(start_after(newest))
 }
 

@@ -7,7 +7,7 @@
 mod cluster;
 
 use migrations::{MigrationError, Target};
-use read_model::queries::NEWEST_DISTINCT_OF_ACTION;
+use read_model::profile::{CookieRead, ProfileRows};
 use read_model::UserTagRow;
 use service_kit::settings::ClickHouseSettings;
 use std::collections::{BTreeMap, HashMap};
@@ -643,16 +643,16 @@ async fn on_a_sharded_cluster_a_partition_lives_on_one_shard_and_reads_see_every
     }
 
     // A profile is read through any server, whichever shard holds the cookie.
-    let profile: Vec<UserTagRow> = one
+    let read = CookieRead {
+        cookie: "cookie-1",
+        from: schemas::EventTime::from_millis(0),
+        to: schemas::EventTime::from_millis(i64::MAX),
+        limit: 200,
+    };
+    let profile = one
         .clone()
         .with_database(&database)
-        .query(NEWEST_DISTINCT_OF_ACTION)
-        .bind("cookie-1")
-        .bind("VIEW")
-        .bind(0_i64)
-        .bind(i64::MAX)
-        .bind(200_u64)
-        .fetch_all()
+        .newest_distinct_of_action(read, schemas::Action::View)
         .await
         .expect("profile");
     let offsets: Vec<i64> = profile.iter().map(|row| row.kafka_offset).collect();

@@ -13,12 +13,10 @@
 
 use crate::config::Config;
 use crate::rebuild::{rebuild, RebuildError};
-use clickhouse::sql::Identifier;
-use clickhouse::Row;
-use read_model::queries::LATEST_BATCHES;
+use read_model::reconcile::{coverage, differences, drop_database, rollup_keys, Sides};
 use read_model::BatchLogRow;
 use schemas::EventTime;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -71,33 +69,7 @@ pub struct ReconcileRequest {
     pub migrations_dir: PathBuf,
 }
 
-/// One key whose live totals differ from the log's: a cube key (every dimension
-/// given), or a rollup key (one dimension given, `*` for the four others).
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
-pub struct Difference {
-    /// `VIEW` or `BUY`.
-    pub action: String,
-    /// The minute, epoch seconds.
-    pub minute: u32,
-    /// Campaign.
-    pub origin: String,
-    /// Brand.
-    pub brand_id: String,
-    /// Category.
-    pub category_id: String,
-    /// Country.
-    pub country: String,
-    /// Device.
-    pub device: String,
-    /// Live count.
-    pub live_count: u64,
-    /// Live revenue.
-    pub live_sum_price: i64,
-    /// Count from the log.
-    pub log_count: u64,
-    /// Revenue from the log.
-    pub log_sum_price: i64,
-}
+pub use read_model::reconcile::Difference;
 
 /// The outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -121,89 +93,6 @@ pub struct ReconcileReport {
     /// How long it took, seconds.
     pub seconds: f64,
 }
-
-#[derive(Debug, Row, Deserialize)]
-struct Coverage {
-    combinations: u64,
-    log_tags: u64,
-    live_tags: u64,
-}
-
-/// The comparison of two databases' cubes over a window: a full outer join on the
-/// cube's key (a side without a key counts zero). Binds: live database, from, to,
-/// scratch database, from, to (identifiers and epoch seconds).
-const COMPARE: &str = "\
-    SELECT ?fields FROM ( \
-        SELECT toString(action) AS action, toUInt32(minute) AS minute, toString(origin) AS origin, \
-               toString(brand_id) AS brand_id, toString(category_id) AS category_id, \
-               toString(country) AS country, toString(device) AS device, \
-               live.c AS live_count, live.s AS live_sum_price, log.c AS log_count, log.s AS log_sum_price \
-        FROM ( \
-            SELECT action, minute, origin, brand_id, category_id, country, device, \
-                   sum(count) AS c, sum(sum_price) AS s \
-            FROM ?.minute_aggregates \
-            WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
-            GROUP BY action, minute, origin, brand_id, category_id, country, device \
-        ) AS live \
-        FULL OUTER JOIN ( \
-            SELECT action, minute, origin, brand_id, category_id, country, device, \
-                   sum(count) AS c, sum(sum_price) AS s \
-            FROM ?.minute_aggregates \
-            WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
-            GROUP BY action, minute, origin, brand_id, category_id, country, device \
-        ) AS log \
-        USING (action, minute, origin, brand_id, category_id, country, device) \
-        WHERE live.c != log.c OR live.s != log.s \
-    ) ORDER BY minute, action, origin, brand_id, category_id, country, device";
-
-/// How many cube keys and tags each side has in the window. Binds as [`COMPARE`].
-const COVERAGE: &str = "\
-    SELECT count() AS combinations, sum(log.c) AS log_tags, sum(live.c) AS live_tags FROM ( \
-        SELECT action, minute, origin, brand_id, category_id, country, device, sum(count) AS c \
-        FROM ?.minute_aggregates WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
-        GROUP BY action, minute, origin, brand_id, category_id, country, device \
-    ) AS live FULL OUTER JOIN ( \
-        SELECT action, minute, origin, brand_id, category_id, country, device, sum(count) AS c \
-        FROM ?.minute_aggregates WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
-        GROUP BY action, minute, origin, brand_id, category_id, country, device \
-    ) AS log USING (action, minute, origin, brand_id, category_id, country, device)";
-
-/// [`COMPARE`] for the one-dimension rollup, a rollup key reported as a [`Difference`]
-/// with `*` for the dimensions it sums over. Binds as [`COMPARE`].
-const COMPARE_ROLLUP: &str = "\
-    SELECT ?fields FROM ( \
-        SELECT toString(action) AS action, toUInt32(minute) AS minute, \
-               if(dimension = 'origin', value, '*') AS origin, \
-               if(dimension = 'brand_id', value, '*') AS brand_id, \
-               if(dimension = 'category_id', value, '*') AS category_id, \
-               if(dimension = 'country', value, '*') AS country, \
-               if(dimension = 'device', value, '*') AS device, \
-               live.c AS live_count, live.s AS live_sum_price, log.c AS log_count, log.s AS log_sum_price \
-        FROM ( \
-            SELECT action, minute, dimension, value, sum(count) AS c, sum(sum_price) AS s \
-            FROM ?.minute_dimension_totals \
-            WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
-            GROUP BY action, minute, dimension, value \
-        ) AS live \
-        FULL OUTER JOIN ( \
-            SELECT action, minute, dimension, value, sum(count) AS c, sum(sum_price) AS s \
-            FROM ?.minute_dimension_totals \
-            WHERE minute >= toDateTime(?) AND minute < toDateTime(?) \
-            GROUP BY action, minute, dimension, value \
-        ) AS log \
-        USING (action, minute, dimension, value) \
-        WHERE live.c != log.c OR live.s != log.s \
-    ) ORDER BY minute, action, origin, brand_id, category_id, country, device";
-
-/// How many rollup keys the two sides have in the window. Binds as [`COMPARE`].
-const ROLLUP_KEYS: &str = "\
-    SELECT count() FROM ( \
-        SELECT action, minute, dimension, value FROM ?.minute_dimension_totals \
-        WHERE minute >= toDateTime(?) AND minute < toDateTime(?) GROUP BY ALL \
-    ) AS live FULL OUTER JOIN ( \
-        SELECT action, minute, dimension, value FROM ?.minute_dimension_totals \
-        WHERE minute >= toDateTime(?) AND minute < toDateTime(?) GROUP BY ALL \
-    ) AS log USING (action, minute, dimension, value)";
 
 /// Reconciles `config`'s live database with the log over the request's window.
 pub async fn reconcile(
@@ -230,38 +119,20 @@ pub async fn reconcile(
     let outcome = async {
         wait_for_live(&config, &replay.positions).await?;
         let (from, to) = (epoch_seconds(request.from), epoch_seconds(request.to));
-        let bind_sides = |query: clickhouse::query::Query| {
-            query
-                .bind(Identifier(&live_database))
-                .bind(from)
-                .bind(to)
-                .bind(Identifier(&request.scratch_database))
-                .bind(from)
-                .bind(to)
+        let sides = Sides {
+            live: &live_database,
+            log: &request.scratch_database,
+            from_seconds: from,
+            to_seconds: to,
         };
-        let mut differences = bind_sides(server.query(COMPARE))
-            .fetch_all::<Difference>()
-            .await?;
-        differences.extend(
-            bind_sides(server.query(COMPARE_ROLLUP))
-                .fetch_all::<Difference>()
-                .await?,
-        );
-        let coverage = bind_sides(server.query(COVERAGE))
-            .fetch_one::<Coverage>()
-            .await?;
-        let rollup_keys = bind_sides(server.query(ROLLUP_KEYS))
-            .fetch_one::<u64>()
-            .await?;
+        let differences = differences(&server, &sides).await?;
+        let coverage = coverage(&server, &sides).await?;
+        let rollup_keys = rollup_keys(&server, &sides).await?;
         Ok::<_, ReconcileError>((differences, coverage, rollup_keys))
     }
     .await;
     if !request.keep {
-        let dropped = server
-            .query("DROP DATABASE IF EXISTS ?")
-            .bind(Identifier(&request.scratch_database))
-            .execute()
-            .await;
+        let dropped = drop_database(&server, &request.scratch_database).await;
         if let Err(error) = dropped {
             tracing::warn!(error = %service_kit::error::chain(&error), database = %request.scratch_database, "scratch database not dropped");
         }
@@ -298,11 +169,8 @@ async fn wait_for_live(
     let client = service_kit::clickhouse::client(&config.clickhouse);
     let started = Instant::now();
     loop {
-        let live: Vec<BatchLogRow> = client
-            .query(LATEST_BATCHES)
-            .bind(&config.kafka.topic)
-            .fetch_all()
-            .await?;
+        let live: Vec<BatchLogRow> =
+            read_model::batch_log::latest(&client, &config.kafka.topic).await?;
         let live: HashMap<i32, i64> = live
             .into_iter()
             .map(|entry| (entry.kafka_partition, entry.next_offset))

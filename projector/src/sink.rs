@@ -16,7 +16,6 @@
 
 use crate::batch::{Batch, OffsetRange};
 use clickhouse::Client;
-use read_model::queries::{BATCH_LOG_TABLE, LATEST_BATCHES, USER_TAGS_TABLE};
 use read_model::{BatchLogRow, UserTagRow};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -60,20 +59,7 @@ impl ClickHouseSink {
     /// token: inserting the same batch again changes nothing. Batches stay under
     /// ClickHouse's `max_insert_block_size`, so the server writes each as one block.
     pub async fn write(&self, rows: &[UserTagRow], token: &str) -> Result<(), SinkError> {
-        let insert = async {
-            let mut insert = self
-                .client
-                .insert::<UserTagRow>(USER_TAGS_TABLE)
-                .await?
-                .with_setting("insert_deduplication_token", token)
-                .with_setting("insert_deduplicate", "1")
-                .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
-                .with_timeouts(Some(self.timeout), Some(self.timeout));
-            for row in rows {
-                insert.write(row).await?;
-            }
-            insert.end().await
-        };
+        let insert = read_model::tags::insert(&self.client, rows, token, self.timeout);
         self.bounded(insert).await
     }
 
@@ -146,27 +132,13 @@ impl ClickHouseSink {
     }
 
     async fn write_log(&self, entries: &[BatchLogRow]) -> Result<(), SinkError> {
-        let insert = async {
-            let mut insert = self
-                .client
-                .insert::<BatchLogRow>(BATCH_LOG_TABLE)
-                .await?
-                .with_timeouts(Some(self.timeout), Some(self.timeout));
-            for entry in entries {
-                insert.write(entry).await?;
-            }
-            insert.end().await
-        };
+        let insert = read_model::batch_log::write(&self.client, entries, self.timeout);
         self.bounded(insert).await
     }
 
     /// The latest batch-log entry of every partition of the topic that has one.
     pub async fn latest_batches(&self) -> Result<BTreeMap<i32, BatchLogRow>, SinkError> {
-        let read = self
-            .client
-            .query(LATEST_BATCHES)
-            .bind(&self.topic)
-            .fetch_all::<BatchLogRow>();
+        let read = read_model::batch_log::latest(&self.client, &self.topic);
         let entries = self.bounded(read).await?;
         Ok(entries
             .into_iter()

@@ -11,8 +11,11 @@
 //! aggregates come from the log alone, and a tag both in the snapshot and the log is
 //! two copies of one row, which the profile store collapses.
 
-use clickhouse::sql::Identifier;
 use clickhouse::Client;
+use read_model::snapshot::{
+    attach_view, copy_user_tags, create_database, create_user_tags_like, detach_view,
+    user_tags_rows, AGGREGATE_VIEWS,
+};
 
 /// Why a snapshot could not be taken or restored.
 #[derive(Debug, thiserror::Error)]
@@ -22,66 +25,26 @@ pub struct SnapshotError(#[from] clickhouse::error::Error);
 /// Copies `source`'s `user_tags` into `target` (created; its `user_tags` must not
 /// exist). Returns the rows copied.
 pub async fn take(server: &Client, source: &str, target: &str) -> Result<u64, SnapshotError> {
-    server
-        .query("CREATE DATABASE IF NOT EXISTS ?")
-        .bind(Identifier(target))
-        .execute()
-        .await?;
-    server
-        .query("CREATE TABLE ?.user_tags AS ?.user_tags")
-        .bind(Identifier(target))
-        .bind(Identifier(source))
-        .execute()
-        .await?;
-    server
-        .query("INSERT INTO ?.user_tags SELECT * FROM ?.user_tags")
-        .bind(Identifier(target))
-        .bind(Identifier(source))
-        .execute()
-        .await?;
-    rows(server, target).await
+    create_database(server, target).await?;
+    create_user_tags_like(server, target, source).await?;
+    copy_user_tags(server, target, source).await?;
+    Ok(user_tags_rows(server, target).await?)
 }
-
-/// The views that derive aggregates from `user_tags`: the cube's and its rollup's.
-const AGGREGATE_VIEWS: [&str; 2] = ["minute_aggregates_mv", "minute_dimension_totals_mv"];
 
 /// Restores the snapshot in `snapshot` into `target`'s `user_tags` with the aggregates'
 /// views detached (the profile counts' view stays, so trimming sees the rows). Returns
 /// the rows restored.
 pub async fn restore(server: &Client, snapshot: &str, target: &str) -> Result<u64, SnapshotError> {
     for view in AGGREGATE_VIEWS {
-        server
-            .query("DETACH TABLE ?.?")
-            .bind(Identifier(target))
-            .bind(Identifier(view))
-            .execute()
-            .await?;
+        detach_view(server, target, view).await?;
     }
-    let copied = server
-        .query("INSERT INTO ?.user_tags SELECT * FROM ?.user_tags")
-        .bind(Identifier(target))
-        .bind(Identifier(snapshot))
-        .execute()
-        .await;
+    let copied = copy_user_tags(server, target, snapshot).await;
     let mut attached = Ok(());
     for view in AGGREGATE_VIEWS {
-        let outcome = server
-            .query("ATTACH TABLE ?.?")
-            .bind(Identifier(target))
-            .bind(Identifier(view))
-            .execute()
-            .await;
+        let outcome = attach_view(server, target, view).await;
         attached = attached.and(outcome);
     }
     copied?;
     attached?;
-    rows(server, snapshot).await
-}
-
-async fn rows(server: &Client, database: &str) -> Result<u64, SnapshotError> {
-    Ok(server
-        .query("SELECT count() FROM ?.user_tags")
-        .bind(Identifier(database))
-        .fetch_one()
-        .await?)
+    Ok(user_tags_rows(server, snapshot).await?)
 }

@@ -34,17 +34,13 @@
 //! (daily by default) for the old big ones, which also folds the table into one part.
 //!
 //! On a sharded cluster (the projector's `--clickhouse-shard-url`) one trimmer runs per
-//! shard, on that shard's local tables ([`read_model::queries::on_shard`]): a pair's rows
+//! shard, on that shard's local tables ([`read_model::trim::TrimStatements::on_shard`]): a pair's rows
 //! all live on one shard, and deletes, mutations and `OPTIMIZE` do not pass through a
 //! Distributed table. Tested on the sharded stack (`make cluster-test`,
 //! `projector/tests/cluster.rs`).
 
-use clickhouse::{Client, Row};
-use read_model::queries::{
-    on_shard, RECLAIM, TRIM_APPLY, TRIM_BACKLOG, TRIM_CANDIDATES, TRIM_CORRECT, TRIM_DELETE,
-    TRIM_DELETED, TRIM_KEYS,
-};
-use serde::Deserialize;
+use clickhouse::Client;
+use read_model::trim::{Backlog, Deleted, TrimStatements};
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
@@ -85,50 +81,11 @@ pub struct TrimReport {
     pub slices: u64,
 }
 
-#[derive(Debug, Row, Deserialize)]
-struct Backlog {
-    pairs: u64,
-    rows: i64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct Deleted {
-    deleted: u64,
-    pairs: u64,
-}
-
-/// The statements of a run, for a single server's tables or a shard's local ones.
-struct Queries {
-    backlog: String,
-    candidates: String,
-    keys: String,
-    delete: String,
-    apply: String,
-    correct: String,
-    deleted: String,
-    reclaim: String,
-}
-
-impl Queries {
-    fn new(localize: fn(&str) -> String) -> Self {
-        Self {
-            backlog: localize(TRIM_BACKLOG),
-            candidates: localize(TRIM_CANDIDATES),
-            keys: localize(TRIM_KEYS),
-            delete: localize(TRIM_DELETE),
-            apply: localize(TRIM_APPLY),
-            correct: localize(TRIM_CORRECT),
-            deleted: localize(TRIM_DELETED),
-            reclaim: localize(RECLAIM),
-        }
-    }
-}
-
 /// Trims `user_tags` on one database (of one server, or one shard's local tables).
 pub struct Trimmer {
     client: Client,
     policy: TrimPolicy,
-    queries: Queries,
+    statements: TrimStatements,
     /// The shard's server, for logs (empty on a single server).
     shard: String,
 }
@@ -136,18 +93,28 @@ pub struct Trimmer {
 impl Trimmer {
     /// A trimmer of `client`'s database on a single server.
     pub fn new(client: Client, policy: TrimPolicy) -> Self {
-        Self::build(client, policy, Queries::new(str::to_owned), String::new())
+        Self::build(
+            client,
+            policy,
+            TrimStatements::single_server(),
+            String::new(),
+        )
     }
 
     /// A trimmer of one shard's local tables, `client` being that shard's server
     /// (`shard` names it in logs).
     pub fn on_shard(client: Client, policy: TrimPolicy, shard: &str) -> Self {
-        Self::build(client, policy, Queries::new(on_shard), shard.to_owned())
+        Self::build(client, policy, TrimStatements::on_shard(), shard.to_owned())
     }
 
-    fn build(client: Client, policy: TrimPolicy, queries: Queries, shard: String) -> Self {
+    fn build(
+        client: Client,
+        policy: TrimPolicy,
+        statements: TrimStatements,
+        shard: String,
+    ) -> Self {
         Self {
-            queries,
+            statements,
             shard,
             // The trim's queries run at nice 10 (ClickHouse's `os_thread_priority`):
             // a run took both cores for about a second every two minutes, and the profile
@@ -163,12 +130,7 @@ impl Trimmer {
     /// One run (see the module documentation).
     pub async fn run_once(&self) -> Result<TrimReport, TrimError> {
         let bound = self.policy.keep + self.policy.slack;
-        let backlog: Backlog = self
-            .client
-            .query(&self.queries.backlog)
-            .bind(bound)
-            .fetch_one()
-            .await?;
+        let backlog: Backlog = self.statements.backlog(&self.client, bound).await?;
         if backlog.pairs == 0 {
             return Ok(TrimReport::default());
         }
@@ -183,50 +145,27 @@ impl Trimmer {
         };
         for slice in 0..slices {
             let run = started_ms.saturating_mul(1000).saturating_add(slice);
-            self.client
-                .query(&self.queries.candidates)
-                .bind(run)
-                .bind(bound)
-                .bind(slices)
-                .bind(slice)
-                .execute()
+            let statements = &self.statements;
+            statements
+                .select_candidates(&self.client, run, bound, slices, slice)
                 .await?;
-            self.client
-                .query(&self.queries.keys)
-                .bind(run)
-                .bind(self.policy.keep)
-                .bind(i64::try_from(self.policy.recent.as_millis()).unwrap_or(i64::MAX))
-                .bind(run)
-                .execute()
+            let recent_ms = i64::try_from(self.policy.recent.as_millis()).unwrap_or(i64::MAX);
+            statements
+                .rank_keys(&self.client, run, self.policy.keep, recent_ms)
                 .await?;
-            self.client
-                .query(&self.queries.delete)
-                .bind(run)
-                .execute()
-                .await?;
-            self.client.query(&self.queries.apply).execute().await?;
-            self.client
-                .query(&self.queries.correct)
-                .bind(run)
-                .bind(run)
-                .with_setting("insert_deduplication_token", format!("trim-{run}"))
-                .execute()
-                .await?;
-            let deleted: Deleted = self
-                .client
-                .query(&self.queries.deleted)
-                .bind(run)
-                .fetch_one()
-                .await?;
+            statements.delete(&self.client, run).await?;
+            statements.apply(&self.client).await?;
+            statements.correct(&self.client, run).await?;
+            let deleted: Deleted = statements.deleted(&self.client, run).await?;
             report.rows_deleted += deleted.deleted;
             report.pairs += deleted.pairs;
         }
         Ok(report)
     }
 
-    /// Rewrites the table (see [`RECLAIM`]).
+    /// Rewrites the table (see [`TrimStatements::reclaim`]).
     pub async fn reclaim(&self) -> Result<(), TrimError> {
-        self.client.query(&self.queries.reclaim).execute().await?;
+        self.statements.reclaim(&self.client).await?;
         Ok(())
     }
 

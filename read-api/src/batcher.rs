@@ -5,7 +5,7 @@
 //! milliseconds each) that is nearly every request, and a lone read is the cheapest.
 //! Requests arriving while every slot is busy queue, and when a slot frees, its next
 //! query reads up to `max_batch` of them together (distinct cookies, one query: see
-//! `Store::profiles`). On ClickHouse 26 most of a point read's cost is per query
+//! `read_model::profile::newest_many`). On ClickHouse 26 most of a point read's cost is per query
 //! (parsing, analysis, planning: about 2 ms of a 3 ms read), so a burst is served many
 //! times faster than one query per request would be.
 //!
@@ -24,7 +24,7 @@
 use crate::batch_cost::{BatchCost, Queue};
 use crate::gate::GateError;
 use crate::standing_queue::StandingQueue;
-use crate::store::{ProfileRead, Store, StoreError};
+use crate::store::{ProfileRead, ProfileStore, StoreError};
 use read_model::Profile;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,7 +50,7 @@ struct Pending {
 }
 
 struct Shared {
-    store: Store,
+    store: Arc<dyn ProfileStore>,
     slots: Arc<Semaphore>,
     capacity: usize,
     max_batch: usize,
@@ -67,13 +67,14 @@ pub struct ProfileBatcher {
 }
 
 impl ProfileBatcher {
-    /// Reads through `store`, `slots` queries at once, up to `max_batch` requests each.
-    pub fn new(store: Store, slots: usize, max_batch: usize) -> Self {
+    /// Reads through `store` (ClickHouse's `Store`, or a double in tests), `slots`
+    /// queries at once, up to `max_batch` requests each.
+    pub fn new(store: impl ProfileStore, slots: usize, max_batch: usize) -> Self {
         let capacity = slots.max(1);
         let max_batch = max_batch.max(1);
         Self {
             shared: Arc::new(Shared {
-                store,
+                store: Arc::new(store),
                 slots: Arc::new(Semaphore::new(capacity)),
                 capacity,
                 max_batch,
@@ -230,7 +231,7 @@ async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
     shared
         .running_reads
         .fetch_add(reads.len(), Ordering::Relaxed);
-    let outcome = tokio::time::timeout_at(until, shared.store.profiles(&reads)).await;
+    let outcome = tokio::time::timeout_at(until, shared.store.read_profiles(&reads)).await;
     shared
         .running_reads
         .fetch_sub(reads.len(), Ordering::Relaxed);

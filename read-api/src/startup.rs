@@ -87,7 +87,7 @@ impl Application {
             None => None,
         };
         let state = AppState {
-            store: store.clone(),
+            store: Arc::new(store.clone()),
             profile_deadline: config.query_deadline,
             aggregates_deadline: config.aggregates_deadline,
             gate: QueryGate::new(config.max_concurrent_queries),

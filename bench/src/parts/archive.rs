@@ -466,10 +466,7 @@ async fn replay(
         if from_archive {
             archive_replay_rate = replay_rate(&stdout);
         }
-        let count: u64 = stack
-            .clickhouse_client(&target)
-            .query("SELECT toUInt64(sum(count)) FROM minute_aggregates")
-            .fetch_one()
+        let count = read_model::cube::tags_counted(&stack.clickhouse_client(&target))
             .await
             .map_err(|source| BenchError::ClickHouse {
                 what: "counting a rebuilt database".to_owned(),

@@ -527,15 +527,7 @@ async fn hot_rows(
     let hot: Vec<String> = (0..loadgen::stream::HOT_VALUES)
         .map(loadgen::stream::cookie_name)
         .collect();
-    server
-        .query(
-            "SELECT count() FROM ?.user_tags WHERE has(?, cookie) \
-             GROUP BY cookie, action ORDER BY count()",
-        )
-        .bind(clickhouse::sql::Identifier(database))
-        .bind(hot)
-        .fetch_all()
-        .await
+    read_model::tags::rows_of_pairs(server, database, &hot).await
 }
 
 /// Bytes of the files directly in `dir` (the broker's sqlite store and its journal).

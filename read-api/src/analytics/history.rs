@@ -18,18 +18,13 @@
 //! broker received before it is in a file).
 
 use super::newest::{newest_minute, NewestQuery};
-use super::params::{Metric, SeriesQuery, Source, TopQuery};
-use super::store::{bind_filters, BucketTotals, RankedValue};
+use super::params::{SeriesQuery, Source, TopQuery};
+use super::store::{series_read, top_read, BucketTotals, RankedValue};
 use crate::params::TimeRange;
 use crate::store::StoreError;
-use clickhouse::sql::Identifier;
-use clickhouse::{Client, Row};
-use read_model::queries::{
-    ARCHIVE_SCOPE_FILE, ARCHIVE_SCOPE_S3, ARCHIVE_SERIES_FILE, ARCHIVE_SERIES_S3, ARCHIVE_TOP_FILE,
-    ARCHIVE_TOP_S3,
-};
+use clickhouse::Client;
+use read_model::cube::ArchiveAccess;
 use schemas::{Action, EventTime};
-use serde::Deserialize;
 
 /// Where the archive is, as ClickHouse reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,15 +33,6 @@ enum Location {
     Directory(String),
     /// An S3-compatible bucket URL (`s3()`, credentials in ClickHouse's configuration).
     Bucket(String),
-}
-
-/// What the manifests say about one partition.
-#[derive(Debug, Clone, Row, Deserialize)]
-struct PartitionScope {
-    #[allow(dead_code)]
-    partition: i32,
-    archived_through_ms: i64,
-    days: Vec<String>,
 }
 
 /// The days to read and how far the archive reaches.
@@ -107,10 +93,10 @@ impl ArchiveHistory {
         }
     }
 
-    fn queries(&self) -> (&'static str, &'static str, &'static str) {
+    fn access(&self) -> ArchiveAccess {
         match self.location {
-            Location::Directory(_) => (ARCHIVE_SCOPE_FILE, ARCHIVE_SERIES_FILE, ARCHIVE_TOP_FILE),
-            Location::Bucket(_) => (ARCHIVE_SCOPE_S3, ARCHIVE_SERIES_S3, ARCHIVE_TOP_S3),
+            Location::Directory(_) => ArchiveAccess::File,
+            Location::Bucket(_) => ArchiveAccess::S3,
         }
     }
 
@@ -147,27 +133,15 @@ impl ArchiveHistory {
 
     /// The days of the range and how far the archive reaches.
     pub async fn scope(&self, range: &TimeRange) -> Result<ArchiveScope, StoreError> {
-        let (scope, _, _) = self.queries();
         let glob = format!("{}/day=*/partition=*/manifest.jsonl", self.root());
-        let read = self
-            .client
-            .query(scope)
-            .bind(range.from().millis())
-            .bind(range.to().millis())
-            .bind(glob)
-            .fetch_all::<PartitionScope>()
-            .await;
-        let partitions = match read {
-            Ok(partitions) => partitions,
-            // No manifest at all yet: an empty archive.
-            Err(clickhouse::error::Error::BadResponse(message))
-                if message.contains("CANNOT_EXTRACT_TABLE_STRUCTURE")
-                    || message.contains("FILE_DOESNT_EXIST") =>
-            {
-                Vec::new()
-            }
-            Err(error) => return Err(error.into()),
-        };
+        let partitions = read_model::cube::archive_scope(
+            &self.client,
+            self.access(),
+            &glob,
+            range.from(),
+            range.to(),
+        )
+        .await?;
         let mut days: Vec<String> = partitions
             .iter()
             .flat_map(|partition| partition.days.iter().cloned())
@@ -204,18 +178,15 @@ impl ArchiveHistory {
         if scope.days.is_empty() || query.filters.matches_nothing() {
             return Ok((Vec::new(), scope));
         }
-        let (_, series, _) = self.queries();
-        let read = bind_filters(
-            self.client
-                .query(series)
-                .bind(query.bucket.seconds())
-                .bind(self.files(&scope.days))
-                .bind(query.action.as_str())
-                .bind(query.range.from().millis())
-                .bind(query.range.to().millis()),
-            &query.filters,
-        );
-        Ok((read.fetch_all::<BucketTotals>().await?, scope))
+        let files = self.files(&scope.days);
+        let totals = read_model::cube::archive_series(
+            &self.client,
+            self.access(),
+            &files,
+            &series_read(query),
+        )
+        .await?;
+        Ok((totals, scope))
     }
 
     /// A top-N from the archive.
@@ -227,28 +198,11 @@ impl ArchiveHistory {
         if scope.days.is_empty() || query.filters.matches_nothing() {
             return Ok((Vec::new(), scope));
         }
-        let ranked_on = match query.by {
-            Metric::Count => "total_count",
-            Metric::SumPrice => "total_sum_price",
-        };
-        let (_, _, top) = self.queries();
-        let read = bind_filters(
-            self.client
-                .query(top)
-                .bind(Identifier(query.dimension.column()))
-                .bind(self.files(&scope.days))
-                .bind(query.action.as_str())
-                .bind(query.range.from().millis())
-                .bind(query.range.to().millis()),
-            &query.filters,
-        );
-        Ok((
-            read.bind(Identifier(ranked_on))
-                .bind(query.limit)
-                .fetch_all::<RankedValue>()
-                .await?,
-            scope,
-        ))
+        let files = self.files(&scope.days);
+        let values =
+            read_model::cube::archive_top(&self.client, self.access(), &files, &top_read(query))
+                .await?;
+        Ok((values, scope))
     }
 }
 
@@ -285,7 +239,8 @@ mod tests {
         );
         let bucket = history("https://s3.example/archive").expect("configured");
         assert!(matches!(bucket.location, Location::Bucket(_)));
-        assert_eq!(bucket.queries().1, ARCHIVE_SERIES_S3);
+        assert_eq!(bucket.access(), ArchiveAccess::S3);
+        assert_eq!(local.access(), ArchiveAccess::File);
         assert!(valid_day("2026-03-01"));
         assert!(!valid_day("2026-03-01}"));
     }

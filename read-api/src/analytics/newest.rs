@@ -13,8 +13,7 @@ use crate::params::InvalidParameter;
 use crate::store::StoreError;
 use axum::extract::State;
 use axum::Json;
-use clickhouse::{Client, Row};
-use read_model::queries::NEWEST_MINUTE;
+use clickhouse::Client;
 use schemas::{Action, EventTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -87,11 +86,6 @@ impl NewestParams {
     }
 }
 
-#[derive(Debug, Row, Deserialize)]
-struct NewestMinute {
-    minute_start: u32,
-}
-
 /// The newest minute start of `query`'s actions, epoch seconds (one read per action).
 pub(super) async fn newest_minute(
     client: &Client,
@@ -99,13 +93,7 @@ pub(super) async fn newest_minute(
 ) -> Result<Option<u32>, StoreError> {
     let mut newest = None;
     for action in query.actions {
-        let minute = client
-            .query(NEWEST_MINUTE)
-            .bind(action.as_str())
-            .bind(query.before_seconds)
-            .fetch_optional::<NewestMinute>()
-            .await?
-            .map(|row| row.minute_start);
+        let minute = read_model::cube::newest_minute(client, *action, query.before_seconds).await?;
         newest = newest.max(minute);
     }
     Ok(newest)

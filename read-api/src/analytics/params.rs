@@ -3,9 +3,11 @@
 //! every refusal names its parameter (as the contract's endpoints do).
 
 use crate::params::{InvalidParameter, TimeRange};
-use schemas::{Action, Device, EventTime, MAX_FIELD_BYTES};
+use schemas::{Action, Device, EventTime};
 use serde::Deserialize;
 use utoipa::IntoParams;
+
+pub use read_model::cube::{CubeFilters, Dimension, Metric};
 
 /// The most points a series may have (a week of minutes).
 pub const MAX_POINTS: i64 = 7 * 24 * 60;
@@ -54,72 +56,6 @@ impl Bucket {
     }
 }
 
-/// A dimension tags are broken down by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dimension {
-    /// The campaign.
-    Origin,
-    /// The brand.
-    BrandId,
-    /// The category.
-    CategoryId,
-    /// The shopper's country.
-    Country,
-    /// The shopper's device.
-    Device,
-}
-
-impl Dimension {
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "origin" => Some(Self::Origin),
-            "brand_id" => Some(Self::BrandId),
-            "category_id" => Some(Self::CategoryId),
-            "country" => Some(Self::Country),
-            "device" => Some(Self::Device),
-            _ => None,
-        }
-    }
-
-    /// Its name, which is also its column in `minute_aggregates`.
-    pub const fn column(self) -> &'static str {
-        match self {
-            Self::Origin => "origin",
-            Self::BrandId => "brand_id",
-            Self::CategoryId => "category_id",
-            Self::Country => "country",
-            Self::Device => "device",
-        }
-    }
-}
-
-/// What a top-N ranks by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    /// Number of tags.
-    Count,
-    /// Revenue: the sum of their prices.
-    SumPrice,
-}
-
-impl Metric {
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "count" => Some(Self::Count),
-            "sum_price" => Some(Self::SumPrice),
-            _ => None,
-        }
-    }
-
-    /// Its name in queries and answers, also the result column ranked on.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Count => "count",
-            Self::SumPrice => "sum_price",
-        }
-    }
-}
-
 /// Where a series or top-N is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -143,54 +79,6 @@ impl Source {
                 "expected auto, cube or archive",
             )),
         }
-    }
-}
-
-/// Filters on any of the five dimensions; an absent one matches everything. A value
-/// may be empty (it then matches tags whose field is empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CubeFilters {
-    /// Campaign.
-    pub origin: Option<String>,
-    /// Brand.
-    pub brand_id: Option<String>,
-    /// Category.
-    pub category_id: Option<String>,
-    /// Country.
-    pub country: Option<String>,
-    /// Device.
-    pub device: Option<Device>,
-}
-
-impl CubeFilters {
-    /// The filters given, each with its dimension, in the dimensions' order.
-    pub fn given(&self) -> Vec<(Dimension, &str)> {
-        [
-            (Dimension::Origin, self.origin.as_deref()),
-            (Dimension::BrandId, self.brand_id.as_deref()),
-            (Dimension::CategoryId, self.category_id.as_deref()),
-            (Dimension::Country, self.country.as_deref()),
-            (Dimension::Device, self.device.map(Device::as_str)),
-        ]
-        .into_iter()
-        .filter_map(|(dimension, value)| value.map(|value| (dimension, value)))
-        .collect()
-    }
-
-    /// Whether some filter value is longer than any tag may carry (nothing matches).
-    pub fn matches_nothing(&self) -> bool {
-        [
-            &self.origin,
-            &self.brand_id,
-            &self.category_id,
-            &self.country,
-        ]
-        .iter()
-        .any(|value| {
-            value
-                .as_ref()
-                .is_some_and(|value| value.len() > MAX_FIELD_BYTES)
-        })
     }
 }
 

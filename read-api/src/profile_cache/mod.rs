@@ -25,8 +25,7 @@ use crate::gate::GateError;
 use crate::params::TimeRange;
 use crate::store::{ProfileRead, StoreError};
 use clickhouse::Client;
-use read_model::queries::{LATEST_BATCHES, STORED_BEFORE};
-use read_model::{BatchLogRow, Profile};
+use read_model::Profile;
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::settings::KafkaSettings;
 use state::{CacheState, FillRead, Limits, Lookup, Offsets};
@@ -227,10 +226,7 @@ impl ProfileCache {
 async fn read_watermark(client: &Client, topic: &str) -> Result<Offsets, clickhouse::error::Error> {
     let entries = tokio::time::timeout(
         Duration::from_secs(2),
-        client
-            .query(LATEST_BATCHES)
-            .bind(topic)
-            .fetch_all::<BatchLogRow>(),
+        read_model::batch_log::latest(client, topic),
     )
     .await
     .map_err(|_| clickhouse::error::Error::TimedOut)??;
@@ -242,12 +238,13 @@ async fn read_watermark(client: &Client, topic: &str) -> Result<Offsets, clickho
 
 /// One past the newest event time ClickHouse holds.
 async fn read_stored_before(client: &Client) -> Result<i64, clickhouse::error::Error> {
-    tokio::time::timeout(
+    let newest = tokio::time::timeout(
         Duration::from_secs(30),
-        client.query(STORED_BEFORE).fetch_one::<i64>(),
+        read_model::tags::newest_time_ms(client),
     )
     .await
-    .map_err(|_| clickhouse::error::Error::TimedOut)?
+    .map_err(|_| clickhouse::error::Error::TimedOut)??;
+    Ok(newest.saturating_add(1))
 }
 
 /// Profile reads: from the cache when it holds the answer, else from ClickHouse through

@@ -17,7 +17,10 @@ pub async fn aggregates(
 ) -> Result<Json<AggregatesAnswer>, ApiError> {
     let totals = state
         .gate
-        .run(state.aggregates_deadline, state.store.minute_totals(&query))
+        .run(
+            state.aggregates_deadline,
+            state.store.read_minute_totals(&query),
+        )
         .await?;
     let answer = AggregatesAnswer::new(&query, &totals);
     debug_mode::check(Endpoint::Aggregates, expected.as_ref(), &answer);

@@ -8,7 +8,6 @@ use crate::common::{metric_value, spawn_app_with, BASE_MILLIS};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use read_api::config::Config;
-use read_model::queries::{BATCH_LOG_TABLE, USER_TAGS_TABLE};
 use read_model::{BatchLogRow, LogPosition, UserTagRow};
 use schemas::{SchemaCatalog, TagEncoder, UserTag};
 use serde_json::{json, Value};
@@ -53,36 +52,32 @@ async fn project(
     next_offset: i64,
 ) {
     let client = service_kit::clickhouse::client(clickhouse);
-    let mut insert = client
-        .insert::<UserTagRow>(USER_TAGS_TABLE)
+    let rows: Vec<UserTagRow> = rows
+        .iter()
+        .map(|(offset, tag)| {
+            let position = LogPosition {
+                partition: 0,
+                offset: *offset,
+            };
+            UserTagRow::from_tag(tag, position)
+        })
+        .collect();
+    let first = rows.first().map_or(-1, |row| row.kafka_offset);
+    let token = format!("{topic}-{first}-{next_offset}");
+    read_model::tags::insert(&client, &rows, &token, Duration::from_secs(10))
         .await
-        .expect("insert starts");
-    for (offset, tag) in rows {
-        let position = LogPosition {
-            partition: 0,
-            offset: *offset,
-        };
-        insert
-            .write(&UserTagRow::from_tag(tag, position))
-            .await
-            .expect("row written");
-    }
-    insert.end().await.expect("insert ends");
-    let mut log = client
-        .insert::<BatchLogRow>(BATCH_LOG_TABLE)
-        .await
-        .expect("batch log insert starts");
-    log.write(&BatchLogRow {
+        .expect("rows inserted");
+    let entry = BatchLogRow {
         kafka_topic: topic.to_owned(),
         kafka_partition: 0,
         version: u64::try_from(next_offset).expect("offset") + 1,
         token: String::new(),
         ranges: Vec::new(),
         next_offset,
-    })
-    .await
-    .expect("batch log row written");
-    log.end().await.expect("batch log insert ends");
+    };
+    read_model::batch_log::write(&client, &[entry], Duration::from_secs(10))
+        .await
+        .expect("batch log row written");
 }
 
 async fn stored_rows(clickhouse: &ClickHouseSettings) -> u64 {

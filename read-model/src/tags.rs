@@ -1,0 +1,70 @@
+//! Writes and whole-table reads of `user_tags`, the profile store: the batch insert the
+//! projector makes (and the benchmarks' loader makes the same way), the newest event
+//! time stored, and the counts the benchmarks check.
+
+use crate::rows::UserTagRow;
+use clickhouse::Client;
+use std::time::Duration;
+
+/// The profile store.
+const USER_TAGS_TABLE: &str = "user_tags";
+
+/// The newest event time stored, epoch ms (0 when the table is empty).
+const NEWEST_TIME: &str = "SELECT max(time_ms) FROM user_tags";
+
+/// The rows stored.
+const ROWS: &str = "SELECT count() FROM user_tags";
+
+/// The rows of each (cookie, action) pair of some cookies, in another database, fewest
+/// first. Binds: the database (an identifier), the cookies (an array).
+const ROWS_OF_PAIRS: &str = "SELECT count() FROM ?.user_tags WHERE has(?, cookie) \
+             GROUP BY cookie, action ORDER BY count()";
+
+/// Inserts `rows` as one insert carrying the deduplication `token`: inserting the same
+/// rows with the same token again changes nothing, in the table and in every view
+/// (`deduplicate_blocks_in_dependent_materialized_views`). Callers keep a batch under
+/// ClickHouse's `max_insert_block_size`, so the server writes it as one block. Each of
+/// the insert's requests may take `timeout`.
+pub async fn insert(
+    client: &Client,
+    rows: &[UserTagRow],
+    token: &str,
+    timeout: Duration,
+) -> Result<(), clickhouse::error::Error> {
+    let mut insert = client
+        .insert::<UserTagRow>(USER_TAGS_TABLE)
+        .await?
+        .with_setting("insert_deduplication_token", token)
+        .with_setting("insert_deduplicate", "1")
+        .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
+        .with_timeouts(Some(timeout), Some(timeout));
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
+}
+
+/// The newest event time stored, epoch ms; 0 when nothing is.
+pub async fn newest_time_ms(client: &Client) -> Result<i64, clickhouse::error::Error> {
+    client.query(NEWEST_TIME).fetch_one().await
+}
+
+/// The rows stored (every copy of a replayed tag until merges collapse them).
+pub async fn rows(client: &Client) -> Result<u64, clickhouse::error::Error> {
+    client.query(ROWS).fetch_one().await
+}
+
+/// The rows of each (cookie, action) pair of `cookies` in `database`'s `user_tags`,
+/// fewest first (`server` reaches every database).
+pub async fn rows_of_pairs(
+    server: &Client,
+    database: &str,
+    cookies: &[String],
+) -> Result<Vec<u64>, clickhouse::error::Error> {
+    server
+        .query(ROWS_OF_PAIRS)
+        .bind(clickhouse::sql::Identifier(database))
+        .bind(cookies)
+        .fetch_all()
+        .await
+}
