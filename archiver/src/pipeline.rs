@@ -34,12 +34,13 @@ use read_model::{LogPosition, UserTagRow};
 use schemas::retries::RecentPayloads;
 use schemas::TagDecoder;
 use service_kit::assignment::Assignment;
+use service_kit::backoff::{Attempts, Backoff};
 use service_kit::kafka::ReadBack;
 use service_kit::settings::KafkaSettings;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -324,7 +325,7 @@ impl Pipeline {
                 .recent
                 .is_retry(partition, record_time_ms, payload)
         });
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new();
         loop {
             match self
                 .parts
@@ -349,10 +350,9 @@ impl Pipeline {
                 Err(error) if error.is_transient() => {
                     metrics::counter!("archiver_decode_retries_total").increment(1);
                     tracing::warn!(error = %service_kit::error::chain(&error), partition, offset, "schema registry unavailable; retrying");
-                    if !pause(&self.parts.runtime, &self.cancel, backoff) {
+                    if !backoff.wait(&self.parts.runtime, &self.cancel) {
                         return None;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
                 Err(error) => {
                     tracing::debug!(error = %service_kit::error::chain(&error), partition, offset, "record is not a tag; archived as its payload");
@@ -420,7 +420,11 @@ impl Pipeline {
         let size = bytes.len() as u64;
         let store = self.parts.store.clone();
         let runtime = self.parts.runtime.clone();
-        let attempts = if retry_forever { u32::MAX } else { 1 };
+        let attempts = if retry_forever {
+            Attempts::UntilCancelled
+        } else {
+            Attempts::AtMost(1)
+        };
         let written = self.retry_bounded(attempts, "write an archive file", || {
             runtime.block_on(store.put_file(&key, bytes.clone()))
         });
@@ -428,7 +432,7 @@ impl Pipeline {
             tracing::warn!(file = %key.relative(), "archive file not written: its records are read again at the next start");
             return;
         }
-        let written_at_ms = now_ms();
+        let written_at_ms = service_kit::clock::now_ms();
         let entry = ManifestEntry::describe(&key, &open.records, size, written_at_ms);
         let manifest_key = (key.day.clone(), partition);
         if !self.manifests.contains_key(&manifest_key) {
@@ -495,53 +499,43 @@ impl Pipeline {
     fn retry<T, E: std::error::Error + 'static>(
         &self,
         what: &str,
-        mut attempt: impl FnMut() -> Result<T, E>,
+        attempt: impl FnMut() -> Result<T, E>,
     ) -> Option<T> {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match attempt() {
-                Ok(value) => return Some(value),
-                Err(error) => {
-                    metrics::counter!("archiver_retries_total").increment(1);
-                    tracing::warn!(what, error = %service_kit::error::chain(&error), "failed; retrying");
-                    if !pause(&self.parts.runtime, &self.cancel, backoff) {
-                        return None;
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
+        service_kit::backoff::retry(
+            &self.parts.runtime,
+            &self.cancel,
+            Attempts::UntilCancelled,
+            attempt,
+            |_, error| {
+                metrics::counter!("archiver_retries_total").increment(1);
+                tracing::warn!(what, error = %service_kit::error::chain(error), "failed; retrying");
+            },
+        )
     }
 
-    /// Runs `attempt` up to `attempts` times with backoff; false when every attempt
+    /// Runs a store request `attempts` times at most, with backoff; false when every attempt
     /// failed or cancellation came first. Readiness says whether the store is failing.
     fn retry_bounded<E: std::error::Error + 'static>(
         &self,
-        attempts: u32,
+        attempts: Attempts,
         what: &str,
-        mut attempt: impl FnMut() -> Result<(), E>,
+        attempt: impl FnMut() -> Result<(), E>,
     ) -> bool {
-        let mut backoff = Duration::from_millis(100);
-        for attempt_number in 1..=attempts {
-            match attempt() {
-                Ok(()) => {
-                    self.parts.store_failing.store(false, Ordering::Relaxed);
-                    return true;
-                }
-                Err(error) => {
-                    self.parts.store_failing.store(true, Ordering::Relaxed);
-                    metrics::counter!("archiver_store_retries_total").increment(1);
-                    tracing::warn!(what, attempt = attempt_number, error = %service_kit::error::chain(&error), "archive store request failed");
-                    if attempt_number == attempts
-                        || !pause(&self.parts.runtime, &self.cancel, backoff)
-                    {
-                        return false;
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
+        let written = service_kit::backoff::retry(
+            &self.parts.runtime,
+            &self.cancel,
+            attempts,
+            attempt,
+            |attempt, error| {
+                self.parts.store_failing.store(true, Ordering::Relaxed);
+                metrics::counter!("archiver_store_retries_total").increment(1);
+                tracing::warn!(what, attempt, error = %service_kit::error::chain(error), "archive store request failed");
+            },
+        );
+        if written.is_some() {
+            self.parts.store_failing.store(false, Ordering::Relaxed);
         }
-        false
+        written.is_some()
     }
 }
 
@@ -551,21 +545,4 @@ fn kind_label(kind: RecordKind) -> &'static str {
         RecordKind::SenderRetry => "sender_retry",
         RecordKind::NotATag => "not_a_tag",
     }
-}
-
-/// Sleeps `duration` unless cancelled first; false when cancelled.
-fn pause(runtime: &Handle, cancel: &CancellationToken, duration: Duration) -> bool {
-    runtime.block_on(async {
-        tokio::select! {
-            () = cancel.cancelled() => false,
-            () = tokio::time::sleep(duration) => true,
-        }
-    })
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }

@@ -5,11 +5,12 @@ use crate::config::Config;
 use crate::pipeline::{Archived, Pipeline, PipelineParts};
 use archive::{ArchiveError, ArchiveStore};
 use axum::Router;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use schemas::retries::RecentPayloads;
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::assignment::{Assignment, InvalidAssignment};
 use service_kit::health::{DependencyStatus, Readiness};
+use service_kit::worker::Worker;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,20 +63,12 @@ struct ArchiverReadiness {
 impl Readiness for ArchiverReadiness {
     fn check(&self) -> Pin<Box<dyn Future<Output = Vec<DependencyStatus>> + Send + '_>> {
         Box::pin(async move {
-            let (kafka, topic) = (Arc::clone(&self.kafka), self.topic.clone());
-            let broker = tokio::task::spawn_blocking(move || {
-                service_kit::kafka::probe_blocking(
-                    kafka.client(),
-                    &topic,
-                    Duration::from_millis(1000),
-                )
-            })
-            .await
-            .unwrap_or_else(|error| DependencyStatus {
-                name: "kafka",
-                ready: false,
-                error: Some(error.to_string()),
-            });
+            let broker = service_kit::kafka::probe(
+                Arc::clone(&self.kafka),
+                self.topic.clone(),
+                Duration::from_millis(1000),
+            )
+            .await;
             let failing = self.store_failing.load(Ordering::Relaxed);
             let store = DependencyStatus {
                 name: "archive",
@@ -89,15 +82,9 @@ impl Readiness for ArchiverReadiness {
 
 /// The archiver's consumer settings: partitions are assigned, never subscribed; the
 /// group id is used only to commit the end of the files for lag tooling and `verify`.
+/// Positions always come from the archive's files (or the log's start).
 pub fn consumer(config: &Config) -> Result<BaseConsumer, rdkafka::error::KafkaError> {
-    service_kit::kafka::base_config(&config.kafka)
-        .set("group.id", &config.group_id)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        // Positions always come from the archive's files (or the log's start); a position
-        // outside the log stops that partition loudly, never a silent jump.
-        .set("auto.offset.reset", "error")
-        .create()
+    service_kit::kafka::assigned_consumer_config(&config.kafka, &config.group_id).create()
 }
 
 impl Application {
@@ -165,9 +152,7 @@ impl Application {
             cancel,
             config,
         } = self;
-        let worker = std::thread::Builder::new()
-            .name("archiver-pipeline".into())
-            .spawn(move || pipeline.run())?;
+        let worker = Worker::spawn("archiver-pipeline", move || pipeline.run())?;
         tracing::info!(
             topic = %config.kafka.topic,
             archive = %config.archive_url,
@@ -175,18 +160,12 @@ impl Application {
             instances = config.instances,
             "archiver running"
         );
-        let stop = cancel.clone();
-        let stop_signal = async move {
-            tokio::select! {
-                () = shutdown => {},
-                () = stop.cancelled() => {},
-            }
-        };
+        let stop_signal = service_kit::worker::stop_signal(shutdown, cancel.clone());
         service_kit::http::serve(listener, router, stop_signal, "archiver").await;
         cancel.cancel();
-        match tokio::task::spawn_blocking(move || worker.join()).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(StartupError::PipelinePanicked),
-        }
+        worker
+            .join()
+            .await
+            .map_err(|_| StartupError::PipelinePanicked)
     }
 }

@@ -8,6 +8,7 @@
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use service_kit::backoff::Backoff;
 use service_kit::settings::KafkaSettings;
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -44,7 +45,7 @@ impl DeadLetters {
     pub fn send(&self, message: &impl Message, reason: &str, cancel: &CancellationToken) -> bool {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new();
         loop {
             let headers = OwnedHeaders::new()
                 .insert(Header {
@@ -86,10 +87,9 @@ impl DeadLetters {
                 }
                 Err((error, _)) => {
                     tracing::warn!(error = %service_kit::error::chain(&error), "dead letter not delivered, retrying");
-                    if !crate::pipeline::pause(&self.runtime, cancel, backoff) {
+                    if !backoff.wait(&self.runtime, cancel) {
                         return false;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }

@@ -14,11 +14,14 @@
 //!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
+//! - [`edges`]: the I/O edges as traits (the tag log read, the read models written), so
+//!   the pipeline's exactly-once logic is unit-tested against in-memory doubles;
 //! - [`source`]: the Kafka side (consumer, partitions, watermarks, exact range reads);
 //! - [`batch`]: rows waiting to be inserted, their offset ranges and token;
 //! - [`sink`]: the ClickHouse side (batch log, inserts);
 //! - [`dead_letter`]: messages that can never be projected go to a dead-letter topic;
-//! - [`pipeline`]: the consume-decode-insert loop;
+//! - [`pipeline`]: the consume-decode-insert loop (resume from the batch log, the live
+//!   loop, the projection of one message);
 //! - [`rebuild`]: `projector rebuild`, a full replay of the log into fresh tables;
 //! - [`archive_replay`]: `rebuild --from-archive`, the archive's records before the broker's tail;
 //! - [`reconcile`]: `projector reconcile`, the live aggregates checked against a replay;
@@ -30,6 +33,7 @@ pub mod archive_replay;
 pub mod batch;
 pub mod config;
 pub mod dead_letter;
+pub mod edges;
 pub mod pipeline;
 pub mod rebuild;
 pub mod reconcile;

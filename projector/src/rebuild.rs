@@ -12,7 +12,7 @@
 //! ends: the broker's tail. The log's retention no longer bounds what a rebuild recovers.
 
 use crate::config::Config;
-use crate::startup::{Application, StartupError};
+use crate::startup::{Application, RunError, StartupError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,12 @@ pub enum RebuildError {
     /// The topic's watermarks could not be read.
     #[error("reading the topic's watermarks")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    /// The projector could not run.
-    #[error("running the projector")]
+    /// The projector could not start.
+    #[error("starting the projector")]
     Projector(#[from] StartupError),
+    /// The projector stopped on an error.
+    #[error("running the projector")]
+    Run(#[from] RunError),
     /// The snapshot could not be restored.
     #[error("restoring the snapshot")]
     Snapshot(#[from] crate::snapshot::SnapshotError),

@@ -6,14 +6,15 @@ use crate::config::Config;
 use crate::dead_letter::DeadLetters;
 use crate::pipeline::{Pipeline, PipelineParts, Positions};
 use crate::sink::ClickHouseSink;
-use crate::source::SourceContext;
+use crate::source::{KafkaSource, SourceContext};
 use crate::trim::Trimmer;
 use axum::Router;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use schemas::retries::RecentPayloads;
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::assignment::{Assignment, InvalidAssignment};
 use service_kit::health::{DependencyStatus, Readiness};
+use service_kit::worker::{Worker, WorkerPanicked};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Why the projector could not start or stopped.
+/// Why the projector could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The listen address could not be bound.
@@ -38,16 +39,27 @@ pub enum StartupError {
     /// The instance number does not fit the instance count.
     #[error("instance settings")]
     Assignment(#[from] InvalidAssignment),
-    /// The pipeline thread panicked.
-    #[error("pipeline thread panicked")]
-    PipelinePanicked,
 }
+
+/// Why a running projector stopped other than when told to.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The pipeline's thread could not be started.
+    #[error("pipeline thread not started")]
+    Spawn(#[source] std::io::Error),
+    /// The pipeline's thread panicked.
+    #[error("pipeline thread panicked")]
+    PipelinePanicked(#[from] WorkerPanicked),
+}
+
+/// The pipeline over the real broker and ClickHouse.
+type LivePipeline = Pipeline<KafkaSource, ClickHouseSink>;
 
 /// A built, not yet running, projector.
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    pipeline: Pipeline,
+    pipeline: LivePipeline,
     positions: watch::Receiver<Positions>,
     cancel: CancellationToken,
     config: Config,
@@ -64,20 +76,12 @@ impl Readiness for ProjectorReadiness {
         Box::pin(async move {
             let clickhouse =
                 service_kit::clickhouse::probe(&self.clickhouse, Duration::from_millis(1000)).await;
-            let (kafka, topic) = (Arc::clone(&self.kafka), self.topic.clone());
-            let broker = tokio::task::spawn_blocking(move || {
-                service_kit::kafka::probe_blocking(
-                    kafka.client(),
-                    &topic,
-                    Duration::from_millis(1000),
-                )
-            })
-            .await
-            .unwrap_or_else(|error| DependencyStatus {
-                name: "kafka",
-                ready: false,
-                error: Some(error.to_string()),
-            });
+            let broker = service_kit::kafka::probe(
+                Arc::clone(&self.kafka),
+                self.topic.clone(),
+                Duration::from_millis(1000),
+            )
+            .await;
             vec![clickhouse, broker]
         })
     }
@@ -100,8 +104,9 @@ impl Application {
         let catalog =
             SchemaCatalog::from_registry_url(config.kafka.schema_registry_url.as_deref())?;
         let parts = PipelineParts {
-            consumer,
+            source: KafkaSource::new(consumer, config.kafka.clone()),
             sink,
+            topic: config.kafka.topic.clone(),
             decoder: TagDecoder::new(catalog),
             dead_letters: DeadLetters::new(
                 &config.kafka,
@@ -110,7 +115,6 @@ impl Application {
             )?,
             batch: Batch::new(config.batch_max_rows, config.batch_max_wait),
             recent: RecentPayloads::new(config.retries.window, config.retries.records),
-            kafka: config.kafka.clone(),
             assignment,
             replay_max_age: Duration::from_secs(config.replay_max_age_s),
             runtime,
@@ -149,7 +153,7 @@ impl Application {
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartupError> {
+    ) -> Result<(), RunError> {
         let Self {
             listener,
             router,
@@ -158,9 +162,8 @@ impl Application {
             cancel,
             config,
         } = self;
-        let worker = std::thread::Builder::new()
-            .name("projector-pipeline".into())
-            .spawn(move || pipeline.run())?;
+        let worker =
+            Worker::spawn("projector-pipeline", move || pipeline.run()).map_err(RunError::Spawn)?;
         // One trimmer, or one per shard on its local tables.
         let trimmers: Vec<Trimmer> = match config.trim_policy() {
             None => Vec::new(),
@@ -188,21 +191,12 @@ impl Application {
             instances = config.instances,
             "projector running"
         );
-        let stop = cancel.clone();
-        let stop_signal = async move {
-            tokio::select! {
-                () = shutdown => {},
-                () = stop.cancelled() => {},
-            }
-        };
+        let stop_signal = service_kit::worker::stop_signal(shutdown, cancel.clone());
         service_kit::http::serve(listener, router, stop_signal, "projector").await;
         cancel.cancel();
         for trimmer in trimmers {
             let _ = trimmer.await;
         }
-        match tokio::task::spawn_blocking(move || worker.join()).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(StartupError::PipelinePanicked),
-        }
+        Ok(worker.join().await?)
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 struct Running {
     port: u16,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), projector::startup::StartupError>>,
+    task: tokio::task::JoinHandle<Result<(), projector::startup::RunError>>,
 }
 
 impl Running {

@@ -29,6 +29,22 @@ pub fn base_config(settings: &KafkaSettings) -> ClientConfig {
     config
 }
 
+/// The settings of a consumer that assigns its partitions itself, never subscribing, and
+/// resumes from its own durable state (the projector's batch log, the archiver's files):
+/// the group id only names the positions it commits for lag tooling.
+pub fn assigned_consumer_config(settings: &KafkaSettings, group_id: &str) -> ClientConfig {
+    let mut consumer = base_config(settings);
+    consumer
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // Positions always come from the reader's own state (or the log's start). A
+        // position outside the log (topic recreated, log truncated by retention) must
+        // stop that partition loudly, never silently replay or skip.
+        .set("auto.offset.reset", "error");
+    consumer
+}
+
 /// A client used only to ask the broker for metadata.
 pub fn metadata_client(
     settings: &KafkaSettings,
@@ -77,6 +93,21 @@ pub fn probe_blocking<C: ClientContext>(
         ready: error.is_none(),
         error,
     }
+}
+
+/// [`probe_blocking`] of `client` on a blocking thread, for a readiness check.
+pub async fn probe(
+    client: std::sync::Arc<BaseConsumer>,
+    topic: String,
+    timeout: Duration,
+) -> DependencyStatus {
+    tokio::task::spawn_blocking(move || probe_blocking(client.client(), &topic, timeout))
+        .await
+        .unwrap_or_else(|error| DependencyStatus {
+            name: "kafka",
+            ready: false,
+            error: Some(error.to_string()),
+        })
 }
 
 /// Consumer callbacks that keep the partitions' high watermarks as the consumer's

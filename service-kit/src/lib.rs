@@ -11,11 +11,19 @@
 //! - [`http`]: serving a router with graceful shutdown;
 //! - [`shutdown`]: the SIGTERM / Ctrl-C future that starts a graceful shutdown;
 //! - [`clickhouse`]: the ClickHouse client (rows validated) and its readiness probe;
-//! - [`kafka`]: the base librdkafka configuration for the broker, watermarks, exact reads
-//!   of offset ranges and the read-back of the records before a resume point.
+//! - [`kafka`]: the base librdkafka configuration for the broker, the consumer settings
+//!   of a reader that assigns its partitions itself, watermarks, exact reads of offset
+//!   ranges, the read-back of the records before a resume point, the broker probe;
+//! - [`backoff`]: the one retry policy of the blocking loops (100 ms doubling to 5 s,
+//!   cancellable);
+//! - [`clock`]: the wall clock in epoch milliseconds;
+//! - [`worker`]: a blocking loop on its own thread beside the HTTP endpoints, stopped
+//!   with them.
 
 pub mod assignment;
+pub mod backoff;
 pub mod clickhouse;
+pub mod clock;
 pub mod error;
 pub mod health;
 pub mod http;
@@ -24,3 +32,4 @@ pub mod metrics;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod worker;

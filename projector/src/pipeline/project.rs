@@ -1,0 +1,65 @@
+//! What one message comes to, the same live and in a replay: a sender's retry is
+//! skipped, a tag becomes a row, anything else becomes a dead letter. A schema registry
+//! that cannot be reached is waited out with backoff (the live batch so far is inserted
+//! first, so a long outage does not hold back what was already read).
+
+use super::Pipeline;
+use crate::edges::{BatchSink, TagSource};
+use rdkafka::message::{Message, OwnedMessage};
+use read_model::{LogPosition, UserTagRow};
+use service_kit::backoff::Backoff;
+
+/// What one message comes to.
+pub(super) enum Projected {
+    /// A tag to insert.
+    Row(Box<UserTagRow>),
+    /// Skipped (a sender's retry) or dead-lettered: only its offset is covered.
+    Covered,
+    /// Cancelled before it was handled: it will be read again.
+    Cancelled,
+}
+
+impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
+    /// The projection of `message` (see the module documentation).
+    pub(super) fn project(&mut self, message: &OwnedMessage) -> Projected {
+        let (partition, offset) = (message.partition(), message.offset());
+        let time = message.timestamp().to_millis().unwrap_or(0);
+        if let Some(payload) = message.payload() {
+            if self.recent.is_retry(partition, time, payload) {
+                metrics::counter!("projector_sender_retries_skipped_total").increment(1);
+                return Projected::Covered;
+            }
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            match self.wait(self.decoder.decode_record(message.payload())) {
+                Ok(tag) => {
+                    let row = UserTagRow::from_tag(&tag, LogPosition { partition, offset });
+                    return Projected::Row(Box::new(row));
+                }
+                Err(error) if error.is_transient() => {
+                    metrics::counter!("projector_decode_retries_total").increment(1);
+                    tracing::warn!(error = %service_kit::error::chain(&error), partition, offset, "schema registry unavailable; retrying");
+                    if !self.batch.is_empty() {
+                        self.flush(true);
+                    }
+                    if !backoff.wait(&self.runtime, &self.cancel) {
+                        return Projected::Cancelled;
+                    }
+                }
+                Err(error) => {
+                    let reason = service_kit::error::chain(&error).to_string();
+                    return self.dead_letter(message, &reason);
+                }
+            }
+        }
+    }
+
+    fn dead_letter(&self, message: &OwnedMessage, reason: &str) -> Projected {
+        if self.dead_letters.send(message, reason, &self.cancel) {
+            Projected::Covered
+        } else {
+            Projected::Cancelled
+        }
+    }
+}
