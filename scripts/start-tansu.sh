@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Starts the Tansu broker (Kafka protocol, 127.0.0.1:9092) with durable SQLite
 # storage in .stack/tansu/tansu.db, then creates the topics if missing:
-# user-tags and user-tags-dead-letter, $TOPIC_PARTITIONS partitions (default 4), records
+# user-tags and user-tags-dead-letter, $TOPIC_PARTITIONS partitions (default 2), records
 # kept $TOPIC_RETENTION_MS (default 7 days: cleanup.policy=delete; Tansu deletes older
-# records in its maintenance, every 10 minutes). No-op for whatever already exists (a
-# topic's retention is set when it is created).
+# records in its maintenance, once a day here). No-op for whatever already exists (a
+# topic's partitions and retention are set when it is created).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 name=tansu
 dir="$STACK/tansu"
-partitions="${TOPIC_PARTITIONS:-4}"
+# Two partitions: enough for the sharded stack's two projectors, and each partition in a
+# produce request costs Tansu five SQLite statements (its producer and watermark rows)
+# beside one per record: at 1,000 tags/s with write-api's 10 ms linger, 2 partitions
+# instead of 4 took the broker from 0.28 to 0.21 core and the platform from 0.67 to 0.58
+# (docs/clickhouse-cost.md). Production's Kafka topic has its own count (docker-compose.yml).
+partitions="${TOPIC_PARTITIONS:-2}"
 retention_ms="${TOPIC_RETENTION_MS:-604800000}"
 topics=(user-tags user-tags-dead-letter)
 broker_url="tcp://127.0.0.1:$TANSU_PORT"

@@ -47,7 +47,7 @@ pub struct DayOptions {
     #[arg(long, env = "BENCH_READ_SETTLE_S", default_value_t = 600)]
     pub settle_s: u64,
     /// Partitions of the scratch topic.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 4)]
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 2)]
     pub partitions: u32,
     /// The migrations applied to the scratch database.
     #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]

@@ -43,7 +43,7 @@ pub struct ArchiveOptions {
     #[arg(long = "tags", env = "BENCH_ARCHIVE_TAGS", default_value_t = 1_000_000)]
     pub tags: u64,
     /// Partitions of the scratch topics.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 4)]
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 2)]
     pub partitions: u32,
     /// Longest one step may take, seconds.
     #[arg(long, env = "BENCH_ARCHIVE_TIMEOUT_S", default_value_t = 900)]

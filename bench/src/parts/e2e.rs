@@ -73,7 +73,7 @@ pub struct E2eOptions {
     #[arg(long, env = "BENCH_E2E_AGGREGATE_LAG_MS", default_value_t = 60_000)]
     pub aggregate_lag_ms: u64,
     /// Partitions of the scratch topic.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 4)]
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 2)]
     pub partitions: u32,
     /// The migrations applied to the scratch database.
     #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]

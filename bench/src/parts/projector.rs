@@ -45,7 +45,7 @@ pub struct ProjectorOptions {
     #[arg(long, env = "BENCH_REPEATS", default_value_t = 3)]
     pub repeats: u32,
     /// Partitions of the scratch topic.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 4)]
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 2)]
     pub partitions: u32,
     /// A librdkafka setting over the projector's for the raw consumers, `NAME=VALUE`
     /// (repeatable), to try fetch settings before proposing them for the projector.

@@ -117,7 +117,7 @@ pub struct SoakOptions {
     #[arg(long, env = "BENCH_REPORT_DIR", default_value = "docs")]
     pub report_dir: PathBuf,
     /// Partitions of the scratch topic.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 4)]
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 2)]
     pub partitions: u32,
     /// The migrations applied to the scratch database.
     #[arg(long, env = "MIGRATIONS_DIR", default_value = "migrations")]

@@ -66,7 +66,7 @@ pub struct WriteOptions {
     #[arg(long, env = "BENCH_NOOP_PORT", default_value_t = 0)]
     pub noop_port: u16,
     /// Partitions of the ceiling's scratch topics.
-    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 4)]
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 2)]
     pub partitions: u32,
 }
 

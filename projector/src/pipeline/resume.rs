@@ -27,10 +27,10 @@ use std::time::{Duration, SystemTime};
 /// How long an exact read of a range (replay, warm-up) may take.
 const EXACT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The first chunk read back before a resume point to remember recent payloads: at the
-/// contract's 1,000 tags/s over 4 partitions the 30 s retry window is about 7,500
-/// records a partition, so one read covers it (each read sets up a consumer, which
-/// costs more than the records on a loaded machine).
-const WARM_UP_CHUNK: i64 = 8_000;
+/// contract's 1,000 tags/s over the local stack's 2 partitions the 30 s retry window is
+/// about 15,000 records a partition, so one read covers it (each read sets up a
+/// consumer, which costs more than the records on a loaded machine).
+const WARM_UP_CHUNK: i64 = 16_000;
 
 impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
     /// Assigns every owned partition not yet assigned: inserts its unfinished batch
