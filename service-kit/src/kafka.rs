@@ -29,6 +29,13 @@ pub fn base_config(settings: &KafkaSettings) -> ClientConfig {
     config
 }
 
+/// The most a fetch answers for one partition (librdkafka's default is 1 MiB). Tansu, the
+/// local broker, reads a partition from the fetch's offset to the log's end before it
+/// applies this limit, and waits half the fetch wait even when it has records: a
+/// reader behind the end (the projector catching up, its read-backs at a resume) takes
+/// the range in one fetch instead of one per MiB, each scanning to the end again.
+const PARTITION_FETCH_BYTES: &str = "8388608";
+
 /// The settings of a consumer that assigns its partitions itself, never subscribing, and
 /// resumes from its own durable state (the projector's batch log, the archiver's files):
 /// the group id only names the positions it commits for lag tooling.
@@ -38,6 +45,7 @@ pub fn assigned_consumer_config(settings: &KafkaSettings, group_id: &str) -> Cli
         .set("group.id", group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
+        .set("max.partition.fetch.bytes", PARTITION_FETCH_BYTES)
         // Positions always come from the reader's own state (or the log's start). A
         // position outside the log (topic recreated, log truncated by retention) must
         // stop that partition loudly, never silently replay or skip.
@@ -176,6 +184,7 @@ fn reader(settings: &KafkaSettings) -> Result<BaseConsumer, KafkaError> {
     base_config(settings)
         .set("group.id", "allezon-exact-reads")
         .set("enable.auto.commit", "false")
+        .set("max.partition.fetch.bytes", PARTITION_FETCH_BYTES)
         .set("auto.offset.reset", "error")
         .create()
 }
