@@ -7,8 +7,8 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use read_api::params::{AggregatesQuery, ProfileQuery};
 use read_api::store::Store;
+use schemas::contract::{AggregatesQuery, ProfileQuery};
 use schemas::{Action, EventTime};
 use serde::{Deserialize, Serialize};
 use service_kit::settings::ClickHouseSettings;
@@ -444,11 +444,11 @@ async fn direct(store: &Store, request: &Request) -> bool {
     }
     match &request.cookie {
         Some(cookie) => {
-            let Ok(query) = ProfileQuery::parse(&request.pairs) else {
+            let Ok(query) = ProfileQuery::parse(cookie.clone(), &request.pairs) else {
                 return false;
             };
             store
-                .profile(cookie, query.time_range(), query.limit())
+                .profile(cookie, query.time_range, query.limit())
                 .await
                 .is_ok()
         }
@@ -482,7 +482,8 @@ mod tests {
         let mut mix = RequestMix::new(1, shape());
         for _ in 0..1000 {
             let profile = mix.profile();
-            ProfileQuery::parse(&profile.pairs).expect("valid profile query");
+            ProfileQuery::parse(profile.cookie.clone().unwrap_or_default(), &profile.pairs)
+                .expect("valid profile query");
             for mask in 0..8 {
                 let aggregates = mix.aggregates(mask);
                 let query = AggregatesQuery::parse(&aggregates.pairs).expect("valid aggregates");

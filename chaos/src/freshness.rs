@@ -5,8 +5,8 @@
 //! projection was still catching up; the next tag answered after that is probed.
 
 use crate::ledger::Ledger;
-use loadgen::queries::{ProfileAnswer, ProfileQuery};
 use reqwest::Url;
+use schemas::contract::{ProfileAnswer, ProfileQuery, TimeRange};
 use schemas::{EventTime, UserTag};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -63,17 +63,21 @@ async fn visible_at(
     tag: &UserTag,
     give_up: Instant,
 ) -> Option<Instant> {
+    let time_range = TimeRange::new(
+        tag.time.instant(),
+        EventTime::from_millis(tag.time.millis().saturating_add(1)),
+    )
+    .ok()?;
     let url = ProfileQuery {
         cookie: tag.cookie.clone(),
-        from: tag.time.instant(),
-        to: EventTime::from_millis(tag.time.millis() + 1),
+        time_range,
         limit: None,
     }
     .url(base);
     while Instant::now() < give_up {
         let answer = match client.post(url.clone()).send().await {
             Ok(response) if response.status().is_success() => {
-                response.json::<ProfileAnswer>().await.ok()
+                response.json::<ProfileAnswer<'static>>().await.ok()
             }
             _ => None,
         };

@@ -10,9 +10,8 @@
 //! harness asks, live and in its final round.
 
 use clickhouse::Client;
+use schemas::EventTime;
 use serde::Serialize;
-
-const MINUTE_MILLIS: i64 = 60_000;
 
 /// The counts over one range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,9 +40,10 @@ impl Counts {
 
 /// `[from_ms, to_ms)` widened to whole minutes (the aggregates' grain).
 pub fn whole_minutes(from_ms: i64, to_ms: i64) -> (i64, i64) {
-    let from = from_ms.div_euclid(MINUTE_MILLIS) * MINUTE_MILLIS;
-    let to = (to_ms + MINUTE_MILLIS - 1).div_euclid(MINUTE_MILLIS) * MINUTE_MILLIS;
-    (from, to)
+    (
+        EventTime::from_millis(from_ms).floor_minute().millis(),
+        EventTime::from_millis(to_ms).ceil_minute().millis(),
+    )
 }
 
 /// What `minute_aggregates` counts over `[from_ms, to_ms)`, both whole minutes (see

@@ -16,11 +16,9 @@
 //! Anything else is wrong: a tag that should not be there, a changed field, a missing
 //! tag older than the cutoff, a count above the truth.
 
-use loadgen::queries::{AggregateAnswer, ProfileAnswer};
 use loadgen::report::Kind;
+use schemas::contract::{AggregatesAnswer, ProfileAnswer, MINUTE_MILLIS};
 use schemas::UserTag;
-
-const MINUTE_MILLIS: i64 = 60_000;
 
 /// Whether `got` is `expected` as of before `cutoff_ms` (event time; see the module).
 /// Both are the JSON bodies the harness kept; anything that does not parse is wrong.
@@ -28,8 +26,8 @@ pub fn is_stale(kind: Kind, expected: &str, got: &str, cutoff_ms: i64) -> bool {
     match kind {
         Kind::Profile | Kind::FinalProfile => {
             match (
-                serde_json::from_str::<ProfileAnswer>(expected),
-                serde_json::from_str::<ProfileAnswer>(got),
+                serde_json::from_str::<ProfileAnswer<'static>>(expected),
+                serde_json::from_str::<ProfileAnswer<'static>>(got),
             ) {
                 (Ok(expected), Ok(got)) => stale_profile(&expected, &got, cutoff_ms),
                 _ => false,
@@ -37,8 +35,8 @@ pub fn is_stale(kind: Kind, expected: &str, got: &str, cutoff_ms: i64) -> bool {
         }
         Kind::Aggregate | Kind::FinalAggregate => {
             match (
-                serde_json::from_str::<AggregateAnswer>(expected),
-                serde_json::from_str::<AggregateAnswer>(got),
+                serde_json::from_str::<AggregatesAnswer>(expected),
+                serde_json::from_str::<AggregatesAnswer>(got),
             ) {
                 (Ok(expected), Ok(got)) => stale_aggregate(&expected, &got, cutoff_ms),
                 _ => false,
@@ -47,7 +45,7 @@ pub fn is_stale(kind: Kind, expected: &str, got: &str, cutoff_ms: i64) -> bool {
     }
 }
 
-fn stale_profile(expected: &ProfileAnswer, got: &ProfileAnswer, cutoff_ms: i64) -> bool {
+fn stale_profile(expected: &ProfileAnswer<'_>, got: &ProfileAnswer<'_>, cutoff_ms: i64) -> bool {
     expected.cookie == got.cookie
         && stale_list(&expected.views, &got.views, cutoff_ms)
         && stale_list(&expected.buys, &got.buys, cutoff_ms)
@@ -69,7 +67,7 @@ fn stale_list(expected: &[UserTag], got: &[UserTag], cutoff_ms: i64) -> bool {
     newest_first && missing_are_recent && extras_are_older
 }
 
-fn stale_aggregate(expected: &AggregateAnswer, got: &AggregateAnswer, cutoff_ms: i64) -> bool {
+fn stale_aggregate(expected: &AggregatesAnswer, got: &AggregatesAnswer, cutoff_ms: i64) -> bool {
     if expected.columns != got.columns || expected.rows.len() != got.rows.len() {
         return false;
     }

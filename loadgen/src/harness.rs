@@ -13,9 +13,8 @@
 
 use crate::http::{self, Pacer};
 use crate::latency::Latencies;
-use crate::model::{Expected, Model, Outcome};
+use crate::model::{self, Expected, MinuteTotals, Model, Outcome};
 use crate::planner;
-use crate::queries::{AggregateAnswer, AggregateQuery, MinuteTotals, ProfileAnswer, ProfileQuery};
 use crate::report::{
     Examples, FreshnessReport, HarnessReport, Kind, Mismatch, QueryTally, TagReport,
 };
@@ -24,6 +23,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use reqwest::Url;
+use schemas::contract::{
+    AggregatesAnswer, AggregatesQuery, ProfileAnswer, ProfileQuery, TimeRange,
+};
 use schemas::{Action, EventTime, UserTag};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -331,7 +333,7 @@ impl Shared {
         }
     }
 
-    async fn check_aggregate(&self, kind: Kind, query: AggregateQuery) {
+    async fn check_aggregate(&self, kind: Kind, query: AggregatesQuery) {
         let expected = lock(&self.model).aggregate(&query);
         match expected {
             Expected::Certain(answer) => self.check(kind, query.url(&self.base), answer).await,
@@ -342,15 +344,15 @@ impl Shared {
     /// A final-round unfiltered aggregates query: exact when certain, and in any case
     /// each minute's count must hold every tag answered 204 (else they are lost) and no
     /// more than the tags sent.
-    async fn check_totals(&self, query: AggregateQuery) {
+    async fn check_totals(&self, query: AggregatesQuery) {
         let kind = Kind::FinalAggregate;
         let totals = lock(&self.model).minute_totals(&query);
         let certain = totals.iter().all(|minute| minute.uncertain_count == 0);
-        let expected = query.render(&totals);
+        let expected = model::aggregates_answer(&query, &totals);
         let expected_text = serde_json::to_string(&expected).unwrap_or_default();
         let url = query.url(&self.base);
         let body = certain.then(|| expected_text.clone());
-        let Some((answer, latency)) = self.post::<AggregateAnswer>(kind, &url, body).await else {
+        let Some((answer, latency)) = self.post::<AggregatesAnswer>(kind, &url, body).await else {
             return;
         };
         let (lost, within_bounds) = compare_totals(&totals, &answer);
@@ -361,8 +363,8 @@ impl Shared {
         {
             for (minute, (count, total)) in counts.iter().zip(&totals).enumerate() {
                 self.notify(|| Event::MinuteCounted {
-                    minute: EventTime::from_millis(query.from.millis() + minute as i64 * 60_000),
-                    action: query.action,
+                    minute: query.time_range().from().plus_minutes(minute as i64),
+                    action: query.action(),
                     accepted: total.accepted_count,
                     uncertain: total.uncertain_count,
                     counted: *count,
@@ -407,10 +409,15 @@ impl Shared {
     }
 
     async fn poll_until_visible(&self, tag: &UserTag, accepted_at: Instant) {
+        let Ok(time_range) = TimeRange::new(
+            tag.time.instant(),
+            EventTime::from_millis(tag.time.millis().saturating_add(1)),
+        ) else {
+            return;
+        };
         let query = ProfileQuery {
             cookie: tag.cookie.clone(),
-            from: tag.time.instant(),
-            to: EventTime::from_millis(tag.time.millis() + 1),
+            time_range,
             limit: None,
         };
         let url = query.url(&self.base);
@@ -422,7 +429,7 @@ impl Shared {
                 .send()
                 .await;
             if let Ok(response) = response {
-                if let Ok(answer) = response.json::<ProfileAnswer>().await {
+                if let Ok(answer) = response.json::<ProfileAnswer<'static>>().await {
                     if answer.views.contains(tag) || answer.buys.contains(tag) {
                         let latency = accepted_at.elapsed();
                         lock(&self.freshness).record(latency);
@@ -453,7 +460,7 @@ impl Shared {
 
 /// Tags answered 204 missing from `answer`'s counts, and whether every minute's count
 /// lies between the accepted tags and the accepted plus the failed ones.
-fn compare_totals(totals: &[MinuteTotals], answer: &AggregateAnswer) -> (u64, bool) {
+fn compare_totals(totals: &[MinuteTotals], answer: &AggregatesAnswer) -> (u64, bool) {
     let Some(counts) = answer.numbers("count") else {
         return (0, false);
     };
@@ -652,7 +659,7 @@ async fn final_round(shared: &Arc<Shared>) {
         asked += 1;
         let shared = Arc::clone(shared);
         tasks.spawn(async move {
-            if query.filters.present().is_empty() {
+            if query.filters().present().is_empty() {
                 shared.check_totals(query).await;
             } else {
                 shared.check_aggregate(Kind::FinalAggregate, query).await;
@@ -727,7 +734,7 @@ mod tests {
                 uncertain_count: 0,
             },
         ];
-        let answer = |counts: [&str; 2]| AggregateAnswer {
+        let answer = |counts: [&str; 2]| AggregatesAnswer {
             columns: vec!["1m_bucket".into(), "action".into(), "count".into()],
             rows: counts
                 .iter()

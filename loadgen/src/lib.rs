@@ -8,8 +8,9 @@
 //! - [`ceiling`]: the raw rate of an rdkafka producer on the same broker, the limit the
 //!   write path is compared with;
 //! - the checking run, [`harness`]: [`model`] (what was sent and what became of it, and
-//!   from that every expected answer), [`queries`] (the contract's queries and answers),
-//!   [`planner`] (which queries to ask), [`report`] (tallies and the summary);
+//!   from that every expected answer, in the contract's answer types of
+//!   [`schemas::contract`]), [`planner`] (which of the contract's queries to ask),
+//!   [`report`] (tallies and the summary);
 //! - [`start`]: where a run's event time starts on a platform that already holds tags;
 //! - [`latency`]: latency recording and its summary;
 //! - [`document`]: generated sections of committed documents (chaos's, the capacity
@@ -23,7 +24,6 @@ pub mod ingest;
 pub mod latency;
 pub mod model;
 pub mod planner;
-pub mod queries;
 pub mod report;
 pub mod start;
 pub mod stream;

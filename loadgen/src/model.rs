@@ -4,14 +4,46 @@
 //! that failed or timed out may or may not be stored, so an answer that depends on one
 //! is not certain and the query is not asked.
 
-use crate::queries::{
-    AggregateAnswer, AggregateQuery, Filters, MinuteTotals, ProfileAnswer, ProfileQuery,
+use schemas::contract::{
+    AggregatesAnswer, AggregatesQuery, Filters, ProfileAnswer, ProfileQuery, Totals,
 };
 use schemas::{Action, EventTime, UserTag};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-const MINUTE_MILLIS: i64 = 60_000;
+/// One minute's totals as the model knows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MinuteTotals {
+    /// Tags answered 204.
+    pub accepted_count: u64,
+    /// Their price sum.
+    pub accepted_sum: i64,
+    /// Tags that failed: each may or may not be counted.
+    pub uncertain_count: u64,
+}
+
+impl MinuteTotals {
+    /// The totals of the tags answered 204, as an answer's row shows them.
+    pub fn accepted(&self) -> Totals {
+        Totals {
+            count: self.accepted_count,
+            sum_price: self.accepted_sum,
+        }
+    }
+}
+
+/// The contract's table for `query` from `totals`, one per minute of its range (as
+/// [`Model::minute_totals`] gives them), counting the tags answered 204.
+pub fn aggregates_answer(query: &AggregatesQuery, totals: &[MinuteTotals]) -> AggregatesAnswer {
+    let from = query.time_range().from();
+    AggregatesAnswer::new(query, |minute| {
+        usize::try_from(minute.minutes_since(from))
+            .ok()
+            .and_then(|index| totals.get(index))
+            .map(MinuteTotals::accepted)
+            .unwrap_or_default()
+    })
+}
 
 /// What became of one sent tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,12 +145,10 @@ impl Model {
     }
 
     /// The profile `query` must get.
-    pub fn profile(&self, query: &ProfileQuery) -> Expected<ProfileAnswer> {
-        let mut answer = ProfileAnswer {
-            cookie: query.cookie.clone(),
-            views: Vec::new(),
-            buys: Vec::new(),
-        };
+    pub fn profile(&self, query: &ProfileQuery) -> Expected<ProfileAnswer<'static>> {
+        let (mut views, mut buys) = (Vec::new(), Vec::new());
+        let (from, to) = (query.time_range.from(), query.time_range.to());
+        let limit = usize::try_from(query.limit()).unwrap_or(usize::MAX);
         let indexes = self
             .by_cookie
             .get(&query.cookie)
@@ -127,7 +157,7 @@ impl Model {
         // Newest first: indexes follow event time.
         for &index in indexes.iter().rev() {
             let tag = &self.tags[index];
-            if tag.time.instant() < query.from || tag.time.instant() >= query.to {
+            if tag.time.instant() < from || tag.time.instant() >= to {
                 continue;
             }
             match self.outcomes[index] {
@@ -135,28 +165,28 @@ impl Model {
                 Outcome::InFlight | Outcome::Failed(_) => return Expected::Uncertain,
             }
             let list = match tag.action {
-                Action::View => &mut answer.views,
-                Action::Buy => &mut answer.buys,
+                Action::View => &mut views,
+                Action::Buy => &mut buys,
             };
-            if list.len() < query.limit() {
+            if list.len() < limit {
                 list.push(tag.clone());
             }
         }
-        Expected::Certain(answer)
+        Expected::Certain(ProfileAnswer::owned(query.cookie.clone(), views, buys))
     }
 
     /// Per-minute totals of the tags `query` selects, one entry per minute of its range.
-    pub fn minute_totals(&self, query: &AggregateQuery) -> Vec<MinuteTotals> {
-        let minutes = usize::try_from((query.to.millis() - query.from.millis()) / MINUTE_MILLIS)
-            .unwrap_or_default();
+    pub fn minute_totals(&self, query: &AggregatesQuery) -> Vec<MinuteTotals> {
+        let (from, to) = (query.time_range().from(), query.time_range().to());
+        let minutes = usize::try_from(to.minutes_since(from)).unwrap_or_default();
         let mut totals = vec![MinuteTotals::default(); minutes];
-        for index in self.index_at(query.from)..self.index_at(query.to) {
+        for index in self.index_at(from)..self.index_at(to) {
             let tag = &self.tags[index];
-            if tag.action != query.action || !query.filters.admit(tag) {
+            if tag.action != query.action() || !query.filters().admit(tag) {
                 continue;
             }
-            let minute = usize::try_from((tag.time.millis() - query.from.millis()) / MINUTE_MILLIS)
-                .unwrap_or(usize::MAX);
+            let minute =
+                usize::try_from(tag.time.instant().minutes_since(from)).unwrap_or(usize::MAX);
             let Some(slot) = totals.get_mut(minute) else {
                 continue;
             };
@@ -172,12 +202,12 @@ impl Model {
     }
 
     /// The aggregates answer `query` must get.
-    pub fn aggregate(&self, query: &AggregateQuery) -> Expected<AggregateAnswer> {
+    pub fn aggregate(&self, query: &AggregatesQuery) -> Expected<AggregatesAnswer> {
         let totals = self.minute_totals(query);
         if totals.iter().any(|minute| minute.uncertain_count > 0) {
             return Expected::Uncertain;
         }
-        Expected::Certain(query.render(&totals))
+        Expected::Certain(aggregates_answer(query, &totals))
     }
 
     /// Filters matching tag `index` in the combination `mask` (bit 1 origin, 2 brand,
@@ -208,8 +238,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queries::Aggregate;
     use crate::stream::{Cardinalities, TagStream};
+    use schemas::contract::{Aggregate, TimeRange};
 
     fn model_of(count: usize) -> Model {
         let mut model = Model::new();
@@ -227,8 +257,11 @@ mod tests {
         let cookie = model.tags[0].cookie.clone();
         let query = ProfileQuery {
             cookie: cookie.clone(),
-            from: model.tags[0].time.instant(),
-            to: model.tags[19_999].time.instant(),
+            time_range: TimeRange::new(
+                model.tags[0].time.instant(),
+                model.tags[19_999].time.instant(),
+            )
+            .expect("ordered"),
             limit: Some(3),
         };
         let Expected::Certain(answer) = model.profile(&query) else {
@@ -253,13 +286,13 @@ mod tests {
     fn minute_totals_follow_filters_and_minutes() {
         let model = model_of(150_000);
         let from = model.tags[0].time.instant();
-        let query = AggregateQuery {
-            from,
-            to: EventTime::from_millis(from.millis() + 2 * MINUTE_MILLIS),
-            action: Action::Buy,
-            filters: model.filters_of(0, 2),
-            aggregates: vec![Aggregate::Count],
-        };
+        let query = AggregatesQuery::new(
+            TimeRange::new(from, from.plus_minutes(2)).expect("ordered"),
+            Action::Buy,
+            vec![Aggregate::Count],
+            model.filters_of(0, 2),
+        )
+        .expect("two whole minutes");
         let totals = model.minute_totals(&query);
         assert_eq!(totals.len(), 2);
         let expected_first = model.tags[..60_000]

@@ -4,17 +4,15 @@
 //! a run's queries are as reproducible as its tags.
 
 use crate::model::Model;
-use crate::queries::{Aggregate, AggregateQuery, Filters, ProfileQuery};
 use crate::stream::{cookie_name, HOT_VALUES};
 use rand::rngs::StdRng;
 use rand::Rng;
+use schemas::contract::{
+    Aggregate, AggregatesQuery, Filters, ProfileQuery, TimeRange, MAX_AGGREGATES_MINUTES,
+    MINUTE_MILLIS,
+};
 use schemas::{Action, EventTime};
 use std::time::Duration;
-
-const MINUTE_MILLIS: i64 = 60_000;
-
-/// The longest aggregates range the contract allows, in minutes.
-const MAX_MINUTES: i64 = 10;
 
 /// How far back from the frontier a profile query picks its cookie, in tags.
 const RECENT_TAGS: usize = 20_000;
@@ -28,11 +26,11 @@ const AGGREGATE_LISTS: [&[Aggregate]; 4] = [
 ];
 
 fn floor_minute(millis: i64) -> i64 {
-    millis.div_euclid(MINUTE_MILLIS) * MINUTE_MILLIS
+    EventTime::from_millis(millis).floor_minute().millis()
 }
 
 fn ceil_minute(millis: i64) -> i64 {
-    floor_minute(millis + MINUTE_MILLIS - 1)
+    EventTime::from_millis(millis).ceil_minute().millis()
 }
 
 /// The end (exclusive) of the event time covered by the first `frontier` tags.
@@ -60,10 +58,11 @@ pub fn profile(model: &Model, frontier: usize, rng: &mut StdRng) -> Option<Profi
     let span = [1_000, 10_000, 60_000, i64::MAX][rng.random_range(0..4)];
     let from = to.saturating_sub(span).max(first);
     let limit = (rng.random_range(0..4) == 0).then(|| rng.random_range(1..=20));
+    let time_range =
+        TimeRange::new(EventTime::from_millis(from), EventTime::from_millis(to)).ok()?;
     Some(ProfileQuery {
         cookie,
-        from: EventTime::from_millis(from),
-        to: EventTime::from_millis(to),
+        time_range,
         limit,
     })
 }
@@ -71,13 +70,13 @@ pub fn profile(model: &Model, frontier: usize, rng: &mut StdRng) -> Option<Profi
 /// An aggregates query about the first `frontier` tags: 1 to 10 whole minutes ending
 /// at the last whole minute they cover; a random action, filter combination (values
 /// taken from a tag in range, now and then one never seen) and aggregate list.
-pub fn aggregate(model: &Model, frontier: usize, rng: &mut StdRng) -> Option<AggregateQuery> {
+pub fn aggregate(model: &Model, frontier: usize, rng: &mut StdRng) -> Option<AggregatesQuery> {
     let to = floor_minute(time_after(model, frontier)?);
     let first = floor_minute(first_time(model)?);
     if to <= first {
         return None;
     }
-    let minutes = rng.random_range(1..=MAX_MINUTES);
+    let minutes = rng.random_range(1..=MAX_AGGREGATES_MINUTES);
     let from = (to - minutes * MINUTE_MILLIS).max(first);
     let (from, to) = (EventTime::from_millis(from), EventTime::from_millis(to));
     let (first_index, end_index) = (model.index_at(from), model.index_at(to));
@@ -90,19 +89,19 @@ pub fn aggregate(model: &Model, frontier: usize, rng: &mut StdRng) -> Option<Agg
     if mask & 1 != 0 && rng.random_range(0..20) == 0 {
         filters.origin = Some("CAMPAIGN_NEVER_SEEN".to_owned());
     }
-    Some(AggregateQuery {
-        from,
-        to,
-        action: [Action::View, Action::Buy][rng.random_range(0..2)],
-        filters,
-        aggregates: AGGREGATE_LISTS[rng.random_range(0..AGGREGATE_LISTS.len())].to_vec(),
-    })
+    let action = [Action::View, Action::Buy][rng.random_range(0..2)];
+    let aggregates = AGGREGATE_LISTS[rng.random_range(0..AGGREGATE_LISTS.len())].to_vec();
+    AggregatesQuery::new(TimeRange::new(from, to).ok()?, action, aggregates, filters).ok()
 }
 
 /// The final round's profile queries: every hot cookie and `sampled` cookies drawn from
 /// the stream, each over the whole stream with the default limit.
 pub fn final_profiles(model: &Model, sampled: usize, rng: &mut StdRng) -> Vec<ProfileQuery> {
     let (Some(from), Some(to)) = (first_time(model), time_after(model, model.len())) else {
+        return Vec::new();
+    };
+    let Ok(time_range) = TimeRange::new(EventTime::from_millis(from), EventTime::from_millis(to))
+    else {
         return Vec::new();
     };
     let mut cookies: Vec<String> = (0..HOT_VALUES).map(cookie_name).collect();
@@ -117,8 +116,7 @@ pub fn final_profiles(model: &Model, sampled: usize, rng: &mut StdRng) -> Vec<Pr
         .into_iter()
         .map(|cookie| ProfileQuery {
             cookie,
-            from: EventTime::from_millis(from),
-            to: EventTime::from_millis(to),
+            time_range,
             limit: None,
         })
         .collect()
@@ -132,7 +130,7 @@ pub fn final_aggregates(
     model: &Model,
     within: Option<Duration>,
     rng: &mut StdRng,
-) -> Vec<AggregateQuery> {
+) -> Vec<AggregatesQuery> {
     let (Some(first), Some(end)) = (first_time(model), time_after(model, model.len())) else {
         return Vec::new();
     };
@@ -144,9 +142,12 @@ pub fn final_aggregates(
     let mut queries = Vec::new();
     let end = ceil_minute(end);
     while from < end {
-        let to = (from + MAX_MINUTES * MINUTE_MILLIS).min(end);
+        let to = (from + MAX_AGGREGATES_MINUTES * MINUTE_MILLIS).min(end);
         let (start_time, end_time) = (EventTime::from_millis(from), EventTime::from_millis(to));
         let (first_index, end_index) = (model.index_at(start_time), model.index_at(end_time));
+        let Ok(time_range) = TimeRange::new(start_time, end_time) else {
+            break;
+        };
         for action in [Action::View, Action::Buy] {
             for mask in 0..8 {
                 let filters = if mask == 0 || first_index >= end_index {
@@ -154,13 +155,10 @@ pub fn final_aggregates(
                 } else {
                     model.filters_of(rng.random_range(first_index..end_index), mask)
                 };
-                queries.push(AggregateQuery {
-                    from: start_time,
-                    to: end_time,
-                    action,
-                    filters,
-                    aggregates: vec![Aggregate::Count, Aggregate::SumPrice],
-                });
+                let aggregates = vec![Aggregate::Count, Aggregate::SumPrice];
+                if let Ok(query) = AggregatesQuery::new(time_range, action, aggregates, filters) {
+                    queries.push(query);
+                }
             }
         }
         from = to;
@@ -194,14 +192,13 @@ mod tests {
         let mut aggregates = 0;
         for _ in 0..500 {
             let profile = profile(&model, frontier, &mut rng).expect("a profile query");
-            assert_eq!(Some(profile.to.millis()), frontier_end);
-            assert!(profile.from < profile.to);
+            assert_eq!(Some(profile.time_range.to().millis()), frontier_end);
             if let Some(query) = aggregate(&model, frontier, &mut rng) {
                 aggregates += 1;
-                let minutes = (query.to.millis() - query.from.millis()) / MINUTE_MILLIS;
-                assert!((1..=MAX_MINUTES).contains(&minutes));
-                assert_eq!(query.from.millis() % MINUTE_MILLIS, 0);
-                assert!(Some(query.to.millis()) <= frontier_end);
+                let (from, to) = (query.time_range().from(), query.time_range().to());
+                assert!((1..=MAX_AGGREGATES_MINUTES).contains(&to.minutes_since(from)));
+                assert!(from.is_whole_minute());
+                assert!(Some(to.millis()) <= frontier_end);
             }
         }
         assert_eq!(aggregates, 500, "150 s of tags hold two whole minutes");
@@ -220,9 +217,11 @@ mod tests {
         let aggregates = final_aggregates(&model, None, &mut rng);
         // 130 s from a whole minute: three minutes, one window, 2 actions x 8 combinations.
         assert_eq!(aggregates.len(), 16);
-        assert!(aggregates
-            .iter()
-            .all(|query| (query.to.millis() - query.from.millis()) == 3 * MINUTE_MILLIS));
+        assert!(aggregates.iter().all(|query| query
+            .time_range()
+            .to()
+            .minutes_since(query.time_range().from())
+            == 3));
     }
 
     #[test]
@@ -235,8 +234,8 @@ mod tests {
         let aggregates = final_aggregates(&model, Some(Duration::from_secs(80)), &mut rng);
         assert_eq!(aggregates.len(), 16);
         assert!(aggregates.iter().all(|query| {
-            query.from.millis() == floor_minute(first) + MINUTE_MILLIS
-                && query.to.millis() == floor_minute(first) + 3 * MINUTE_MILLIS
+            query.time_range().from().millis() == floor_minute(first) + MINUTE_MILLIS
+                && query.time_range().to().millis() == floor_minute(first) + 3 * MINUTE_MILLIS
         }));
     }
 }

@@ -7,12 +7,12 @@ use crate::stream::STREAM_START_MS;
 use schemas::EventTime;
 use service_kit::settings::ClickHouseSettings;
 
-const MINUTE_MILLIS: i64 = 60_000;
-
 /// The start for a platform whose newest tag is at `newest_ms` (0 when empty).
 pub fn start_after(newest_ms: i64) -> EventTime {
-    let next_minute = (newest_ms.div_euclid(MINUTE_MILLIS) + 1) * MINUTE_MILLIS;
-    EventTime::from_millis(next_minute.max(STREAM_START_MS))
+    let next_minute = EventTime::from_millis(newest_ms)
+        .floor_minute()
+        .plus_minutes(1);
+    EventTime::from_millis(next_minute.millis().max(STREAM_START_MS))
 }
 
 /// The start after the newest tag in `settings`' database.

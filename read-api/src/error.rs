@@ -4,11 +4,11 @@
 //! go to the log only).
 
 use crate::gate::GateError;
-use crate::params::InvalidParameter;
 use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemas::contract::InvalidParameter;
 use serde::Serialize;
 
 /// Why a query was not answered.

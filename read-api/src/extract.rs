@@ -1,21 +1,17 @@
-//! Typed extractors: a request is parsed into a typed query before any handler runs,
-//! and every way it can be malformed becomes a 400 naming the parameter at fault.
+//! Typed extractors: a request is parsed into the contract's typed query
+//! ([`schemas::contract`]) before any handler runs, and every way it can be malformed
+//! becomes a 400 naming the parameter at fault.
 
 use crate::error::ApiError;
-use crate::params::{AggregatesQuery, InvalidParameter, ProfileQuery};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
+use schemas::contract::{AggregatesQuery, InvalidParameter, ProfileQuery};
 use serde_json::Value;
 
 /// `POST /user_profiles/{cookie}?time_range=..&limit=..`, parsed.
 #[derive(Debug)]
-pub struct ProfileRequest {
-    /// The shopper.
-    pub cookie: String,
-    /// The range and limit.
-    pub query: ProfileQuery,
-}
+pub struct ProfileRequest(pub ProfileQuery);
 
 impl<S: Send + Sync> FromRequestParts<S> for ProfileRequest {
     type Rejection = ApiError;
@@ -25,10 +21,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ProfileRequest {
             .await
             .map_err(|_| InvalidParameter::new("cookie", "expected a UTF-8 path segment"))?;
         let pairs = query_pairs(parts, state).await?;
-        Ok(Self {
-            cookie,
-            query: ProfileQuery::parse(&pairs)?,
-        })
+        Ok(Self(ProfileQuery::parse(cookie, &pairs)?))
     }
 }
 

@@ -14,8 +14,8 @@
 //!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
-//! - [`params`]: query-string parsing into typed queries, each error naming its parameter;
-//! - [`extract`]: typed extractors that run the parsing before any handler;
+//! - [`extract`]: typed extractors that parse requests into the contract's queries
+//!   ([`schemas::contract`]) before any handler runs;
 //! - [`store`]: the ClickHouse reads, with bound parameters only;
 //! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
 //! - [`profile_cache`]: profiles answered from memory, kept current from the tag log;
@@ -23,7 +23,7 @@
 //! - [`batch_cost`]: what a batch of profile reads costs, and the batcher's admission;
 //! - [`recent`]: running estimates that know how old their evidence is (admission's);
 //! - [`standing_queue`]: whether the profile queue is a passing burst or a standing queue;
-//! - [`answers`]: the answers' shapes;
+//! - [`answers`]: the store's rows put into the contract's answers;
 //! - [`routes`]: the HTTP handlers;
 //! - [`debug_mode`]: comparison of our answer with an expected one;
 //! - [`error`]: the one error enum and its mapping to status codes;
@@ -41,7 +41,6 @@ pub mod debug_mode;
 pub mod error;
 pub mod extract;
 pub mod gate;
-pub mod params;
 pub mod profile_cache;
 pub mod recent;
 pub mod routes;

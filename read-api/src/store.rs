@@ -4,10 +4,10 @@
 //! of a profile from its reads are `read_model`'s; this module owns the client's
 //! settings and the errors.
 
-use crate::params::{AggregatesQuery, TimeRange};
 use clickhouse::Client;
 use read_model::profile::{CookieRead, ReadError};
 use read_model::{Profile, RowError};
+use schemas::contract::{AggregatesQuery, TimeRange};
 use service_kit::settings::ClickHouseSettings;
 use std::future::Future;
 use std::pin::Pin;

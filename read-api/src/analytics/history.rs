@@ -20,10 +20,10 @@
 use super::newest::{newest_minute, NewestQuery};
 use super::params::{SeriesQuery, Source, TopQuery};
 use super::store::{series_read, top_read, BucketTotals, RankedValue};
-use crate::params::TimeRange;
 use crate::store::StoreError;
 use clickhouse::Client;
 use read_model::cube::ArchiveAccess;
+use schemas::contract::TimeRange;
 use schemas::{Action, EventTime};
 
 /// Where the archive is, as ClickHouse reaches it.

@@ -9,11 +9,11 @@
 use super::params::instant;
 use super::routes::{AnalyticsState, V1Query};
 use crate::error::ApiError;
-use crate::params::InvalidParameter;
 use crate::store::StoreError;
 use axum::extract::State;
 use axum::Json;
 use clickhouse::Client;
+use schemas::contract::InvalidParameter;
 use schemas::{Action, EventTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -2,7 +2,7 @@
 //! ordered, aligned to its buckets and short enough to answer, every enum is known, and
 //! every refusal names its parameter (as the contract's endpoints do).
 
-use crate::params::{InvalidParameter, TimeRange};
+use schemas::contract::{InvalidParameter, TimeRange};
 use schemas::{Action, Device, EventTime};
 use serde::Deserialize;
 use utoipa::IntoParams;

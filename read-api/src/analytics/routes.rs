@@ -6,10 +6,9 @@ use super::history::ArchiveHistory;
 use super::ingest::{IngestAnswer, IngestFigures};
 use super::params::{SeriesParams, ShopperParams, TopParams};
 use super::store::CubeStore;
-use crate::answers::ProfileAnswer;
+use crate::answers;
 use crate::error::ApiError;
 use crate::gate::QueryGate;
-use crate::params::InvalidParameter;
 use crate::store::Store;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -17,6 +16,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use schemas::contract::InvalidParameter;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -227,7 +227,7 @@ pub async fn shopper(
             state.store.profile(&cookie, query.range, query.limit),
         )
         .await?;
-    Ok(Json(ProfileAnswer::new(&cookie, &profile)).into_response())
+    Ok(Json(answers::profile(&cookie, &profile)).into_response())
 }
 
 /// The ingest panel's figures: cumulative counters and current gauges of the services.

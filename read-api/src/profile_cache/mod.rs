@@ -22,10 +22,10 @@ mod tail;
 
 use crate::batcher::ProfileBatcher;
 use crate::gate::GateError;
-use crate::params::TimeRange;
 use crate::store::{ProfileRead, StoreError};
 use clickhouse::Client;
 use read_model::Profile;
+use schemas::contract::TimeRange;
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::settings::KafkaSettings;
 use state::{CacheState, FillRead, Limits, Lookup, Offsets};

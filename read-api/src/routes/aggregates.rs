@@ -2,12 +2,13 @@
 //! filtered by origin, brand and category; one row per minute, every value a string.
 
 use super::AppState;
-use crate::answers::AggregatesAnswer;
+use crate::answers;
 use crate::debug_mode::{self, Endpoint};
 use crate::error::ApiError;
 use crate::extract::{AggregatesRequest, ExpectedAnswer};
 use axum::extract::State;
 use axum::Json;
+use schemas::contract::AggregatesAnswer;
 
 /// Answers an aggregates query.
 pub async fn aggregates(
@@ -22,7 +23,7 @@ pub async fn aggregates(
             state.store.read_minute_totals(&query),
         )
         .await?;
-    let answer = AggregatesAnswer::new(&query, &totals);
+    let answer = answers::aggregates(&query, &totals);
     debug_mode::check(Endpoint::Aggregates, expected.as_ref(), &answer);
     Ok(Json(answer))
 }

@@ -35,12 +35,12 @@ mod tests {
     use super::*;
     use crate::batcher::ProfileBatcher;
     use crate::extract::{AggregatesRequest, ExpectedAnswer, ProfileRequest};
-    use crate::params::{AggregatesQuery, ProfileQuery};
     use crate::store::{
         AggregatesStore, BoxFuture, MinuteTotals, ProfileRead, ProfileStore, StoreError,
     };
     use axum::extract::State;
     use read_model::Profile;
+    use schemas::contract::{AggregatesQuery, ProfileQuery};
     use schemas::UserTag;
     use serde_json::{json, Value};
     use std::sync::Mutex;
@@ -161,15 +161,15 @@ mod tests {
             ..InMemory::default()
         };
         let asked = Arc::clone(&profiles.asked);
-        let query = ProfileQuery::parse(&pairs(&[(
-            "time_range",
-            "2026-03-01T12:00:00.000_2026-03-01T12:01:00.000",
-        )]))
+        let query = ProfileQuery::parse(
+            "shopper".to_owned(),
+            &pairs(&[(
+                "time_range",
+                "2026-03-01T12:00:00.000_2026-03-01T12:01:00.000",
+            )]),
+        )
         .expect("valid query");
-        let request = ProfileRequest {
-            cookie: "shopper".to_owned(),
-            query: query.clone(),
-        };
+        let request = ProfileRequest(query.clone());
         let response = user_profile(
             State(state(InMemory::default(), profiles)),
             request,
@@ -206,7 +206,7 @@ mod tests {
             *asked.lock().expect("not poisoned"),
             vec![ProfileRead {
                 cookie: "shopper".to_owned(),
-                range: query.time_range(),
+                range: query.time_range,
                 limit: 200,
             }]
         );

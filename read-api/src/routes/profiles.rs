@@ -1,7 +1,7 @@
 //! `POST /user_profiles/{cookie}`: a shopper's newest views and buys in a time range.
 
 use super::AppState;
-use crate::answers::ProfileAnswer;
+use crate::answers;
 use crate::debug_mode::{self, Endpoint};
 use crate::error::ApiError;
 use crate::extract::{ExpectedAnswer, ProfileRequest};
@@ -16,18 +16,19 @@ pub async fn user_profile(
     request: ProfileRequest,
     ExpectedAnswer(expected): ExpectedAnswer,
 ) -> Result<Response, ApiError> {
-    let ProfileRequest { cookie, query } = request;
+    let ProfileRequest(query) = request;
+    let limit = query.limit();
     let read = ProfileRead {
-        cookie,
-        range: query.time_range(),
-        limit: query.limit(),
+        cookie: query.cookie,
+        range: query.time_range,
+        limit,
     };
     let profile = state
         .profiles
         .read(read.clone(), state.profile_deadline)
         .await?;
     let cookie = read.cookie;
-    let answer = ProfileAnswer::new(&cookie, &profile);
+    let answer = answers::profile(&cookie, &profile);
     debug_mode::check(Endpoint::UserProfiles, expected.as_ref(), &answer);
     Ok(Json(answer).into_response())
 }

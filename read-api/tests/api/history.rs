@@ -6,10 +6,10 @@
 use crate::common::{insert_tags, ok_json, spawn_app_with, tag};
 use archive::{encode_file, ArchiveStore, ArchivedRecord, FileKey, ManifestEntry, RecordKind};
 use loadgen::model::{Model, Outcome};
-use loadgen::queries::AggregateQuery;
 use loadgen::stream::{Cardinalities, TagStream, STREAM_START_MS};
 use read_api::config::Config;
 use read_model::{LogPosition, UserTagRow};
+use schemas::contract::{Aggregate, AggregatesQuery, TimeRange};
 use schemas::{Action, EventTime, Filters, UserTag};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -123,16 +123,15 @@ async fn ranges_older_than_the_cube_are_read_from_the_archive_with_exact_totals(
     assert_eq!(series["source"], "archive", "{series}");
     let oldest_through = through.values().min().copied().expect("partitions");
     assert_eq!(series["archived_through"], at(oldest_through));
-    let expected = model.minute_totals(&AggregateQuery {
-        from: EventTime::from_millis(from),
-        to: EventTime::from_millis(to),
-        action: Action::View,
-        filters: Filters {
-            brand_id: Some(brand.clone()),
-            ..Filters::default()
-        },
-        aggregates: Vec::new(),
-    });
+    let window =
+        TimeRange::new(EventTime::from_millis(from), EventTime::from_millis(to)).expect("ordered");
+    let filters = Filters {
+        brand_id: Some(brand.clone()),
+        ..Filters::default()
+    };
+    let query = AggregatesQuery::new(window, Action::View, vec![Aggregate::Count], filters)
+        .expect("whole minutes");
+    let expected = model.minute_totals(&query);
     let points = series["points"].as_array().expect("points");
     assert_eq!(points.len(), 3);
     for (point, minute) in points.iter().zip(&expected) {

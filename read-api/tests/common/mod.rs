@@ -16,7 +16,7 @@ use test_support::ServedApp;
 
 /// 2026-03-01T12:00:00Z.
 pub const BASE_MILLIS: i64 = 1_772_366_400_000;
-pub const MINUTE_MILLIS: i64 = 60_000;
+pub use schemas::contract::MINUTE_MILLIS;
 
 /// The debug-mode mismatch counter is process-wide: the test that reads it holds this
 /// for writing, tests that send wrong expected answers hold it for reading.
