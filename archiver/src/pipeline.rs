@@ -36,6 +36,7 @@ use schemas::TagDecoder;
 use service_kit::assignment::Assignment;
 use service_kit::backoff::{Attempts, Backoff};
 use service_kit::kafka::ReadBack;
+use service_kit::metric_names::archiver as names;
 use service_kit::settings::KafkaSettings;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -142,7 +143,7 @@ impl Pipeline {
             missing = recovered.missing.len(),
             "archive recovered"
         );
-        metrics::counter!("archiver_files_adopted_total").increment(recovered.adopted.len() as u64);
+        metrics::counter!(names::FILES_ADOPTED.name).increment(recovered.adopted.len() as u64);
         self.recovered = Some(recovered);
         self.adopt_new_partitions();
         self.last_partition_check = Instant::now();
@@ -155,7 +156,7 @@ impl Pipeline {
                     }
                 }
                 Some(Err(error)) => {
-                    metrics::counter!("archiver_consumer_errors_total").increment(1);
+                    metrics::counter!(names::CONSUMER_ERRORS.name).increment(1);
                     tracing::error!(error = %service_kit::error::chain(&error), "consumer error");
                 }
                 None => {}
@@ -204,7 +205,7 @@ impl Pipeline {
             };
             let start = match next {
                 Some(next) if next < low || next > high => {
-                    metrics::counter!("archiver_resume_outside_log_total", "partition" => partition.to_string()).increment(1);
+                    metrics::counter!(names::RESUME_OUTSIDE_LOG.name, "partition" => partition.to_string()).increment(1);
                     tracing::error!(partition, resume = next, low, high, "the archive ends outside the broker's log: partition stopped (records between them are in neither); see docs/operations.md");
                     self.stopped.insert(partition);
                     continue;
@@ -280,7 +281,7 @@ impl Pipeline {
         if offset > expected {
             // The log has no record between them (never seen on a log without
             // transactions): the open file ends before the hole, which `verify` reports.
-            metrics::counter!("archiver_log_holes_total").increment(1);
+            metrics::counter!(names::LOG_HOLES.name).increment(1);
             tracing::error!(partition, expected, offset, "the broker skipped offsets");
             self.close(partition, true);
         }
@@ -338,8 +339,7 @@ impl Pipeline {
                     } else {
                         RecordKind::Tag
                     };
-                    metrics::counter!("archiver_records_total", "kind" => kind_label(kind))
-                        .increment(1);
+                    metrics::counter!(names::RECORDS.name, "kind" => kind_label(kind)).increment(1);
                     return Some(ArchivedRecord {
                         record_time_ms,
                         kind,
@@ -348,7 +348,7 @@ impl Pipeline {
                     });
                 }
                 Err(error) if error.is_transient() => {
-                    metrics::counter!("archiver_decode_retries_total").increment(1);
+                    metrics::counter!(names::DECODE_RETRIES.name).increment(1);
                     tracing::warn!(error = %service_kit::error::chain(&error), partition, offset, "schema registry unavailable; retrying");
                     if !backoff.wait(&self.parts.runtime, &self.cancel) {
                         return None;
@@ -365,7 +365,7 @@ impl Pipeline {
                     if retry {
                         record.kind = RecordKind::SenderRetry;
                     }
-                    metrics::counter!("archiver_records_total", "kind" => kind_label(record.kind))
+                    metrics::counter!(names::RECORDS.name, "kind" => kind_label(record.kind))
                         .increment(1);
                     return Some(record);
                 }
@@ -452,15 +452,15 @@ impl Pipeline {
         if !listed {
             tracing::warn!(file = %key.relative(), "manifest not rewritten: the file is adopted at the next start");
         }
-        metrics::counter!("archiver_files_written_total").increment(1);
-        metrics::counter!("archiver_bytes_written_total").increment(size);
-        metrics::histogram!("archiver_file_write_duration_seconds")
+        metrics::counter!(names::FILES_WRITTEN.name).increment(1);
+        metrics::counter!(names::BYTES_WRITTEN.name).increment(size);
+        metrics::histogram!(names::FILE_WRITE_DURATION.name)
             .record(started.elapsed().as_secs_f64());
         // Freshness: from the broker's timestamp of the file's first record (about the
         // 204 of its tag) to the file in place.
         let freshness = (written_at_ms - entry.min_record_time_ms).max(0) as f64 / 1000.0;
-        metrics::histogram!("archiver_freshness_seconds").record(freshness);
-        metrics::gauge!("archiver_last_freshness_seconds").set(freshness);
+        metrics::histogram!(names::FRESHNESS.name).record(freshness);
+        metrics::gauge!(names::LAST_FRESHNESS.name).set(freshness);
         tracing::debug!(file = %key.relative(), records = entry.records, bytes = size, "archive file written");
         let mut offsets = TopicPartitionList::new();
         if offsets
@@ -489,7 +489,7 @@ impl Pipeline {
                 *partition,
             ) {
                 let next = archived.get(partition).copied().unwrap_or(0);
-                metrics::gauge!("archiver_lag_records", "partition" => partition.to_string())
+                metrics::gauge!(names::LAG_RECORDS.name, "partition" => partition.to_string())
                     .set((high - next).max(0) as f64);
             }
         }
@@ -507,7 +507,7 @@ impl Pipeline {
             Attempts::UntilCancelled,
             attempt,
             |_, error| {
-                metrics::counter!("archiver_retries_total").increment(1);
+                metrics::counter!(names::RETRIES.name).increment(1);
                 tracing::warn!(what, error = %service_kit::error::chain(error), "failed; retrying");
             },
         )
@@ -528,7 +528,7 @@ impl Pipeline {
             attempt,
             |attempt, error| {
                 self.parts.store_failing.store(true, Ordering::Relaxed);
-                metrics::counter!("archiver_store_retries_total").increment(1);
+                metrics::counter!(names::STORE_RETRIES.name).increment(1);
                 tracing::warn!(what, attempt, error = %service_kit::error::chain(error), "archive store request failed");
             },
         );

@@ -195,11 +195,11 @@ pub async fn measure(options: CatchUpOptions) -> Result<CatchUpReport, CatchUpEr
         aggregated,
         verified: i64::try_from(rows) == Ok(messages) && i64::try_from(aggregated) == Ok(messages),
         batches: metrics
-            .get("projector_batch_duration_seconds_count")
+            .get(&service_kit::metric_names::projector::BATCH_DURATION.count_series())
             .copied()
             .unwrap_or(0.0),
         insert_s: metrics
-            .get("projector_batch_duration_seconds_sum")
+            .get(&service_kit::metric_names::projector::BATCH_DURATION.sum_series())
             .copied()
             .unwrap_or(0.0),
         projector_cpu_by_thread_s,

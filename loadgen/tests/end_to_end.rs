@@ -10,6 +10,7 @@
 //! runs and other data never mix into its answers.
 
 use loadgen::harness::{run, HarnessOptions};
+use service_kit::metric_names::read_api as names;
 use service_kit::settings::ClickHouseSettings;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ async fn debug_mismatches(read_api: &str) -> f64 {
         .await
         .expect("metrics text");
     text.lines()
-        .filter(|line| line.starts_with("read_api_debug_mismatches_total"))
+        .filter(|line| line.starts_with(names::DEBUG_MISMATCHES.name))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }

@@ -9,6 +9,7 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use service_kit::backoff::Backoff;
+use service_kit::metric_names::projector as names;
 use service_kit::settings::KafkaSettings;
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -76,7 +77,7 @@ impl DeadLetters {
                     .send(record, Timeout::After(Duration::from_secs(5))),
             ) {
                 Ok(_) => {
-                    metrics::counter!("projector_dead_letters_total").increment(1);
+                    metrics::counter!(names::DEAD_LETTERS.name).increment(1);
                     tracing::warn!(
                         reason,
                         partition = message.partition(),

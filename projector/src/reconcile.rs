@@ -17,6 +17,7 @@ use read_model::reconcile::{coverage, differences, drop_database, rollup_keys, S
 use read_model::BatchLogRow;
 use schemas::EventTime;
 use serde::Serialize;
+use service_kit::metric_names::{reconcile, Metric};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -203,16 +204,49 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReconcileError> {
 
 /// The report as Prometheus text (for a textfile collector).
 pub fn prometheus_text(report: &ReconcileReport) -> String {
-    format!(
-        "# HELP allezon_reconcile_differences Cube and rollup keys whose live totals differ from the log's, last reconciliation.\n\
-         # TYPE allezon_reconcile_differences gauge\n\
-         allezon_reconcile_differences{{from=\"{from}\",to=\"{to}\"}} {differences}\n\
-         # HELP allezon_reconcile_combinations_compared Cube keys compared, last reconciliation.\n\
-         # TYPE allezon_reconcile_combinations_compared gauge\n\
-         allezon_reconcile_combinations_compared{{from=\"{from}\",to=\"{to}\"}} {compared}\n",
-        from = report.from,
-        to = report.to,
-        differences = report.differences.len(),
-        compared = report.combinations_compared,
-    )
+    let gauge = |metric: Metric, value: u64| {
+        format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{from=\"{from}\",to=\"{to}\"}} {value}\n",
+            name = metric.name,
+            help = metric.help,
+            kind = metric.kind.as_str(),
+            from = report.from,
+            to = report.to,
+        )
+    };
+    gauge(reconcile::DIFFERENCES, report.differences.len() as u64)
+        + &gauge(
+            reconcile::COMBINATIONS_COMPARED,
+            report.combinations_compared,
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The textfile a node exporter reads: its names and shape are the alert's contract.
+    #[test]
+    fn the_report_is_two_labelled_gauges() {
+        let report = ReconcileReport {
+            from: "2026-03-01T00:00:00".to_owned(),
+            to: "2026-03-01T01:00:00".to_owned(),
+            messages_replayed: 10,
+            combinations_compared: 7,
+            rollup_keys_compared: 3,
+            tags_in_log: 10,
+            tags_live: 10,
+            differences: Vec::new(),
+            seconds: 1.5,
+        };
+        assert_eq!(
+            prometheus_text(&report),
+            "# HELP allezon_reconcile_differences Cube and rollup keys whose live totals differ from the log's, last reconciliation.\n\
+             # TYPE allezon_reconcile_differences gauge\n\
+             allezon_reconcile_differences{from=\"2026-03-01T00:00:00\",to=\"2026-03-01T01:00:00\"} 0\n\
+             # HELP allezon_reconcile_combinations_compared Cube keys compared, last reconciliation.\n\
+             # TYPE allezon_reconcile_combinations_compared gauge\n\
+             allezon_reconcile_combinations_compared{from=\"2026-03-01T00:00:00\",to=\"2026-03-01T01:00:00\"} 7\n"
+        );
+    }
 }

@@ -41,6 +41,7 @@
 
 use clickhouse::Client;
 use read_model::trim::{Backlog, Deleted, TrimStatements};
+use service_kit::metric_names::projector as names;
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
@@ -183,11 +184,10 @@ impl Trimmer {
             let started = Instant::now();
             match self.run_once().await {
                 Ok(report) => {
-                    metrics::counter!("projector_trim_runs_total").increment(1);
-                    metrics::counter!("projector_trim_rows_deleted_total")
-                        .increment(report.rows_deleted);
-                    metrics::counter!("projector_trim_pairs_total").increment(report.pairs);
-                    metrics::histogram!("projector_trim_duration_seconds")
+                    metrics::counter!(names::TRIM_RUNS.name).increment(1);
+                    metrics::counter!(names::TRIM_ROWS_DELETED.name).increment(report.rows_deleted);
+                    metrics::counter!(names::TRIM_PAIRS.name).increment(report.pairs);
+                    metrics::histogram!(names::TRIM_DURATION.name)
                         .record(started.elapsed().as_secs_f64());
                     if report.pairs > 0 {
                         tracing::info!(
@@ -201,7 +201,7 @@ impl Trimmer {
                     }
                 }
                 Err(error) => {
-                    metrics::counter!("projector_trim_failures_total").increment(1);
+                    metrics::counter!(names::TRIM_FAILURES.name).increment(1);
                     tracing::warn!(shard = %self.shard, error = %service_kit::error::chain(&error), "trim run failed; trying again at the next interval");
                 }
             }
@@ -211,14 +211,14 @@ impl Trimmer {
                 let started = Instant::now();
                 match self.reclaim().await {
                     Ok(()) => {
-                        metrics::counter!("projector_reclaims_total").increment(1);
+                        metrics::counter!(names::RECLAIMS.name).increment(1);
                         tracing::info!(
                             seconds = started.elapsed().as_secs_f64(),
                             "profile store rewritten: trimmed rows' disk reclaimed"
                         );
                     }
                     Err(error) => {
-                        metrics::counter!("projector_trim_failures_total").increment(1);
+                        metrics::counter!(names::TRIM_FAILURES.name).increment(1);
                         tracing::warn!(error = %service_kit::error::chain(&error), "reclaim failed; trying again later");
                     }
                 }

@@ -11,6 +11,7 @@ use projector::startup::Application;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use schemas::Action;
+use service_kit::metric_names::projector as names;
 use service_kit::settings::ClickHouseSettings;
 use std::time::Duration;
 
@@ -127,10 +128,10 @@ async fn tags_become_profiles_and_aggregates_and_garbage_becomes_a_dead_letter()
 
     let metrics = running.metrics().await;
     for name in [
-        "projector_rows_written_total",
-        "projector_dead_letters_total",
-        "projector_batch_duration_seconds",
-        "projector_visibility_delay_seconds",
+        names::ROWS_WRITTEN.name,
+        names::DEAD_LETTERS.name,
+        names::BATCH_DURATION.name,
+        names::VISIBILITY_DELAY.name,
     ] {
         assert!(metrics.contains(name), "{name} missing from {metrics}");
     }
@@ -328,7 +329,7 @@ async fn a_batch_half_inserted_when_the_projector_stops_is_completed_once_at_the
     assert!(running
         .metrics()
         .await
-        .contains("projector_batches_inserted_again_total"));
+        .contains(names::BATCHES_INSERTED_AGAIN.name));
     running.stop().await;
 }
 
@@ -381,7 +382,7 @@ async fn a_senders_retry_of_the_same_tag_is_counted_once_across_a_restart() {
     assert!(running
         .metrics()
         .await
-        .contains("projector_sender_retries_skipped_total"));
+        .contains(names::SENDER_RETRIES_SKIPPED.name));
     running.stop().await;
 }
 
@@ -438,10 +439,7 @@ async fn a_schema_registry_outage_is_waited_out_never_dead_lettered() {
         test_support::read_topic(&brokers, &format!("{topic}-dead-letter")).is_empty(),
         "valid tags were dead-lettered during the outage"
     );
-    assert!(running
-        .metrics()
-        .await
-        .contains("projector_decode_retries_total"));
+    assert!(running.metrics().await.contains(names::DECODE_RETRIES.name));
     running.stop().await;
 }
 
@@ -510,7 +508,7 @@ async fn a_resume_position_beyond_the_log_stops_the_partition_instead_of_replayi
         running
             .metrics()
             .await
-            .contains("projector_resume_outside_log_total"),
+            .contains(names::RESUME_OUTSIDE_LOG.name),
         "the stop is visible to operators"
     );
     running.stop().await;

@@ -26,6 +26,7 @@ use crate::gate::GateError;
 use crate::standing_queue::StandingQueue;
 use crate::store::{ProfileRead, ProfileStore, StoreError};
 use read_model::Profile;
+use service_kit::metric_names::read_api as names;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,7 +111,7 @@ impl ProfileBatcher {
                 standing: queue.standing.is_standing(),
             };
             if let Err(expected) = self.shared.cost.admits(at, deadline, queued_at) {
-                metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
+                metrics::counter!(names::QUERIES_SHED.name, "reason" => "expected_wait")
                     .increment(1);
                 return Err(GateError::Busy {
                     queued: at.ahead,
@@ -131,7 +132,7 @@ impl ProfileBatcher {
             // The dispatcher dropped the request (its deadline had no room left) or the
             // deadline passed: either way the answer is late.
             Ok(Err(_)) | Err(_) => {
-                metrics::counter!("read_api_queries_late_total").increment(1);
+                metrics::counter!(names::QUERIES_LATE.name).increment(1);
                 Err(GateError::Late(deadline))
             }
         }
@@ -191,8 +192,7 @@ fn take_batch(shared: &Shared) -> Vec<Waiting> {
         }
         if cannot_finish(waiting.until, now, ends, batch.is_empty()) {
             // Dropping the sender tells the caller its answer is late.
-            metrics::counter!("read_api_queries_shed_total", "reason" => "cannot_finish")
-                .increment(1);
+            metrics::counter!(names::QUERIES_SHED.name, "reason" => "cannot_finish").increment(1);
             continue;
         }
         if batch.len() < shared.max_batch && cookies.insert(waiting.read.cookie.clone()) {
@@ -224,8 +224,8 @@ async fn run_batch(shared: &Shared, batch: Vec<Waiting>) {
         .max()
         .unwrap_or_else(Instant::now);
     let reads: Vec<ProfileRead> = batch.iter().map(|waiting| waiting.read.clone()).collect();
-    metrics::histogram!("read_api_profile_batch_size").record(reads.len() as f64);
-    metrics::gauge!("read_api_clickhouse_queries_in_flight")
+    metrics::histogram!(names::PROFILE_BATCH_SIZE.name).record(reads.len() as f64);
+    metrics::gauge!(names::CLICKHOUSE_QUERIES_IN_FLIGHT.name)
         .set((shared.capacity - shared.slots.available_permits()) as f64);
     let started = Instant::now();
     shared

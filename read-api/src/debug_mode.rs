@@ -7,6 +7,7 @@
 use schemas::EventTime;
 use serde::Serialize;
 use serde_json::Value;
+use service_kit::metric_names::read_api as names;
 
 /// The endpoint an answer belongs to (the metric's `endpoint` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +54,7 @@ pub fn check(endpoint: Endpoint, expected: Option<&Value>, ours: &impl Serialize
     if difference.0.is_empty() {
         return;
     }
-    metrics::counter!("read_api_debug_mismatches_total", "endpoint" => endpoint.label())
-        .increment(1);
+    metrics::counter!(names::DEBUG_MISMATCHES.name, "endpoint" => endpoint.label()).increment(1);
     tracing::warn!(
         endpoint = endpoint.label(),
         differences = difference.0.len(),

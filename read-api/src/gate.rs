@@ -24,6 +24,7 @@
 //! and abandoned work does not pile up in ClickHouse.
 
 use crate::recent::{self, Estimate};
+use service_kit::metric_names::read_api as names;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -111,8 +112,7 @@ impl Admission {
         }
         let expected = self.recent(now).saturating_mul(rounds.saturating_add(1));
         if expected > deadline {
-            metrics::counter!("read_api_queries_shed_total", "reason" => "expected_wait")
-                .increment(1);
+            metrics::counter!(names::QUERIES_SHED.name, "reason" => "expected_wait").increment(1);
             return Err(GateError::Busy {
                 queued: ahead,
                 expected,
@@ -181,8 +181,7 @@ impl QueryGate {
             Ok(Ok(slot)) => slot,
             // The semaphore is never closed; a closed one would mean no slots at all.
             Ok(Err(_)) | Err(_) => {
-                metrics::counter!("read_api_queries_shed_total", "reason" => "waited_out")
-                    .increment(1);
+                metrics::counter!(names::QUERIES_SHED.name, "reason" => "waited_out").increment(1);
                 return Err(GateError::Busy {
                     queued: ahead,
                     expected: started.elapsed() + query_duration,
@@ -191,17 +190,17 @@ impl QueryGate {
             }
         };
         drop(queued);
-        metrics::gauge!("read_api_clickhouse_queries_in_flight").set(self.in_flight() as f64);
+        metrics::gauge!(names::CLICKHOUSE_QUERIES_IN_FLIGHT.name).set(self.in_flight() as f64);
         let begun = Instant::now();
         let outcome = tokio::time::timeout_at(until, query).await;
         drop(slot);
-        metrics::gauge!("read_api_clickhouse_queries_in_flight").set(self.in_flight() as f64);
+        metrics::gauge!(names::CLICKHOUSE_QUERIES_IN_FLIGHT.name).set(self.in_flight() as f64);
         self.admission.record(begun.elapsed(), Instant::now());
         match outcome {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(GateError::Query(error)),
             Err(_) => {
-                metrics::counter!("read_api_queries_late_total").increment(1);
+                metrics::counter!(names::QUERIES_LATE.name).increment(1);
                 Err(GateError::Late(deadline))
             }
         }

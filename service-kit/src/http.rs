@@ -12,6 +12,7 @@
 //!   goes down);
 //! - a backstop timeout answering 503: each handler keeps its own, shorter deadline.
 
+use crate::metric_names::http as names;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
@@ -68,14 +69,14 @@ struct InFlight(&'static str);
 
 impl InFlight {
     fn start(service: &'static str) -> Self {
-        metrics::gauge!("http_requests_in_flight", "service" => service).increment(1.0);
+        metrics::gauge!(names::REQUESTS_IN_FLIGHT.name, "service" => service).increment(1.0);
         Self(service)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("http_requests_in_flight", "service" => self.0).decrement(1.0);
+        metrics::gauge!(names::REQUESTS_IN_FLIGHT.name, "service" => self.0).decrement(1.0);
     }
 }
 
@@ -87,10 +88,10 @@ async fn observe(service: &'static str, request: Request, next: Next) -> Respons
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics::histogram!("http_request_duration_seconds", "service" => service, "route" => route.clone())
+    metrics::histogram!(names::REQUEST_DURATION.name, "service" => service, "route" => route.clone())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(
-        "http_requests_total",
+        names::REQUESTS.name,
         "service" => service,
         "route" => route,
         "status" => response.status().as_str().to_owned()

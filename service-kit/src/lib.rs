@@ -7,6 +7,8 @@
 //! - [`settings`]: clap argument groups (Kafka, ClickHouse, HTTP, logging) with env fallbacks;
 //! - [`telemetry`]: structured `tracing` logs;
 //! - [`metrics`]: the Prometheus recorder behind `GET /metrics`;
+//! - [`metric_names`]: every metric of every service, named once (recorded and read
+//!   back through it);
 //! - [`health`]: the `/health`, `/ready` and `/metrics` routes;
 //! - [`http`]: serving a router with graceful shutdown;
 //! - [`shutdown`]: the SIGTERM / Ctrl-C future that starts a graceful shutdown;
@@ -28,6 +30,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod kafka;
+pub mod metric_names;
 pub mod metrics;
 pub mod settings;
 pub mod shutdown;

@@ -1,5 +1,5 @@
 //! The Prometheus recorder: every `metrics::counter!`/`histogram!` of a service is
-//! rendered by `GET /metrics`. Names follow `<service>_<name>_<unit>`, counters end in `_total`.
+//! rendered by `GET /metrics`. Every name is declared in [`crate::metric_names`].
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;

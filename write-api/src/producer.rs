@@ -12,6 +12,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use schemas::{SchemaCatalog, TagEncoder, UserTag};
 use service_kit::health::DependencyStatus;
+use service_kit::metric_names::write_api as names;
 use service_kit::settings::KafkaSettings;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -110,17 +111,16 @@ impl TagProducer {
             producer.send(record, Timeout::After(Duration::ZERO)),
         )
         .await;
-        metrics::histogram!("write_api_produce_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(names::PRODUCE_DURATION.name).record(started.elapsed().as_secs_f64());
         match delivery {
             Ok(Ok(_delivery)) => Ok(()),
             Ok(Err((error, _message))) => {
-                metrics::counter!("write_api_broker_errors_total").increment(1);
+                metrics::counter!(names::BROKER_ERRORS.name).increment(1);
                 self.replace_if_broken(&producer, &error);
                 Err(ProduceError::Broker(error))
             }
             Err(_elapsed) => {
-                metrics::counter!("write_api_broker_errors_total").increment(1);
+                metrics::counter!(names::BROKER_ERRORS.name).increment(1);
                 Err(ProduceError::Timeout(self.deadline))
             }
         }
@@ -170,7 +170,7 @@ impl TagProducer {
                 if let Ok(mut guard) = self.producer.write() {
                     if Arc::ptr_eq(&guard, failed) {
                         *guard = Arc::new(fresh);
-                        metrics::counter!("write_api_producer_replacements_total").increment(1);
+                        metrics::counter!(names::PRODUCER_REPLACEMENTS.name).increment(1);
                     }
                 }
             }

@@ -7,6 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use schemas::UserTag;
+use service_kit::metric_names::write_api as names;
 use std::sync::Arc;
 
 /// What the handler needs.
@@ -26,10 +27,9 @@ pub async fn record_tag(
 ) -> Result<StatusCode, ApiError> {
     let outcome = record(&state, &headers, body).await;
     match &outcome {
-        Ok(_) => metrics::counter!("write_api_tags_accepted_total").increment(1),
+        Ok(_) => metrics::counter!(names::TAGS_ACCEPTED.name).increment(1),
         Err(error) => {
-            metrics::counter!("write_api_tags_rejected_total", "reason" => error.reason())
-                .increment(1)
+            metrics::counter!(names::TAGS_REJECTED.name, "reason" => error.reason()).increment(1)
         }
     }
     outcome

@@ -4,6 +4,7 @@ mod common;
 
 use common::{decode_all, sample_tag, spawn_app};
 use serde_json::{json, Value};
+use service_kit::metric_names::write_api as names;
 
 async fn app_with_topic() -> common::TestApp {
     let brokers = test_support::brokers();
@@ -130,16 +131,16 @@ async fn health_ready_and_metrics_answer() {
         .text()
         .await
         .expect("metrics text");
+    assert!(metrics.contains(names::TAGS_ACCEPTED.name), "{metrics}");
     assert!(
-        metrics.contains("write_api_tags_accepted_total"),
+        metrics.contains(&format!(
+            "{}{{reason=\"unsupported_media_type\"}}",
+            names::TAGS_REJECTED.name
+        )),
         "{metrics}"
     );
     assert!(
-        metrics.contains("write_api_tags_rejected_total{reason=\"unsupported_media_type\"}"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("write_api_produce_duration_seconds_bucket"),
+        metrics.contains(&names::PRODUCE_DURATION.bucket_series()),
         "{metrics}"
     );
 }

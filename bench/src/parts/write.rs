@@ -32,6 +32,7 @@ use crate::stats::{self, Bucket, Latency};
 use clap::Args;
 use loadgen::ingest::IngestOptions;
 use serde::{Deserialize, Serialize};
+use service_kit::metric_names::http;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -413,7 +414,7 @@ async fn phase(
     let histogram = |text: &str| {
         crate::prometheus::histogram(
             text,
-            "http_request_duration_seconds",
+            http::REQUEST_DURATION.name,
             &[("service", "write-api"), ("route", "/user_tags")],
         )
     };

@@ -13,6 +13,7 @@ use super::Pipeline;
 use crate::edges::{BatchSink, TagSource};
 use rdkafka::message::{Message, OwnedMessage};
 use service_kit::backoff::Attempts;
+use service_kit::metric_names::projector as names;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
                     }
                 }
                 Some(Err(error)) => {
-                    metrics::counter!("projector_consumer_errors_total").increment(1);
+                    metrics::counter!(names::CONSUMER_ERRORS.name).increment(1);
                     tracing::error!(error = %service_kit::error::chain(&error), "consumer error (an offset out of range stops that partition: see docs/operations.md)");
                 }
                 None => {}
@@ -80,7 +81,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
             .get(&partition)
             .is_some_and(|next| offset < *next)
         {
-            metrics::counter!("projector_replayed_skipped_total").increment(1);
+            metrics::counter!(names::REPLAYED_SKIPPED.name).increment(1);
             return true;
         }
         match self.project(message) {
@@ -132,14 +133,13 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
             return;
         }
         let rows = self.batch.rows().len();
-        metrics::counter!("projector_rows_written_total").increment(rows as u64);
-        metrics::histogram!("projector_batch_rows").record(rows as f64);
-        metrics::histogram!("projector_batch_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(names::ROWS_WRITTEN.name).increment(rows as u64);
+        metrics::histogram!(names::BATCH_ROWS.name).record(rows as f64);
+        metrics::histogram!(names::BATCH_DURATION.name).record(started.elapsed().as_secs_f64());
         if let Some(oldest) = self.oldest_record_ms {
             let delay = ((service_kit::clock::now_ms() - oldest).max(0) as f64) / 1000.0;
-            metrics::histogram!("projector_visibility_delay_seconds").record(delay);
-            metrics::gauge!("projector_last_visibility_delay_seconds").set(delay);
+            metrics::histogram!(names::VISIBILITY_DELAY.name).record(delay);
+            metrics::gauge!(names::LAST_VISIBILITY_DELAY.name).set(delay);
         }
         self.batch_done();
     }
@@ -181,7 +181,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
         for (partition, next) in &self.expected {
             if let Some(high) = marks.get(partition) {
                 let durable = self.durable.get(partition).copied().unwrap_or(*next);
-                metrics::gauge!("projector_consumer_lag", "partition" => partition.to_string())
+                metrics::gauge!(names::CONSUMER_LAG.name, "partition" => partition.to_string())
                     .set((high - durable).max(0) as f64);
             }
         }

@@ -41,6 +41,7 @@ use schemas::retries::RecentPayloads;
 use schemas::TagDecoder;
 use service_kit::assignment::Assignment;
 use service_kit::backoff::Attempts;
+use service_kit::metric_names::projector as names;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -165,7 +166,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
             Attempts::UntilCancelled,
             attempt,
             |_, error| {
-                metrics::counter!("projector_retries_total").increment(1);
+                metrics::counter!(names::RETRIES.name).increment(1);
                 tracing::warn!(what, error = %service_kit::error::chain(error), "failed; retrying");
             },
         )
@@ -185,7 +186,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
             attempts,
             attempt,
             |attempt, error| {
-                metrics::counter!("projector_clickhouse_retries_total").increment(1);
+                metrics::counter!(names::CLICKHOUSE_RETRIES.name).increment(1);
                 tracing::warn!(what, attempt, error = %service_kit::error::chain(error), "clickhouse request failed");
             },
         )

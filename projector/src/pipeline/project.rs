@@ -8,6 +8,7 @@ use crate::edges::{BatchSink, TagSource};
 use rdkafka::message::{Message, OwnedMessage};
 use read_model::{LogPosition, UserTagRow};
 use service_kit::backoff::Backoff;
+use service_kit::metric_names::projector as names;
 
 /// What one message comes to.
 pub(super) enum Projected {
@@ -26,7 +27,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
         let time = message.timestamp().to_millis().unwrap_or(0);
         if let Some(payload) = message.payload() {
             if self.recent.is_retry(partition, time, payload) {
-                metrics::counter!("projector_sender_retries_skipped_total").increment(1);
+                metrics::counter!(names::SENDER_RETRIES_SKIPPED.name).increment(1);
                 return Projected::Covered;
             }
         }
@@ -38,7 +39,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
                     return Projected::Row(Box::new(row));
                 }
                 Err(error) if error.is_transient() => {
-                    metrics::counter!("projector_decode_retries_total").increment(1);
+                    metrics::counter!(names::DECODE_RETRIES.name).increment(1);
                     tracing::warn!(error = %service_kit::error::chain(&error), partition, offset, "schema registry unavailable; retrying");
                     if !self.batch.is_empty() {
                         self.flush(true);

@@ -21,6 +21,7 @@ use crate::sink::pending_ranges;
 use rdkafka::message::{Message, OwnedMessage};
 use read_model::BatchLogRow;
 use service_kit::kafka::ReadBack;
+use service_kit::metric_names::projector as names;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -107,7 +108,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
             .unwrap_or_default();
         let ranges = pending_ranges(entry);
         if age > self.replay_max_age {
-            metrics::counter!("projector_unresolved_batches_total").increment(1);
+            metrics::counter!(names::UNRESOLVED_BATCHES.name).increment(1);
             tracing::error!(token = %entry.token, age_s = age.as_secs(), "an unfinished batch is too old to insert again safely (ClickHouse may no longer remember its token): it is left as it is; check its minutes with `projector reconcile`");
             self.settle_owned(&ranges);
             return true;
@@ -143,7 +144,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
         if inserted.is_none() {
             return false;
         }
-        metrics::counter!("projector_batches_inserted_again_total").increment(1);
+        metrics::counter!(names::BATCHES_INSERTED_AGAIN.name).increment(1);
         self.settle_owned(&ranges);
         true
     }
@@ -162,7 +163,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
     fn inside_log(&self, partition: i32, next: i64) -> bool {
         match self.source.watermarks(partition) {
             Ok((low, high)) if next < low || next > high => {
-                metrics::counter!("projector_resume_outside_log_total", "partition" => partition.to_string()).increment(1);
+                metrics::counter!(names::RESUME_OUTSIDE_LOG.name, "partition" => partition.to_string()).increment(1);
                 tracing::error!(
                     partition,
                     resume = next,

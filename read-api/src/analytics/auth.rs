@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use service_kit::metric_names::read_api as names;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -69,7 +70,7 @@ pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Ne
     if !keys.required() || presented_key(request.headers()).is_some_and(|key| keys.accepts(&key)) {
         return next.run(request).await;
     }
-    metrics::counter!("read_api_unauthorized_total").increment(1);
+    metrics::counter!(names::UNAUTHORIZED.name).increment(1);
     let mut answer = (
         StatusCode::UNAUTHORIZED,
         axum::Json(serde_json::json!({"error": "unauthorized"})),

@@ -1,11 +1,13 @@
 //! The ingest panel's figures (`GET /v1/ingest`), read from the services' own
 //! Prometheus metrics: write-api's and the projector's `/metrics` (the peers of
 //! `--peer-metrics`), read-api's own registry. Counters come back cumulative; the
-//! console turns two readings into rates.
+//! console turns two readings into rates. The metrics are read by their names in
+//! [`service_kit::metric_names`].
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use prometheus_parse::{Scrape, Value};
 use serde::Serialize;
+use service_kit::metric_names::{http, projector, write_api};
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -119,30 +121,30 @@ impl IngestFigures {
             let Some(scrape) = text.and_then(|text| parse(&text)) else {
                 continue;
             };
-            answer.tags_accepted += sum(&scrape, "write_api_tags_accepted_total", |_| true);
-            answer.tags_rejected += sum(&scrape, "write_api_tags_rejected_total", |labels| {
+            answer.tags_accepted += sum(&scrape, write_api::TAGS_ACCEPTED.name, |_| true);
+            answer.tags_rejected += sum(&scrape, write_api::TAGS_REJECTED.name, |labels| {
                 labels.get("reason") != Some("broker_unavailable")
             });
-            answer.tags_unavailable += sum(&scrape, "write_api_tags_rejected_total", |labels| {
+            answer.tags_unavailable += sum(&scrape, write_api::TAGS_REJECTED.name, |labels| {
                 labels.get("reason") == Some("broker_unavailable")
             });
-            answer.rows_projected += sum(&scrape, "projector_rows_written_total", |_| true);
-            if let Some(delay) = first(&scrape, "projector_last_visibility_delay_seconds") {
+            answer.rows_projected += sum(&scrape, projector::ROWS_WRITTEN.name, |_| true);
+            if let Some(delay) = first(&scrape, projector::LAST_VISIBILITY_DELAY.name) {
                 answer.freshness_seconds =
                     Some(answer.freshness_seconds.map_or(delay, |old| old.max(delay)));
             }
-            if has(&scrape, "projector_consumer_lag") {
-                let lag = sum(&scrape, "projector_consumer_lag", |_| true);
+            if has(&scrape, projector::CONSUMER_LAG.name) {
+                let lag = sum(&scrape, projector::CONSUMER_LAG.name, |_| true);
                 answer.consumer_lag = Some(answer.consumer_lag.unwrap_or(0.0) + lag);
             }
         }
         if let Some(own) = parse(&self.own.render()) {
             let read_api =
                 |labels: &prometheus_parse::Labels| labels.get("service") == Some("read-api");
-            answer.queries_answered = sum(&own, "http_requests_total", |labels| {
+            answer.queries_answered = sum(&own, http::REQUESTS.name, |labels| {
                 read_api(labels) && labels.get("status") == Some("200")
             });
-            answer.queries_failed = sum(&own, "http_requests_total", |labels| {
+            answer.queries_failed = sum(&own, http::REQUESTS.name, |labels| {
                 read_api(labels)
                     && labels
                         .get("status")
@@ -216,7 +218,7 @@ mod tests {
              write_api_tags_rejected_total{reason=\"payload_too_large\"} 1\n",
         )
         .expect("parses");
-        let rejected = sum(&scrape, "write_api_tags_rejected_total", |labels| {
+        let rejected = sum(&scrape, write_api::TAGS_REJECTED.name, |labels| {
             labels.get("reason") != Some("broker_unavailable")
         });
         assert_eq!(rejected, 4.0);

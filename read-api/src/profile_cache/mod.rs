@@ -27,6 +27,7 @@ use clickhouse::Client;
 use read_model::Profile;
 use schemas::contract::TimeRange;
 use schemas::{SchemaCatalog, TagDecoder};
+use service_kit::metric_names::read_api as names;
 use service_kit::settings::KafkaSettings;
 use state::{CacheState, FillRead, Limits, Lookup, Offsets};
 use std::collections::VecDeque;
@@ -164,7 +165,7 @@ impl ProfileCache {
             if let (Some(below), Some(state)) = (evict, self.state()) {
                 let mut state = lock(&state);
                 state.evict_below(&below);
-                metrics::gauge!("read_api_profile_cache_tail_tags").set(state.tail_len() as f64);
+                metrics::gauge!(names::PROFILE_CACHE_TAIL_TAGS.name).set(state.tail_len() as f64);
             }
         }
     }
@@ -214,8 +215,7 @@ impl ProfileCache {
         };
         let filled = lock(&state).fill(cookie, read, watermark);
         if let Err(refused) = filled {
-            metrics::counter!("read_api_profile_cache_total", "outcome" => "fill_refused")
-                .increment(1);
+            metrics::counter!(names::PROFILE_CACHE.name, "outcome" => "fill_refused").increment(1);
             tracing::debug!(%refused, "profile cache: read not cached");
         }
         filled.is_ok()
@@ -278,23 +278,21 @@ impl ProfileReader {
         let started = Instant::now();
         let outcome = match cache.lookup(&read) {
             Lookup::Hit(profile) => {
-                metrics::counter!("read_api_profile_cache_total", "outcome" => "hit").increment(1);
+                metrics::counter!(names::PROFILE_CACHE.name, "outcome" => "hit").increment(1);
                 return Ok(profile);
             }
             Lookup::Whole(profile) => {
-                metrics::counter!("read_api_profile_cache_total", "outcome" => "whole")
-                    .increment(1);
+                metrics::counter!(names::PROFILE_CACHE.name, "outcome" => "whole").increment(1);
                 return Ok(profile);
             }
             Lookup::Short => "short",
             Lookup::Miss => "miss",
         };
         let Some(watermark) = cache.fill_watermark() else {
-            metrics::counter!("read_api_profile_cache_total", "outcome" => "unavailable")
-                .increment(1);
+            metrics::counter!(names::PROFILE_CACHE.name, "outcome" => "unavailable").increment(1);
             return self.batcher.read(read, deadline).await;
         };
-        metrics::counter!("read_api_profile_cache_total", "outcome" => outcome).increment(1);
+        metrics::counter!(names::PROFILE_CACHE.name, "outcome" => outcome).increment(1);
         // The cookie's newest tags from the query's start on, with no end: later queries
         // about the same shopper (whose ranges end later) are answered from them.
         let fill = ProfileRead {

@@ -13,6 +13,7 @@ use super::outside::OutsideTail;
 use lru::LruCache;
 use read_model::Profile;
 use schemas::{Action, UserTag};
+use service_kit::metric_names::read_api as names;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::num::NonZeroUsize;
 
@@ -275,7 +276,7 @@ impl CacheState {
     /// Leaves the record at `offset` out of the tail: every cached profile goes, and
     /// nothing is cached again until the projector's watermark passes it.
     pub fn skip(&mut self, partition: i32, offset: i64) {
-        metrics::counter!("read_api_profile_cache_tail_skipped_total").increment(1);
+        metrics::counter!(names::PROFILE_CACHE_TAIL_SKIPPED.name).increment(1);
         let from = self.tail_from.entry(partition).or_insert(0);
         *from = (*from).max(offset + 1);
         self.entries.clear();

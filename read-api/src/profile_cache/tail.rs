@@ -10,6 +10,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use schemas::TagDecoder;
 use service_kit::kafka::HighWatermarks;
+use service_kit::metric_names::read_api as names;
 use service_kit::settings::KafkaSettings;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -142,7 +143,7 @@ impl Tail {
                     }
                 }
                 Some(Err(error)) => {
-                    metrics::counter!("read_api_profile_cache_tail_errors_total").increment(1);
+                    metrics::counter!(names::PROFILE_CACHE_TAIL_ERRORS.name).increment(1);
                     tracing::warn!(%error, "profile cache: log tail read failed");
                 }
                 None => {}
@@ -187,8 +188,8 @@ impl Tail {
         for logged in pending.drain(..) {
             state.push(logged);
         }
-        metrics::gauge!("read_api_profile_cache_tail_tags").set(state.tail_len() as f64);
-        metrics::gauge!("read_api_profile_cache_cookies").set(state.cached_cookies() as f64);
+        metrics::gauge!(names::PROFILE_CACHE_TAIL_TAGS.name).set(state.tail_len() as f64);
+        metrics::gauge!(names::PROFILE_CACHE_COOKIES.name).set(state.cached_cookies() as f64);
     }
 
     /// Caught up when every partition's position has reached the end the log had
@@ -243,8 +244,8 @@ impl Tail {
             behind += (high - position).max(0);
         }
         self.ends.push_back((now, ends));
-        metrics::gauge!("read_api_profile_cache_tail_behind").set(behind as f64);
-        metrics::gauge!("read_api_profile_cache_caught_up").set(if caught_up { 1.0 } else { 0.0 });
+        metrics::gauge!(names::PROFILE_CACHE_TAIL_BEHIND.name).set(behind as f64);
+        metrics::gauge!(names::PROFILE_CACHE_CAUGHT_UP.name).set(if caught_up { 1.0 } else { 0.0 });
         crate::profile_cache::lock(&self.state).set_caught_up(caught_up);
     }
 }

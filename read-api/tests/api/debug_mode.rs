@@ -6,9 +6,15 @@ use crate::common::{
     BASE_MILLIS, DEBUG_MISMATCHES, MINUTE_MILLIS,
 };
 use serde_json::json;
+use service_kit::metric_names::{http, read_api as names};
 
-const PROFILE_MISMATCHES: &str = "read_api_debug_mismatches_total{endpoint=\"user_profiles\"}";
-const AGGREGATE_MISMATCHES: &str = "read_api_debug_mismatches_total{endpoint=\"aggregates\"}";
+/// The mismatch counter's series for `endpoint`.
+fn mismatches(endpoint: &str) -> String {
+    format!(
+        "{}{{endpoint=\"{endpoint}\"}}",
+        names::DEBUG_MISMATCHES.name
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expected_answers_are_compared_and_mismatches_counted_never_echoed() {
@@ -34,7 +40,7 @@ async fn expected_answers_are_compared_and_mismatches_counted_never_echoed() {
     same_instant["views"][0]["time"] = json!("2026-03-01T12:00:00.000Z");
     assert_ne!(same_instant, ours);
     // No mismatch yet in this process: the counter is not rendered until one.
-    let before = metric_value(&app.metrics().await, PROFILE_MISMATCHES).unwrap_or(0.0);
+    let before = metric_value(&app.metrics().await, &mismatches("user_profiles")).unwrap_or(0.0);
 
     let matching = app
         .profile("c", &query, Some(same_instant.to_string()))
@@ -45,7 +51,7 @@ async fn expected_answers_are_compared_and_mismatches_counted_never_echoed() {
         .await;
     assert_eq!(ok_json(not_json).await, ours);
     assert_eq!(
-        metric_value(&app.metrics().await, PROFILE_MISMATCHES).unwrap_or(0.0),
+        metric_value(&app.metrics().await, &mismatches("user_profiles")).unwrap_or(0.0),
         before
     );
 
@@ -53,7 +59,7 @@ async fn expected_answers_are_compared_and_mismatches_counted_never_echoed() {
     let answer = app.profile("c", &query, Some(wrong.to_string())).await;
     assert_eq!(ok_json(answer).await, ours);
     assert_eq!(
-        metric_value(&app.metrics().await, PROFILE_MISMATCHES),
+        metric_value(&app.metrics().await, &mismatches("user_profiles")),
         Some(before + 1.0)
     );
 
@@ -65,12 +71,12 @@ async fn expected_answers_are_compared_and_mismatches_counted_never_echoed() {
         ("aggregates", "COUNT"),
     ];
     let ours = ok_json(app.aggregates(&query, None).await).await;
-    let before = metric_value(&app.metrics().await, AGGREGATE_MISMATCHES).unwrap_or(0.0);
+    let before = metric_value(&app.metrics().await, &mismatches("aggregates")).unwrap_or(0.0);
 
     let matching = app.aggregates(&query, Some(ours.to_string())).await;
     assert_eq!(ok_json(matching).await, ours);
     assert_eq!(
-        metric_value(&app.metrics().await, AGGREGATE_MISMATCHES).unwrap_or(0.0),
+        metric_value(&app.metrics().await, &mismatches("aggregates")).unwrap_or(0.0),
         before
     );
 
@@ -83,19 +89,22 @@ async fn expected_answers_are_compared_and_mismatches_counted_never_echoed() {
     let answer = app.aggregates(&query, Some(as_numbers.to_string())).await;
     assert_eq!(ok_json(answer).await, ours);
     assert_eq!(
-        metric_value(&app.metrics().await, AGGREGATE_MISMATCHES),
+        metric_value(&app.metrics().await, &mismatches("aggregates")),
         Some(before + 2.0)
     );
 
     // The request metrics of the shared HTTP layers are rendered, per route.
     let metrics = app.metrics().await;
-    for name in [
-        "http_requests_total{",
-        "http_request_duration_seconds_bucket{",
-        "http_requests_in_flight{",
-        "read_api_debug_mismatches_total{",
+    for series in [
+        http::REQUESTS.name.to_owned(),
+        http::REQUEST_DURATION.bucket_series(),
+        http::REQUESTS_IN_FLIGHT.name.to_owned(),
+        names::DEBUG_MISMATCHES.name.to_owned(),
     ] {
-        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+        assert!(
+            metrics.contains(&format!("{series}{{")),
+            "{series} missing from:\n{metrics}"
+        );
     }
     assert!(
         metrics.contains(

@@ -11,6 +11,7 @@ use read_api::config::Config;
 use read_model::{BatchLogRow, LogPosition, UserTagRow};
 use schemas::{SchemaCatalog, TagEncoder, UserTag};
 use serde_json::{json, Value};
+use service_kit::metric_names::read_api as names;
 use service_kit::settings::ClickHouseSettings;
 use std::time::Duration;
 
@@ -140,7 +141,7 @@ async fn cached_app(
     let app = spawn_app_with(clickhouse, config).await;
     assert!(
         test_support::eventually(Duration::from_secs(30), || async {
-            metric_value(&app.metrics().await, "read_api_profile_cache_caught_up") == Some(1.0)
+            metric_value(&app.metrics().await, names::PROFILE_CACHE_CAUGHT_UP.name) == Some(1.0)
         })
         .await,
         "the cache's log reader catches up"
@@ -197,7 +198,7 @@ async fn a_cached_profile_shows_what_the_log_holds_before_clickhouse_does() {
     );
     let hits = metric_value(
         &app.metrics().await,
-        "read_api_profile_cache_total{outcome=\"hit\"}",
+        &format!("{}{{outcome=\"hit\"}}", names::PROFILE_CACHE.name),
     );
     assert!(
         hits.is_some_and(|hits| hits >= 1.0),
@@ -284,7 +285,7 @@ async fn a_shopper_first_seen_after_the_cache_started_is_answered_from_the_log_a
     );
     let whole = metric_value(
         &app.metrics().await,
-        "read_api_profile_cache_total{outcome=\"whole\"}",
+        &format!("{}{{outcome=\"whole\"}}", names::PROFILE_CACHE.name),
     );
     assert!(
         whole.is_some_and(|whole| whole >= 2.0),
