@@ -248,6 +248,7 @@ fn decode_batch(batch: &RecordBatch, records: &mut Vec<ArchivedRecord>) -> Resul
                 price: price.value(row),
                 kafka_partition: partition.value(row),
                 kafka_offset: offset.value(row),
+                batch_ingested_in: 0,
             },
             payload: (!payload.is_null(row)).then(|| payload.value(row).to_vec()),
         });

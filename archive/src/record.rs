@@ -80,6 +80,7 @@ impl ArchivedRecord {
                 price: 0,
                 kafka_partition: partition,
                 kafka_offset: offset,
+                batch_ingested_in: 0,
             },
             payload: Some(payload.to_vec()),
         }

@@ -35,6 +35,7 @@ async fn each_query_is_counted_under_its_work() {
             price: 10,
             kafka_partition: 0,
             kafka_offset: 0,
+            batch_ingested_in: 0,
         })
         .await
         .expect("row written");

@@ -12,6 +12,7 @@
 //! | `{{view V}}` | `V` | `D.V ON CLUSTER C` |
 //! | `{{local T}}` | `T` | `D.T_local` |
 //! | `{{alter T}}` | `T` | `D.T_local ON CLUSTER C` (an `ALTER TABLE` of a table made by `{{table T}}`) |
+//! | `{{columns T}}` | `T` | `D.T_local ON CLUSTER C`, then the same statement on the Distributed `D.T ON CLUSTER C` (an `ALTER TABLE` that adds or changes columns: the Distributed table must carry them too) |
 //!
 //! On a cluster without replication ([`Target::UnreplicatedShards`]: one replica per
 //! shard and no Keeper, as on the local sharded stack, whose ClickHouse can neither
@@ -149,6 +150,9 @@ enum Placeholder<'a> {
     Local { name: &'a str },
     /// The table an `ALTER TABLE` changes: every server's local table.
     Alter { name: &'a str },
+    /// The table an `ALTER TABLE` changes the columns of: every server's local table and
+    /// the Distributed table over them.
+    Columns { name: &'a str },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,24 +187,33 @@ pub fn render(sql: &str, target: &Target, database: &str) -> Result<Vec<String>,
             };
             let on_cluster = target.on_cluster();
             let replicated = matches!(target, Target::Cluster(_));
-            let mut statement = String::with_capacity(sql.len() + 128);
-            for segment in &segments {
-                match segment {
-                    Segment::Text(text) => statement.push_str(text),
-                    Segment::Placeholder {
-                        parsed: Placeholder::Engine { .. },
-                        written,
-                        ..
-                    } if !replicated => statement.push_str(written),
-                    Segment::Placeholder { parsed, .. } => statement.push_str(&render_on_cluster(
-                        parsed,
-                        &created,
-                        &on_cluster,
-                        database,
-                    )),
+            // The statement with the object it changes rendered by `object`.
+            let render_with = |object: &dyn Fn(&Placeholder<'_>) -> String| {
+                let mut statement = String::with_capacity(sql.len() + 128);
+                for segment in &segments {
+                    match segment {
+                        Segment::Text(text) => statement.push_str(text),
+                        Segment::Placeholder {
+                            parsed: Placeholder::Engine { .. },
+                            written,
+                            ..
+                        } if !replicated => statement.push_str(written),
+                        Segment::Placeholder { parsed, .. } if *parsed == created => {
+                            statement.push_str(&object(parsed))
+                        }
+                        Segment::Placeholder { parsed, .. } => statement
+                            .push_str(&render_on_cluster(parsed, &created, &on_cluster, database)),
+                    }
                 }
+                statement
+            };
+            let mut statements = vec![render_with(&|parsed| {
+                render_on_cluster(parsed, &created, &on_cluster, database)
+            })];
+            if let Placeholder::Columns { name } = created {
+                // The same change on the Distributed table over the local ones.
+                statements.push(render_with(&|_| format!("{database}.{name}{on_cluster}")));
             }
-            let mut statements = vec![statement];
             if let Placeholder::Table { name, sharding_key } = created {
                 let key = sharding_key
                     .map(|key| format!(", {key}"))
@@ -226,7 +239,9 @@ fn render_on_cluster(
     match placeholder {
         Placeholder::Table { name, .. } => format!("{database}.{name}_local{on_cluster}"),
         Placeholder::View { name } => format!("{database}.{name}{on_cluster}"),
-        Placeholder::Alter { name } => format!("{database}.{name}_local{on_cluster}"),
+        Placeholder::Alter { name } | Placeholder::Columns { name } => {
+            format!("{database}.{name}_local{on_cluster}")
+        }
         Placeholder::Local { name } => format!("{database}.{name}_local"),
         Placeholder::Engine { engine, args } => {
             let table = match created {
@@ -279,7 +294,9 @@ fn parse_placeholder(inner: &str) -> Result<Segment<'_>, TemplateError> {
     let (kind, body) = source
         .split_once(char::is_whitespace)
         .map(|(kind, body)| (kind, body.trim()))
-        .ok_or_else(|| malformed("a kind (table, engine, view, local, alter) and its argument"))?;
+        .ok_or_else(|| {
+            malformed("a kind (table, engine, view, local, alter, columns) and its argument")
+        })?;
     let (parsed, written) = match kind {
         "table" => {
             let expected = "table NAME [sharded by EXPRESSION]";
@@ -322,8 +339,17 @@ fn parse_placeholder(inner: &str) -> Result<Segment<'_>, TemplateError> {
         "view" if is_plain_identifier(body) => (Placeholder::View { name: body }, body),
         "local" if is_plain_identifier(body) => (Placeholder::Local { name: body }, body),
         "alter" if is_plain_identifier(body) => (Placeholder::Alter { name: body }, body),
-        "view" | "local" | "alter" => return Err(malformed("view NAME, local NAME or alter NAME")),
-        _ => return Err(malformed("a kind: table, engine, view, local or alter")),
+        "columns" if is_plain_identifier(body) => (Placeholder::Columns { name: body }, body),
+        "view" | "local" | "alter" | "columns" => {
+            return Err(malformed(
+                "view NAME, local NAME, alter NAME or columns NAME",
+            ));
+        }
+        _ => {
+            return Err(malformed(
+                "a kind: table, engine, view, local, alter or columns",
+            ))
+        }
     };
     Ok(Segment::Placeholder {
         parsed,
@@ -348,9 +374,10 @@ fn check<'a>(segments: &[Segment<'a>]) -> Result<Option<Placeholder<'a>>, Templa
             continue;
         };
         let repeated = match parsed {
-            Placeholder::Table { .. } | Placeholder::View { .. } | Placeholder::Alter { .. } => {
-                created.replace(*parsed).is_some()
-            }
+            Placeholder::Table { .. }
+            | Placeholder::View { .. }
+            | Placeholder::Alter { .. }
+            | Placeholder::Columns { .. } => created.replace(*parsed).is_some(),
             Placeholder::Engine { .. } => std::mem::replace(&mut has_engine, true),
             Placeholder::Local { .. } => false,
         };
@@ -486,6 +513,42 @@ mod tests {
     }
 
     #[test]
+    fn a_column_change_reaches_the_local_tables_and_the_distributed_table() {
+        let sql = "ALTER TABLE {{columns t}} ADD COLUMN IF NOT EXISTS c UInt32 DEFAULT 0";
+        assert_eq!(
+            render(sql, &Target::SingleNode, "db"),
+            Ok(vec![
+                "ALTER TABLE t ADD COLUMN IF NOT EXISTS c UInt32 DEFAULT 0".to_owned()
+            ])
+        );
+        assert_eq!(
+            render(sql, &cluster(), "db"),
+            Ok(vec![
+                "ALTER TABLE db.t_local ON CLUSTER prod ADD COLUMN IF NOT EXISTS c UInt32 DEFAULT 0"
+                    .to_owned(),
+                "ALTER TABLE db.t ON CLUSTER prod ADD COLUMN IF NOT EXISTS c UInt32 DEFAULT 0"
+                    .to_owned(),
+            ])
+        );
+        let target = Target::UnreplicatedShards("local".parse().expect("valid name"));
+        assert_eq!(
+            render(sql, &target, "db"),
+            Ok(vec![
+                "ALTER TABLE db.t_local ADD COLUMN IF NOT EXISTS c UInt32 DEFAULT 0".to_owned(),
+                "ALTER TABLE db.t ADD COLUMN IF NOT EXISTS c UInt32 DEFAULT 0".to_owned(),
+            ])
+        );
+        assert_eq!(
+            render(
+                "ALTER TABLE {{columns t}} MODIFY TTL {{alter t}}",
+                &cluster(),
+                "db"
+            ),
+            Err(TemplateError::Repeated("alter t".to_owned()))
+        );
+    }
+
+    #[test]
     fn a_view_is_created_everywhere_and_watches_local_tables() {
         let sql = "CREATE MATERIALIZED VIEW IF NOT EXISTS {{view v}} TO {{local out}} AS SELECT x FROM {{local src}}";
         assert_eq!(
@@ -524,7 +587,7 @@ mod tests {
                 "CREATE TABLE {{tabel t}} (x UInt8) ENGINE = Memory",
                 TemplateError::Malformed {
                     placeholder: "tabel t".to_owned(),
-                    expected: "a kind: table, engine, view, local or alter",
+                    expected: "a kind: table, engine, view, local, alter or columns",
                 },
             ),
             (

@@ -491,6 +491,7 @@ fn tag(partition: i32, offset: i64) -> UserTagRow {
         price: 100,
         kafka_partition: partition,
         kafka_offset: offset,
+        batch_ingested_in: 0,
     }
 }
 

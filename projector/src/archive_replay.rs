@@ -22,7 +22,7 @@ use crate::batch::Batch;
 use crate::config::Config;
 use crate::sink::{ClickHouseSink, SinkError};
 use archive::{ArchiveError, ArchiveStore, ArchivedRecord, ManifestEntry, RecordKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -151,9 +151,15 @@ pub async fn replay(
     let mut report = ArchiveReplay::default();
     // Where the database's batch log stands: a settled entry's next offset, or the first
     // offset of an unfinished batch (inserted again, with its token).
-    let start: BTreeMap<i32, i64> = sink
-        .latest_batches()
-        .await?
+    let latest = sink.latest_batches().await?;
+    // The unfinished batches by token, with the version they were recorded at: one read
+    // again from the archive goes in as first recorded (see `insert`).
+    let unfinished: HashMap<String, u64> = latest
+        .values()
+        .filter(|entry| entry.is_pending())
+        .map(|entry| (entry.token.clone(), entry.version))
+        .collect();
+    let start: BTreeMap<i32, i64> = latest
         .into_iter()
         .map(|(partition, entry)| {
             let from = if entry.is_pending() {
@@ -190,8 +196,18 @@ pub async fn replay(
                 }
             }
             version = crate::sink::next_version(version);
-            insert(&sink, &batch, &settled, version, &config.kafka.topic).await?;
-            settled.clear();
+            let recorded = insert(
+                &sink,
+                &mut batch,
+                &settled,
+                version,
+                &unfinished,
+                &config.kafka.topic,
+            )
+            .await?;
+            if recorded {
+                settled.clear();
+            }
             for (partition, range) in batch.ranges() {
                 settled.insert(*partition, range.last + 1);
                 report.next.insert(*partition, range.last + 1);
@@ -217,19 +233,29 @@ pub async fn replay(
 }
 
 /// Records the batch in the batch log, then inserts it with its token, each retried.
+/// A batch the log holds as unfinished (same token) is not recorded again: it is
+/// inserted with the rows stamped by the version it was first recorded at, so it lands
+/// in the aggregates' partition of its first attempt and its token deduplicates what of
+/// it landed there. Returns whether the batch (and `settled`) was recorded.
 async fn insert(
     sink: &ClickHouseSink,
-    batch: &Batch,
+    batch: &mut Batch,
     settled: &BTreeMap<i32, i64>,
     version: u64,
+    unfinished: &HashMap<String, u64>,
     topic: &str,
-) -> Result<(), SinkError> {
+) -> Result<bool, SinkError> {
     let token = batch.token(topic);
+    let first_recorded = unfinished.get(&token).copied();
+    batch.stamp(first_recorded.unwrap_or(version));
+    let batch = &*batch;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let outcome = async {
-            sink.record_batch(batch, settled, version).await?;
+            if first_recorded.is_none() {
+                sink.record_batch(batch, settled, version).await?;
+            }
             if !batch.rows().is_empty() {
                 sink.write(batch.rows(), &token).await?;
             }
@@ -237,7 +263,7 @@ async fn insert(
         }
         .await;
         match outcome {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(first_recorded.is_none()),
             Err(error) if attempt < INSERT_ATTEMPTS => {
                 tracing::warn!(attempt, error = %service_kit::error::chain(&error), "archive batch not inserted; retrying with its token");
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;

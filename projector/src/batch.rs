@@ -93,6 +93,18 @@ impl Batch {
         token(topic, &self.ranges)
     }
 
+    /// Sets every row's `batch_ingested_in` to the ten minutes of wall time the batch was
+    /// recorded in at `version` (its batch-log entry's version, nanoseconds since the
+    /// epoch): the same on every insert of the batch, the first and any after a crash, so
+    /// the aggregate views put its rows in the same partition each time and its token
+    /// deduplicates them there.
+    pub fn stamp(&mut self, version: u64) {
+        let slot = read_model::tags::ingestion_slot(version);
+        for row in &mut self.rows {
+            row.batch_ingested_in = slot;
+        }
+    }
+
     /// Forgets everything (after an insert).
     pub fn clear(&mut self) {
         self.rows.clear();
@@ -133,6 +145,7 @@ mod tests {
             price: 0,
             kafka_partition: partition,
             kafka_offset: offset,
+            batch_ingested_in: 0,
         }
     }
 

@@ -4,7 +4,7 @@ mod common;
 
 use common::{
     aggregated_count, caught_up, distinct_tags, eventually, expected_minutes, produce, produce_raw,
-    projected, stored_minutes, stored_rows, tag, unmerged_database,
+    projected, stored_minutes, stored_row, stored_rows, tag, unmerged_database, START_MS,
 };
 use projector::config::Config;
 use projector::startup::Application;
@@ -331,6 +331,80 @@ async fn a_batch_half_inserted_when_the_projector_stops_is_completed_once_at_the
         .await
         .contains(names::BATCHES_INSERTED_AGAIN.name));
     running.stop().await;
+}
+
+/// A batch inserted again goes to the aggregates' partition of its first insert (the ten
+/// minutes its batch was recorded in, which its rows carry) whatever the wall time of the
+/// second insert, so its token deduplicates it there. With the partition taken from the
+/// insert's own wall time, a batch inserted again after a ten-minute boundary was counted
+/// twice (found by crash_recovery in make test, 2026-12-05: 30,148 counted for 30,000).
+#[tokio::test]
+async fn a_batch_inserted_again_goes_to_the_partition_of_its_first_insert_and_counts_once() {
+    let database = test_support::migrated_database("replay_slot").await;
+    let client = service_kit::clickhouse::client(&database);
+    let timeout = Duration::from_secs(30);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    // Recorded twenty minutes ago: a boundary or two of wall time before this insert.
+    let recorded = now.saturating_sub(Duration::from_secs(20 * 60));
+    let slot = read_model::tags::ingestion_slot(recorded.as_nanos() as u64);
+    let rows: Vec<read_model::UserTagRow> = (0..20)
+        .map(|offset| {
+            let mut row = stored_row("replayed", 1, START_MS + offset, 0, offset);
+            row.batch_ingested_in = slot;
+            row
+        })
+        .collect();
+    for attempt in ["first", "again"] {
+        read_model::tags::insert(&client, &rows, "tags/0:0-19", timeout)
+            .await
+            .unwrap_or_else(|error| panic!("{attempt} insert: {error}"));
+    }
+    let by_partition = |table: &'static str, filter: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .query(&format!(
+                    "SELECT toUInt32(ingested_in), sum(count) FROM {table} {filter} \
+                     GROUP BY ingested_in ORDER BY ingested_in"
+                ))
+                .fetch_all::<(u32, u64)>()
+                .await
+                .expect("aggregates read")
+        }
+    };
+    assert_eq!(
+        by_partition("minute_aggregates", "").await,
+        vec![(slot, 20)],
+        "the cube: the batch's ten minutes, counted once"
+    );
+    assert_eq!(
+        by_partition("minute_dimension_totals", "WHERE dimension = 'device'").await,
+        vec![(slot, 20)],
+        "the rollup: the batch's ten minutes, counted once"
+    );
+
+    // A row without a batch time (a writer from before the column) goes to the ten
+    // minutes of its insert, as every row did before.
+    let before = read_model::tags::ingestion_slot(now.as_nanos() as u64);
+    let unstamped = stored_row("unstamped", 1, START_MS, 0, 20);
+    read_model::tags::insert(&client, &[unstamped], "tags/0:20-20", timeout)
+        .await
+        .expect("unstamped insert");
+    let after = read_model::tags::ingestion_slot(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos() as u64,
+    );
+    let cube = by_partition("minute_aggregates", "").await;
+    assert_eq!(cube.len(), 2, "{cube:?}");
+    let (own, count) = cube[1];
+    assert!(
+        (before..=after).contains(&own) && count == 1,
+        "the unstamped row in the ten minutes of its insert: {cube:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,10 @@ pub struct UserTagRow {
     pub kafka_partition: i32,
     /// Source offset.
     pub kafka_offset: i64,
+    /// The ten minutes of wall time the row's batch was first recorded in (epoch
+    /// seconds; see [`crate::tags::ingestion_slot`]), which the aggregate views partition
+    /// by; 0 when not set, and the views take the ten minutes of the insert.
+    pub batch_ingested_in: u32,
 }
 
 /// Why a stored row is not a valid tag (a corrupted or foreign row).
@@ -78,6 +82,7 @@ impl UserTagRow {
             price: tag.product_info.price,
             kafka_partition: position.partition,
             kafka_offset: position.offset,
+            batch_ingested_in: 0,
         }
     }
 

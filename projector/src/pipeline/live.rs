@@ -108,6 +108,7 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
             return;
         }
         let version = self.next_version();
+        self.batch.stamp(version);
         let token = self.batch.token(&self.topic);
         let attempts = if retry_forever {
             Attempts::UntilCancelled

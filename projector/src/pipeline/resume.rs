@@ -134,6 +134,9 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
             // there (the usual case) needs no second read of it.
             self.warm.insert(*partition, range.last + 1);
         }
+        // The rows go where the first attempt put them (its ten minutes of ingestion),
+        // so its token deduplicates whatever of it landed.
+        replay.stamp(entry.version);
         let rows = replay.rows();
         let inserted = self.retry("insert an unfinished batch again", || {
             if rows.is_empty() {

@@ -276,7 +276,13 @@ struct Tables {
     user_tags: Vec<(i32, i64)>,
     user_tags_tokens: BTreeSet<String>,
     view: Vec<(i32, i64)>,
-    view_tokens: BTreeSet<String>,
+    /// The view's deduplication: (partition, token), the partition being the rows' ten
+    /// minutes of ingestion (see `write`).
+    view_tokens: BTreeSet<(u64, String)>,
+    /// Inserts of rows without a batch ingestion time so far.
+    unstamped_inserts: u64,
+    /// The ten minutes of ingestion each token's rows were inserted with, every time.
+    slots_by_token: BTreeMap<String, BTreeSet<u32>>,
     batch_log: Vec<BatchLogRow>,
     requests: BTreeMap<Step, u32>,
     fault: Option<Fault>,
@@ -450,7 +456,29 @@ impl BatchSink for MemoryStore {
             if tables.user_tags_tokens.insert(token.to_owned()) {
                 tables.user_tags.extend(&positions);
             }
-            if !half && tables.view_tokens.insert(token.to_owned()) {
+            // ClickHouse deduplicates the view's block by token within the partition it
+            // goes to: the ten minutes of ingestion of the rows' batch. Rows without one
+            // go to the ten minutes of the insert itself: here a new partition on every
+            // insert, as if each came after a ten-minute boundary of wall time (the case
+            // that once counted a batch inserted again twice).
+            let slots: BTreeSet<u32> = rows.iter().map(|row| row.batch_ingested_in).collect();
+            assert!(
+                slots.len() <= 1,
+                "one batch, one ten minutes of ingestion: {slots:?}"
+            );
+            tables
+                .slots_by_token
+                .entry(token.to_owned())
+                .or_default()
+                .extend(&slots);
+            let partition = match slots.first() {
+                Some(slot) if *slot != 0 => u64::from(*slot),
+                _ => {
+                    tables.unstamped_inserts += 1;
+                    u64::MAX - tables.unstamped_inserts
+                }
+            };
+            if !half && tables.view_tokens.insert((partition, token.to_owned())) {
                 tables.view.extend(&positions);
             }
         }
@@ -601,6 +629,18 @@ impl Harness {
             .collect();
         assert_eq!(user_tags, expected, "user_tags after {case}");
         assert_eq!(view, expected, "the view after {case}");
+        // Every insert of a batch, the first and any after a crash, carries the ten
+        // minutes its batch-log entry was recorded in.
+        let tables = lock(&self.store.tables);
+        for (token, slots) in &tables.slots_by_token {
+            let recorded: BTreeSet<u32> = tables
+                .batch_log
+                .iter()
+                .filter(|entry| &entry.token == token)
+                .map(|entry| read_model::tags::ingestion_slot(entry.version))
+                .collect();
+            assert_eq!(slots, &recorded, "the ten minutes of {token} after {case}");
+        }
     }
 }
 

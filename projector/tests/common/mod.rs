@@ -39,6 +39,7 @@ pub fn stored_row(
         price: 1,
         kafka_partition: partition,
         kafka_offset: offset,
+        batch_ingested_in: 0,
     }
 }
 
