@@ -20,7 +20,7 @@
 use super::newest::{newest_minute, NewestQuery};
 use super::params::{SeriesQuery, Source, TopQuery};
 use super::store::{series_read, top_read, BucketTotals, RankedValue};
-use crate::store::StoreError;
+use crate::contract::store::StoreError;
 use clickhouse::Client;
 use read_model::cube::ArchiveAccess;
 use schemas::contract::TimeRange;

@@ -8,8 +8,8 @@
 
 use super::params::instant;
 use super::routes::{AnalyticsState, V1Query};
-use crate::error::ApiError;
-use crate::store::StoreError;
+use crate::contract::error::ApiError;
+use crate::contract::store::StoreError;
 use axum::extract::State;
 use axum::Json;
 use clickhouse::Client;

@@ -4,7 +4,7 @@
 //! which read, and the statements, are `read_model::cube`'s.
 
 use super::params::{SeriesQuery, TopQuery};
-use crate::store::StoreError;
+use crate::contract::store::StoreError;
 use clickhouse::Client;
 use read_model::cube::{SeriesRead, TopRead};
 

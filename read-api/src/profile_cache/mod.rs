@@ -20,9 +20,9 @@ mod outside;
 pub mod state;
 mod tail;
 
-use crate::batcher::ProfileBatcher;
-use crate::gate::GateError;
-use crate::store::{ProfileRead, StoreError};
+use crate::admission::batcher::ProfileBatcher;
+use crate::admission::gate::GateError;
+use crate::contract::store::{ProfileRead, StoreError};
 use clickhouse::Client;
 use read_model::Profile;
 use schemas::contract::TimeRange;

@@ -1,5 +1,5 @@
 //! Running estimates that know how old their evidence is: what admission
-//! ([`crate::batch_cost`], [`crate::gate`]) believes a unit of work costs *now*.
+//! ([`crate::admission::batch_cost`], [`crate::admission::gate`]) believes a unit of work costs *now*.
 //!
 //! Admission used to keep exponentially weighted means with a fixed weight (0.1 per
 //! finished unit), moved only when work finished. After a heavy load and then an idle

@@ -1,7 +1,7 @@
 //! The answers of both endpoints from what the store read: the read model's rows put
 //! into the contract's answer types ([`schemas::contract`]), which fix the wire shape.
 
-use crate::store::MinuteTotals;
+use crate::contract::store::MinuteTotals;
 use read_model::Profile;
 use schemas::contract::{AggregatesAnswer, AggregatesQuery, ProfileAnswer, Totals};
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! ([`schemas::contract`]) before any handler runs, and every way it can be malformed
 //! becomes a 400 naming the parameter at fault.
 
-use crate::error::ApiError;
+use crate::contract::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;

@@ -14,7 +14,7 @@
 //! So the two parts are estimated apart, each a running mean of what finished batches
 //! took: lone reads and pairs teach the part per query, larger batches the part per read.
 //!
-//! The means are time-aware ([`crate::recent`], issue 24): a batch finishing after a
+//! The means are time-aware ([`crate::admission::recent`], issue 24): a batch finishing after a
 //! silence weighs more the longer the silence, and when no batch has finished for a
 //! while (twice a full batch's estimate, at least 300 ms) both parts relax toward the
 //! costs measured when only a burst's own batches run, two at once (the constants
@@ -39,7 +39,7 @@
 //! (fewer than the slots) are always admitted: finished batches are what bring the
 //! estimate down while requests keep arriving, so refusing them could keep refusing.
 //!
-//! Under a sustained overload ([`crate::standing_queue`]) the queue is full all the
+//! Under a sustained overload ([`crate::admission::standing_queue`]) the queue is full all the
 //! time, and a queue admitted to most of the deadline ends some requests past
 //! it whenever the batches run slower than estimated (the machine's other work, the
 //! load itself): those are answered 503 after waiting the whole deadline
@@ -47,7 +47,7 @@
 //! queue serves no more for being long, since the slots are busy either way, so it is
 //! admitted to a smaller share: room for the estimate to be 2.5 times off.
 
-use crate::recent::{self, Estimate};
+use crate::admission::recent::{self, Estimate};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -59,7 +59,7 @@ const INITIAL_PER_READ_MICROS: f64 = 700.0;
 /// The share of its deadline a request's expected time to an answer may take while the
 /// queue does not stand (a burst passing through).
 pub const ADMIT_SHARE: f64 = 0.9;
-/// The share while the queue stands ([`crate::standing_queue`]).
+/// The share while the queue stands ([`crate::admission::standing_queue`]).
 pub const STANDING_SHARE: f64 = 0.4;
 /// Batches of at most this many reads teach the part per query; larger ones the part
 /// per read.
@@ -115,7 +115,7 @@ pub struct Queue {
     pub slots: usize,
     /// The most reads in one batch.
     pub max_batch: usize,
-    /// Whether the queue stands ([`crate::standing_queue`]).
+    /// Whether the queue stands ([`crate::admission::standing_queue`]).
     pub standing: bool,
 }
 

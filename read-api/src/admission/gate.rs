@@ -8,7 +8,7 @@
 //! and under a sustained overload the excess is refused fast instead of every request
 //! ending late. The expected wait is the number of requests queued ahead of it divided
 //! among the slots, times the recent query duration: a running mean of the queries that
-//! finished, time-aware ([`crate::recent`], issue 24): a query finishing after a silence
+//! finished, time-aware ([`crate::admission::recent`], issue 24): a query finishing after a silence
 //! weighs more the longer the silence, and after a while without any (twice the
 //! estimate, at least 300 ms) the estimate relaxes toward a lone query's 5 ms, so that
 //! a burst after an idle spell is not priced at the cost of the load before it (before,
@@ -23,7 +23,7 @@
 //! `cancel_http_readonly_queries_on_client_close`), so the slot is free again at once
 //! and abandoned work does not pile up in ClickHouse.
 
-use crate::recent::{self, Estimate};
+use crate::admission::recent::{self, Estimate};
 use service_kit::metric_names::read_api as names;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,7 +59,7 @@ const INITIAL_QUERY_MICROS: f64 = 5_000.0;
 
 /// How long a unit of work (a query) takes lately, and whether a request can
 /// still be answered in time behind the work queued ahead of it: the admission rule of
-/// this gate (profile reads have their own, priced by batch size: `crate::batch_cost`).
+/// this gate (profile reads have their own, priced by batch size: `crate::admission::batch_cost`).
 #[derive(Debug)]
 pub struct Admission {
     /// Units of work running at once.

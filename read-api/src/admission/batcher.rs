@@ -9,7 +9,7 @@
 //! (parsing, analysis, planning: about 2 ms of a 3 ms read), so a burst is served many
 //! times faster than one query per request would be.
 //!
-//! Admission is [`crate::batch_cost`]'s: a request queues while the wait it can expect
+//! Admission is [`crate::admission::batch_cost`]'s: a request queues while the wait it can expect
 //! (the full batches queued ahead of it, its own batch, what runs now, each priced by
 //! the recent part per query and part per read, which relax toward an idle engine's
 //! after a while without a batch) fits its deadline, and is answered 503
@@ -17,14 +17,14 @@
 //! answered in time even if its batch started now, is dropped from the queue unread and
 //! answered 503 then, not at its deadline; a batch still running at the last of its
 //! requests' deadlines is dropped, and ClickHouse cancels it. While the queue stands
-//! (every request waiting, a sustained overload: [`crate::standing_queue`]) admission
+//! (every request waiting, a sustained overload: [`crate::admission::standing_queue`]) admission
 //! keeps it shorter, so that what it admits ends in time and the excess is refused at
 //! once.
 
-use crate::batch_cost::{BatchCost, Queue};
-use crate::gate::GateError;
-use crate::standing_queue::StandingQueue;
-use crate::store::{ProfileRead, ProfileStore, StoreError};
+use crate::admission::batch_cost::{BatchCost, Queue};
+use crate::admission::gate::GateError;
+use crate::admission::standing_queue::StandingQueue;
+use crate::contract::store::{ProfileRead, ProfileStore, StoreError};
 use read_model::Profile;
 use service_kit::metric_names::read_api as names;
 use std::collections::{HashSet, VecDeque};

@@ -12,7 +12,7 @@
 //! leaves its dropping state) let the queue swing between short and long under
 //! `bench burst`'s overload, the long spells ending requests past their deadline.
 //!
-//! The batcher admits less while the queue stands (`crate::batch_cost`): a burst is
+//! The batcher admits less while the queue stands (`crate::admission::batch_cost`): a burst is
 //! served in full, while under an overload the queue it keeps is short enough that what
 //! it admits finishes in time and the excess is refused at once, never after waiting.
 

@@ -4,9 +4,9 @@
 pub mod aggregates;
 pub mod profiles;
 
-use crate::gate::QueryGate;
+use crate::admission::gate::QueryGate;
+use crate::contract::store::AggregatesStore;
 use crate::profile_cache::ProfileReader;
-use crate::store::AggregatesStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,9 +33,9 @@ mod tests {
     use super::aggregates::aggregates;
     use super::profiles::user_profile;
     use super::*;
-    use crate::batcher::ProfileBatcher;
-    use crate::extract::{AggregatesRequest, ExpectedAnswer, ProfileRequest};
-    use crate::store::{
+    use crate::admission::batcher::ProfileBatcher;
+    use crate::contract::extract::{AggregatesRequest, ExpectedAnswer, ProfileRequest};
+    use crate::contract::store::{
         AggregatesStore, BoxFuture, MinuteTotals, ProfileRead, ProfileStore, StoreError,
     };
     use axum::extract::State;
