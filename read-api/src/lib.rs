@@ -26,10 +26,15 @@
 //! - [`console`]: the web console's page, embedded in the binary;
 //! - [`startup`]: binds the listener, wires the state, serves until shutdown.
 
-pub mod admission;
-pub mod analytics;
-pub mod config;
-pub mod console;
-pub mod contract;
-pub mod profile_cache;
-pub mod startup;
+mod admission;
+mod analytics;
+mod config;
+mod console;
+mod contract;
+mod profile_cache;
+mod startup;
+
+pub use analytics::openapi::document as openapi_document;
+pub use config::Config;
+pub use contract::store::Store;
+pub use startup::Application;

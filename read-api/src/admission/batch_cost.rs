@@ -58,16 +58,16 @@ const INITIAL_PER_QUERY_MICROS: f64 = 4_700.0;
 const INITIAL_PER_READ_MICROS: f64 = 700.0;
 /// The share of its deadline a request's expected time to an answer may take while the
 /// queue does not stand (a burst passing through).
-pub const ADMIT_SHARE: f64 = 0.9;
+pub(crate) const ADMIT_SHARE: f64 = 0.9;
 /// The share while the queue stands ([`crate::admission::standing_queue`]).
-pub const STANDING_SHARE: f64 = 0.4;
+pub(crate) const STANDING_SHARE: f64 = 0.4;
 /// Batches of at most this many reads teach the part per query; larger ones the part
 /// per read.
 const SMALL_BATCH: usize = 2;
 
 /// The running estimates of a batch's duration: a part per query and a part per read.
 #[derive(Debug)]
-pub struct BatchCost {
+pub(crate) struct BatchCost {
     /// The most reads in one batch (the longest batch sets how long the estimates hold).
     max_batch: usize,
     parts: Mutex<Parts>,
@@ -104,7 +104,7 @@ impl Parts {
 
 /// Where a request stands when it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Queue {
+pub(crate) struct Queue {
     /// Requests waiting ahead of it.
     pub ahead: usize,
     /// Batches running now.
@@ -122,7 +122,7 @@ pub struct Queue {
 impl BatchCost {
     /// The estimates for batches of at most `max_batch` reads, starting at `now` from the
     /// measured constants.
-    pub fn new(max_batch: usize, now: Instant) -> Self {
+    pub(crate) fn new(max_batch: usize, now: Instant) -> Self {
         Self {
             max_batch: max_batch.max(1),
             parts: Mutex::new(Parts {
@@ -141,12 +141,12 @@ impl BatchCost {
     }
 
     /// The expected duration at `now` of a batch of `reads`.
-    pub fn estimate(&self, reads: usize, now: Instant) -> Duration {
+    pub(crate) fn estimate(&self, reads: usize, now: Instant) -> Duration {
         self.parts_at(now).estimate(reads)
     }
 
     /// Folds a batch of `reads` that finished at `now` after `took` into the estimates.
-    pub fn record(&self, reads: usize, took: Duration, now: Instant) {
+    pub(crate) fn record(&self, reads: usize, took: Duration, now: Instant) {
         let took = took.as_micros() as f64;
         let reads = reads.max(1);
         let mut guard = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -167,7 +167,7 @@ impl BatchCost {
     }
 
     /// The expected time until a request arriving at `queue` at `now` has its answer.
-    pub fn expected(&self, queue: Queue, now: Instant) -> Duration {
+    pub(crate) fn expected(&self, queue: Queue, now: Instant) -> Duration {
         let parts = self.parts_at(now);
         let slots = queue.slots.max(1);
         let max_batch = queue.max_batch.max(1);
@@ -189,7 +189,12 @@ impl BatchCost {
     }
 
     /// Whether a request arriving at `queue` at `now` can be answered within `deadline`.
-    pub fn admits(&self, queue: Queue, deadline: Duration, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn admits(
+        &self,
+        queue: Queue,
+        deadline: Duration,
+        now: Instant,
+    ) -> Result<(), Duration> {
         if queue.ahead < queue.slots.max(1) {
             return Ok(());
         }

@@ -63,14 +63,14 @@ struct Shared {
 
 /// Profile reads for every request of one read-api.
 #[derive(Clone)]
-pub struct ProfileBatcher {
+pub(crate) struct ProfileBatcher {
     shared: Arc<Shared>,
 }
 
 impl ProfileBatcher {
     /// Reads through `store` (ClickHouse's `Store`, or a double in tests), `slots`
     /// queries at once, up to `max_batch` requests each.
-    pub fn new(store: impl ProfileStore, slots: usize, max_batch: usize) -> Self {
+    pub(crate) fn new(store: impl ProfileStore, slots: usize, max_batch: usize) -> Self {
         let capacity = slots.max(1);
         let max_batch = max_batch.max(1);
         Self {
@@ -89,14 +89,9 @@ impl ProfileBatcher {
         }
     }
 
-    /// The expected duration of a lone read, as admission estimates it now.
-    pub fn lone_read_duration(&self) -> Duration {
-        self.shared.cost.estimate(1, Instant::now())
-    }
-
     /// `read`'s profile within `deadline`, or a refusal at once when it cannot be had in
     /// time.
-    pub async fn read(&self, read: ProfileRead, deadline: Duration) -> Reply {
+    pub(crate) async fn read(&self, read: ProfileRead, deadline: Duration) -> Reply {
         let queued_at = Instant::now();
         let until = queued_at + deadline;
         let (sender, receiver) = oneshot::channel();

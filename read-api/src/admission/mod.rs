@@ -11,8 +11,8 @@
 //! - [`standing_queue`]: whether the profile queue is a passing burst or a standing queue;
 //! - [`recent`]: running estimates that know how old their evidence is.
 
-pub mod batch_cost;
-pub mod batcher;
-pub mod gate;
-pub mod recent;
-pub mod standing_queue;
+pub(crate) mod batch_cost;
+pub(crate) mod batcher;
+pub(crate) mod gate;
+pub(crate) mod recent;
+pub(crate) mod standing_queue;

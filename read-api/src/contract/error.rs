@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// A path or query parameter is missing or malformed.
     #[error("invalid parameter")]
     InvalidParameter(#[from] InvalidParameter),

@@ -16,9 +16,9 @@
 //! - [`debug_mode`]: comparison of our answer with an expected one;
 //! - [`error`]: the one error enum and its mapping to status codes.
 
-pub mod answers;
-pub mod debug_mode;
-pub mod error;
-pub mod extract;
-pub mod routes;
-pub mod store;
+pub(crate) mod answers;
+pub(crate) mod debug_mode;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod routes;
+pub(crate) mod store;

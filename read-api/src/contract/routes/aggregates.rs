@@ -11,7 +11,7 @@ use axum::Json;
 use schemas::contract::AggregatesAnswer;
 
 /// Answers an aggregates query.
-pub async fn aggregates(
+pub(crate) async fn aggregates(
     State(state): State<AppState>,
     AggregatesRequest(query): AggregatesRequest,
     ExpectedAnswer(expected): ExpectedAnswer,

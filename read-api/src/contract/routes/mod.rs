@@ -1,8 +1,8 @@
 //! The HTTP handlers and their shared state. Request metrics, spans and ids come from
 //! `service_kit::http::layers`.
 
-pub mod aggregates;
-pub mod profiles;
+pub(crate) mod aggregates;
+pub(crate) mod profiles;
 
 use crate::admission::gate::QueryGate;
 use crate::contract::store::AggregatesStore;
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// What the handlers need.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// The aggregates read (ClickHouse's `Store`, or a double in tests).
     pub store: Arc<dyn AggregatesStore>,
     /// How long a user-profile query may wait for ClickHouse.

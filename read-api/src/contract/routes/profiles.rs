@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// Answers a user-profile query.
-pub async fn user_profile(
+pub(crate) async fn user_profile(
     State(state): State<AppState>,
     request: ProfileRequest,
     ExpectedAnswer(expected): ExpectedAnswer,
