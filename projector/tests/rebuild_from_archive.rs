@@ -27,14 +27,14 @@ async fn a_rebuild_from_the_archive_and_the_tail_reconciles_with_the_log() {
 
     // The archiver archives what the log holds so far, then stops.
     let archive_dir = std::env::temp_dir().join(&topic);
-    let mut archiver_config = archiver::config::Config::local_defaults();
+    let mut archiver_config = archiver::Config::local_defaults();
     archiver_config.listen = "127.0.0.1:0".parse().expect("address");
     archiver_config.kafka = test_support::kafka_settings(&brokers, &topic);
     archiver_config.archive_url = archive_dir.to_string_lossy().into_owned();
     archiver_config.group_id = format!("{topic}-archiver");
     archiver_config.roll_interval = Duration::from_millis(200);
     archiver_config.max_file_records = 700;
-    let application = archiver::startup::Application::build(archiver_config)
+    let application = archiver::Application::build(archiver_config)
         .await
         .expect("archiver builds");
     let mut archived = application.archived();
