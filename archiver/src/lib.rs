@@ -16,7 +16,11 @@
 //! - [`verify`]: `archiver verify`, the proof that the archive is complete;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
-pub mod config;
-pub mod pipeline;
-pub mod startup;
-pub mod verify;
+mod config;
+mod pipeline;
+mod startup;
+mod verify;
+
+pub use config::{Config, Mode};
+pub use startup::Application;
+pub use verify::run as verify_archive;

@@ -1,7 +1,6 @@
 //! The archiver binary: parse settings, then archive until SIGTERM, or verify.
 
-use archiver::config::{Config, Mode};
-use archiver::startup::Application;
+use archiver::{Application, Config, Mode};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -12,7 +11,7 @@ async fn main() -> ExitCode {
     match config.mode.clone() {
         None => archive(config).await,
         Some(Mode::Verify { json_out }) => {
-            match archiver::verify::run(&config).await {
+            match archiver::verify_archive(&config).await {
                 Ok(report) => {
                     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
                     if let Some(path) = json_out {

@@ -57,10 +57,10 @@ const READ_BACK_CHUNK: i64 = 8_000;
 
 /// Per partition, the offset after the last archived record (what tests and `ready`
 /// watch).
-pub type Archived = BTreeMap<i32, i64>;
+pub(crate) type Archived = BTreeMap<i32, i64>;
 
 /// What the pipeline is built from.
-pub struct PipelineParts {
+pub(crate) struct PipelineParts {
     /// The consumer (partitions assigned by the pipeline).
     pub consumer: BaseConsumer,
     /// The archive.
@@ -91,7 +91,7 @@ struct OpenFile {
 }
 
 /// The running loop's state.
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     parts: PipelineParts,
     cancel: CancellationToken,
     archived: watch::Sender<Archived>,
@@ -108,7 +108,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline over `parts`, stopped by `cancel`, publishing what is archived.
-    pub fn new(
+    pub(crate) fn new(
         parts: PipelineParts,
         cancel: CancellationToken,
     ) -> (Self, watch::Receiver<Archived>) {
@@ -129,7 +129,7 @@ impl Pipeline {
 
     /// Archives until cancelled, then writes the open files (one try each). Blocking:
     /// run it on a thread of its own.
-    pub fn run(mut self) {
+    pub(crate) fn run(mut self) {
         let store = self.parts.store.clone();
         let runtime = self.parts.runtime.clone();
         let Some(recovered) = self.retry("recover the archive", || {

@@ -83,7 +83,7 @@ impl Readiness for ArchiverReadiness {
 /// The archiver's consumer settings: partitions are assigned, never subscribed; the
 /// group id is used only to commit the end of the files for lag tooling and `verify`.
 /// Positions always come from the archive's files (or the log's start).
-pub fn consumer(config: &Config) -> Result<BaseConsumer, rdkafka::error::KafkaError> {
+pub(crate) fn consumer(config: &Config) -> Result<BaseConsumer, rdkafka::error::KafkaError> {
     service_kit::kafka::assigned_consumer_config(&config.kafka, &config.group_id).create()
 }
 

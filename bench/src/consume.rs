@@ -91,7 +91,7 @@ pub fn measure(
 ) -> Result<ConsumeReport, ConsumeError> {
     let marks = service_kit::kafka::watermarks(settings)?;
     let expected: i64 = marks.values().map(|(low, high)| high - low).sum();
-    let mut config = projector::config::Config::local_defaults();
+    let mut config = projector::Config::local_defaults();
     config.kafka = settings.clone();
     config.group_id = unique_group("bench-consume");
     // The projector positions each partition itself (from ClickHouse, or the beginning);
@@ -105,7 +105,7 @@ pub fn measure(
         process::cpu_seconds_by_thread(pid),
     );
     let started = Instant::now();
-    let mut consumer_config = projector::source::consumer_config(&config);
+    let mut consumer_config = projector::consumer_config(&config);
     consumer_config.set("auto.offset.reset", "earliest");
     for (name, value) in overrides {
         consumer_config.set(name, value);

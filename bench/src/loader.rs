@@ -17,7 +17,7 @@
 //! one is inserted.
 //!
 //! Once loaded, the profile store is trimmed as the projector trims it
-//! ([`projector::trim::Trimmer`], with the projector's policy: each cookie and action
+//! ([`projector::Trimmer`], with the projector's policy: each cookie and action
 //! keeps its newest 200 tags plus the recent window), and the table rewritten, so the
 //! database holds what a day of projection would have left, and the projector of a
 //! benchmark does not start by deleting the loaded backlog under the measurements.
@@ -131,7 +131,7 @@ pub enum LoadError {
     ProjectorSettings(#[source] clap::Error),
     /// Trimming the loaded profile store failed.
     #[error("trimming the loaded tags")]
-    Trim(#[source] projector::trim::TrimError),
+    Trim(#[source] projector::TrimError),
 }
 
 fn clickhouse_error(what: &str) -> impl FnOnce(clickhouse::error::Error) -> LoadError + '_ {
@@ -240,12 +240,12 @@ pub async fn load(options: &LoadOptions) -> Result<LoadReport, LoadError> {
 /// environment fallbacks, `PROJECTOR_TRIM_*`, apply), then rewrites the table when rows
 /// went; returns the rows deleted (0 when the projector's policy is not to trim).
 async fn trim(client: &Client) -> Result<u64, LoadError> {
-    let config = <projector::config::Config as clap::Parser>::try_parse_from(["projector"])
+    let config = <projector::Config as clap::Parser>::try_parse_from(["projector"])
         .map_err(LoadError::ProjectorSettings)?;
     let Some(policy) = config.trim_policy() else {
         return Ok(0);
     };
-    let trimmer = projector::trim::Trimmer::new(client.clone(), policy);
+    let trimmer = projector::Trimmer::new(client.clone(), policy);
     let started = Instant::now();
     let report = trimmer.run_once().await.map_err(LoadError::Trim)?;
     if report.rows_deleted > 0 {

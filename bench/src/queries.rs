@@ -1,13 +1,13 @@
 //! Read-path queries of `bench read`: user profiles, 10-minute aggregates and the
 //! analysts' series (`GET /v1/series`) drawn like the loaded data (loadgen's stream: skewed cookies and filter values, see
 //! [`crate::loader`]), sent to read-api over HTTP (direct or through the front door) or,
-//! as the very SQL read-api sends ([`read_api::store::Store`]), straight to ClickHouse.
+//! as the very SQL read-api sends ([`read_api::Store`]), straight to ClickHouse.
 //! Each answer is classified ([`Answer`]), so a shed request (503) is told apart from a
 //! late or failed one.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use read_api::store::Store;
+use read_api::Store;
 use schemas::contract::{AggregatesQuery, ProfileQuery};
 use schemas::{Action, EventTime};
 use serde::{Deserialize, Serialize};

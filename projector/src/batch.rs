@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// The offsets of one partition a batch covers, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OffsetRange {
+pub(crate) struct OffsetRange {
     /// The first offset.
     pub first: i64,
     /// The last offset.
@@ -19,7 +19,7 @@ pub struct OffsetRange {
 /// Messages handled since the last insert: the rows to insert and the offsets read,
 /// skipped messages (a sender's retry, a dead letter) included.
 #[derive(Debug)]
-pub struct Batch {
+pub(crate) struct Batch {
     rows: Vec<UserTagRow>,
     ranges: BTreeMap<i32, OffsetRange>,
     first_added: Option<Instant>,
@@ -29,7 +29,7 @@ pub struct Batch {
 
 impl Batch {
     /// An empty batch with its bounds.
-    pub fn new(max_rows: usize, max_wait: Duration) -> Self {
+    pub(crate) fn new(max_rows: usize, max_wait: Duration) -> Self {
         Self {
             rows: Vec::with_capacity(max_rows.min(100_000)),
             ranges: BTreeMap::new(),
@@ -41,7 +41,7 @@ impl Batch {
 
     /// Records that the message at `offset` of `partition` was handled (it must come
     /// after every offset of that partition already in the batch).
-    pub fn cover(&mut self, partition: i32, offset: i64) {
+    pub(crate) fn cover(&mut self, partition: i32, offset: i64) {
         self.first_added.get_or_insert_with(Instant::now);
         let range = self.ranges.entry(partition).or_insert(OffsetRange {
             first: offset,
@@ -52,13 +52,13 @@ impl Batch {
     }
 
     /// Adds the row of the message at its position (covered too).
-    pub fn push(&mut self, row: UserTagRow) {
+    pub(crate) fn push(&mut self, row: UserTagRow) {
         self.cover(row.kafka_partition, row.kafka_offset);
         self.rows.push(row);
     }
 
     /// Whether the batch must be inserted now.
-    pub fn is_due(&self) -> bool {
+    pub(crate) fn is_due(&self) -> bool {
         self.rows.len() >= self.max_rows
             || self
                 .first_added
@@ -66,7 +66,7 @@ impl Batch {
     }
 
     /// How long the consumer may wait for more messages before the batch is due.
-    pub fn time_left(&self) -> Duration {
+    pub(crate) fn time_left(&self) -> Duration {
         match self.first_added {
             None => self.max_wait,
             Some(first) => self.max_wait.saturating_sub(first.elapsed()),
@@ -74,22 +74,22 @@ impl Batch {
     }
 
     /// The rows.
-    pub fn rows(&self) -> &[UserTagRow] {
+    pub(crate) fn rows(&self) -> &[UserTagRow] {
         &self.rows
     }
 
     /// The offsets covered, per partition.
-    pub fn ranges(&self) -> &BTreeMap<i32, OffsetRange> {
+    pub(crate) fn ranges(&self) -> &BTreeMap<i32, OffsetRange> {
         &self.ranges
     }
 
     /// Whether it covers no message at all.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
 
     /// The `insert_deduplication_token` of these ranges of `topic`.
-    pub fn token(&self, topic: &str) -> String {
+    pub(crate) fn token(&self, topic: &str) -> String {
         token(topic, &self.ranges)
     }
 
@@ -106,7 +106,7 @@ impl Batch {
     }
 
     /// Forgets everything (after an insert).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.rows.clear();
         self.ranges.clear();
         self.first_added = None;
@@ -117,7 +117,7 @@ impl Batch {
 /// `topic/p:first-last/p:first-last...` in partition order. Offsets never repeat in a
 /// partition, so two different batches never share a token, and a batch inserted again
 /// from the same ranges always has the same one.
-pub fn token(topic: &str, ranges: &BTreeMap<i32, OffsetRange>) -> String {
+pub(crate) fn token(topic: &str, ranges: &BTreeMap<i32, OffsetRange>) -> String {
     let mut token = topic.to_owned();
     for (partition, range) in ranges {
         token.push_str(&format!("/{partition}:{}-{}", range.first, range.last));

@@ -175,7 +175,7 @@ impl Config {
     }
 
     /// The dead-letter topic in effect.
-    pub fn dead_letter_topic(&self) -> String {
+    pub(crate) fn dead_letter_topic(&self) -> String {
         self.dead_letter_topic
             .clone()
             .unwrap_or_else(|| format!("{}-dead-letter", self.kafka.topic))

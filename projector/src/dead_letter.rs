@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 /// The dead-letter producer.
-pub struct DeadLetters {
+pub(crate) struct DeadLetters {
     producer: FutureProducer,
     topic: String,
     runtime: Handle,
@@ -24,7 +24,7 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     /// A producer for `topic` on the configured brokers.
-    pub fn new(
+    pub(crate) fn new(
         settings: &KafkaSettings,
         topic: &str,
         runtime: Handle,
@@ -43,7 +43,12 @@ impl DeadLetters {
     /// Sends `message` to the dead-letter topic, retrying until the broker has it: the
     /// message's offset moves on only once its dead letter is safe. Returns false when
     /// `cancel` stopped the retries first (the message will be read again).
-    pub fn send(&self, message: &impl Message, reason: &str, cancel: &CancellationToken) -> bool {
+    pub(crate) fn send(
+        &self,
+        message: &impl Message,
+        reason: &str,
+        cancel: &CancellationToken,
+    ) -> bool {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
         let mut backoff = Backoff::new();

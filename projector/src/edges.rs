@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// The tag log, as the pipeline reads it: partitions it assigns itself (never a
 /// consumer group's), each read from a position the pipeline chooses. Blocking.
-pub trait TagSource {
+pub(crate) trait TagSource {
     /// Why the log could not be read.
     type Error: std::error::Error + Send + Sync + 'static;
 
@@ -66,7 +66,7 @@ pub trait TagSource {
 /// The read models, as the pipeline writes them: the batch log of its topic and the
 /// batch inserts, each carrying a deduplication token so that inserting the same batch
 /// again changes nothing.
-pub trait BatchSink {
+pub(crate) trait BatchSink {
     /// Why a request failed (the pipeline retries it).
     type Error: std::error::Error + Send + Sync + 'static;
 

@@ -29,16 +29,25 @@
 //! - [`trim`]: keeps the profile store at the newest 200 tags per cookie and action;
 //! - [`startup`]: wires it all and serves `/health`, `/ready`, `/metrics`.
 
-pub mod archive_replay;
-pub mod batch;
-pub mod config;
-pub mod dead_letter;
-pub mod edges;
-pub mod pipeline;
-pub mod rebuild;
-pub mod reconcile;
-pub mod sink;
-pub mod snapshot;
-pub mod source;
-pub mod startup;
-pub mod trim;
+mod archive_replay;
+mod batch;
+mod config;
+mod dead_letter;
+mod edges;
+mod pipeline;
+mod rebuild;
+mod reconcile;
+mod sink;
+mod snapshot;
+mod source;
+mod startup;
+mod trim;
+
+pub use archive_replay::{replay as replay_archive, ArchiveReplayError};
+pub use config::{Config, Mode};
+pub use rebuild::rebuild;
+pub use reconcile::{reconcile, ReconcileRequest};
+pub use snapshot::take as take_snapshot;
+pub use source::consumer_config;
+pub use startup::{Application, RunError};
+pub use trim::{TrimError, TrimPolicy, Trimmer};

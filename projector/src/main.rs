@@ -2,9 +2,7 @@
 //! reconcile.
 
 use clap::Parser;
-use projector::config::{Config, Mode};
-use projector::reconcile::ReconcileRequest;
-use projector::startup::Application;
+use projector::{Application, Config, Mode, ReconcileRequest};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -15,7 +13,7 @@ async fn main() -> ExitCode {
         None => project(config).await,
         Some(Mode::Snapshot { target_database }) => {
             let server = service_kit::clickhouse::server_client(&config.clickhouse);
-            match projector::snapshot::take(&server, &config.clickhouse.database, &target_database)
+            match projector::take_snapshot(&server, &config.clickhouse.database, &target_database)
                 .await
             {
                 Ok(rows) => {
@@ -36,7 +34,7 @@ async fn main() -> ExitCode {
             from_archive,
             archive_url,
             migrations_dir,
-        }) => match projector::rebuild::rebuild(
+        }) => match projector::rebuild(
             config,
             &target_database,
             &migrations_dir,
@@ -93,7 +91,7 @@ async fn main() -> ExitCode {
                 metrics_out,
                 migrations_dir,
             };
-            match projector::reconcile::reconcile(config, &request).await {
+            match projector::reconcile(config, &request).await {
                 Ok(report) => {
                     println!(
                         "reconciled {} to {}: {} minute and dimension combinations and {} rollup keys compared, {} tags in the log, {} live, {} differences ({:.1} s)",

@@ -70,7 +70,7 @@ pub struct ReconcileRequest {
     pub migrations_dir: PathBuf,
 }
 
-pub use read_model::reconcile::Difference;
+pub(crate) use read_model::reconcile::Difference;
 
 /// The outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -203,7 +203,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReconcileError> {
 }
 
 /// The report as Prometheus text (for a textfile collector).
-pub fn prometheus_text(report: &ReconcileReport) -> String {
+pub(crate) fn prometheus_text(report: &ReconcileReport) -> String {
     let gauge = |metric: Metric, value: u64| {
         format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{from=\"{from}\",to=\"{to}\"}} {value}\n",

@@ -34,7 +34,7 @@ pub enum SinkError {
 
 /// Writes batches and the batch log of one topic, and reads the log back.
 #[derive(Clone)]
-pub struct ClickHouseSink {
+pub(crate) struct ClickHouseSink {
     client: Client,
     topic: String,
     timeout: Duration,
@@ -42,7 +42,7 @@ pub struct ClickHouseSink {
 
 impl ClickHouseSink {
     /// A sink for `topic` on `client`'s database; each request may take `timeout`.
-    pub fn new(client: Client, topic: &str, timeout: Duration) -> Self {
+    pub(crate) fn new(client: Client, topic: &str, timeout: Duration) -> Self {
         Self {
             client: client.with_setting("distributed_foreground_insert", "1"),
             topic: topic.to_owned(),
@@ -50,15 +50,10 @@ impl ClickHouseSink {
         }
     }
 
-    /// The client (for readiness probes).
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Inserts the batch's rows as one insert carrying the batch's deduplication
     /// token: inserting the same batch again changes nothing. Batches stay under
     /// ClickHouse's `max_insert_block_size`, so the server writes each as one block.
-    pub async fn write(&self, rows: &[UserTagRow], token: &str) -> Result<(), SinkError> {
+    pub(crate) async fn write(&self, rows: &[UserTagRow], token: &str) -> Result<(), SinkError> {
         let insert = read_model::tags::insert(&self.client, rows, token, self.timeout);
         self.bounded(insert).await
     }
@@ -66,7 +61,7 @@ impl ClickHouseSink {
     /// Records in the batch log that `batch` is about to be inserted (one pending entry
     /// per partition it covers) and that the partitions of `settled`, whose last batch
     /// is known to be in, have nothing pending.
-    pub async fn record_batch(
+    pub(crate) async fn record_batch(
         &self,
         batch: &Batch,
         settled: &BTreeMap<i32, i64>,
@@ -99,7 +94,7 @@ impl ClickHouseSink {
     }
 
     /// Records that the partitions of `settled` have nothing pending.
-    pub async fn record_settled(
+    pub(crate) async fn record_settled(
         &self,
         settled: &BTreeMap<i32, i64>,
         version: u64,
@@ -137,7 +132,7 @@ impl ClickHouseSink {
     }
 
     /// The latest batch-log entry of every partition of the topic that has one.
-    pub async fn latest_batches(&self) -> Result<BTreeMap<i32, BatchLogRow>, SinkError> {
+    pub(crate) async fn latest_batches(&self) -> Result<BTreeMap<i32, BatchLogRow>, SinkError> {
         let read = read_model::batch_log::latest(&self.client, &self.topic);
         let entries = self.bounded(read).await?;
         Ok(entries
@@ -159,7 +154,7 @@ impl ClickHouseSink {
 
 /// The batch-log version after `last`: now in nanoseconds since the epoch, and always
 /// above `last` (entries are ordered by version).
-pub fn next_version(last: u64) -> u64 {
+pub(crate) fn next_version(last: u64) -> u64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .map(|elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
@@ -168,7 +163,7 @@ pub fn next_version(last: u64) -> u64 {
 }
 
 /// The ranges of a pending batch-log entry, as the batch recorded them.
-pub fn pending_ranges(entry: &BatchLogRow) -> BTreeMap<i32, OffsetRange> {
+pub(crate) fn pending_ranges(entry: &BatchLogRow) -> BTreeMap<i32, OffsetRange> {
     entry
         .ranges
         .iter()

@@ -34,7 +34,11 @@ pub async fn take(server: &Client, source: &str, target: &str) -> Result<u64, Sn
 /// Restores the snapshot in `snapshot` into `target`'s `user_tags` with the aggregates'
 /// views detached (the profile counts' view stays, so trimming sees the rows). Returns
 /// the rows restored.
-pub async fn restore(server: &Client, snapshot: &str, target: &str) -> Result<u64, SnapshotError> {
+pub(crate) async fn restore(
+    server: &Client,
+    snapshot: &str,
+    target: &str,
+) -> Result<u64, SnapshotError> {
     for view in AGGREGATE_VIEWS {
         detach_view(server, target, view).await?;
     }

@@ -28,14 +28,14 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
 }
 
 /// Consumer callbacks: the partitions' high watermarks from librdkafka's statistics.
-pub use service_kit::kafka::HighWatermarks as SourceContext;
+pub(crate) use service_kit::kafka::HighWatermarks as SourceContext;
 
 /// The projector's consumer.
-pub type SourceConsumer = BaseConsumer<SourceContext>;
+pub(crate) type SourceConsumer = BaseConsumer<SourceContext>;
 
 /// Why the tag log could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum SourceError {
+pub(crate) enum SourceError {
     /// The broker or the consumer failed.
     #[error(transparent)]
     Kafka(#[from] KafkaError),
@@ -46,14 +46,14 @@ pub enum SourceError {
 
 /// The tag topic read through the projector's consumer, with exact reads on consumers
 /// of their own.
-pub struct KafkaSource {
+pub(crate) struct KafkaSource {
     consumer: SourceConsumer,
     settings: KafkaSettings,
 }
 
 impl KafkaSource {
     /// The topic of `settings` read through `consumer` (made from [`consumer_config`]).
-    pub fn new(consumer: SourceConsumer, settings: KafkaSettings) -> Self {
+    pub(crate) fn new(consumer: SourceConsumer, settings: KafkaSettings) -> Self {
         Self { consumer, settings }
     }
 }

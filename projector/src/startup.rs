@@ -140,7 +140,7 @@ impl Application {
 
     /// Per partition, the next offset below which everything is durably projected,
     /// updated as batches are inserted.
-    pub fn positions(&self) -> watch::Receiver<Positions> {
+    pub(crate) fn positions(&self) -> watch::Receiver<Positions> {
         self.positions.clone()
     }
 

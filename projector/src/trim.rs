@@ -172,7 +172,7 @@ impl Trimmer {
 
     /// Runs every interval until `cancel`, reclaiming the disk every reclaim interval;
     /// failures are logged and counted, and tried again at the next interval.
-    pub async fn run_periodically(self, cancel: CancellationToken) {
+    pub(crate) async fn run_periodically(self, cancel: CancellationToken) {
         let mut ticker = tokio::time::interval(self.policy.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_reclaim = Instant::now();

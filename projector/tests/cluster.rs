@@ -15,7 +15,7 @@
 mod common;
 
 use migrations::{ClusterName, Target};
-use projector::trim::{TrimPolicy, Trimmer};
+use projector::{TrimPolicy, Trimmer};
 use read_model::UserTagRow;
 use service_kit::settings::{ClickHouseSettings, ShardSettings};
 use std::time::Duration;
@@ -212,8 +212,8 @@ async fn retention_reaches_every_shard() {
 
 /// The live stack's projector settings (the environment `scripts/lib.sh` exports), on a
 /// free port.
-fn live_config() -> projector::config::Config {
-    let mut config = projector::config::Config::local_defaults();
+fn live_config() -> projector::Config {
+    let mut config = projector::Config::local_defaults();
     config.listen = "127.0.0.1:0".parse().expect("address");
     config
 }
@@ -242,7 +242,7 @@ async fn rebuild_and_reconcile_work_against_the_cluster() {
     // lands in the cluster's tables, each partition on its shard.
     let shards = Shards::migrated("cluster_rebuild").await;
     let target = shards.servers[0].database.clone();
-    let report = projector::rebuild::rebuild(
+    let report = projector::rebuild(
         config.clone(),
         &target,
         &migrations::bundled_dir(),
@@ -280,9 +280,9 @@ async fn rebuild_and_reconcile_work_against_the_cluster() {
         .expect("range");
     let from = schemas::EventTime::from_millis(first - first.rem_euclid(60_000));
     let to = schemas::EventTime::from_millis(last - last.rem_euclid(60_000) + 60_000);
-    let reconciled = projector::reconcile::reconcile(
+    let reconciled = projector::reconcile(
         config,
-        &projector::reconcile::ReconcileRequest {
+        &projector::ReconcileRequest {
             from,
             to,
             scratch_database: test_support::unique_name("cluster_reconcile"),

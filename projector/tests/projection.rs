@@ -6,8 +6,7 @@ use common::{
     aggregated_count, caught_up, distinct_tags, eventually, expected_minutes, produce, produce_raw,
     projected, stored_minutes, stored_row, stored_rows, tag, unmerged_database, START_MS,
 };
-use projector::config::Config;
-use projector::startup::Application;
+use projector::{Application, Config};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use schemas::Action;
@@ -18,7 +17,7 @@ use std::time::Duration;
 struct Running {
     port: u16,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), projector::startup::RunError>>,
+    task: tokio::task::JoinHandle<Result<(), projector::RunError>>,
 }
 
 impl Running {
@@ -532,7 +531,7 @@ async fn rebuild_replays_the_whole_log_into_a_fresh_database_exactly_once() {
     let target = test_support::unique_name("rebuilt");
     let report = tokio::time::timeout(
         Duration::from_secs(120),
-        projector::rebuild::rebuild(config, &target, &migrations::bundled_dir(), None, None),
+        projector::rebuild(config, &target, &migrations::bundled_dir(), None, None),
     )
     .await
     .expect("rebuild finishes")
@@ -626,7 +625,7 @@ async fn a_rebuild_from_a_snapshot_keeps_profiles_the_log_no_longer_holds() {
 
     let server = service_kit::clickhouse::server_client(&live);
     let snapshot = test_support::unique_name("snapshot");
-    let copied = projector::snapshot::take(&server, &live.database, &snapshot)
+    let copied = projector::take_snapshot(&server, &live.database, &snapshot)
         .await
         .expect("snapshot taken");
     assert_eq!(copied, 1001);
@@ -635,7 +634,7 @@ async fn a_rebuild_from_a_snapshot_keeps_profiles_the_log_no_longer_holds() {
     config.kafka = test_support::kafka_settings(&brokers, &topic);
     config.batch_max_wait = Duration::from_millis(100);
     let target = test_support::unique_name("from_snapshot");
-    projector::rebuild::rebuild(
+    projector::rebuild(
         config,
         &target,
         &migrations::bundled_dir(),

@@ -9,8 +9,7 @@ use common::{
     aggregated_count, distinct_tags, eventually, expected_minutes, produce, stored_minutes,
     START_MS,
 };
-use projector::config::Config;
-use projector::reconcile::{reconcile, ReconcileRequest};
+use projector::{reconcile, Config, ReconcileRequest};
 use schemas::{Action, EventTime};
 use std::time::Duration;
 
@@ -27,14 +26,14 @@ async fn a_rebuild_from_the_archive_and_the_tail_reconciles_with_the_log() {
 
     // The archiver archives what the log holds so far, then stops.
     let archive_dir = std::env::temp_dir().join(&topic);
-    let mut archiver_config = archiver::config::Config::local_defaults();
+    let mut archiver_config = archiver::Config::local_defaults();
     archiver_config.listen = "127.0.0.1:0".parse().expect("address");
     archiver_config.kafka = test_support::kafka_settings(&brokers, &topic);
     archiver_config.archive_url = archive_dir.to_string_lossy().into_owned();
     archiver_config.group_id = format!("{topic}-archiver");
     archiver_config.roll_interval = Duration::from_millis(200);
     archiver_config.max_file_records = 700;
-    let application = archiver::startup::Application::build(archiver_config)
+    let application = archiver::Application::build(archiver_config)
         .await
         .expect("archiver builds");
     let mut archived = application.archived();
@@ -66,7 +65,7 @@ async fn a_rebuild_from_the_archive_and_the_tail_reconciles_with_the_log() {
     config.batch_max_wait = Duration::from_millis(100);
     config.trim_interval = Duration::ZERO;
     let archive_url = archive_dir.to_string_lossy().into_owned();
-    let report = projector::rebuild::rebuild(
+    let report = projector::rebuild(
         config.clone(),
         &target,
         &migrations::bundled_dir(),
@@ -102,7 +101,7 @@ async fn a_rebuild_from_the_archive_and_the_tail_reconciles_with_the_log() {
 
     // Replaying the archive into the same database again (a rebuild run twice) starts
     // where the batch log stands: nothing inserted twice, the batch log not moved back.
-    let again = projector::archive_replay::replay(&config, &archive_url)
+    let again = projector::replay_archive(&config, &archive_url)
         .await
         .expect("replays");
     assert_eq!((again.records, again.already), (0, u64::from(ARCHIVED)));
@@ -147,12 +146,9 @@ async fn a_rebuild_from_the_archive_and_the_tail_reconciles_with_the_log() {
     store.delete(&middle).await.expect("deleted");
     let mut holed = config.clone();
     holed.clickhouse = test_support::migrated_database("from_archive_hole").await;
-    let refused = projector::archive_replay::replay(&holed, &archive_url).await;
+    let refused = projector::replay_archive(&holed, &archive_url).await;
     assert!(
-        matches!(
-            refused,
-            Err(projector::archive_replay::ArchiveReplayError::Hole { .. })
-        ),
+        matches!(refused, Err(projector::ArchiveReplayError::Hole { .. })),
         "{refused:?}"
     );
     assert_eq!(distinct_tags(&holed.clickhouse).await, 0);

@@ -5,9 +5,7 @@
 mod common;
 
 use common::{aggregated_count, eventually, produce, START_MS};
-use projector::config::Config;
-use projector::reconcile::{reconcile, ReconcileRequest};
-use projector::startup::Application;
+use projector::{reconcile, Application, Config, ReconcileRequest};
 use schemas::EventTime;
 use std::time::Duration;
 

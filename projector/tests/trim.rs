@@ -4,7 +4,7 @@
 
 mod common;
 
-use projector::trim::{TrimPolicy, Trimmer};
+use projector::{TrimPolicy, Trimmer};
 use read_model::UserTagRow;
 use std::time::Duration;
 

@@ -40,7 +40,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The console's routes, behind `keys`.
-pub fn router(keys: ApiKeys) -> Router {
+pub(crate) fn router(keys: ApiKeys) -> Router {
     Router::new()
         .route("/console", get(index))
         .route("/console/", get(index))

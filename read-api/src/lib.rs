@@ -14,36 +14,27 @@
 //!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
-//! - [`extract`]: typed extractors that parse requests into the contract's queries
-//!   ([`schemas::contract`]) before any handler runs;
-//! - [`store`]: the ClickHouse reads, with bound parameters only;
-//! - [`gate`]: admission control, queueing what can be answered in time, refusing the rest;
+//! - [`contract`]: the contract's two endpoints, from request to answer: typed
+//!   extractors into [`schemas::contract`]'s queries, the ClickHouse reads (bound
+//!   parameters only), the answers, the handlers, debug mode and the error enum mapped
+//!   to status codes;
+//! - [`admission`]: what runs in ClickHouse now, what waits and what is refused at once:
+//!   the query gate, the profile batcher, a batch's cost and the standing queue, priced
+//!   by running estimates that know how old their evidence is;
 //! - [`profile_cache`]: profiles answered from memory, kept current from the tag log;
-//! - [`batcher`]: profile reads, batched into one query when requests pile up;
-//! - [`batch_cost`]: what a batch of profile reads costs, and the batcher's admission;
-//! - [`recent`]: running estimates that know how old their evidence is (admission's);
-//! - [`standing_queue`]: whether the profile queue is a passing burst or a standing queue;
-//! - [`answers`]: the store's rows put into the contract's answers;
-//! - [`routes`]: the HTTP handlers;
-//! - [`debug_mode`]: comparison of our answer with an expected one;
-//! - [`error`]: the one error enum and its mapping to status codes;
 //! - [`analytics`]: the analysts' API under `/v1/`;
 //! - [`console`]: the web console's page, embedded in the binary;
 //! - [`startup`]: binds the listener, wires the state, serves until shutdown.
 
-pub mod analytics;
-pub mod answers;
-pub mod batch_cost;
-pub mod batcher;
-pub mod config;
-pub mod console;
-pub mod debug_mode;
-pub mod error;
-pub mod extract;
-pub mod gate;
-pub mod profile_cache;
-pub mod recent;
-pub mod routes;
-pub mod standing_queue;
-pub mod startup;
-pub mod store;
+mod admission;
+mod analytics;
+mod config;
+mod console;
+mod contract;
+mod profile_cache;
+mod startup;
+
+pub use analytics::openapi::document as openapi_document;
+pub use config::Config;
+pub use contract::store::Store;
+pub use startup::Application;

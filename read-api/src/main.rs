@@ -1,8 +1,8 @@
 //! The read-api binary: parse settings, serve until SIGTERM.
 
 use clap::Parser;
-use read_api::config::Config;
-use read_api::startup::Application;
+use read_api::Application;
+use read_api::Config;
 use std::process::ExitCode;
 
 #[tokio::main]

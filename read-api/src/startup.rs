@@ -1,20 +1,20 @@
 //! Builds the application (listener, ClickHouse store, router) and serves it until a
 //! shutdown future resolves; tests bind port 0 and pass their own shutdown.
 
+use crate::admission::batcher::ProfileBatcher;
+use crate::admission::gate::QueryGate;
 use crate::analytics::auth::ApiKeys;
 use crate::analytics::history::ArchiveHistory;
 use crate::analytics::ingest::IngestFigures;
 use crate::analytics::routes::AnalyticsState;
 use crate::analytics::store::CubeStore;
-use crate::batcher::ProfileBatcher;
 use crate::config::Config;
-use crate::gate::QueryGate;
+use crate::contract::routes::aggregates::aggregates;
+use crate::contract::routes::profiles::user_profile;
+use crate::contract::routes::AppState;
+use crate::contract::store::Store;
 use crate::profile_cache::state::Limits;
 use crate::profile_cache::{ProfileCache, ProfileReader, FILL_LIMIT};
-use crate::routes::aggregates::aggregates;
-use crate::routes::profiles::user_profile;
-use crate::routes::AppState;
-use crate::store::Store;
 use axum::routing::post;
 use axum::Router;
 use service_kit::health::{DependencyStatus, Readiness};

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 /// Why a tag was not recorded.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The body is not a valid tag.
     #[error("invalid tag")]
     InvalidTag(#[from] TagError),
@@ -40,7 +40,7 @@ struct ErrorBody<'a> {
 
 impl ApiError {
     /// The label used for the `reason` of rejection metrics.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Self::InvalidTag(_) => "invalid_tag",
             Self::UnsupportedMediaType => "unsupported_media_type",

@@ -11,8 +11,11 @@
 //! - [`error`]: the one error enum and its mapping to status codes;
 //! - [`startup`]: binds the listener, wires the state, serves until shutdown.
 
-pub mod config;
-pub mod error;
-pub mod producer;
-pub mod routes;
-pub mod startup;
+mod config;
+mod error;
+mod producer;
+mod routes;
+mod startup;
+
+pub use config::Config;
+pub use startup::Application;

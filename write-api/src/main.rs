@@ -2,8 +2,8 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use write_api::config::Config;
-use write_api::startup::Application;
+use write_api::Application;
+use write_api::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {

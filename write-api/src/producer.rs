@@ -33,7 +33,7 @@ pub enum ProducerSetupError {
 
 /// Why a tag was not appended.
 #[derive(Debug, thiserror::Error)]
-pub enum ProduceError {
+pub(crate) enum ProduceError {
     /// The tag could not be encoded (a bug: a valid tag always encodes).
     #[error("tag could not be encoded")]
     Encoding(#[source] schemas::CodecError),
@@ -47,7 +47,7 @@ pub enum ProduceError {
 }
 
 /// Appends tags to the tag topic.
-pub struct TagProducer {
+pub(crate) struct TagProducer {
     producer: RwLock<Arc<FutureProducer>>,
     settings: KafkaSettings,
     linger_ms: u32,
@@ -58,7 +58,7 @@ pub struct TagProducer {
 
 impl TagProducer {
     /// Connects (lazily) to the broker and registers or finds the current schema.
-    pub async fn new(
+    pub(crate) async fn new(
         settings: &KafkaSettings,
         deadline: Duration,
         linger_ms: u32,
@@ -98,7 +98,7 @@ impl TagProducer {
     }
 
     /// Appends one tag and waits for the broker's acknowledgement, at most the deadline.
-    pub async fn append(&self, tag: &UserTag) -> Result<(), ProduceError> {
+    pub(crate) async fn append(&self, tag: &UserTag) -> Result<(), ProduceError> {
         let payload = self.encoder.encode(tag).map_err(ProduceError::Encoding)?;
         let producer = self.current();
         let record = FutureRecord::to(&self.settings.topic)
@@ -127,14 +127,14 @@ impl TagProducer {
     }
 
     /// Waits for queued records to be delivered (on shutdown).
-    pub fn flush(&self, timeout: Duration) {
+    pub(crate) fn flush(&self, timeout: Duration) {
         if let Err(error) = self.current().flush(Timeout::After(timeout)) {
             tracing::warn!(error = %error, "producer flush incomplete");
         }
     }
 
     /// Whether the broker answers and knows the topic. Blocking.
-    pub fn probe_blocking(&self, timeout: Duration) -> DependencyStatus {
+    pub(crate) fn probe_blocking(&self, timeout: Duration) -> DependencyStatus {
         service_kit::kafka::probe_blocking(self.current().client(), &self.settings.topic, timeout)
     }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// What the handler needs.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// The tag producer.
     pub producer: Arc<TagProducer>,
     /// The body limit, echoed in 413 answers.
@@ -20,7 +20,7 @@ pub struct AppState {
 }
 
 /// Records one tag.
-pub async fn record_tag(
+pub(crate) async fn record_tag(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,

@@ -14,7 +14,7 @@ async fn broker_down_gives_a_fast_503_and_service_recovers_without_restart() {
     let mut broker = test_support::PrivateBroker::start();
     let topic = test_support::unique_name("outage");
     test_support::create_topic(&broker.brokers(), &topic, 1).await;
-    let production_deadline = write_api::config::Config::local_defaults().produce_deadline;
+    let production_deadline = write_api::Config::local_defaults().produce_deadline;
     let app = spawn_app_with_deadline(&broker.brokers(), &topic, production_deadline).await;
     // A fresh Tansu partition's first write can take longer than the deadline: warm it up.
     assert!(

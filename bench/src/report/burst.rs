@@ -225,11 +225,11 @@ pub fn render(results: &BurstResults) -> String {
     text += "Issue 13, item 4 (\"Overload done right\"): a burst that fits the deadline is served, not shed; \
              read-api queues a profile request while the wait it can expect (the batches queued ahead of it \
              and its own, each priced by the recent cost per query and per read) fits 90% of its deadline, \
-             and refuses it at once (503) when it does not (`read-api/src/batch_cost.rs`); profile reads \
-             that pile up are read together, up to 32 cookies a query (`read-api/src/batcher.rs`). A queue \
+             and refuses it at once (503) when it does not (`read-api/src/admission/batch_cost.rs`); profile reads \
+             that pile up are read together, up to 32 cookies a query (`read-api/src/admission/batcher.rs`). A queue \
              that stands (even its least wait over 100 ms above 5 ms, as in CoDel: a sustained overload, \
              not a burst passing through) is admitted to 40% of the deadline until it drains \
-             (`read-api/src/standing_queue.rs`): it serves no more for being long, and what it admits \
+             (`read-api/src/admission/standing_queue.rs`): it serves no more for being long, and what it admits \
              then ends in time. Targets: 200 profile queries fired at once on an idle stack \
              all answered 200 within 200 ms; at twice the sustained capacity, fast 503s for the excess and \
              full recovery after.\n\n";

@@ -557,7 +557,7 @@ pub fn render(results: &ReadResults) -> String {
     text += "\n## User profiles without ingestion: read-api beside the same SQL\n\n";
     text += &format!(
         "{}/s for {} s per run straight to read-api, and the same requests (same seed) as read-api's own SQL \
-         (`read_api::store::Store`, its query settings) straight to ClickHouse, the order alternating between \
+         (`read_api::Store`, its query settings) straight to ClickHouse, the order alternating between \
          runs. ClickHouse's CPU per read comes from two sides: its process CPU over the phase divided by the \
          reads answered (everything the server did: parsing, HTTP, background merges), and the sum of \
          `UserTimeMicroseconds + SystemTimeMicroseconds` of the phase's queries in `system.query_log` \

@@ -27,7 +27,7 @@ const SETTLE_AFTER_IDLE: Duration = Duration::from_secs(1);
 impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
     /// Projects until cancelled, then inserts what is pending (one try) and records it.
     /// Blocking: run it on a thread of its own.
-    pub fn run(mut self) {
+    pub(crate) fn run(mut self) {
         self.adopt_new_partitions();
         self.last_partition_check = Instant::now();
         while !self.cancel.is_cancelled() {

@@ -52,13 +52,13 @@ use tokio_util::sync::CancellationToken;
 /// Per partition, the next offset whose predecessors are all in ClickHouse (or were
 /// deliberately skipped): what `projector rebuild` waits on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Positions {
+pub(crate) struct Positions {
     /// Next offset to project, by partition.
     pub next: BTreeMap<i32, i64>,
 }
 
 /// What the pipeline is built from.
-pub struct PipelineParts<Source, Sink> {
+pub(crate) struct PipelineParts<Source, Sink> {
     /// The tag log (partitions assigned by the pipeline).
     pub source: Source,
     /// Where batches go.
@@ -82,7 +82,7 @@ pub struct PipelineParts<Source, Sink> {
 }
 
 /// The running loop's state.
-pub struct Pipeline<Source, Sink> {
+pub(crate) struct Pipeline<Source, Sink> {
     source: Source,
     sink: Sink,
     topic: String,
@@ -117,7 +117,7 @@ pub struct Pipeline<Source, Sink> {
 
 impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
     /// A pipeline over `parts`, stopped by `cancel`, publishing durable positions.
-    pub fn new(
+    pub(crate) fn new(
         parts: PipelineParts<Source, Sink>,
         cancel: CancellationToken,
     ) -> (Self, watch::Receiver<Positions>) {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 /// A time series of one action.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SeriesAnswer {
+pub(crate) struct SeriesAnswer {
     /// `VIEW` or `BUY`.
     pub action: &'static str,
     /// `1m`, `5m` or `1h`.
@@ -33,7 +33,7 @@ pub struct SeriesAnswer {
 
 /// One bucket of a series.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SeriesPoint {
+pub(crate) struct SeriesPoint {
     /// The bucket's start.
     pub start: String,
     /// Number of matching tags.
@@ -44,7 +44,7 @@ pub struct SeriesPoint {
 
 impl SeriesAnswer {
     /// The answer for `query` from the buckets that have data.
-    pub fn new(query: &SeriesQuery, totals: &[BucketTotals]) -> Self {
+    pub(crate) fn new(query: &SeriesQuery, totals: &[BucketTotals]) -> Self {
         let by_start: HashMap<i64, &BucketTotals> = totals
             .iter()
             .map(|bucket| (i64::from(bucket.bucket_start) * 1000, bucket))
@@ -74,7 +74,7 @@ impl SeriesAnswer {
     }
 
     /// The answer read from the archive as far as `scope` says it reaches.
-    pub fn from_archive(mut self, scope: &ArchiveScope) -> Self {
+    pub(crate) fn with_archive_scope(mut self, scope: &ArchiveScope) -> Self {
         self.source = "archive";
         self.archived_through = scope.archived_through.map(|time| time.to_bucket_string());
         self
@@ -83,7 +83,7 @@ impl SeriesAnswer {
 
 /// The values of one dimension ranked by count or revenue.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TopAnswer {
+pub(crate) struct TopAnswer {
     /// `VIEW` or `BUY`.
     pub action: &'static str,
     /// The dimension ranked.
@@ -108,7 +108,7 @@ pub struct TopAnswer {
 
 /// One ranked value.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TopRow {
+pub(crate) struct TopRow {
     /// The dimension's value.
     pub value: String,
     /// Number of matching tags with it.
@@ -119,7 +119,7 @@ pub struct TopRow {
 
 /// A count and a revenue.
 #[derive(Debug, Default, Serialize, ToSchema)]
-pub struct Totals {
+pub(crate) struct Totals {
     /// Number of tags.
     pub count: u64,
     /// Sum of their prices.
@@ -128,7 +128,7 @@ pub struct Totals {
 
 impl TopAnswer {
     /// The answer for `query` from its ranked values.
-    pub fn new(query: &TopQuery, ranked: &[RankedValue]) -> Self {
+    pub(crate) fn new(query: &TopQuery, ranked: &[RankedValue]) -> Self {
         let total = ranked.first().map_or_else(Totals::default, |first| Totals {
             count: first.all_count,
             sum_price: first.all_sum_price,
@@ -154,7 +154,7 @@ impl TopAnswer {
     }
 
     /// The answer read from the archive as far as `scope` says it reaches.
-    pub fn from_archive(mut self, scope: &ArchiveScope) -> Self {
+    pub(crate) fn with_archive_scope(mut self, scope: &ArchiveScope) -> Self {
         self.source = "archive";
         self.archived_through = scope.archived_through.map(|time| time.to_bucket_string());
         self

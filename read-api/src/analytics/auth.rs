@@ -18,11 +18,11 @@ use subtle::ConstantTimeEq;
 
 /// The configured keys; none means the API is open.
 #[derive(Clone, Default)]
-pub struct ApiKeys(Arc<Vec<Vec<u8>>>);
+pub(crate) struct ApiKeys(Arc<Vec<Vec<u8>>>);
 
 impl ApiKeys {
     /// Keys from a comma-separated list (blank entries ignored).
-    pub fn from_list(list: &str) -> Self {
+    pub(crate) fn from_list(list: &str) -> Self {
         Self(Arc::new(
             list.split(',')
                 .map(str::trim)
@@ -33,7 +33,7 @@ impl ApiKeys {
     }
 
     /// Whether any key is required.
-    pub fn required(&self) -> bool {
+    pub(crate) fn required(&self) -> bool {
         !self.0.is_empty()
     }
 
@@ -66,7 +66,11 @@ fn presented_key(headers: &HeaderMap) -> Option<Vec<u8>> {
 }
 
 /// Lets a request through when no key is required or it presents a good one.
-pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Next) -> Response {
+pub(crate) async fn require_key(
+    State(keys): State<ApiKeys>,
+    request: Request,
+    next: Next,
+) -> Response {
     if !keys.required() || presented_key(request.headers()).is_some_and(|key| keys.accepts(&key)) {
         return next.run(request).await;
     }

@@ -20,7 +20,7 @@
 use super::newest::{newest_minute, NewestQuery};
 use super::params::{SeriesQuery, Source, TopQuery};
 use super::store::{series_read, top_read, BucketTotals, RankedValue};
-use crate::store::StoreError;
+use crate::contract::store::StoreError;
 use clickhouse::Client;
 use read_model::cube::ArchiveAccess;
 use schemas::contract::TimeRange;
@@ -37,7 +37,7 @@ enum Location {
 
 /// The days to read and how far the archive reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveScope {
+pub(crate) struct ArchiveScope {
     /// Days whose files hold tags of the range, `YYYY-MM-DD`, in order.
     pub days: Vec<String>,
     /// Every record the broker received before this instant is archived (the oldest,
@@ -48,26 +48,22 @@ pub struct ArchiveScope {
 
 /// Reads of the archive through ClickHouse.
 #[derive(Clone)]
-pub struct ArchiveHistory {
+pub(crate) struct ArchiveHistory {
     client: Client,
     location: Location,
     cube_window_ms: i64,
-}
-
-/// Where a read was answered from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answered<T> {
-    /// The minute cube.
-    Cube(T),
-    /// The archive, as far as it reaches.
-    Archive(T, ArchiveScope),
 }
 
 impl ArchiveHistory {
     /// Reads of the archive of `topic` at `url` (an absolute directory, or an `http(s)://`
     /// bucket URL), chosen over the cube for ranges starting `cube_window_minutes` before
     /// its newest minute. `None` when no archive is configured.
-    pub fn new(client: Client, url: &str, topic: &str, cube_window_minutes: u32) -> Option<Self> {
+    pub(crate) fn new(
+        client: Client,
+        url: &str,
+        topic: &str,
+        cube_window_minutes: u32,
+    ) -> Option<Self> {
         let url = url.trim().trim_end_matches('/');
         if url.is_empty() {
             return None;
@@ -102,7 +98,7 @@ impl ArchiveHistory {
 
     /// Whether `source` sends a read of `action` from `from` to the archive: asked for,
     /// or (auto) the range starts before the cube's window or the cube has nothing.
-    pub async fn chosen(
+    pub(crate) async fn chosen(
         &self,
         cube: &Client,
         source: Source,
@@ -132,7 +128,7 @@ impl ArchiveHistory {
     }
 
     /// The days of the range and how far the archive reaches.
-    pub async fn scope(&self, range: &TimeRange) -> Result<ArchiveScope, StoreError> {
+    pub(crate) async fn scope(&self, range: &TimeRange) -> Result<ArchiveScope, StoreError> {
         let glob = format!("{}/day=*/partition=*/manifest.jsonl", self.root());
         let partitions = read_model::cube::archive_scope(
             &self.client,
@@ -170,7 +166,7 @@ impl ArchiveHistory {
     }
 
     /// A series from the archive.
-    pub async fn series(
+    pub(crate) async fn series(
         &self,
         query: &SeriesQuery,
     ) -> Result<(Vec<BucketTotals>, ArchiveScope), StoreError> {
@@ -190,7 +186,7 @@ impl ArchiveHistory {
     }
 
     /// A top-N from the archive.
-    pub async fn top(
+    pub(crate) async fn top(
         &self,
         query: &TopQuery,
     ) -> Result<(Vec<RankedValue>, ArchiveScope), StoreError> {

@@ -24,7 +24,7 @@ pub struct Peer {
 }
 
 /// Parses `name=url,name=url` (a service may appear more than once: replicas are summed).
-pub fn parse_peers(list: &str) -> Result<Vec<Peer>, String> {
+pub(crate) fn parse_peers(list: &str) -> Result<Vec<Peer>, String> {
     list.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
@@ -42,7 +42,7 @@ pub fn parse_peers(list: &str) -> Result<Vec<Peer>, String> {
 
 /// The figures of the ingest panel at one moment.
 #[derive(Debug, Default, Serialize, ToSchema)]
-pub struct IngestAnswer {
+pub(crate) struct IngestAnswer {
     /// When they were read, milliseconds since the epoch.
     pub sampled_at_ms: i64,
     /// Tags answered 204 (write-api, cumulative).
@@ -68,7 +68,7 @@ pub struct IngestAnswer {
 
 /// Whether a peer's metrics were read.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PeerStatus {
+pub(crate) struct PeerStatus {
     /// The service.
     pub service: String,
     /// Its `/metrics` URL.
@@ -79,7 +79,7 @@ pub struct PeerStatus {
 
 /// Reads the panel's figures.
 #[derive(Clone)]
-pub struct IngestFigures {
+pub(crate) struct IngestFigures {
     peers: Vec<Peer>,
     http: reqwest::Client,
     own: PrometheusHandle,
@@ -87,7 +87,7 @@ pub struct IngestFigures {
 
 impl IngestFigures {
     /// Figures from `peers` and read-api's own registry `own`.
-    pub fn new(peers: Vec<Peer>, own: PrometheusHandle) -> Self {
+    pub(crate) fn new(peers: Vec<Peer>, own: PrometheusHandle) -> Self {
         Self {
             peers,
             http: reqwest::Client::builder()
@@ -99,7 +99,7 @@ impl IngestFigures {
     }
 
     /// Reads every peer (at once) and read-api's own metrics.
-    pub async fn read(&self) -> IngestAnswer {
+    pub(crate) async fn read(&self) -> IngestAnswer {
         let scrapes = futures::future::join_all(self.peers.iter().map(|peer| async move {
             let text = async { self.http.get(&peer.url).send().await?.text().await };
             (peer, text.await.ok())

@@ -12,12 +12,12 @@
 //! checks keys; [`routes`] holds the handlers and the router; [`openapi`] the
 //! description.
 
-pub mod answers;
-pub mod auth;
-pub mod history;
-pub mod ingest;
-pub mod newest;
-pub mod openapi;
-pub mod params;
-pub mod routes;
-pub mod store;
+pub(crate) mod answers;
+pub(crate) mod auth;
+pub(crate) mod history;
+pub(crate) mod ingest;
+pub(crate) mod newest;
+pub(crate) mod openapi;
+pub(crate) mod params;
+pub(crate) mod routes;
+pub(crate) mod store;

@@ -8,8 +8,8 @@
 
 use super::params::instant;
 use super::routes::{AnalyticsState, V1Query};
-use crate::error::ApiError;
-use crate::store::StoreError;
+use crate::contract::error::ApiError;
+use crate::contract::store::StoreError;
 use axum::extract::State;
 use axum::Json;
 use clickhouse::Client;
@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 /// The query string of `GET /v1/newest`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct NewestParams {
+pub(crate) struct NewestParams {
     /// `VIEW` or `BUY`; absent: either.
     pub action: Option<String>,
     /// Only minutes that start before this instant, UTC: `2026-03-01T12:00:00` (a `Z`
@@ -31,7 +31,7 @@ pub struct NewestParams {
 
 /// The newest minute that has data.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct NewestAnswer {
+pub(crate) struct NewestAnswer {
     /// The action asked about; null for either.
     pub action: Option<&'static str>,
     /// The bound asked for, aligned to the second; null for none.
@@ -43,7 +43,7 @@ pub struct NewestAnswer {
 
 /// A checked newest-minute query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NewestQuery {
+pub(crate) struct NewestQuery {
     /// The actions looked at.
     pub actions: &'static [Action],
     /// Whether one action was asked for.
@@ -56,7 +56,7 @@ pub struct NewestQuery {
 
 impl NewestParams {
     /// The checked query.
-    pub fn check(self) -> Result<NewestQuery, InvalidParameter> {
+    pub(crate) fn check(self) -> Result<NewestQuery, InvalidParameter> {
         let action = match self.action.as_deref() {
             None => None,
             Some(text) => Some(
@@ -113,7 +113,7 @@ pub(super) async fn newest_minute(
     ),
     security(("api_key" = []), ("basic" = []))
 )]
-pub async fn newest(
+pub(crate) async fn newest(
     State(state): State<AnalyticsState>,
     V1Query(params): V1Query<NewestParams>,
 ) -> Result<Json<NewestAnswer>, ApiError> {

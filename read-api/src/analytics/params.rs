@@ -7,18 +7,18 @@ use schemas::{Action, Device, EventTime};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-pub use read_model::cube::{CubeFilters, Dimension, Metric};
+pub(crate) use read_model::cube::{CubeFilters, Dimension, Metric};
 
 /// The most points a series may have (a week of minutes).
-pub const MAX_POINTS: i64 = 7 * 24 * 60;
+pub(crate) const MAX_POINTS: i64 = 7 * 24 * 60;
 /// The most rows a top-N may have.
-pub const MAX_TOP: u32 = 100;
+pub(crate) const MAX_TOP: u32 = 100;
 /// Rows of a top-N when the query names no limit.
-pub const DEFAULT_TOP: u32 = 10;
+pub(crate) const DEFAULT_TOP: u32 = 10;
 
 /// The width of a series' buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
+pub(crate) enum Bucket {
     /// One minute.
     OneMinute,
     /// Five minutes.
@@ -38,7 +38,7 @@ impl Bucket {
     }
 
     /// The name used in queries and answers.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::OneMinute => "1m",
             Self::FiveMinutes => "5m",
@@ -47,7 +47,7 @@ impl Bucket {
     }
 
     /// Its width in seconds.
-    pub const fn seconds(self) -> i64 {
+    pub(crate) const fn seconds(self) -> i64 {
         match self {
             Self::OneMinute => 60,
             Self::FiveMinutes => 300,
@@ -58,7 +58,7 @@ impl Bucket {
 
 /// Where a series or top-N is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The minute cube, unless the range starts before the cube's window (then the
     /// archive, when one is configured).
     Auto,
@@ -85,7 +85,7 @@ impl Source {
 /// The query string of `GET /v1/series`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct SeriesParams {
+pub(crate) struct SeriesParams {
     /// First instant included, UTC: `2026-03-01T12:00:00` (a `Z` may follow). Aligned
     /// down to the bucket.
     pub from: String,
@@ -113,7 +113,7 @@ pub struct SeriesParams {
 /// The query string of `GET /v1/top`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct TopParams {
+pub(crate) struct TopParams {
     /// First instant included, UTC: `2026-03-01T12:00:00` (a `Z` may follow); whole
     /// minutes are counted, so it is aligned down to the minute.
     pub from: String,
@@ -145,7 +145,7 @@ pub struct TopParams {
 /// The query string of `GET /v1/shoppers/{cookie}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ShopperParams {
+pub(crate) struct ShopperParams {
     /// First instant included, UTC (default: the earliest there is).
     pub from: Option<String>,
     /// First instant excluded, UTC (default: the latest there is).
@@ -156,7 +156,7 @@ pub struct ShopperParams {
 
 /// A checked series query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeriesQuery {
+pub(crate) struct SeriesQuery {
     /// Whole buckets.
     pub range: TimeRange,
     /// The action counted.
@@ -171,7 +171,7 @@ pub struct SeriesQuery {
 
 /// A checked top-N query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopQuery {
+pub(crate) struct TopQuery {
     /// Whole minutes.
     pub range: TimeRange,
     /// The action counted.
@@ -190,7 +190,7 @@ pub struct TopQuery {
 
 /// A checked shopper query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShopperQuery {
+pub(crate) struct ShopperQuery {
     /// The range.
     pub range: TimeRange,
     /// At most this many of each action.
@@ -199,7 +199,7 @@ pub struct ShopperQuery {
 
 impl SeriesParams {
     /// The checked query.
-    pub fn check(self) -> Result<SeriesQuery, InvalidParameter> {
+    pub(crate) fn check(self) -> Result<SeriesQuery, InvalidParameter> {
         let bucket = match self.bucket.as_deref() {
             None => Bucket::OneMinute,
             Some(text) => Bucket::parse(text)
@@ -231,7 +231,7 @@ impl SeriesParams {
 
 impl TopParams {
     /// The checked query.
-    pub fn check(self) -> Result<TopQuery, InvalidParameter> {
+    pub(crate) fn check(self) -> Result<TopQuery, InvalidParameter> {
         let limit = self.limit.unwrap_or(DEFAULT_TOP);
         if !(1..=MAX_TOP).contains(&limit) {
             return Err(InvalidParameter::new(
@@ -268,7 +268,7 @@ impl TopParams {
 
 impl ShopperParams {
     /// The checked query.
-    pub fn check(self) -> Result<ShopperQuery, InvalidParameter> {
+    pub(crate) fn check(self) -> Result<ShopperQuery, InvalidParameter> {
         let from = match self.from.as_deref() {
             None => EventTime::MIN_STORABLE,
             Some(text) => instant("from", text)?,

@@ -6,10 +6,10 @@ use super::history::ArchiveHistory;
 use super::ingest::{IngestAnswer, IngestFigures};
 use super::params::{SeriesParams, ShopperParams, TopParams};
 use super::store::CubeStore;
-use crate::answers;
-use crate::error::ApiError;
-use crate::gate::QueryGate;
-use crate::store::Store;
+use crate::admission::gate::QueryGate;
+use crate::contract::answers;
+use crate::contract::error::ApiError;
+use crate::contract::store::Store;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 /// What the handlers need.
 #[derive(Clone)]
-pub struct AnalyticsState {
+pub(crate) struct AnalyticsState {
     /// Reads of the minute cube.
     pub cube: CubeStore,
     /// Reads of the profile store (the shopper view).
@@ -65,7 +65,7 @@ impl AnalyticsState {
 }
 
 /// The routes under `/v1/`, behind `keys`.
-pub fn router(state: AnalyticsState, keys: ApiKeys) -> Router {
+pub(crate) fn router(state: AnalyticsState, keys: ApiKeys) -> Router {
     Router::new()
         .route("/v1/series", get(series))
         .route("/v1/top", get(top))
@@ -78,7 +78,7 @@ pub fn router(state: AnalyticsState, keys: ApiKeys) -> Router {
 }
 
 /// A query string parsed into `T`; a malformed one is a 400 naming the parameter.
-pub struct V1Query<T>(pub T);
+pub(crate) struct V1Query<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for V1Query<T> {
     type Rejection = ApiError;
@@ -145,7 +145,7 @@ fn invalid_query(rejection: &QueryRejection) -> InvalidParameter {
     ),
     security(("api_key" = []), ("basic" = []))
 )]
-pub async fn series(
+pub(crate) async fn series(
     State(state): State<AnalyticsState>,
     V1Query(params): V1Query<SeriesParams>,
 ) -> Result<Json<SeriesAnswer>, ApiError> {
@@ -159,7 +159,7 @@ pub async fn series(
             .run(state.deadline, history.series(&query))
             .await?;
         return Ok(Json(
-            SeriesAnswer::new(&query, &totals).from_archive(&scope),
+            SeriesAnswer::new(&query, &totals).with_archive_scope(&scope),
         ));
     }
     let totals = state
@@ -182,7 +182,7 @@ pub async fn series(
     ),
     security(("api_key" = []), ("basic" = []))
 )]
-pub async fn top(
+pub(crate) async fn top(
     State(state): State<AnalyticsState>,
     V1Query(params): V1Query<TopParams>,
 ) -> Result<Json<TopAnswer>, ApiError> {
@@ -192,7 +192,9 @@ pub async fn top(
         .await?
     {
         let (ranked, scope) = state.gate.run(state.deadline, history.top(&query)).await?;
-        return Ok(Json(TopAnswer::new(&query, &ranked).from_archive(&scope)));
+        return Ok(Json(
+            TopAnswer::new(&query, &ranked).with_archive_scope(&scope),
+        ));
     }
     let ranked = state
         .gate
@@ -214,7 +216,7 @@ pub async fn top(
     ),
     security(("api_key" = []), ("basic" = []))
 )]
-pub async fn shopper(
+pub(crate) async fn shopper(
     State(state): State<AnalyticsState>,
     Path(cookie): Path<String>,
     V1Query(params): V1Query<ShopperParams>,
@@ -240,11 +242,11 @@ pub async fn shopper(
     ),
     security(("api_key" = []), ("basic" = []))
 )]
-pub async fn ingest(State(state): State<AnalyticsState>) -> Json<IngestAnswer> {
+pub(crate) async fn ingest(State(state): State<AnalyticsState>) -> Json<IngestAnswer> {
     Json(state.ingest.read().await)
 }
 
 /// This API's OpenAPI description.
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(super::openapi::document())
 }

@@ -4,21 +4,21 @@
 //! which read, and the statements, are `read_model::cube`'s.
 
 use super::params::{SeriesQuery, TopQuery};
-use crate::store::StoreError;
+use crate::contract::store::StoreError;
 use clickhouse::Client;
 use read_model::cube::{SeriesRead, TopRead};
 
-pub use read_model::cube::{BucketTotals, RankedValue};
+pub(crate) use read_model::cube::{BucketTotals, RankedValue};
 
 /// The analysts' reads.
 #[derive(Clone)]
-pub struct CubeStore {
+pub(crate) struct CubeStore {
     client: Client,
 }
 
 impl CubeStore {
     /// Reads on `client` (read-api's database), two threads each.
-    pub fn new(client: Client) -> Self {
+    pub(crate) fn new(client: Client) -> Self {
         Self {
             client: client
                 .with_setting("max_threads", "2")
@@ -27,12 +27,15 @@ impl CubeStore {
     }
 
     /// The totals of every bucket of the query's range that has matching tags, in order.
-    pub async fn series(&self, query: &SeriesQuery) -> Result<Vec<BucketTotals>, StoreError> {
+    pub(crate) async fn series(
+        &self,
+        query: &SeriesQuery,
+    ) -> Result<Vec<BucketTotals>, StoreError> {
         Ok(read_model::cube::series(&self.client, &series_read(query)).await?)
     }
 
     /// The query's top values, best first.
-    pub async fn top(&self, query: &TopQuery) -> Result<Vec<RankedValue>, StoreError> {
+    pub(crate) async fn top(&self, query: &TopQuery) -> Result<Vec<RankedValue>, StoreError> {
         Ok(read_model::cube::top(&self.client, &top_read(query)).await?)
     }
 }

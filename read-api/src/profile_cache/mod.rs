@@ -17,12 +17,12 @@
 //! it).
 
 mod outside;
-pub mod state;
+pub(crate) mod state;
 mod tail;
 
-use crate::batcher::ProfileBatcher;
-use crate::gate::GateError;
-use crate::store::{ProfileRead, StoreError};
+use crate::admission::batcher::ProfileBatcher;
+use crate::admission::gate::GateError;
+use crate::contract::store::{ProfileRead, StoreError};
 use clickhouse::Client;
 use read_model::Profile;
 use schemas::contract::TimeRange;
@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 /// Tags of each action a cache fill reads (and a cached profile keeps at least): the
 /// contract keeps the newest 200; twice that lets queries whose range ends a little
 /// in the past (a harness that asks about settled tags) still be answered here.
-pub const FILL_LIMIT: u64 = 400;
+pub(crate) const FILL_LIMIT: u64 = 400;
 
 /// How often the projector's watermark is read (a read of its batch log costs
 /// ClickHouse about 5 ms of CPU).
@@ -64,7 +64,7 @@ pub(crate) fn lock(state: &Mutex<CacheState>) -> MutexGuard<'_, CacheState> {
 /// The cache: empty until its tail has started (the projector's watermark must be
 /// known first).
 #[derive(Clone)]
-pub struct ProfileCache {
+pub(crate) struct ProfileCache {
     shared: Arc<Shared>,
 }
 
@@ -77,7 +77,7 @@ impl ProfileCache {
     /// Starts the cache: reads the projector's watermark from `client`'s database (until
     /// it can), then starts the tail from there and keeps the watermark current. Runs
     /// until `cancel`.
-    pub fn start(
+    pub(crate) fn start(
         kafka: KafkaSettings,
         client: Client,
         limits: Limits,
@@ -250,24 +250,19 @@ async fn read_stored_before(client: &Client) -> Result<i64, clickhouse::error::E
 /// Profile reads: from the cache when it holds the answer, else from ClickHouse through
 /// the batcher (and then into the cache).
 #[derive(Clone)]
-pub struct ProfileReader {
+pub(crate) struct ProfileReader {
     batcher: ProfileBatcher,
     cache: Option<ProfileCache>,
 }
 
 impl ProfileReader {
     /// Reads through `batcher`, and `cache` when there is one.
-    pub fn new(batcher: ProfileBatcher, cache: Option<ProfileCache>) -> Self {
+    pub(crate) fn new(batcher: ProfileBatcher, cache: Option<ProfileCache>) -> Self {
         Self { batcher, cache }
     }
 
-    /// The batcher (admission estimates).
-    pub fn batcher(&self) -> &ProfileBatcher {
-        &self.batcher
-    }
-
     /// `read`'s profile within `deadline`.
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         read: ProfileRead,
         deadline: Duration,

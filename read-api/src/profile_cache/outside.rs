@@ -56,7 +56,7 @@ impl Generation {
 
 /// The cookies that may have tags outside the tail, by event time.
 #[derive(Debug)]
-pub struct OutsideTail {
+pub(crate) struct OutsideTail {
     /// Oldest first; never empty.
     generations: VecDeque<Generation>,
     /// The newest event time of any tag outside the tail so far.
@@ -67,13 +67,13 @@ pub struct OutsideTail {
 
 impl OutsideTail {
     /// A record in which every tag outside the tail is older than `since_ms`.
-    pub fn new(since_ms: i64) -> Self {
+    pub(crate) fn new(since_ms: i64) -> Self {
         Self::with_sizes(since_ms, COOKIES_PER_GENERATION, GENERATIONS)
     }
 
     /// [`OutsideTail::new`] with `capacity` distinct cookies per generation and `kept`
     /// generations (at least one).
-    pub fn with_sizes(since_ms: i64, capacity: usize, kept: usize) -> Self {
+    pub(crate) fn with_sizes(since_ms: i64, capacity: usize, kept: usize) -> Self {
         Self {
             generations: VecDeque::from([Generation::new(since_ms, capacity)]),
             newest_outside_ms: since_ms.saturating_sub(1),
@@ -83,7 +83,7 @@ impl OutsideTail {
     }
 
     /// Records a tag of `cookie` at `time_ms` that leaves the tail (or never enters it).
-    pub fn record(&mut self, cookie: &str, time_ms: i64) {
+    pub(crate) fn record(&mut self, cookie: &str, time_ms: i64) {
         self.newest_outside_ms = self.newest_outside_ms.max(time_ms);
         let full = match self.generations.back_mut() {
             Some(newest) => {
@@ -113,7 +113,7 @@ impl OutsideTail {
     }
 
     /// The oldest event time from which the tail holds every tag of `cookie`, if any.
-    pub fn whole_from(&self, cookie: &str) -> Option<i64> {
+    pub(crate) fn whole_from(&self, cookie: &str) -> Option<i64> {
         let mut whole_from = None;
         for generation in self.generations.iter().rev() {
             if generation.cookies.contains(cookie) {
@@ -125,7 +125,8 @@ impl OutsideTail {
     }
 
     /// Generations kept now.
-    pub fn generations(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn generations(&self) -> usize {
         self.generations.len()
     }
 }

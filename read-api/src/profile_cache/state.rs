@@ -19,11 +19,11 @@ use std::num::NonZeroUsize;
 
 /// Offsets by partition: a projector watermark (every offset below it is in
 /// ClickHouse) or a tail bound.
-pub type Offsets = BTreeMap<i32, i64>;
+pub(crate) type Offsets = BTreeMap<i32, i64>;
 
 /// A tag read from the log, with where it sits there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedTag {
+pub(crate) struct LoggedTag {
     /// The partition.
     pub partition: i32,
     /// The offset within the partition.
@@ -34,7 +34,7 @@ pub struct LoggedTag {
 
 /// What a cache lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// The exact answer, from the cookie's cached profile.
     Hit(Profile),
     /// The exact answer, from the tail alone: every tag of the cookie in the asked range
@@ -48,7 +48,7 @@ pub enum Lookup {
 
 /// Why a profile read from ClickHouse could not be cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum FillRefused {
+pub(crate) enum FillRefused {
     /// The tail no longer holds every tag from the read's watermark (it was evicted
     /// past it, or tags were dropped while the tail was full).
     #[error("the log's tail does not reach back to the read's watermark")]
@@ -130,7 +130,7 @@ impl ActionTags {
 /// A profile read from ClickHouse for the cache: the newest `asked` tags of each
 /// action at or after `from_ms` (any time after).
 #[derive(Debug, Clone, Copy)]
-pub struct FillRead<'a> {
+pub(crate) struct FillRead<'a> {
     /// What the read found.
     pub profile: &'a Profile,
     /// Tags of each action it asked for.
@@ -148,7 +148,7 @@ impl FillRead<'_> {
     }
 
     /// The answer to a query from this read alone, when it holds it.
-    pub fn answer(&self, from_ms: i64, to_ms: i64, limit: u64) -> Option<Profile> {
+    pub(crate) fn answer(&self, from_ms: i64, to_ms: i64, limit: u64) -> Option<Profile> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let entry = self.entry();
         Some(Profile {
@@ -176,7 +176,7 @@ impl Entry {
 
 /// Sizes of the cache.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Cookies cached at most (least recently asked go first).
     pub cookies: NonZeroUsize,
     /// Tags the tail holds at most; beyond, new tags are dropped and the cache empties
@@ -188,7 +188,7 @@ pub struct Limits {
 
 /// The tail and the cached profiles.
 #[derive(Debug)]
-pub struct CacheState {
+pub(crate) struct CacheState {
     limits: Limits,
     /// Tags of the tail by cookie, oldest first.
     tail: HashMap<String, VecDeque<LoggedTag>>,
@@ -209,12 +209,12 @@ impl CacheState {
     /// tail's consumer started), when every tag ClickHouse holds below `start` is older
     /// than `stored_before_ms` (one past the newest event time it held, read after
     /// `start`).
-    pub fn new(limits: Limits, start: Offsets, stored_before_ms: i64) -> Self {
+    pub(crate) fn new(limits: Limits, start: Offsets, stored_before_ms: i64) -> Self {
         Self::with_outside(limits, start, OutsideTail::new(stored_before_ms))
     }
 
     /// [`CacheState::new`] with its record of the cookies outside the tail given.
-    pub fn with_outside(limits: Limits, start: Offsets, outside: OutsideTail) -> Self {
+    pub(crate) fn with_outside(limits: Limits, start: Offsets, outside: OutsideTail) -> Self {
         Self {
             limits,
             tail: HashMap::new(),
@@ -228,29 +228,29 @@ impl CacheState {
     }
 
     /// Tags in the tail.
-    pub fn tail_len(&self) -> usize {
+    pub(crate) fn tail_len(&self) -> usize {
         self.tail_len
     }
 
     /// Cookies cached.
-    pub fn cached_cookies(&self) -> usize {
+    pub(crate) fn cached_cookies(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether the tail is close enough behind the log for answers.
-    pub fn caught_up(&self) -> bool {
+    pub(crate) fn caught_up(&self) -> bool {
         self.caught_up
     }
 
     /// Sets whether the tail is close enough behind the log for answers.
-    pub fn set_caught_up(&mut self, caught_up: bool) {
+    pub(crate) fn set_caught_up(&mut self, caught_up: bool) {
         self.caught_up = caught_up;
     }
 
     /// Adds a tag read from the log to the tail, and to its cookie's cached profile.
     /// When the tail is full the tag is dropped instead: every cached profile goes, and
     /// nothing is cached again until the projector's watermark passes it.
-    pub fn push(&mut self, logged: LoggedTag) {
+    pub(crate) fn push(&mut self, logged: LoggedTag) {
         if self.tail_len >= self.limits.tail_tags {
             self.outside
                 .record(&logged.tag.cookie, logged.tag.time.millis());
@@ -275,7 +275,7 @@ impl CacheState {
 
     /// Leaves the record at `offset` out of the tail: every cached profile goes, and
     /// nothing is cached again until the projector's watermark passes it.
-    pub fn skip(&mut self, partition: i32, offset: i64) {
+    pub(crate) fn skip(&mut self, partition: i32, offset: i64) {
         metrics::counter!(names::PROFILE_CACHE_TAIL_SKIPPED.name).increment(1);
         let from = self.tail_from.entry(partition).or_insert(0);
         *from = (*from).max(offset + 1);
@@ -284,7 +284,7 @@ impl CacheState {
 
     /// Drops from the tail every tag below `watermark` (tags ClickHouse holds): call it
     /// with a watermark older than any read still being cached.
-    pub fn evict_below(&mut self, watermark: &Offsets) {
+    pub(crate) fn evict_below(&mut self, watermark: &Offsets) {
         for (partition, below) in watermark {
             let Some(order) = self.order.get_mut(partition) else {
                 continue;
@@ -327,7 +327,7 @@ impl CacheState {
     /// Caches `cookie`'s profile as read from ClickHouse when the projector's
     /// watermark was `watermark` (taken before the read), with every tag of the tail
     /// from that watermark on. Replaces what was cached for the cookie.
-    pub fn fill(
+    pub(crate) fn fill(
         &mut self,
         cookie: &str,
         read: FillRead<'_>,
@@ -358,7 +358,7 @@ impl CacheState {
     }
 
     /// `cookie`'s newest `limit` tags of each action in `[from_ms, to_ms)`.
-    pub fn lookup(&mut self, cookie: &str, from_ms: i64, to_ms: i64, limit: u64) -> Lookup {
+    pub(crate) fn lookup(&mut self, cookie: &str, from_ms: i64, to_ms: i64, limit: u64) -> Lookup {
         if !self.caught_up {
             return Lookup::Miss;
         }

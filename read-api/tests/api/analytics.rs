@@ -6,7 +6,7 @@ use crate::common::{
     assert_bad_parameter, insert_tags, ok_json, spawn_app, spawn_app_with, tag, BASE_MILLIS,
     MINUTE_MILLIS,
 };
-use read_api::config::Config;
+use read_api::Config;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -16,7 +16,7 @@
 //! read ended.
 
 use crate::common::{insert_tags, millis_range, spawn_app_with, tag, BASE_MILLIS};
-use read_api::config::Config;
+use read_api::Config;
 use service_kit::settings::ClickHouseSettings;
 use std::time::Duration;
 

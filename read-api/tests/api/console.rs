@@ -3,7 +3,7 @@
 //! `console/tests/` (`make console-test`).
 
 use crate::common::{spawn_app, spawn_app_with};
-use read_api::config::Config;
+use read_api::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_its_files_are_served_with_their_types_and_caching() {

@@ -7,7 +7,7 @@ use crate::common::{insert_tags, ok_json, spawn_app_with, tag};
 use archive::{encode_file, ArchiveStore, ArchivedRecord, FileKey, ManifestEntry, RecordKind};
 use loadgen::model::{Model, Outcome};
 use loadgen::stream::{Cardinalities, TagStream, STREAM_START_MS};
-use read_api::config::Config;
+use read_api::Config;
 use read_model::{LogPosition, UserTagRow};
 use schemas::contract::{Aggregate, AggregatesQuery, TimeRange};
 use schemas::{Action, EventTime, Filters, UserTag};

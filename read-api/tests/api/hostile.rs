@@ -88,7 +88,7 @@ impl Served {
 
     /// A read-api over the hostile data, with `config` (its ClickHouse settings are
     /// replaced by the test database's) or the tests' defaults.
-    fn start_with(config: Option<read_api::config::Config>) -> Self {
+    fn start_with(config: Option<read_api::Config>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -7,7 +7,7 @@
 use crate::common::{metric_value, spawn_app_with, BASE_MILLIS};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use read_api::config::Config;
+use read_api::Config;
 use read_model::{BatchLogRow, LogPosition, UserTagRow};
 use schemas::{SchemaCatalog, TagEncoder, UserTag};
 use serde_json::{json, Value};

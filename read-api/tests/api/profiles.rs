@@ -407,7 +407,7 @@ async fn requests_read_together_get_exactly_their_own_answers() {
         }
     }
     insert_tags(&database, &tags).await;
-    let mut config = read_api::config::Config::local_defaults();
+    let mut config = read_api::Config::local_defaults();
     config.profile_slots = 1;
     config.query_deadline = std::time::Duration::from_secs(10);
     let app = crate::common::spawn_app_with(&database, config).await;

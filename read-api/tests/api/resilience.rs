@@ -5,7 +5,7 @@ use crate::common::{
     insert_tags, millis_range, ok_json, seconds_range, spawn_app, spawn_app_with, tag, TestApp,
     BASE_MILLIS, MINUTE_MILLIS,
 };
-use read_api::config::Config;
+use read_api::Config;
 use std::time::{Duration, Instant};
 
 fn clickhouse_address(settings: &service_kit::settings::ClickHouseSettings) -> String {

@@ -4,8 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use read_api::config::Config;
-use read_api::startup::Application;
+use read_api::Application;
+use read_api::Config;
 use read_model::{LogPosition, UserTagRow};
 use schemas::{EventTime, UserTag};
 use serde_json::{json, Value};

@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use test_support::ServedApp;
-use write_api::config::Config;
-use write_api::startup::Application;
+use write_api::Application;
+use write_api::Config;
 
 pub struct TestApp {
     pub address: String,

@@ -40,7 +40,7 @@ const YEAR_9999_END_MS: i64 = 253_402_300_799_000;
 /// A read-api requiring [`KEY`], reading no peer's metrics (the ingest panel then holds
 /// read-api's own figures only: no other stack on this machine is asked).
 fn served() -> Served {
-    let mut config = read_api::config::Config::local_defaults();
+    let mut config = read_api::Config::local_defaults();
     config.query_deadline = std::time::Duration::from_secs(5);
     config.aggregates_deadline = std::time::Duration::from_secs(10);
     config.api_keys = KEY.to_owned();
@@ -1379,8 +1379,7 @@ fn hostile_ingest_requests_are_answered_and_never_with_a_5xx() {
 fn hostile_openapi_requests_get_the_description_and_never_a_5xx() {
     let served = served();
     let description = Want::Answer(
-        serde_json::to_value(read_api::analytics::openapi::document())
-            .expect("description as JSON"),
+        serde_json::to_value(read_api::openapi_document()).expect("description as JSON"),
     );
     served.run("v1 openapi.json", bare_case(), |served, case| {
         let target = query_target(b"/v1/openapi.json", &case.params);

@@ -1,19 +1,19 @@
 //! The answers of both endpoints from what the store read: the read model's rows put
 //! into the contract's answer types ([`schemas::contract`]), which fix the wire shape.
 
-use crate::store::MinuteTotals;
+use crate::contract::store::MinuteTotals;
 use read_model::Profile;
 use schemas::contract::{AggregatesAnswer, AggregatesQuery, ProfileAnswer, Totals};
 use std::collections::HashMap;
 
 /// The answer for `cookie`'s `profile`, borrowing its tags.
-pub fn profile<'a>(cookie: &'a str, profile: &'a Profile) -> ProfileAnswer<'a> {
+pub(crate) fn profile<'a>(cookie: &'a str, profile: &'a Profile) -> ProfileAnswer<'a> {
     ProfileAnswer::borrowed(cookie, &profile.views, &profile.buys)
 }
 
 /// The contract's table for `query` from the totals of the minutes that have data;
 /// the other minutes of the range are zeros.
-pub fn aggregates(query: &AggregatesQuery, totals: &[MinuteTotals]) -> AggregatesAnswer {
+pub(crate) fn aggregates(query: &AggregatesQuery, totals: &[MinuteTotals]) -> AggregatesAnswer {
     let by_minute: HashMap<i64, Totals> = totals
         .iter()
         .map(|totals| {

@@ -14,7 +14,7 @@
 //! So the two parts are estimated apart, each a running mean of what finished batches
 //! took: lone reads and pairs teach the part per query, larger batches the part per read.
 //!
-//! The means are time-aware ([`crate::recent`], issue 24): a batch finishing after a
+//! The means are time-aware ([`crate::admission::recent`], issue 24): a batch finishing after a
 //! silence weighs more the longer the silence, and when no batch has finished for a
 //! while (twice a full batch's estimate, at least 300 ms) both parts relax toward the
 //! costs measured when only a burst's own batches run, two at once (the constants
@@ -39,7 +39,7 @@
 //! (fewer than the slots) are always admitted: finished batches are what bring the
 //! estimate down while requests keep arriving, so refusing them could keep refusing.
 //!
-//! Under a sustained overload ([`crate::standing_queue`]) the queue is full all the
+//! Under a sustained overload ([`crate::admission::standing_queue`]) the queue is full all the
 //! time, and a queue admitted to most of the deadline ends some requests past
 //! it whenever the batches run slower than estimated (the machine's other work, the
 //! load itself): those are answered 503 after waiting the whole deadline
@@ -47,7 +47,7 @@
 //! queue serves no more for being long, since the slots are busy either way, so it is
 //! admitted to a smaller share: room for the estimate to be 2.5 times off.
 
-use crate::recent::{self, Estimate};
+use crate::admission::recent::{self, Estimate};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -58,16 +58,16 @@ const INITIAL_PER_QUERY_MICROS: f64 = 4_700.0;
 const INITIAL_PER_READ_MICROS: f64 = 700.0;
 /// The share of its deadline a request's expected time to an answer may take while the
 /// queue does not stand (a burst passing through).
-pub const ADMIT_SHARE: f64 = 0.9;
-/// The share while the queue stands ([`crate::standing_queue`]).
-pub const STANDING_SHARE: f64 = 0.4;
+pub(crate) const ADMIT_SHARE: f64 = 0.9;
+/// The share while the queue stands ([`crate::admission::standing_queue`]).
+pub(crate) const STANDING_SHARE: f64 = 0.4;
 /// Batches of at most this many reads teach the part per query; larger ones the part
 /// per read.
 const SMALL_BATCH: usize = 2;
 
 /// The running estimates of a batch's duration: a part per query and a part per read.
 #[derive(Debug)]
-pub struct BatchCost {
+pub(crate) struct BatchCost {
     /// The most reads in one batch (the longest batch sets how long the estimates hold).
     max_batch: usize,
     parts: Mutex<Parts>,
@@ -104,7 +104,7 @@ impl Parts {
 
 /// Where a request stands when it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Queue {
+pub(crate) struct Queue {
     /// Requests waiting ahead of it.
     pub ahead: usize,
     /// Batches running now.
@@ -115,14 +115,14 @@ pub struct Queue {
     pub slots: usize,
     /// The most reads in one batch.
     pub max_batch: usize,
-    /// Whether the queue stands ([`crate::standing_queue`]).
+    /// Whether the queue stands ([`crate::admission::standing_queue`]).
     pub standing: bool,
 }
 
 impl BatchCost {
     /// The estimates for batches of at most `max_batch` reads, starting at `now` from the
     /// measured constants.
-    pub fn new(max_batch: usize, now: Instant) -> Self {
+    pub(crate) fn new(max_batch: usize, now: Instant) -> Self {
         Self {
             max_batch: max_batch.max(1),
             parts: Mutex::new(Parts {
@@ -141,12 +141,12 @@ impl BatchCost {
     }
 
     /// The expected duration at `now` of a batch of `reads`.
-    pub fn estimate(&self, reads: usize, now: Instant) -> Duration {
+    pub(crate) fn estimate(&self, reads: usize, now: Instant) -> Duration {
         self.parts_at(now).estimate(reads)
     }
 
     /// Folds a batch of `reads` that finished at `now` after `took` into the estimates.
-    pub fn record(&self, reads: usize, took: Duration, now: Instant) {
+    pub(crate) fn record(&self, reads: usize, took: Duration, now: Instant) {
         let took = took.as_micros() as f64;
         let reads = reads.max(1);
         let mut guard = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -167,7 +167,7 @@ impl BatchCost {
     }
 
     /// The expected time until a request arriving at `queue` at `now` has its answer.
-    pub fn expected(&self, queue: Queue, now: Instant) -> Duration {
+    pub(crate) fn expected(&self, queue: Queue, now: Instant) -> Duration {
         let parts = self.parts_at(now);
         let slots = queue.slots.max(1);
         let max_batch = queue.max_batch.max(1);
@@ -189,7 +189,12 @@ impl BatchCost {
     }
 
     /// Whether a request arriving at `queue` at `now` can be answered within `deadline`.
-    pub fn admits(&self, queue: Queue, deadline: Duration, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn admits(
+        &self,
+        queue: Queue,
+        deadline: Duration,
+        now: Instant,
+    ) -> Result<(), Duration> {
         if queue.ahead < queue.slots.max(1) {
             return Ok(());
         }

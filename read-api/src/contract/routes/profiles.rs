@@ -1,17 +1,17 @@
 //! `POST /user_profiles/{cookie}`: a shopper's newest views and buys in a time range.
 
 use super::AppState;
-use crate::answers;
-use crate::debug_mode::{self, Endpoint};
-use crate::error::ApiError;
-use crate::extract::{ExpectedAnswer, ProfileRequest};
-use crate::store::ProfileRead;
+use crate::contract::answers;
+use crate::contract::debug_mode::{self, Endpoint};
+use crate::contract::error::ApiError;
+use crate::contract::extract::{ExpectedAnswer, ProfileRequest};
+use crate::contract::store::ProfileRead;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// Answers a user-profile query.
-pub async fn user_profile(
+pub(crate) async fn user_profile(
     State(state): State<AppState>,
     request: ProfileRequest,
     ExpectedAnswer(expected): ExpectedAnswer,

@@ -8,7 +8,7 @@
 //! and under a sustained overload the excess is refused fast instead of every request
 //! ending late. The expected wait is the number of requests queued ahead of it divided
 //! among the slots, times the recent query duration: a running mean of the queries that
-//! finished, time-aware ([`crate::recent`], issue 24): a query finishing after a silence
+//! finished, time-aware ([`crate::admission::recent`], issue 24): a query finishing after a silence
 //! weighs more the longer the silence, and after a while without any (twice the
 //! estimate, at least 300 ms) the estimate relaxes toward a lone query's 5 ms, so that
 //! a burst after an idle spell is not priced at the cost of the load before it (before,
@@ -23,7 +23,7 @@
 //! `cancel_http_readonly_queries_on_client_close`), so the slot is free again at once
 //! and abandoned work does not pile up in ClickHouse.
 
-use crate::recent::{self, Estimate};
+use crate::admission::recent::{self, Estimate};
 use service_kit::metric_names::read_api as names;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 /// Why a read did not produce an answer.
 #[derive(Debug, thiserror::Error)]
-pub enum GateError<E: std::error::Error + 'static> {
+pub(crate) enum GateError<E: std::error::Error + 'static> {
     /// The expected wait for a slot left no room for the query before the deadline.
     #[error("{queued} queued ahead, {expected:?} expected before an answer, {deadline:?} allowed")]
     Busy {
@@ -59,9 +59,9 @@ const INITIAL_QUERY_MICROS: f64 = 5_000.0;
 
 /// How long a unit of work (a query) takes lately, and whether a request can
 /// still be answered in time behind the work queued ahead of it: the admission rule of
-/// this gate (profile reads have their own, priced by batch size: `crate::batch_cost`).
+/// this gate (profile reads have their own, priced by batch size: `crate::admission::batch_cost`).
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// Units of work running at once.
     parallel: usize,
     /// The running estimate of a unit's duration, and when the last unit finished.
@@ -70,7 +70,7 @@ pub struct Admission {
 
 impl Admission {
     /// Admission for `parallel` units of work at once, its estimate starting at `now`.
-    pub fn new(parallel: usize, now: Instant) -> Self {
+    pub(crate) fn new(parallel: usize, now: Instant) -> Self {
         Self {
             parallel: parallel.max(1),
             recent: Mutex::new((Estimate::new(INITIAL_QUERY_MICROS), now)),
@@ -78,13 +78,13 @@ impl Admission {
     }
 
     /// The recent duration of one unit of work, as of `now`.
-    pub fn recent(&self, now: Instant) -> Duration {
+    pub(crate) fn recent(&self, now: Instant) -> Duration {
         let (estimate, taught) = *self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         micros(relaxed(estimate, taught, now).value())
     }
 
     /// Folds a unit that finished at `now` after `duration` into the estimate.
-    pub fn record(&self, duration: Duration, now: Instant) {
+    pub(crate) fn record(&self, duration: Duration, now: Instant) {
         let mut guard = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         let (estimate, taught) = *guard;
         let weight = recent::weight(now.saturating_duration_since(taught));
@@ -94,7 +94,7 @@ impl Admission {
 
     /// Refuses a request that finds `ahead` requests queued at `now` when the rounds
     /// ahead of it and its own do not fit `deadline`.
-    pub fn check<E: std::error::Error + 'static>(
+    pub(crate) fn check<E: std::error::Error + 'static>(
         &self,
         ahead: usize,
         deadline: Duration,
@@ -125,7 +125,7 @@ impl Admission {
 
 /// A bounded set of query slots, shared by every request of one read-api.
 #[derive(Clone)]
-pub struct QueryGate {
+pub(crate) struct QueryGate {
     slots: Arc<Semaphore>,
     capacity: usize,
     queued: Arc<AtomicUsize>,
@@ -143,7 +143,7 @@ impl Drop for Queued {
 
 impl QueryGate {
     /// A gate with `slots` concurrent queries (at least one).
-    pub fn new(slots: usize) -> Self {
+    pub(crate) fn new(slots: usize) -> Self {
         let capacity = slots.max(1);
         Self {
             slots: Arc::new(Semaphore::new(capacity)),
@@ -154,18 +154,19 @@ impl QueryGate {
     }
 
     /// Queries running now.
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.capacity - self.slots.available_permits()
     }
 
     /// The recent query duration.
-    pub fn query_duration(&self) -> Duration {
+    #[cfg(test)]
+    pub(crate) fn query_duration(&self) -> Duration {
         self.admission.recent(Instant::now())
     }
 
     /// Runs `query` in a slot, all within `deadline`, or refuses it at once when it
     /// cannot be answered in time.
-    pub async fn run<T, E, F>(&self, deadline: Duration, query: F) -> Result<T, GateError<E>>
+    pub(crate) async fn run<T, E, F>(&self, deadline: Duration, query: F) -> Result<T, GateError<E>>
     where
         F: Future<Output = Result<T, E>>,
         E: std::error::Error + 'static,

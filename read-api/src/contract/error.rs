@@ -3,8 +3,8 @@
 //! down, slow or overloaded is a fast 503 with an opaque body (the cause and its chain
 //! go to the log only).
 
-use crate::gate::GateError;
-use crate::store::StoreError;
+use crate::admission::gate::GateError;
+use crate::contract::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// A path or query parameter is missing or malformed.
     #[error("invalid parameter")]
     InvalidParameter(#[from] InvalidParameter),

@@ -2,16 +2,16 @@
 //! filtered by origin, brand and category; one row per minute, every value a string.
 
 use super::AppState;
-use crate::answers;
-use crate::debug_mode::{self, Endpoint};
-use crate::error::ApiError;
-use crate::extract::{AggregatesRequest, ExpectedAnswer};
+use crate::contract::answers;
+use crate::contract::debug_mode::{self, Endpoint};
+use crate::contract::error::ApiError;
+use crate::contract::extract::{AggregatesRequest, ExpectedAnswer};
 use axum::extract::State;
 use axum::Json;
 use schemas::contract::AggregatesAnswer;
 
 /// Answers an aggregates query.
-pub async fn aggregates(
+pub(crate) async fn aggregates(
     State(state): State<AppState>,
     AggregatesRequest(query): AggregatesRequest,
     ExpectedAnswer(expected): ExpectedAnswer,

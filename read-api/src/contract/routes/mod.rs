@@ -1,18 +1,18 @@
 //! The HTTP handlers and their shared state. Request metrics, spans and ids come from
 //! `service_kit::http::layers`.
 
-pub mod aggregates;
-pub mod profiles;
+pub(crate) mod aggregates;
+pub(crate) mod profiles;
 
-use crate::gate::QueryGate;
+use crate::admission::gate::QueryGate;
+use crate::contract::store::AggregatesStore;
 use crate::profile_cache::ProfileReader;
-use crate::store::AggregatesStore;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// What the handlers need.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// The aggregates read (ClickHouse's `Store`, or a double in tests).
     pub store: Arc<dyn AggregatesStore>,
     /// How long a user-profile query may wait for ClickHouse.
@@ -33,9 +33,9 @@ mod tests {
     use super::aggregates::aggregates;
     use super::profiles::user_profile;
     use super::*;
-    use crate::batcher::ProfileBatcher;
-    use crate::extract::{AggregatesRequest, ExpectedAnswer, ProfileRequest};
-    use crate::store::{
+    use crate::admission::batcher::ProfileBatcher;
+    use crate::contract::extract::{AggregatesRequest, ExpectedAnswer, ProfileRequest};
+    use crate::contract::store::{
         AggregatesStore, BoxFuture, MinuteTotals, ProfileRead, ProfileStore, StoreError,
     };
     use axum::extract::State;

@@ -9,7 +9,7 @@
 //! (parsing, analysis, planning: about 2 ms of a 3 ms read), so a burst is served many
 //! times faster than one query per request would be.
 //!
-//! Admission is [`crate::batch_cost`]'s: a request queues while the wait it can expect
+//! Admission is [`crate::admission::batch_cost`]'s: a request queues while the wait it can expect
 //! (the full batches queued ahead of it, its own batch, what runs now, each priced by
 //! the recent part per query and part per read, which relax toward an idle engine's
 //! after a while without a batch) fits its deadline, and is answered 503
@@ -17,14 +17,14 @@
 //! answered in time even if its batch started now, is dropped from the queue unread and
 //! answered 503 then, not at its deadline; a batch still running at the last of its
 //! requests' deadlines is dropped, and ClickHouse cancels it. While the queue stands
-//! (every request waiting, a sustained overload: [`crate::standing_queue`]) admission
+//! (every request waiting, a sustained overload: [`crate::admission::standing_queue`]) admission
 //! keeps it shorter, so that what it admits ends in time and the excess is refused at
 //! once.
 
-use crate::batch_cost::{BatchCost, Queue};
-use crate::gate::GateError;
-use crate::standing_queue::StandingQueue;
-use crate::store::{ProfileRead, ProfileStore, StoreError};
+use crate::admission::batch_cost::{BatchCost, Queue};
+use crate::admission::gate::GateError;
+use crate::admission::standing_queue::StandingQueue;
+use crate::contract::store::{ProfileRead, ProfileStore, StoreError};
 use read_model::Profile;
 use service_kit::metric_names::read_api as names;
 use std::collections::{HashSet, VecDeque};
@@ -63,14 +63,14 @@ struct Shared {
 
 /// Profile reads for every request of one read-api.
 #[derive(Clone)]
-pub struct ProfileBatcher {
+pub(crate) struct ProfileBatcher {
     shared: Arc<Shared>,
 }
 
 impl ProfileBatcher {
     /// Reads through `store` (ClickHouse's `Store`, or a double in tests), `slots`
     /// queries at once, up to `max_batch` requests each.
-    pub fn new(store: impl ProfileStore, slots: usize, max_batch: usize) -> Self {
+    pub(crate) fn new(store: impl ProfileStore, slots: usize, max_batch: usize) -> Self {
         let capacity = slots.max(1);
         let max_batch = max_batch.max(1);
         Self {
@@ -89,14 +89,9 @@ impl ProfileBatcher {
         }
     }
 
-    /// The expected duration of a lone read, as admission estimates it now.
-    pub fn lone_read_duration(&self) -> Duration {
-        self.shared.cost.estimate(1, Instant::now())
-    }
-
     /// `read`'s profile within `deadline`, or a refusal at once when it cannot be had in
     /// time.
-    pub async fn read(&self, read: ProfileRead, deadline: Duration) -> Reply {
+    pub(crate) async fn read(&self, read: ProfileRead, deadline: Duration) -> Reply {
         let queued_at = Instant::now();
         let until = queued_at + deadline;
         let (sender, receiver) = oneshot::channel();

@@ -2,7 +2,7 @@
 //! ([`schemas::contract`]) before any handler runs, and every way it can be malformed
 //! becomes a 400 naming the parameter at fault.
 
-use crate::error::ApiError;
+use crate::contract::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// `POST /user_profiles/{cookie}?time_range=..&limit=..`, parsed.
 #[derive(Debug)]
-pub struct ProfileRequest(pub ProfileQuery);
+pub(crate) struct ProfileRequest(pub ProfileQuery);
 
 impl<S: Send + Sync> FromRequestParts<S> for ProfileRequest {
     type Rejection = ApiError;
@@ -27,7 +27,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ProfileRequest {
 
 /// `POST /aggregates?...`, parsed.
 #[derive(Debug)]
-pub struct AggregatesRequest(pub AggregatesQuery);
+pub(crate) struct AggregatesRequest(pub AggregatesQuery);
 
 impl<S: Send + Sync> FromRequestParts<S> for AggregatesRequest {
     type Rejection = ApiError;
@@ -51,7 +51,7 @@ async fn query_pairs<S: Send + Sync>(
 /// The answer the caller expects, when the body carries one (debug mode). A body that
 /// is empty, unreadable or not JSON carries none; it never makes a request fail.
 #[derive(Debug)]
-pub struct ExpectedAnswer(pub Option<Value>);
+pub(crate) struct ExpectedAnswer(pub Option<Value>);
 
 impl<S: Send + Sync> FromRequest<S> for ExpectedAnswer {
     type Rejection = std::convert::Infallible;

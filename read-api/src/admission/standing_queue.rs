@@ -12,7 +12,7 @@
 //! leaves its dropping state) let the queue swing between short and long under
 //! `bench burst`'s overload, the long spells ending requests past their deadline.
 //!
-//! The batcher admits less while the queue stands (`crate::batch_cost`): a burst is
+//! The batcher admits less while the queue stands (`crate::admission::batch_cost`): a burst is
 //! served in full, while under an overload the queue it keeps is short enough that what
 //! it admits finishes in time and the excess is refused at once, never after waiting.
 
@@ -21,16 +21,16 @@ use tokio::time::Instant;
 
 /// The span over which the least wait is taken (CoDel's 100 ms: about a round trip, and
 /// shorter than the bursts a deadline of 150 ms can absorb).
-pub const INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const INTERVAL: Duration = Duration::from_millis(100);
 /// A least wait above this over a whole interval is a standing queue (CoDel's target).
 /// A queue that drains holds a request that waited less within every interval: the
 /// first of a burst waits nothing. A standing queue kept short still exceeds it: at
 /// twice the capacity the youngest request of each batch has waited about 10 ms.
-pub const STANDING_WAIT: Duration = Duration::from_millis(5);
+pub(crate) const STANDING_WAIT: Duration = Duration::from_millis(5);
 
 /// The least wait seen over the current interval, and the verdict of the last one.
 #[derive(Debug)]
-pub struct StandingQueue {
+pub(crate) struct StandingQueue {
     interval_start: Instant,
     least_wait: Option<Duration>,
     standing: bool,
@@ -38,7 +38,7 @@ pub struct StandingQueue {
 
 impl StandingQueue {
     /// A queue that has not stood yet, its first interval starting `now`.
-    pub fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         Self {
             interval_start: now,
             least_wait: None,
@@ -47,12 +47,12 @@ impl StandingQueue {
     }
 
     /// Whether the queue stands (as of the last interval that ended).
-    pub fn is_standing(&self) -> bool {
+    pub(crate) fn is_standing(&self) -> bool {
         self.standing
     }
 
     /// A request leaves the queue for a batch at `now` after waiting `wait`.
-    pub fn served(&mut self, wait: Duration, now: Instant) {
+    pub(crate) fn served(&mut self, wait: Duration, now: Instant) {
         self.least_wait = Some(self.least_wait.map_or(wait, |least| least.min(wait)));
         if now.saturating_duration_since(self.interval_start) >= INTERVAL {
             self.standing |= self.least_wait.is_some_and(|least| least > STANDING_WAIT);
@@ -62,7 +62,7 @@ impl StandingQueue {
     }
 
     /// The queue was found empty at `now`: whatever waited has been served.
-    pub fn drained(&mut self, now: Instant) {
+    pub(crate) fn drained(&mut self, now: Instant) {
         self.standing = false;
         self.interval_start = now;
         self.least_wait = None;

@@ -1,5 +1,5 @@
 //! Running estimates that know how old their evidence is: what admission
-//! ([`crate::batch_cost`], [`crate::gate`]) believes a unit of work costs *now*.
+//! ([`crate::admission::batch_cost`], [`crate::admission::gate`]) believes a unit of work costs *now*.
 //!
 //! Admission used to keep exponentially weighted means with a fixed weight (0.1 per
 //! finished unit), moved only when work finished. After a heavy load and then an idle
@@ -39,20 +39,20 @@ use std::time::Duration;
 
 /// The least weight of a sample (what every sample weighed before: samples arriving
 /// every few milliseconds under load are averaged over about ten of them).
-pub const WEIGHT_FLOOR: f64 = 0.1;
+pub(crate) const WEIGHT_FLOOR: f64 = 0.1;
 /// A sample's weight is `1 - exp(-dt / WEIGHT_TAU)`, `dt` the time since the previous
 /// sample: 0.33 after 100 ms, 0.98 after a second.
-pub const WEIGHT_TAU: Duration = Duration::from_millis(250);
+pub(crate) const WEIGHT_TAU: Duration = Duration::from_millis(250);
 /// The least time without a sample before an estimate relaxes: longer than a profile
 /// batch can run (it is cut at its requests' deadline, 150 ms by default).
-pub const RELAX_AFTER: Duration = Duration::from_millis(300);
+pub(crate) const RELAX_AFTER: Duration = Duration::from_millis(300);
 /// The time constant of the relaxation once it started: the distance from the
 /// reference is 1% of what it was after 0.7 s, so 1 s after the last sample with
 /// [`RELAX_AFTER`].
-pub const RELAX_TAU: Duration = Duration::from_millis(150);
+pub(crate) const RELAX_TAU: Duration = Duration::from_millis(150);
 
 /// The weight of a sample arriving `since_previous` after the previous one.
-pub fn weight(since_previous: Duration) -> f64 {
+pub(crate) fn weight(since_previous: Duration) -> f64 {
     let fresh = 1.0 - (-since_previous.as_secs_f64() / WEIGHT_TAU.as_secs_f64()).exp();
     fresh.clamp(WEIGHT_FLOOR, 1.0)
 }
@@ -61,27 +61,27 @@ pub fn weight(since_previous: Duration) -> f64 {
 /// sample: twice that, and at least [`RELAX_AFTER`]. Work still running is not yet a
 /// sample, and an estimate that relaxed while the slow work it priced was still running
 /// would be optimistic.
-pub fn hold(unit: Duration) -> Duration {
+pub(crate) fn hold(unit: Duration) -> Duration {
     unit.saturating_mul(2).max(RELAX_AFTER)
 }
 
 /// The share of an estimate's distance from its reference still kept `idle` after the
 /// last sample, with `hold` before the relaxation starts.
-pub fn kept(idle: Duration, hold: Duration) -> f64 {
+pub(crate) fn kept(idle: Duration, hold: Duration) -> f64 {
     let relaxing = idle.saturating_sub(hold);
     (-relaxing.as_secs_f64() / RELAX_TAU.as_secs_f64()).exp()
 }
 
 /// One running estimate, in microseconds, and the unloaded cost it relaxes toward.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     value: f64,
     reference: f64,
 }
 
 impl Estimate {
     /// An estimate starting at `reference`, its unloaded cost.
-    pub fn new(reference: f64) -> Self {
+    pub(crate) fn new(reference: f64) -> Self {
         Self {
             value: reference,
             reference,
@@ -89,12 +89,12 @@ impl Estimate {
     }
 
     /// The estimate, in microseconds.
-    pub fn value(self) -> f64 {
+    pub(crate) fn value(self) -> f64 {
         self.value
     }
 
     /// The estimate with `kept` of its distance from the reference left (see [`kept`]).
-    pub fn relaxed(self, kept: f64) -> Self {
+    pub(crate) fn relaxed(self, kept: f64) -> Self {
         Self {
             value: self.reference + (self.value - self.reference) * kept.clamp(0.0, 1.0),
             ..self
@@ -103,7 +103,7 @@ impl Estimate {
 
     /// The estimate with `sample` folded in at `weight` (see [`weight`]); never below a
     /// microsecond.
-    pub fn blend(self, sample: f64, weight: f64) -> Self {
+    pub(crate) fn blend(self, sample: f64, weight: f64) -> Self {
         let sample = sample.max(1.0);
         Self {
             value: (self.value * (1.0 - weight) + sample * weight).max(1.0),

@@ -11,7 +11,7 @@ use service_kit::metric_names::read_api as names;
 
 /// The endpoint an answer belongs to (the metric's `endpoint` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// `POST /user_profiles/{cookie}`.
     UserProfiles,
     /// `POST /aggregates`.
@@ -20,7 +20,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The label value.
-    pub const fn label(self) -> &'static str {
+    pub(crate) const fn label(self) -> &'static str {
         match self {
             Self::UserProfiles => "user_profiles",
             Self::Aggregates => "aggregates",
@@ -32,7 +32,7 @@ impl Endpoint {
 /// expected answer into ours; empty when they mean the same. Profile tag times are
 /// compared as instants (`...:00Z` equals `...:00.000Z`); everything else must be
 /// equal as JSON.
-pub fn difference(endpoint: Endpoint, expected: &Value, ours: &Value) -> json_patch::Patch {
+pub(crate) fn difference(endpoint: Endpoint, expected: &Value, ours: &Value) -> json_patch::Patch {
     match endpoint {
         Endpoint::UserProfiles => json_patch::diff(
             &normalized_profile(expected.clone()),
@@ -43,7 +43,7 @@ pub fn difference(endpoint: Endpoint, expected: &Value, ours: &Value) -> json_pa
 }
 
 /// Compares `ours` with the caller's expected answer, if any, and reports a mismatch.
-pub fn check(endpoint: Endpoint, expected: Option<&Value>, ours: &impl Serialize) {
+pub(crate) fn check(endpoint: Endpoint, expected: Option<&Value>, ours: &impl Serialize) {
     let Some(expected) = expected else {
         return;
     };

@@ -12,13 +12,13 @@ use service_kit::settings::ClickHouseSettings;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use read_model::cube::MinuteTotals;
+pub(crate) use read_model::cube::MinuteTotals;
 
 /// A boxed future, so the traits below can be used as `dyn` objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Profile reads, batched: what the profile batcher reads through.
-pub trait ProfileStore: Send + Sync + 'static {
+pub(crate) trait ProfileStore: Send + Sync + 'static {
     /// The profiles of `reads`, in order (see [`Store::profiles`]).
     fn read_profiles<'a>(
         &'a self,
@@ -27,7 +27,7 @@ pub trait ProfileStore: Send + Sync + 'static {
 }
 
 /// The contract's aggregates read: what `POST /aggregates` reads through.
-pub trait AggregatesStore: Send + Sync + 'static {
+pub(crate) trait AggregatesStore: Send + Sync + 'static {
     /// The totals of every minute of `query`'s range that has matching rows, in order
     /// (see [`Store::minute_totals`]).
     fn read_minute_totals<'a>(
@@ -109,7 +109,7 @@ impl Store {
     }
 
     /// The underlying client (for the readiness probe).
-    pub fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 
@@ -133,7 +133,7 @@ impl Store {
     /// The profiles of several reads, in order, read together in one query
     /// (`read_model::profile::newest_many`): each answer is what [`Self::profile`]
     /// gives alone.
-    pub async fn profiles(&self, reads: &[ProfileRead]) -> Result<Vec<Profile>, StoreError> {
+    pub(crate) async fn profiles(&self, reads: &[ProfileRead]) -> Result<Vec<Profile>, StoreError> {
         let reads: Vec<CookieRead<'_>> = reads.iter().map(ProfileRead::as_cookie_read).collect();
         Ok(read_model::profile::newest_many(&self.profile_client(), &reads).await?)
     }
@@ -176,7 +176,7 @@ impl AggregatesStore for Store {
 
 /// One read of a batch: a cookie, its range and its limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileRead {
+pub(crate) struct ProfileRead {
     /// The shopper.
     pub cookie: String,
     /// The range.
