@@ -98,7 +98,7 @@ impl Batch {
     /// epoch): the same on every insert of the batch, the first and any after a crash, so
     /// the aggregate views put its rows in the same partition each time and its token
     /// deduplicates them there.
-    pub fn stamp(&mut self, version: u64) {
+    pub(crate) fn stamp(&mut self, version: u64) {
         let slot = read_model::tags::ingestion_slot(version);
         for row in &mut self.rows {
             row.batch_ingested_in = slot;
