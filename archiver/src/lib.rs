@@ -22,5 +22,5 @@ mod startup;
 mod verify;
 
 pub use config::{Config, Mode};
-pub use startup::Application;
+pub use startup::{Application, RunError, StartupError};
 pub use verify::run as verify_archive;

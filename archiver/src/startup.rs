@@ -1,5 +1,6 @@
 //! Builds the archiver (consumer, archive store, decoder, health endpoints) and runs it
-//! until a shutdown future resolves; tests pass their own shutdown.
+//! until a shutdown future resolves; tests pass their own shutdown. What stops a build
+//! ([`StartupError`]) and what stops a run ([`RunError`]) are apart, as in the projector.
 
 use crate::config::Config;
 use crate::pipeline::{Archived, Pipeline, PipelineParts};
@@ -10,7 +11,7 @@ use schemas::retries::RecentPayloads;
 use schemas::{SchemaCatalog, TagDecoder};
 use service_kit::assignment::{Assignment, InvalidAssignment};
 use service_kit::health::{DependencyStatus, Readiness};
-use service_kit::worker::Worker;
+use service_kit::worker::{Worker, WorkerPanicked};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Why the archiver could not start or stopped.
+/// Why the archiver could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The listen address could not be bound.
@@ -39,9 +40,17 @@ pub enum StartupError {
     /// The archive's location is unusable.
     #[error("archive location")]
     Archive(#[from] ArchiveError),
-    /// The pipeline thread panicked.
+}
+
+/// Why a running archiver stopped other than when told to.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The pipeline's thread could not be started.
+    #[error("pipeline thread not started")]
+    Spawn(#[source] std::io::Error),
+    /// The pipeline's thread panicked.
     #[error("pipeline thread panicked")]
-    PipelinePanicked,
+    PipelinePanicked(#[from] WorkerPanicked),
 }
 
 /// A built, not yet running, archiver.
@@ -143,7 +152,7 @@ impl Application {
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartupError> {
+    ) -> Result<(), RunError> {
         let Self {
             listener,
             router,
@@ -152,7 +161,8 @@ impl Application {
             cancel,
             config,
         } = self;
-        let worker = Worker::spawn("archiver-pipeline", move || pipeline.run())?;
+        let worker =
+            Worker::spawn("archiver-pipeline", move || pipeline.run()).map_err(RunError::Spawn)?;
         tracing::info!(
             topic = %config.kafka.topic,
             archive = %config.archive_url,
@@ -163,9 +173,6 @@ impl Application {
         let stop_signal = service_kit::worker::stop_signal(shutdown, cancel.clone());
         service_kit::http::serve(listener, router, stop_signal, "archiver").await;
         cancel.cancel();
-        worker
-            .join()
-            .await
-            .map_err(|_| StartupError::PipelinePanicked)
+        Ok(worker.join().await?)
     }
 }

@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Attempts per insert (each with the batch's token) before the replay gives up.
+/// Attempts per insert (each with the batch's token) before the replay gives up, with
+/// `service_kit::backoff`'s delays between them.
 const INSERT_ATTEMPTS: u32 = 5;
 /// Files read ahead of the inserts.
 const READ_AHEAD: usize = 2;
@@ -248,27 +249,24 @@ async fn insert(
     let token = batch.token(topic);
     let first_recorded = unfinished.get(&token).copied();
     batch.stamp(first_recorded.unwrap_or(version));
-    let batch = &*batch;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let outcome = async {
+    let (batch, token) = (&*batch, token.as_str());
+    service_kit::backoff::retry_async(
+        INSERT_ATTEMPTS,
+        || async move {
             if first_recorded.is_none() {
                 sink.record_batch(batch, settled, version).await?;
             }
             if !batch.rows().is_empty() {
-                sink.write(batch.rows(), &token).await?;
+                sink.write(batch.rows(), token).await?;
             }
             Ok::<(), SinkError>(())
-        }
-        .await;
-        match outcome {
-            Ok(()) => return Ok(first_recorded.is_none()),
-            Err(error) if attempt < INSERT_ATTEMPTS => {
-                tracing::warn!(attempt, error = %service_kit::error::chain(&error), "archive batch not inserted; retrying with its token");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+        },
+        |attempt, error| {
+            if attempt < INSERT_ATTEMPTS {
+                tracing::warn!(attempt, error = %service_kit::error::chain(error), "archive batch not inserted; retrying with its token");
             }
-            Err(error) => return Err(error),
-        }
-    }
+        },
+    )
+    .await?;
+    Ok(first_recorded.is_none())
 }

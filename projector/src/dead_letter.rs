@@ -4,16 +4,17 @@
 //! never stop the projector. A registry that cannot be reached is not such a reason: the
 //! pipeline retries those messages. Delivery is at least once: a dead letter sent after
 //! the last insert of a partition may be sent again after a restart.
+//!
+//! [`DeadLetters`] is the real producer, one try a send; the pipeline reaches it through
+//! [`crate::edges::DeadLetterSink`] (so its unit tests use an in-memory double) and
+//! counts, logs and retries the sends itself.
 
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use service_kit::backoff::Backoff;
-use service_kit::metric_names::projector as names;
 use service_kit::settings::KafkaSettings;
 use std::time::Duration;
 use tokio::runtime::Handle;
-use tokio_util::sync::CancellationToken;
 
 /// The dead-letter producer.
 pub(crate) struct DeadLetters {
@@ -40,64 +41,46 @@ impl DeadLetters {
         })
     }
 
-    /// Sends `message` to the dead-letter topic, retrying until the broker has it: the
-    /// message's offset moves on only once its dead letter is safe. Returns false when
-    /// `cancel` stopped the retries first (the message will be read again).
+    /// Sends `message` to the dead-letter topic, one try: the pipeline retries it (with
+    /// `service_kit::backoff`) until the broker has it, so the message's offset moves on
+    /// only once its dead letter is safe.
     pub(crate) fn send(
         &self,
         message: &impl Message,
         reason: &str,
-        cancel: &CancellationToken,
-    ) -> bool {
+    ) -> Result<(), rdkafka::error::KafkaError> {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
-        let mut backoff = Backoff::new();
-        loop {
-            let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: "dead_letter_reason",
-                    value: Some(reason),
-                })
-                .insert(Header {
-                    key: "source_topic",
-                    value: Some(message.topic()),
-                })
-                .insert(Header {
-                    key: "source_partition",
-                    value: Some(&partition),
-                })
-                .insert(Header {
-                    key: "source_offset",
-                    value: Some(&offset),
-                });
-            let mut record = FutureRecord::to(&self.topic).headers(headers);
-            if let Some(key) = message.key() {
-                record = record.key(key);
-            }
-            if let Some(payload) = message.payload() {
-                record = record.payload(payload);
-            }
-            match self.runtime.block_on(
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "dead_letter_reason",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "source_topic",
+                value: Some(message.topic()),
+            })
+            .insert(Header {
+                key: "source_partition",
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: "source_offset",
+                value: Some(&offset),
+            });
+        let mut record = FutureRecord::to(&self.topic).headers(headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        self.runtime
+            .block_on(
                 self.producer
                     .send(record, Timeout::After(Duration::from_secs(5))),
-            ) {
-                Ok(_) => {
-                    metrics::counter!(names::DEAD_LETTERS.name).increment(1);
-                    tracing::warn!(
-                        reason,
-                        partition = message.partition(),
-                        offset = message.offset(),
-                        "message dead-lettered"
-                    );
-                    return true;
-                }
-                Err((error, _)) => {
-                    tracing::warn!(error = %service_kit::error::chain(&error), "dead letter not delivered, retrying");
-                    if !backoff.wait(&self.runtime, cancel) {
-                        return false;
-                    }
-                }
-            }
-        }
+            )
+            .map(|_| ())
+            .map_err(|(error, _)| error)
     }
 }

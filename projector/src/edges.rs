@@ -5,12 +5,17 @@
 //!   partitions and watermarks, exact reads of offset ranges); the real one is
 //!   [`crate::source::KafkaSource`];
 //! - [`BatchSink`]: the read models (the batch log and the deduplicated batch inserts);
-//!   the real one is [`crate::sink::ClickHouseSink`], implemented here as it is.
+//!   the real one is [`crate::sink::ClickHouseSink`], implemented here as it is;
+//! - [`DeadLetterSink`]: the dead-letter topic (the messages that can never be
+//!   projected); the real one is [`crate::dead_letter::DeadLetters`], implemented here.
 //!
-//! The source is blocking (librdkafka's consumer is); the sink is async (the ClickHouse
-//! client is) and the pipeline waits for it on its own thread.
+//! The source and the dead letters are blocking (librdkafka's consumer is; the
+//! producer's send is waited for on the pipeline's thread); the sink is async (the
+//! ClickHouse client is) and the pipeline waits for it on its own thread. Each call is
+//! one try: the pipeline retries with `service_kit::backoff`.
 
 use crate::batch::{Batch, OffsetRange};
+use crate::dead_letter::DeadLetters;
 use crate::sink::{ClickHouseSink, SinkError};
 use rdkafka::message::OwnedMessage;
 use read_model::{BatchLogRow, UserTagRow};
@@ -97,6 +102,24 @@ pub(crate) trait BatchSink {
         rows: &[UserTagRow],
         token: &str,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// The dead-letter topic, as the pipeline writes it: a message that can never be
+/// projected goes there untouched, with the reason. Blocking.
+pub(crate) trait DeadLetterSink {
+    /// Why the message was not delivered (the pipeline retries it).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Sends `message` with `reason`; `Ok` once the topic has it.
+    fn send(&self, message: &OwnedMessage, reason: &str) -> Result<(), Self::Error>;
+}
+
+impl DeadLetterSink for DeadLetters {
+    type Error = rdkafka::error::KafkaError;
+
+    fn send(&self, message: &OwnedMessage, reason: &str) -> Result<(), Self::Error> {
+        DeadLetters::send(self, message, reason)
+    }
 }
 
 impl BatchSink for ClickHouseSink {

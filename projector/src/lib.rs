@@ -14,8 +14,9 @@
 //!
 //! Layout:
 //! - [`config`]: command-line settings (`--help`);
-//! - [`edges`]: the I/O edges as traits (the tag log read, the read models written), so
-//!   the pipeline's exactly-once logic is unit-tested against in-memory doubles;
+//! - [`edges`]: the I/O edges as traits (the tag log read, the read models written, the
+//!   dead letters sent), so the pipeline's exactly-once logic is unit-tested against
+//!   in-memory doubles;
 //! - [`source`]: the Kafka side (consumer, partitions, watermarks, exact range reads);
 //! - [`batch`]: rows waiting to be inserted, their offset ranges and token;
 //! - [`sink`]: the ClickHouse side (batch log, inserts);

@@ -52,8 +52,8 @@ pub enum RunError {
     PipelinePanicked(#[from] WorkerPanicked),
 }
 
-/// The pipeline over the real broker and ClickHouse.
-type LivePipeline = Pipeline<KafkaSource, ClickHouseSink>;
+/// The pipeline over the real broker (tag log and dead letters) and ClickHouse.
+type LivePipeline = Pipeline<KafkaSource, ClickHouseSink, DeadLetters>;
 
 /// A built, not yet running, projector.
 pub struct Application {

@@ -1,6 +1,7 @@
 //! The one retry policy of the services' blocking loops (the projector's and the
-//! archiver's pipelines): after a failure wait 100 ms, then twice as long after each
-//! further failure up to 5 s, and stop waiting at once when the loop is cancelled.
+//! archiver's pipelines) and of their bounded async retries (the projector's replay of
+//! the archive): after a failure wait 100 ms, then twice as long after each further
+//! failure up to 5 s, and stop waiting at once when the loop is cancelled.
 //!
 //! Why this shape: a dependency that is down (ClickHouse, the broker, the schema registry,
 //! the archive's store) is usually back within seconds, so the first retries come fast;
@@ -10,7 +11,10 @@
 //! where one try is all there is time for ([`Attempts::AtMost`]).
 //!
 //! The loops run on threads of their own and reach async clients through a runtime
-//! handle: a wait here blocks that thread, never a runtime worker.
+//! handle: a wait in [`retry`] and [`Backoff::wait`] blocks that thread, never a runtime
+//! worker. Async code on a runtime worker uses [`retry_async`], the same delays slept
+//! asynchronously, for at most a given number of tries (it stops when its task is
+//! dropped).
 
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -56,10 +60,22 @@ impl Backoff {
     /// Counts a failure and sleeps the next delay unless `cancel` comes first; false
     /// when cancelled (the caller stops retrying).
     pub fn wait(&mut self, runtime: &Handle, cancel: &CancellationToken) -> bool {
+        let delay = self.advance();
+        pause(runtime, cancel, delay)
+    }
+
+    /// Counts a failure and sleeps the next delay, asynchronously.
+    pub async fn wait_async(&mut self) {
+        let delay = self.advance();
+        tokio::time::sleep(delay).await;
+    }
+
+    /// Counts a failure; the delay to wait now.
+    fn advance(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
         let delay = self.next_delay;
         self.next_delay = (self.next_delay * 2).min(MAX_DELAY);
-        pause(runtime, cancel, delay)
+        delay
     }
 }
 
@@ -94,6 +110,34 @@ pub fn retry<T, E>(
                 if out_of_tries || !backoff.wait(runtime, cancel) {
                     return None;
                 }
+            }
+        }
+    }
+}
+
+/// [`retry`] for async work on a runtime worker: runs `attempt` at most `most` times (at
+/// least once), with [`Backoff`]'s delays slept between failures. Each failure is first
+/// handed to `on_failure` with its number (from 1). The last failure's error when every
+/// try failed.
+pub async fn retry_async<T, E, F>(
+    most: u32,
+    mut attempt: impl FnMut() -> F,
+    mut on_failure: impl FnMut(u32, &E),
+) -> Result<T, E>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) => {
+                let failure = backoff.failures().saturating_add(1);
+                on_failure(failure, &error);
+                if failure >= most.max(1) {
+                    return Err(error);
+                }
+                backoff.wait_async().await;
             }
         }
     }
@@ -198,5 +242,45 @@ mod tests {
             |_, _| {},
         );
         assert_eq!(outcome, None);
+    }
+
+    #[test]
+    fn retry_async_tries_at_most_n_times_and_returns_the_last_error() {
+        let runtime = runtime();
+        let tries = Cell::new(0);
+        let started = std::time::Instant::now();
+        let outcome: Result<(), u32> = runtime.block_on(retry_async(
+            3,
+            || {
+                tries.set(tries.get() + 1);
+                std::future::ready(Err(tries.get()))
+            },
+            |_, _| {},
+        ));
+        assert_eq!(outcome, Err(3));
+        let waited = started.elapsed();
+        assert!(
+            waited >= FIRST_DELAY * 3 && waited < FIRST_DELAY * 7,
+            "100 ms, then 200 ms, none after the last: {waited:?}"
+        );
+    }
+
+    #[test]
+    fn retry_async_returns_the_first_success() {
+        let runtime = runtime();
+        let tries = Cell::new(0);
+        let outcome: Result<u32, &str> = runtime.block_on(retry_async(
+            5,
+            || {
+                tries.set(tries.get() + 1);
+                std::future::ready(if tries.get() < 2 {
+                    Err("down")
+                } else {
+                    Ok(tries.get())
+                })
+            },
+            |_, _| {},
+        ));
+        assert_eq!(outcome, Ok(2));
     }
 }

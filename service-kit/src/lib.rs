@@ -16,8 +16,8 @@
 //! - [`kafka`]: the base librdkafka configuration for the broker, the consumer settings
 //!   of a reader that assigns its partitions itself, watermarks, exact reads of offset
 //!   ranges, the read-back of the records before a resume point, the broker probe;
-//! - [`backoff`]: the one retry policy of the blocking loops (100 ms doubling to 5 s,
-//!   cancellable);
+//! - [`backoff`]: the one retry policy (100 ms doubling to 5 s) of the blocking loops
+//!   (cancellable) and of bounded async retries (`retry_async`);
 //! - [`clock`]: the wall clock in epoch milliseconds;
 //! - [`worker`]: a blocking loop on its own thread beside the HTTP endpoints, stopped
 //!   with them.

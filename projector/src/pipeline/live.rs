@@ -10,7 +10,7 @@
 
 use super::project::Projected;
 use super::Pipeline;
-use crate::edges::{BatchSink, TagSource};
+use crate::edges::{BatchSink, DeadLetterSink, TagSource};
 use rdkafka::message::{Message, OwnedMessage};
 use service_kit::backoff::Attempts;
 use service_kit::metric_names::projector as names;
@@ -24,7 +24,7 @@ const PARTITION_CHECK_EVERY: Duration = Duration::from_secs(30);
 /// How long the loop idles before it records that the last batch is in.
 const SETTLE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
+impl<Source: TagSource, Sink: BatchSink, Letters: DeadLetterSink> Pipeline<Source, Sink, Letters> {
     /// Projects until cancelled, then inserts what is pending (one try) and records it.
     /// Blocking: run it on a thread of its own.
     pub(crate) fn run(mut self) {

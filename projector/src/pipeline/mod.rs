@@ -26,7 +26,8 @@
 //! - [`project`]: what one message comes to, the same live and in a replay (a row, a
 //!   skipped sender's retry, a dead letter);
 //! - the unit tests (`tests`) run the state machine against in-memory doubles of the
-//!   log and of ClickHouse ([`crate::edges`]), crashing it at every step.
+//!   log, of ClickHouse and of the dead-letter topic ([`crate::edges`]), crashing it at
+//!   every step.
 
 mod live;
 mod project;
@@ -35,8 +36,7 @@ mod resume;
 mod tests;
 
 use crate::batch::Batch;
-use crate::dead_letter::DeadLetters;
-use crate::edges::{BatchSink, TagSource};
+use crate::edges::{BatchSink, DeadLetterSink, TagSource};
 use schemas::retries::RecentPayloads;
 use schemas::TagDecoder;
 use service_kit::assignment::Assignment;
@@ -58,7 +58,7 @@ pub(crate) struct Positions {
 }
 
 /// What the pipeline is built from.
-pub(crate) struct PipelineParts<Source, Sink> {
+pub(crate) struct PipelineParts<Source, Sink, Letters> {
     /// The tag log (partitions assigned by the pipeline).
     pub source: Source,
     /// Where batches go.
@@ -68,7 +68,7 @@ pub(crate) struct PipelineParts<Source, Sink> {
     /// Decodes payloads of any known schema.
     pub decoder: TagDecoder,
     /// Where undecodable messages go.
-    pub dead_letters: DeadLetters,
+    pub dead_letters: Letters,
     /// Rows not yet inserted.
     pub batch: Batch,
     /// Recent payloads, to skip a sender's retries.
@@ -82,12 +82,12 @@ pub(crate) struct PipelineParts<Source, Sink> {
 }
 
 /// The running loop's state.
-pub(crate) struct Pipeline<Source, Sink> {
+pub(crate) struct Pipeline<Source, Sink, Letters> {
     source: Source,
     sink: Sink,
     topic: String,
     decoder: TagDecoder,
-    dead_letters: DeadLetters,
+    dead_letters: Letters,
     batch: Batch,
     recent: RecentPayloads,
     assignment: Assignment,
@@ -115,10 +115,10 @@ pub(crate) struct Pipeline<Source, Sink> {
     oldest_record_ms: Option<i64>,
 }
 
-impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
+impl<Source: TagSource, Sink: BatchSink, Letters: DeadLetterSink> Pipeline<Source, Sink, Letters> {
     /// A pipeline over `parts`, stopped by `cancel`, publishing durable positions.
     pub(crate) fn new(
-        parts: PipelineParts<Source, Sink>,
+        parts: PipelineParts<Source, Sink, Letters>,
         cancel: CancellationToken,
     ) -> (Self, watch::Receiver<Positions>) {
         let (positions, receiver) = watch::channel(Positions::default());

@@ -4,10 +4,10 @@
 //! first, so a long outage does not hold back what was already read).
 
 use super::Pipeline;
-use crate::edges::{BatchSink, TagSource};
+use crate::edges::{BatchSink, DeadLetterSink, TagSource};
 use rdkafka::message::{Message, OwnedMessage};
 use read_model::{LogPosition, UserTagRow};
-use service_kit::backoff::Backoff;
+use service_kit::backoff::{Attempts, Backoff};
 use service_kit::metric_names::projector as names;
 
 /// What one message comes to.
@@ -20,7 +20,7 @@ pub(super) enum Projected {
     Cancelled,
 }
 
-impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
+impl<Source: TagSource, Sink: BatchSink, Letters: DeadLetterSink> Pipeline<Source, Sink, Letters> {
     /// The projection of `message` (see the module documentation).
     pub(super) fn project(&mut self, message: &OwnedMessage) -> Projected {
         let (partition, offset) = (message.partition(), message.offset());
@@ -56,11 +56,28 @@ impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
         }
     }
 
+    /// Sends `message` to the dead letters, retried with backoff until the topic has it
+    /// (its offset moves on only then); `Cancelled` when the pipeline stopped first.
     fn dead_letter(&self, message: &OwnedMessage, reason: &str) -> Projected {
-        if self.dead_letters.send(message, reason, &self.cancel) {
-            Projected::Covered
-        } else {
-            Projected::Cancelled
+        let sent = service_kit::backoff::retry(
+            &self.runtime,
+            &self.cancel,
+            Attempts::UntilCancelled,
+            || self.dead_letters.send(message, reason),
+            |_, error| {
+                tracing::warn!(error = %service_kit::error::chain(error), "dead letter not delivered, retrying");
+            },
+        );
+        if sent.is_none() {
+            return Projected::Cancelled;
         }
+        metrics::counter!(names::DEAD_LETTERS.name).increment(1);
+        tracing::warn!(
+            reason,
+            partition = message.partition(),
+            offset = message.offset(),
+            "message dead-lettered"
+        );
+        Projected::Covered
     }
 }

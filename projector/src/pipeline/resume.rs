@@ -16,7 +16,7 @@
 use super::project::Projected;
 use super::Pipeline;
 use crate::batch::{Batch, OffsetRange};
-use crate::edges::{BatchSink, TagSource};
+use crate::edges::{BatchSink, DeadLetterSink, TagSource};
 use crate::sink::pending_ranges;
 use rdkafka::message::{Message, OwnedMessage};
 use read_model::BatchLogRow;
@@ -33,7 +33,7 @@ const EXACT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// consumer, which costs more than the records on a loaded machine).
 const WARM_UP_CHUNK: i64 = 16_000;
 
-impl<Source: TagSource, Sink: BatchSink> Pipeline<Source, Sink> {
+impl<Source: TagSource, Sink: BatchSink, Letters: DeadLetterSink> Pipeline<Source, Sink, Letters> {
     /// Assigns every owned partition not yet assigned: inserts its unfinished batch
     /// again, positions it where the batch log says, and remembers the payloads just
     /// before that point. Retries until the broker and ClickHouse answer or the

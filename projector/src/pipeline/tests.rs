@@ -1,27 +1,26 @@
-//! The exactly-once state machine of the pipeline against in-memory doubles of its two
-//! edges: [`MemoryLog`] (the tag topic, a [`TagSource`]) and [`MemoryStore`] (ClickHouse
+//! The exactly-once state machine of the pipeline against in-memory doubles of its
+//! edges: [`MemoryLog`] (the tag topic, a [`TagSource`]), [`MemoryStore`] (ClickHouse
 //! as the projector sees it, a [`BatchSink`]: `user_tags`, one materialized view, the
 //! batch log, and deduplication by token per table, as
-//! `deduplicate_blocks_in_dependent_materialized_views` gives it).
+//! `deduplicate_blocks_in_dependent_materialized_views` gives it) and
+//! [`MemoryDeadLetters`] (the dead-letter topic, a [`DeadLetterSink`]).
 //!
 //! A crash is a panic on the pipeline's thread at a chosen step of a chosen batch: the
 //! thread dies with its memory (the open batch, the settled partitions), the store and
 //! the log keep what they had, as ClickHouse and the broker would. A restart is a new
 //! pipeline over the same log and store. Every test ends with the same check: every
-//! record of the log is in `user_tags` and in the view exactly once.
+//! tag of the log is in `user_tags` and in the view exactly once.
 
 use super::{Pipeline, PipelineParts, Positions};
 use crate::batch::{Batch, OffsetRange};
-use crate::dead_letter::DeadLetters;
-use crate::edges::{BatchSink, TagSource};
-use rdkafka::message::OwnedMessage;
+use crate::edges::{BatchSink, DeadLetterSink, TagSource};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::Timestamp;
 use read_model::{BatchLogRow, UserTagRow};
 use schemas::retries::RecentPayloads;
 use schemas::{SchemaCatalog, TagDecoder, TagEncoder, UserTag};
 use service_kit::assignment::Assignment;
 use service_kit::kafka::ReadBack;
-use service_kit::settings::KafkaSettings;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -58,11 +57,14 @@ struct Injected;
 #[derive(Clone)]
 struct MemoryLog {
     partitions: Arc<BTreeMap<i32, Vec<Record>>>,
+    /// The positions of the records that are not tags.
+    junk: Arc<BTreeSet<(i32, i64)>>,
 }
 
 impl MemoryLog {
-    /// `TAGS_PER_PARTITION` distinct tags in each of `PARTITIONS` partitions.
-    fn new(runtime: &Runtime) -> Self {
+    /// `TAGS_PER_PARTITION` records in each of `PARTITIONS` partitions: distinct tags,
+    /// but for a record that is not a tag (no Avro framing) at each of `junk`.
+    fn new(runtime: &Runtime, junk: &[(i32, i64)]) -> Self {
         let encoder = runtime
             .block_on(TagEncoder::new(&SchemaCatalog::Bundled, "tags-value"))
             .expect("bundled encoder");
@@ -75,6 +77,9 @@ impl MemoryLog {
                         r#"{{"time":"2026-03-01T12:00:00.{:03}Z","cookie":"c-{partition}-{offset}","country":"CL","device":"PC","action":"VIEW","origin":"o","product_info":{{"product_id":"p","brand_id":"b","category_id":"c","price":1}}}}"#,
                         offset % 1000
                     );
+                    if junk.contains(&(partition, offset)) {
+                        return (now + offset, format!("not a tag {partition}/{offset}").into_bytes());
+                    }
                     let tag = UserTag::from_json(json.as_bytes()).expect("valid tag");
                     (now + offset, encoder.encode(&tag).expect("encodes"))
                 })
@@ -83,6 +88,7 @@ impl MemoryLog {
         }
         Self {
             partitions: Arc::new(partitions),
+            junk: Arc::new(junk.iter().copied().collect()),
         }
     }
 
@@ -106,10 +112,12 @@ impl MemoryLog {
             .map_or(0, |records| records.len() as i64)
     }
 
-    fn every_position(&self) -> BTreeSet<(i32, i64)> {
+    /// The position of every tag (every record but the junk).
+    fn tag_positions(&self) -> BTreeSet<(i32, i64)> {
         self.partitions
             .keys()
             .flat_map(|partition| (0..self.end(*partition)).map(move |offset| (*partition, offset)))
+            .filter(|position| !self.junk.contains(position))
             .collect()
     }
 }
@@ -491,12 +499,52 @@ impl BatchSink for MemoryStore {
 }
 
 // ---------------------------------------------------------------------------------
+// The dead letters
+
+/// The dead-letter topic: the position of every message it took, in order. It refuses
+/// the first `refusals` sends (a broker that cannot be reached). Shared by every
+/// "process" of a test, like the broker.
+#[derive(Clone, Default)]
+struct MemoryDeadLetters {
+    sent: Arc<Mutex<Vec<(i32, i64)>>>,
+    refusals: Arc<Mutex<u32>>,
+}
+
+impl MemoryDeadLetters {
+    /// How many times each position was taken.
+    fn counts(&self) -> Counts {
+        let mut counts = Counts::new();
+        for position in lock(&self.sent).iter() {
+            *counts.entry(*position).or_default() += 1;
+        }
+        counts
+    }
+}
+
+impl DeadLetterSink for MemoryDeadLetters {
+    type Error = Injected;
+
+    fn send(&self, message: &OwnedMessage, _reason: &str) -> Result<(), Injected> {
+        {
+            let mut refusals = lock(&self.refusals);
+            if *refusals > 0 {
+                *refusals -= 1;
+                return Err(Injected);
+            }
+        }
+        lock(&self.sent).push((message.partition(), message.offset()));
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // Running processes
 
 struct Harness {
     runtime: Runtime,
     log: MemoryLog,
     store: MemoryStore,
+    dead_letters: MemoryDeadLetters,
 }
 
 /// A pipeline started on a thread of its own.
@@ -552,35 +600,32 @@ impl Process {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_junk(&[])
+    }
+
+    /// A harness whose log has a record that is not a tag at each of `junk`.
+    fn with_junk(junk: &[(i32, i64)]) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
-        let log = MemoryLog::new(&runtime);
+        let log = MemoryLog::new(&runtime, junk);
         Self {
             runtime,
             log,
             store: MemoryStore::default(),
+            dead_letters: MemoryDeadLetters::default(),
         }
     }
 
     fn start(&self, assignment: Assignment, faults: SourceFaults) -> Process {
-        let settings = KafkaSettings {
-            // Never reached: every tag of the log decodes, so nothing is dead-lettered.
-            brokers: "127.0.0.1:9".to_owned(),
-            topic: TOPIC.to_owned(),
-            schema_registry_url: None,
-        };
-        let dead_letters =
-            DeadLetters::new(&settings, "tags-dead-letter", self.runtime.handle().clone())
-                .expect("producer");
         let parts = PipelineParts {
             source: MemorySource::new(&self.log, faults),
             sink: self.store.clone(),
             topic: TOPIC.to_owned(),
             decoder: TagDecoder::new(SchemaCatalog::Bundled),
-            dead_letters,
+            dead_letters: self.dead_letters.clone(),
             batch: Batch::new(BATCH_ROWS, Duration::from_millis(20)),
             // One record remembered: a record read twice by a fault of the pipeline
             // must not be hidden by the sender's-retry rule (which would skip a second
@@ -618,12 +663,12 @@ impl Harness {
         self.run_to_the_end(SourceFaults::default());
     }
 
-    /// Every record of the log in `user_tags` and in the view exactly once.
+    /// Every tag of the log in `user_tags` and in the view exactly once.
     fn assert_each_tag_once(&self, case: &str) {
         let (user_tags, view) = self.store.counts();
         let expected: Counts = self
             .log
-            .every_position()
+            .tag_positions()
             .into_iter()
             .map(|position| (position, 1))
             .collect();
@@ -800,4 +845,31 @@ fn a_crash_mid_batch_while_polling_reads_the_open_batch_again() {
         .crashed();
     harness.run_to_the_end(SourceFaults::default());
     harness.assert_each_tag_once("a crash with a batch open");
+}
+
+#[test]
+fn a_record_that_is_no_tag_is_dead_lettered_once_across_a_crash() {
+    // The first message polled is no tag. The dead-letter topic refuses its first send
+    // (it is retried), then the process crashes before recording the fourth batch, long
+    // after the junk's batch is in: the restart resumes after it and does not send it
+    // again. (A crash while its own batch is unfinished sends it again: at least once.)
+    let junk = (0, 0);
+    let harness = Harness::with_junk(&[junk]);
+    *lock(&harness.dead_letters.refusals) = 1;
+    harness.crash_then_restart(Fault {
+        step: Step::RecordBatch,
+        nth: 4,
+        effect: Effect::CrashBefore,
+    });
+    assert_eq!(
+        harness.dead_letters.counts(),
+        Counts::from([(junk, 1)]),
+        "the junk in the dead letters, once"
+    );
+    assert_eq!(
+        *lock(&harness.dead_letters.refusals),
+        0,
+        "the refusal was retried"
+    );
+    harness.assert_each_tag_once("a dead letter, then a crash");
 }
