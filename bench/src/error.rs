@@ -27,7 +27,7 @@ pub enum BenchError {
         #[source]
         source: reqwest::Error,
     },
-    /// A program the benchmark runs (the stack script, tansu) failed.
+    /// A program the benchmark runs (tansu) failed.
     #[error("{command} failed: {detail}")]
     Command {
         /// The command line.
@@ -71,6 +71,9 @@ pub enum BenchError {
     /// The checking harness could not run.
     #[error("loadgen run")]
     Harness(#[from] loadgen::harness::HarnessError),
+    /// A component's process could not be acted on, or `scripts/stack.sh` failed.
+    #[error(transparent)]
+    StackControl(#[from] stack_control::StackError),
     /// The stack is not in the state a benchmark needs.
     #[error("{0}")]
     Stack(String),

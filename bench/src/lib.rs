@@ -19,8 +19,9 @@
 //!   later the soak);
 //! - [`loaded_day`]: the loaded day the read-path parts share (`read`, `burst`): its
 //!   flags, loading or reusing it, settling, warming, moving the services onto it;
-//! - [`stack`]: the local stack (pids, URLs, services on a scratch topic and database,
-//!   scratch topics), driven through `scripts/stack.sh`;
+//! - [`stack`]: the local stack (URLs, the components a benchmark needs, services on a
+//!   scratch topic and database, scratch topics); its processes (pids checked against
+//!   `/proc/<pid>/cmdline`, `scripts/stack.sh`) through the `stack-control` crate;
 //! - [`database`]: what is asked of ClickHouse besides the measured queries (parts,
 //!   settling, page cache, `system.query_log`);
 //! - load: [`open_loop`] (requests at due times, answers classified), [`closed_loop`]
@@ -29,7 +30,8 @@
 //!   [`background_ingest`] (tags at a fixed rate while something else is measured),
 //!   [`consume`] and [`catch_up`] (the projector's limit and its catch-up), [`noop`]
 //!   (the write path's floor);
-//! - readings and arithmetic: [`process`] (`/proc`: CPU, memory), [`platform_cpu`]
+//! - readings and arithmetic: [`process`] (`/proc`: CPU, memory; one process's readings
+//!   from `stack-control`), [`platform_cpu`]
 //!   (every component's CPU over a window, beside the platform's limit), [`machine`] (the
 //!   machine and the commit), [`nginx_log`] (the front door's `rt=`), [`prometheus`]
 //!   (a service's `/metrics`), [`stats`] (medians, histogram quantiles), [`verdict`]

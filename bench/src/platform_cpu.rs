@@ -10,7 +10,7 @@
 //! between (another pid), is listed as not measured, never counted as zero.
 
 use crate::process;
-use crate::stack::{Component, Stack};
+use crate::stack::{Component, Stack, COMPONENTS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,7 +22,7 @@ pub const PLATFORM_CORES_STRETCH: f64 = 0.35;
 /// CPU seconds used so far by every running component of `stack`, by name (nginx with
 /// its workers: the master alone does next to nothing).
 pub fn components_cpu_seconds(stack: &Stack) -> BTreeMap<&'static str, f64> {
-    Component::ALL
+    COMPONENTS
         .iter()
         .filter_map(|component| {
             let pid = stack.pid(*component)?;
@@ -53,7 +53,7 @@ pub struct CpuSnapshot {
 
 /// Reads every component of `stack` from `/proc`, `at_s` seconds into the run.
 pub fn snapshot(stack: &Stack, at_s: f64) -> CpuSnapshot {
-    let components = Component::ALL
+    let components = COMPONENTS
         .iter()
         .filter_map(|component| {
             let pid = stack.pid(*component)?;

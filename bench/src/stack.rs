@@ -5,7 +5,9 @@
 //! - where things are: the repository, `.stack/` (pid files, logs, results), the
 //!   release binaries, each component's URL ([`StackSettings`], flags with the same
 //!   environment fallbacks `scripts/lib.sh` exports);
-//! - the pid of each component, for `/proc` readings;
+//! - which components a benchmark needs ([`COMPONENTS`], [`SERVICES`]); their pids (checked
+//!   against `/proc/<pid>/cmdline`), `scripts/stack.sh` and `/proc` are the
+//!   `stack-control` crate's;
 //! - moving the three services onto a scratch topic and database ([`Scratch`]) and
 //!   back to the defaults ([`Restore`], also after an error or an interruption);
 //! - creating a scratch topic (Tansu's CLI: Tansu 0.6 times out on librdkafka's
@@ -14,6 +16,8 @@
 use crate::error::BenchError;
 use clap::Args;
 use service_kit::settings::{ClickHouseSettings, KafkaSettings};
+use stack_control::ScriptOutput;
+pub use stack_control::{Action, Component};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -50,49 +54,23 @@ pub struct StackSettings {
     pub clickhouse: ClickHouseSettings,
 }
 
-/// A component of the stack, as `scripts/stack.sh` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Component {
-    /// ClickHouse (chdb's clickhouse-local, one Python process).
-    ClickHouse,
-    /// The Tansu broker.
-    Tansu,
-    /// nginx, the front door (a master and its workers).
-    Nginx,
-    /// write-api.
-    WriteApi,
-    /// read-api.
-    ReadApi,
-    /// The projector.
-    Projector,
-}
+/// The components a benchmark needs up and reads from `/proc`, infrastructure first
+/// (not the archiver, which no benchmark but `bench archive` measures, by its own pid).
+pub const COMPONENTS: [Component; 6] = [
+    Component::ClickHouse,
+    Component::Tansu,
+    Component::WriteApi,
+    Component::ReadApi,
+    Component::Projector,
+    Component::Nginx,
+];
 
-impl Component {
-    /// Every component, infrastructure first.
-    pub const ALL: [Self; 6] = [
-        Self::ClickHouse,
-        Self::Tansu,
-        Self::WriteApi,
-        Self::ReadApi,
-        Self::Projector,
-        Self::Nginx,
-    ];
-
-    /// The three services.
-    pub const SERVICES: [Self; 3] = [Self::WriteApi, Self::ReadApi, Self::Projector];
-
-    /// The name `scripts/stack.sh` and the pid files use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ClickHouse => "clickhouse",
-            Self::Tansu => "tansu",
-            Self::Nginx => "nginx",
-            Self::WriteApi => "write-api",
-            Self::ReadApi => "read-api",
-            Self::Projector => "projector",
-        }
-    }
-}
+/// The three services a benchmark moves onto a scratch topic and database.
+pub const SERVICES: [Component; 3] = [
+    Component::WriteApi,
+    Component::ReadApi,
+    Component::Projector,
+];
 
 /// How long a scratch topic keeps its records: longer than any benchmark runs (the soak,
 /// the longest, about 95 minutes), and short enough that past runs' records do not stay
@@ -165,7 +143,9 @@ impl Restore {
         self.restored = true;
         for component in &self.components {
             tracing::info!(component = component.name(), "restarting on the defaults");
-            self.stack.stack_script("restart", *component, None).await?;
+            self.stack
+                .stack_script(Action::Restart, *component, None)
+                .await?;
         }
         Ok(())
     }
@@ -181,10 +161,11 @@ impl Drop for Restore {
                 component = component.name(),
                 "restarting on the defaults after a failure"
             );
-            let status = std::process::Command::new(self.stack.script())
-                .args(["restart", component.name()])
+            let status = self
+                .stack
+                .control
+                .script_blocking(Action::Restart, *component)
                 .env_clear_scratch()
-                .current_dir(&self.stack.settings.repo_root)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status();
@@ -226,6 +207,7 @@ impl ClearScratch for tokio::process::Command {
 pub struct Stack {
     /// Where everything is.
     pub settings: StackSettings,
+    control: stack_control::Stack,
     http: reqwest::Client,
 }
 
@@ -236,7 +218,12 @@ impl Stack {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(BenchError::http("building the client"))?;
-        Ok(Self { settings, http })
+        let control = stack_control::Stack::new(&settings.repo_root);
+        Ok(Self {
+            settings,
+            control,
+            http,
+        })
     }
 
     /// A plain HTTP client (10 s timeout) for the benchmark's own requests.
@@ -244,14 +231,19 @@ impl Stack {
         &self.http
     }
 
+    /// The stack's processes (pids, signals, `scripts/stack.sh`).
+    pub fn control(&self) -> &stack_control::Stack {
+        &self.control
+    }
+
     /// `.stack/` of the repository.
     pub fn stack_dir(&self) -> PathBuf {
-        self.settings.repo_root.join(".stack")
+        self.control.stack_dir()
     }
 
     /// `.stack/logs/`.
     pub fn logs_dir(&self) -> PathBuf {
-        self.stack_dir().join("logs")
+        self.control.logs_dir()
     }
 
     /// A release binary of the workspace (`target/release/<name>`).
@@ -263,18 +255,10 @@ impl Stack {
             .join(name)
     }
 
-    fn script(&self) -> PathBuf {
-        self.settings.repo_root.join("scripts").join("stack.sh")
-    }
-
-    /// The live pid of `component`, from its pid file.
+    /// The live pid of `component`, from its pid file, if its command line is that
+    /// component's ([`stack_control::Stack::pid`]).
     pub fn pid(&self, component: Component) -> Option<u32> {
-        crate::process::pid_from_file(
-            &self
-                .stack_dir()
-                .join("run")
-                .join(format!("{}.pid", component.name())),
-        )
+        self.control.pid(component).ok()
     }
 
     /// The pid of `component`, or an error saying the stack is not up.
@@ -310,31 +294,19 @@ impl Stack {
     /// `scratch` set (or removed when `None`).
     pub async fn stack_script(
         &self,
-        action: &str,
+        action: Action,
         component: Component,
         scratch: Option<&Scratch>,
     ) -> Result<(), BenchError> {
-        let mut command = tokio::process::Command::new(self.script());
-        command
-            .args([action, component.name()])
-            .current_dir(&self.settings.repo_root)
-            .env_clear_scratch();
-        if let Some(scratch) = scratch {
-            command.envs(scratch.variables());
-        }
-        let line = format!("scripts/stack.sh {action} {}", component.name());
-        let output = command
-            .output()
-            .await
-            .map_err(BenchError::io(format!("running {line}")))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(BenchError::Command {
-                command: line,
-                detail: describe_failure(&output),
+        self.control
+            .run_script(action, component, ScriptOutput::Captured, |command| {
+                command.env_clear_scratch();
+                if let Some(scratch) = scratch {
+                    command.envs(scratch.variables());
+                }
             })
-        }
+            .await
+            .map_err(BenchError::from)
     }
 
     /// Restarts the three services on `scratch`'s topic and database (created by the
@@ -343,11 +315,12 @@ impl Stack {
         tracing::info!(topic = %scratch.topic, database = %scratch.database, "services on a scratch topic and database");
         let guard = Restore {
             stack: self.clone(),
-            components: Component::SERVICES.to_vec(),
+            components: SERVICES.to_vec(),
             restored: false,
         };
-        for service in Component::SERVICES {
-            self.stack_script("restart", service, Some(scratch)).await?;
+        for service in SERVICES {
+            self.stack_script(Action::Restart, service, Some(scratch))
+                .await?;
         }
         Ok(guard)
     }
@@ -360,7 +333,7 @@ impl Stack {
             components: vec![component],
             restored: false,
         };
-        self.stack_script("stop", component, None).await?;
+        self.stack_script(Action::Stop, component, None).await?;
         Ok(guard)
     }
 
@@ -450,9 +423,11 @@ impl Stack {
             )));
         }
         let broker = self.require_pid(Component::Tansu)?;
-        let command_line = std::fs::read(format!("/proc/{broker}/cmdline"))
-            .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
-            .map_err(BenchError::io("reading the broker's command line"))?;
+        let command_line = crate::process::command_line(broker).ok_or_else(|| {
+            BenchError::Stack(format!(
+                "cannot read the command line of the broker (pid {broker})"
+            ))
+        })?;
         let listener = format!("tcp://{}", self.settings.brokers);
         if !command_line.contains(&listener) {
             return Err(BenchError::Stack(format!(
@@ -494,7 +469,7 @@ impl Stack {
     /// Checks that the whole stack answers (`make up` first) and is this one
     /// ([`Self::check_own`], [`Self::check_service_urls`]).
     pub async fn check_up(&self) -> Result<(), BenchError> {
-        for component in Component::ALL {
+        for component in COMPONENTS {
             self.require_pid(component)?;
         }
         self.check_own().await?;

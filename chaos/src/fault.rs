@@ -4,8 +4,7 @@
 //! pause, a stuck disk). Each fault names the paths of the platform it can break, and
 //! its recovery is timed on those.
 
-use crate::stack::{Component, Stack, StackError};
-use nix::sys::signal::Signal;
+use crate::stack::{target, Component, Signal, Stack, StackError};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -39,18 +38,17 @@ pub enum PathKind {
 
 impl Fault {
     /// Parses `projector`, `write-api`, `read-api`, `clickhouse`, `tansu`, and on the
-    /// sharded stack `projector-1` and `clickhouse-2` (a kill), or `freeze-clickhouse`
-    /// (a freeze of `freeze_for`).
+    /// sharded stack `projector-N` and `clickhouse-N` such as `projector-1` and
+    /// `clickhouse-2` (a kill), or `freeze-clickhouse` (a freeze of `freeze_for`).
     pub fn parse(text: &str, freeze_for: Duration) -> Result<Self, String> {
         if let Some(name) = text.strip_prefix("freeze-") {
-            let component =
-                Component::parse(name).ok_or_else(|| format!("unknown component {name:?}"))?;
+            let component = target(name).ok_or_else(|| format!("unknown component {name:?}"))?;
             return Ok(Self::Freeze {
                 component,
                 duration: freeze_for,
             });
         }
-        Component::parse(text)
+        target(text)
             .map(Self::Kill)
             .ok_or_else(|| format!("unknown fault {text:?}"))
     }
@@ -88,11 +86,17 @@ impl Fault {
     /// The paths this fault can break.
     pub fn paths(&self) -> &'static [PathKind] {
         match self.component() {
-            Component::Projector | Component::Projector1 => &[PathKind::Fresh],
+            Component::Projector | Component::ProjectorInstance(_) => &[PathKind::Fresh],
             Component::WriteApi => &[PathKind::Write],
             Component::ReadApi => &[PathKind::Read],
-            Component::ClickHouse | Component::ClickHouse2 => &[PathKind::Read, PathKind::Fresh],
+            Component::ClickHouse | Component::ClickHouseShard(_) => {
+                &[PathKind::Read, PathKind::Fresh]
+            }
             Component::Tansu => &[PathKind::Write, PathKind::Fresh],
+            // Not targets ([`Fault::parse`] refuses them): every request passes the front
+            // door; the archive is no path the harness times.
+            Component::Nginx => &[PathKind::Write, PathKind::Read, PathKind::Fresh],
+            Component::Archiver => &[],
         }
     }
 }

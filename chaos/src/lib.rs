@@ -10,7 +10,8 @@
 //! files and scripts, and reads ClickHouse directly to count.
 //!
 //! Layout:
-//! - [`stack`]: the local stack's processes (pid files, signals, `scripts/stack.sh`);
+//! - [`stack`]: the components a fault may hit and chaos's restarts, over the
+//!   `stack-control` crate (pid files checked against `/proc`, signals, `scripts/stack.sh`);
 //! - [`fault`]: the faults, and the paths of the platform each can break;
 //! - [`ledger`]: the harness's outcomes as they come, kept to time and attribute them;
 //! - [`freshness`]: the probe of the projection's recovery;

@@ -15,7 +15,7 @@ use crate::freshness::{fresh_again, Fresh};
 use crate::integrity::{self, Counts};
 use crate::ledger::{Ledger, Tally};
 use crate::report::{ChaosReport, Recovery, SlotResult, WrongAnswer};
-use crate::stack::{Component, Stack, StackError};
+use crate::stack::{Component, Signal, Stack, StackError};
 use crate::staleness;
 use loadgen::harness::{HarnessError, HarnessOptions};
 use loadgen::report::Kind;
@@ -375,7 +375,7 @@ fn recoveries(
 /// Starts whatever is not running (a fault cut short, a panic elsewhere), so the stack
 /// is whole afterwards.
 pub async fn restore(stack: &Stack) {
-    if let Err(error) = stack.signal(Component::ClickHouse, nix::sys::signal::Signal::SIGCONT) {
+    if let Err(error) = stack.signal(Component::ClickHouse, Signal::SIGCONT) {
         tracing::warn!(error = %error, "clickhouse not thawed");
     }
     for component in stack.components() {

@@ -22,7 +22,7 @@ use crate::machine::RunInfo;
 use crate::parts::{save, Part};
 use crate::platform_cpu::{self, PlatformCpu};
 use crate::process::{self, Memory};
-use crate::stack::{Component, Scratch, Stack};
+use crate::stack::{Component, Scratch, Stack, COMPONENTS};
 use crate::stats::Latency;
 use clap::Args;
 use loadgen::harness::HarnessOptions;
@@ -357,7 +357,7 @@ async fn measure(
             "no CPU window: the sending was too short or stopped"
         ),
     }
-    let memory: Vec<(String, Memory)> = Component::ALL
+    let memory: Vec<(String, Memory)> = COMPONENTS
         .iter()
         .filter_map(|component| {
             let memory = process::memory(stack.pid(*component)?)?;

@@ -40,7 +40,7 @@ use crate::noop::NoopServer;
 use crate::parts::e2e::HarnessFigures;
 use crate::parts::{save, Part};
 use crate::process;
-use crate::stack::{Component, Scratch, Stack};
+use crate::stack::{Component, Scratch, Stack, COMPONENTS};
 use crate::stats::Latency;
 use clap::Args;
 use loadgen::harness::{Event, HarnessOptions, Verdict};
@@ -545,7 +545,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 }
 
 fn pids(stack: &Stack) -> Vec<(&'static str, Option<u32>)> {
-    Component::ALL
+    COMPONENTS
         .iter()
         .map(|component| (component.name(), stack.pid(*component)))
         .collect()

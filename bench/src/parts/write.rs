@@ -27,7 +27,7 @@ use crate::nginx_log::LogTail;
 use crate::noop::NoopServer;
 use crate::parts::{median_of, save, Part};
 use crate::process;
-use crate::stack::{Component, Stack};
+use crate::stack::{Action, Component, Stack};
 use crate::stats::{self, Bucket, Latency};
 use clap::Args;
 use loadgen::ingest::IngestOptions;
@@ -266,12 +266,12 @@ pub async fn run(
     let info = RunInfo::now(&stack.settings.repo_root, options.full_size());
     tracing::info!("stopping the projector while measuring");
     stack
-        .stack_script("stop", Component::Projector, None)
+        .stack_script(Action::Stop, Component::Projector, None)
         .await?;
     let outcome = measure(stack, options).await;
     tracing::info!("starting the projector again");
     let restarted = stack
-        .stack_script("start", Component::Projector, None)
+        .stack_script(Action::Start, Component::Projector, None)
         .await;
     let runs = outcome?;
     restarted?;
