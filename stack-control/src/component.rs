@@ -24,46 +24,33 @@ const INSTANCE_NAMES: [&str; 8] = [
     "projector-8",
 ];
 
-/// The number of an extra shard of the sharded stack: 2 to 9 (shard 1 is `clickhouse`).
+/// A number from `MIN` to `MAX`: the numbers of the sharded stack's extra servers and
+/// instances ([`ShardNumber`], [`InstanceNumber`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ShardNumber(u8);
+pub struct BoundedNumber<const MIN: u8, const MAX: u8>(u8);
 
-impl ShardNumber {
-    /// Shard `number`, if the stack can have it (2 to 9).
+impl<const MIN: u8, const MAX: u8> BoundedNumber<MIN, MAX> {
+    /// `number`, if it lies from `MIN` to `MAX`.
     pub const fn new(number: u8) -> Option<Self> {
-        if number >= 2 && number <= 9 {
+        if number >= MIN && number <= MAX {
             Some(Self(number))
         } else {
             None
         }
     }
 
-    /// The number, 2 to 9.
+    /// The number, from `MIN` to `MAX`.
     pub const fn get(self) -> u8 {
         self.0
     }
 }
+
+/// The number of an extra shard of the sharded stack: 2 to 9 (shard 1 is `clickhouse`).
+pub type ShardNumber = BoundedNumber<2, 9>;
 
 /// The number of an extra projector instance of the sharded stack: 1 to 8 (instance 0
 /// is `projector`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InstanceNumber(u8);
-
-impl InstanceNumber {
-    /// Instance `number`, if the stack can have it (1 to 8).
-    pub const fn new(number: u8) -> Option<Self> {
-        if number >= 1 && number <= 8 {
-            Some(Self(number))
-        } else {
-            None
-        }
-    }
-
-    /// The number, 1 to 8.
-    pub const fn get(self) -> u8 {
-        self.0
-    }
-}
+pub type InstanceNumber = BoundedNumber<1, 8>;
 
 /// A component of the local stack: what `scripts/stack.sh` starts and stops and what
 /// has a pid file `.stack/run/<name>.pid`.
@@ -191,8 +178,12 @@ mod tests {
         assert_eq!(Component::parse("clickhouse-1"), None);
         assert_eq!(Component::parse("projector-0"), None);
         assert_eq!(Component::parse("kafka"), None);
+        assert_eq!(ShardNumber::new(1), None);
         assert_eq!(ShardNumber::new(10), None);
+        assert_eq!(ShardNumber::new(9).map(ShardNumber::get), Some(9));
         assert_eq!(InstanceNumber::new(0), None);
+        assert_eq!(InstanceNumber::new(9), None);
+        assert_eq!(InstanceNumber::new(1).map(InstanceNumber::get), Some(1));
         assert!(Component::parse("projector-1").is_some_and(Component::is_sharded));
         assert!(!Component::Projector.is_sharded());
     }

@@ -19,6 +19,6 @@ mod component;
 pub mod process;
 mod stack;
 
-pub use component::{Component, InstanceNumber, ShardNumber};
+pub use component::{BoundedNumber, Component, InstanceNumber, ShardNumber};
 pub use nix::sys::signal::Signal;
 pub use stack::{Action, ScriptOutput, Stack, StackError};
