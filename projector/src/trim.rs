@@ -19,7 +19,7 @@
 //! 3. those keys are deleted as a patch part (a lightweight update of the row mask: its
 //!    cost follows the rows deleted, not the table);
 //! 4. the patch is applied to every part at once, so point reads never pay for it (a
-//!    mutation of the row mask only: parts of 64 MiB and more are wide, see 0001, so a
+//!    mutation of the row mask only: parts of 4 MiB and more are wide, see 0020, so a
 //!    day's big part is not rewritten for a few thousand deleted rows);
 //! 5. each pair's count is corrected to what the snapshot held less what was deleted,
 //!    with the run's deduplication token (a retry applies it once).

@@ -1,0 +1,15 @@
+-- Parts of user_tags from 4 MiB (uncompressed) up are wide, not from 64 MiB (0001). Each
+-- trim run applies its deletes to every part (APPLY PATCHES): a wide part gets a new row
+-- mask column and hard links to the rest, a compact part (every column in one file) is
+-- rewritten whole. With 64 MiB, the compact parts of a long-running stack held tens of
+-- MiB, rewritten every two minutes: a burst of 0.8 core-seconds and 24 MB of writes in
+-- one second (docs/clickhouse-cost.md, 2026-12-05), and the broker's acknowledgements
+-- stalled behind it (tag 503s cluster at trim runs). Measured on 26.9 with parts shaped
+-- like that stack's (8 parts, 3.8M rows, one delete of 20,000 rows, then APPLY PATCHES;
+-- medians of 5 and 4 runs): 64 MiB rewrote 16.3 MB with 0.51 s of CPU; 4 MiB wrote
+-- 0.7 MB with 0.21 s. A profile read costs the same on either layout (medians of 4
+-- interleaved runs of 300 reads of distinct cookies: 6.6 ms of CPU per read with 64 MiB,
+-- 6.4 ms with 4 MiB). Young parts (a projector batch is
+-- about 0.1 MiB) stay compact. Parts already on disk change layout when a merge
+-- rewrites them.
+ALTER TABLE {{alter user_tags}} MODIFY SETTING min_bytes_for_wide_part = 4194304
