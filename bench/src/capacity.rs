@@ -121,6 +121,38 @@ pub struct Load {
     pub profiles_per_s: f64,
     /// Aggregates queries per second.
     pub aggregates_per_s: f64,
+    /// The share of profile reads that reach ClickHouse. read-api answers a shopper it
+    /// has cached, or one whose every tag is still in its tail, from memory; only a miss
+    /// reads ClickHouse (`read_api_profile_cache_total` by outcome). 1 when not given:
+    /// every read reaches it, the case of shoppers never read twice within the cache's
+    /// reach.
+    #[serde(default = "every_read")]
+    pub profile_reads_to_clickhouse: f64,
+}
+
+fn every_read() -> f64 {
+    1.0
+}
+
+impl Load {
+    /// The load at the contract's mix of queries with every profile read reaching
+    /// ClickHouse.
+    pub fn new(tags_per_s: f64, profiles_per_s: f64, aggregates_per_s: f64) -> Self {
+        Self {
+            tags_per_s,
+            profiles_per_s,
+            aggregates_per_s,
+            profile_reads_to_clickhouse: every_read(),
+        }
+    }
+
+    /// What ClickHouse sees of this load: only the profile reads that reach it.
+    fn at_clickhouse(self) -> Self {
+        Self {
+            profiles_per_s: self.profiles_per_s * self.profile_reads_to_clickhouse.clamp(0.0, 1.0),
+            ..self
+        }
+    }
 }
 
 /// The model's inputs (`docs/capacity/inputs.json`).
@@ -225,6 +257,7 @@ impl Inputs {
                 // the replicas, each read also costing every other shard a little: the
                 // shard count and the reads' cost depend on each other, so the smallest
                 // shard count that carries its own fan-out is searched for.
+                let load = load.at_clickhouse();
                 let per_tag = load.tags_per_s * cost.cpu_us_per_tag / 1e6;
                 let extra = per_tag * self.rules.replica_share_of_tag_cpu * f64::from(replicas - 1);
                 let variable_with = |shards: u32| {
@@ -303,6 +336,11 @@ impl Inputs {
             .iter()
             .map(|(role, count)| {
                 let cost = self.role(role)?;
+                let load = if *role == "clickhouse" {
+                    load.at_clickhouse()
+                } else {
+                    load
+                };
                 // A run's ClickHouse servers are its shards (no replicas here).
                 let fan_out = if *role == "clickhouse" {
                     load.profiles_per_s
@@ -426,11 +464,7 @@ pub fn plot_series(inputs: &Inputs) -> Result<Vec<crate::plot::Series>, Capacity
     let mut sizings = Vec::new();
     for exponent in &steps {
         let tags = 10_f64.powf(*exponent);
-        sizings.push(inputs.size(Load {
-            tags_per_s: tags,
-            profiles_per_s: tags / 10.0,
-            aggregates_per_s: tags / 1_000.0,
-        })?);
+        sizings.push(inputs.size(Load::new(tags, tags / 10.0, tags / 1_000.0))?);
     }
     let mut series: Vec<crate::plot::Series> = ROLES
         .iter()
@@ -551,11 +585,12 @@ pub fn section(inputs: &Inputs, measured: Option<&Measured>) -> Result<String, C
             .map(|(role, count, _)| format!("{role} ×{count}"))
             .collect();
         text.push_str(&format!(
-            "\n### The model against the sharded run\n\n{} ({}; {} tags/s, {} profile reads/s, {} aggregates queries/s):\n\n{}",
+            "\n### The model against the sharded run\n\n{} ({}; {} tags/s, {} profile reads/s of which {}% reach ClickHouse, {} aggregates queries/s):\n\n{}",
             run.label,
             shape.join(", "),
             thousands(run.load.tags_per_s),
             thousands(run.load.profiles_per_s),
+            run.load.profile_reads_to_clickhouse * 100.0,
             run.load.aggregates_per_s,
             comparison_table(&predicted, &cores)
         ));
@@ -631,11 +666,7 @@ mod tests {
 
     #[test]
     fn cores_follow_the_formula_and_instances_the_cores() {
-        let load = Load {
-            tags_per_s: 100_000.0,
-            profiles_per_s: 1_000.0,
-            aggregates_per_s: 0.0,
-        };
+        let load = Load::new(100_000.0, 1_000.0, 0.0);
         let sizing = inputs().size(load).expect("sized");
         let write = &sizing.roles[1];
         // 100,000 × 100 µs = 10 cores of variable work, 4 a instance: 3 instances.
@@ -669,11 +700,7 @@ mod tests {
         routed.rules.clickhouse_replicas = 1;
         let mut fanned = routed.clone();
         fanned.rules.profile_us_per_other_shard = 1_000.0;
-        let load = Load {
-            tags_per_s: 100_000.0,
-            profiles_per_s: 1_000.0,
-            aggregates_per_s: 0.0,
-        };
+        let load = Load::new(100_000.0, 1_000.0, 0.0);
         let (routed, fanned) = (
             routed.size(load).expect("sized"),
             fanned.size(load).expect("sized"),
@@ -691,14 +718,43 @@ mod tests {
     }
 
     #[test]
-    fn a_small_load_keeps_the_minimum_instances_and_a_partition_per_shard() {
-        let sizing = inputs()
-            .size(Load {
-                tags_per_s: 10.0,
-                profiles_per_s: 1.0,
-                aggregates_per_s: 0.0,
-            })
+    fn profile_reads_answered_from_memory_cost_clickhouse_nothing() {
+        let mut inputs = inputs();
+        inputs.rules.profile_us_per_other_shard = 1_000.0;
+        let every = Load::new(1_000.0, 100.0, 0.0);
+        let none = Load {
+            profile_reads_to_clickhouse: 0.0,
+            ..every
+        };
+        let deployment = [("clickhouse", 2), ("read-api", 1)];
+        let (every, none) = (
+            inputs.predict(every, &deployment).expect("predicted"),
+            inputs.predict(none, &deployment).expect("predicted"),
+        );
+        // ClickHouse: 2 × 0.01 fixed + 1,000 × 100 µs; the reads' 100 × 1,000 µs and
+        // their fan-out to the second shard (100 × 1,000 µs) only when they reach it.
+        assert!(
+            (every[0].1 - (0.02 + 0.1 + 0.1 + 0.1)).abs() < 1e-9,
+            "{every:?}"
+        );
+        assert!((none[0].1 - (0.02 + 0.1)).abs() < 1e-9, "{none:?}");
+        // read-api answers every read either way.
+        assert!((every[1].1 - none[1].1).abs() < 1e-12, "{every:?} {none:?}");
+        let half = Load {
+            profile_reads_to_clickhouse: 0.5,
+            ..Load::new(100_000.0, 1_000.0, 0.0)
+        };
+        let sized = inputs.size(half).expect("sized");
+        let all = inputs
+            .size(Load::new(100_000.0, 1_000.0, 0.0))
             .expect("sized");
+        assert!(sized.roles[4].cores < all.roles[4].cores);
+        assert_eq!(sized.roles[5], all.roles[5]);
+    }
+
+    #[test]
+    fn a_small_load_keeps_the_minimum_instances_and_a_partition_per_shard() {
+        let sizing = inputs().size(Load::new(10.0, 1.0, 0.0)).expect("sized");
         assert_eq!((sizing.shards, sizing.replicas), (1, 2));
         assert_eq!(sizing.partitions, 1);
         assert!(sizing.roles.iter().all(|role| role.instances >= 1));
@@ -708,11 +764,7 @@ mod tests {
     fn the_prediction_sets_each_instance_fixed_cost_beside_the_load() {
         let predicted = inputs()
             .predict(
-                Load {
-                    tags_per_s: 1_000.0,
-                    profiles_per_s: 100.0,
-                    aggregates_per_s: 1.0,
-                },
+                Load::new(1_000.0, 100.0, 1.0),
                 &[("clickhouse", 2), ("projector", 2)],
             )
             .expect("predicted");

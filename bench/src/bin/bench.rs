@@ -159,6 +159,10 @@ struct CapacityOptions {
     /// The measured run's aggregates queries per second.
     #[arg(long, default_value_t = 1.0)]
     measured_aggregates_per_s: f64,
+    /// The share of the measured run's profile reads that reached ClickHouse (read-api's
+    /// `read_api_profile_cache_total`: misses over all lookups).
+    #[arg(long, default_value_t = 1.0)]
+    measured_profile_reads_to_clickhouse: f64,
 }
 
 fn capacity(root: &std::path::Path, options: &CapacityOptions) -> Result<(), BenchError> {
@@ -178,6 +182,7 @@ fn capacity(root: &std::path::Path, options: &CapacityOptions) -> Result<(), Ben
                     tags_per_s: options.measured_tags_per_s,
                     profiles_per_s: options.measured_profiles_per_s,
                     aggregates_per_s: options.measured_aggregates_per_s,
+                    profile_reads_to_clickhouse: options.measured_profile_reads_to_clickhouse,
                 },
                 roles: bench::capacity::measured_roles(&tsv),
             })
