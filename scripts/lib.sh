@@ -42,6 +42,8 @@ export READ_API_PEER_METRICS="write-api=http://127.0.0.1:$WRITE_API_PORT/metrics
 # read-api keeps the profiles of this many shoppers in memory, current from the tag log
 # (read-api --help); 0 turns it off.
 export READ_API_PROFILE_CACHE_COOKIES="${READ_API_PROFILE_CACHE_COOKIES:-200000}"
+# ... holding at most this many MiB of profiles (read-api --help).
+export READ_API_PROFILE_CACHE_MIB="${READ_API_PROFILE_CACHE_MIB:-128}"
 # With the profile cache, a profile is as fresh as the log whatever the projector's lag,
 # so the projector inserts every 2 s instead of every 250 ms: a quarter of the inserts
 # (each costs ClickHouse ~30 ms with its views) and fewer young parts for reads to open.

@@ -79,6 +79,18 @@ pub struct Config {
         default_value_t = 0
     )]
     pub profile_cache_cookies: usize,
+    /// Memory the cached profiles may hold at most, MiB: their tags and keys as the
+    /// program holds them (the allocator's overhead and the tail aside). The least
+    /// recently asked shoppers go first, whichever of this and `--profile-cache-cookies`
+    /// is reached first: a shopper with a full history holds hundreds of tags (tens of
+    /// kilobytes), a new one a few (about a kilobyte), so the cookie count alone does
+    /// not bound the memory.
+    #[arg(
+        long = "profile-cache-mib",
+        env = "READ_API_PROFILE_CACHE_MIB",
+        default_value_t = 128
+    )]
+    pub profile_cache_mib: usize,
     /// Tags the profile cache holds from the log at most (those the projector may not
     /// have written to ClickHouse yet, about a quarter of a kilobyte each); past it the
     /// cache empties and answers again once the projector has caught up.

@@ -79,6 +79,7 @@ impl Application {
                 store.client().clone(),
                 Limits {
                     cookies,
+                    bytes: config.profile_cache_mib.saturating_mul(1 << 20),
                     tail_tags: config.profile_cache_tail_tags,
                     per_action: usize::try_from(FILL_LIMIT).unwrap_or(usize::MAX),
                 },

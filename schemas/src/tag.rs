@@ -135,6 +135,22 @@ pub struct TagError {
 }
 
 impl UserTag {
+    /// Bytes its strings hold on the heap (the allocator's own overhead aside): with
+    /// `size_of::<UserTag>()`, what a tag kept in memory costs.
+    pub fn heap_bytes(&self) -> usize {
+        let product_id = match &self.product_info.product_id {
+            ProductId::Number(_) => 0,
+            ProductId::Text(text) => text.capacity(),
+        };
+        self.time.heap_bytes()
+            + self.cookie.capacity()
+            + self.country.capacity()
+            + self.origin.capacity()
+            + product_id
+            + self.product_info.brand_id.capacity()
+            + self.product_info.category_id.capacity()
+    }
+
     /// Parses and validates a tag from its JSON body.
     pub fn from_json(body: &[u8]) -> Result<Self, TagError> {
         let mut deserializer = serde_json::Deserializer::from_slice(body);

@@ -17,6 +17,11 @@ pub struct TagTime {
 }
 
 impl TagTime {
+    /// Bytes its text as sent holds on the heap (none in the canonical form).
+    pub fn heap_bytes(&self) -> usize {
+        self.sent.as_ref().map_or(0, String::capacity)
+    }
+
     /// Parses a tag's `time` (see [`EventTime::parse_instant`]), keeping its text when
     /// it is not the canonical form.
     pub fn parse(text: &str) -> Result<Self, TimeError> {

@@ -157,6 +157,8 @@ pub mod read_api {
             "Tags held in the cache's tail of the log.";
         PROFILE_CACHE_COOKIES: Gauge "read_api_profile_cache_cookies" []
             "Profiles held in the cache.";
+        PROFILE_CACHE_BYTES: Gauge "read_api_profile_cache_bytes" []
+            "Bytes the cached profiles hold (their tags and keys; at most --profile-cache-mib).";
         PROFILE_CACHE_TAIL_BEHIND: Gauge "read_api_profile_cache_tail_behind" []
             "Records of the log the cache's tail has not read yet.";
         PROFILE_CACHE_CAUGHT_UP: Gauge "read_api_profile_cache_caught_up" []

@@ -94,6 +94,16 @@ impl ActionTags {
         }
     }
 
+    /// Bytes its tags hold: their slots and their strings.
+    fn bytes(&self) -> usize {
+        self.tags.capacity() * std::mem::size_of::<(i64, i64, UserTag)>()
+            + self
+                .tags
+                .iter()
+                .map(|(_, _, tag)| tag.heap_bytes())
+                .sum::<usize>()
+    }
+
     /// Drops the oldest tags beyond `keep` once there are more than `2 * keep`: what is
     /// left is still every stored tag from the new floor on.
     fn bound(&mut self, keep: usize) {
@@ -144,6 +154,7 @@ impl FillRead<'_> {
         Entry {
             views: ActionTags::from_read(&self.profile.views, self.asked, self.from_ms),
             buys: ActionTags::from_read(&self.profile.buys, self.asked, self.from_ms),
+            bytes: 0,
         }
     }
 
@@ -163,9 +174,25 @@ impl FillRead<'_> {
 struct Entry {
     views: ActionTags,
     buys: ActionTags,
+    /// What it costs the cache's byte budget, as last measured ([`Entry::measure`]).
+    bytes: usize,
 }
 
+/// What the cache's map spends on an entry beside the entry itself and its key's text:
+/// the key's `String`, the map's node and its slot (an estimate: `lru`'s node holds the
+/// key, the value and two links; the hash table a pointer and its control byte).
+const ENTRY_OVERHEAD_BYTES: usize = 2 * std::mem::size_of::<String>() + 32;
+
 impl Entry {
+    /// Bytes the entry holds, `cookie`'s text and the map's share included.
+    fn measure(&self, cookie: &str) -> usize {
+        std::mem::size_of::<Entry>()
+            + ENTRY_OVERHEAD_BYTES
+            + cookie.len()
+            + self.views.bytes()
+            + self.buys.bytes()
+    }
+
     fn action_mut(&mut self, action: Action) -> &mut ActionTags {
         match action {
             Action::View => &mut self.views,
@@ -179,6 +206,11 @@ impl Entry {
 pub(crate) struct Limits {
     /// Cookies cached at most (least recently asked go first).
     pub cookies: NonZeroUsize,
+    /// Bytes the cached profiles hold at most (their tags and keys as the program holds
+    /// them, the allocator's overhead aside; least recently asked go first). A shopper
+    /// with a full history holds hundreds of tags, another a few: the cookie count alone
+    /// does not bound the memory.
+    pub bytes: usize,
     /// Tags the tail holds at most; beyond, new tags are dropped and the cache empties
     /// until the projector has caught up past them.
     pub tail_tags: usize,
@@ -198,6 +230,8 @@ pub(crate) struct CacheState {
     /// Per partition, every tag from this offset on is in the tail (as far as read).
     tail_from: Offsets,
     entries: LruCache<String, Entry>,
+    /// Bytes the cached profiles hold (the sum of their [`Entry::bytes`]).
+    bytes: usize,
     /// The cookies that may have tags outside the tail.
     outside: OutsideTail,
     /// Whether the tail is close enough behind the log for answers.
@@ -222,6 +256,7 @@ impl CacheState {
             tail_len: 0,
             tail_from: start,
             entries: LruCache::new(limits.cookies),
+            bytes: 0,
             outside,
             caught_up: false,
         }
@@ -235,6 +270,28 @@ impl CacheState {
     /// Cookies cached.
     pub(crate) fn cached_cookies(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Bytes the cached profiles hold (see [`Limits::bytes`]).
+    pub(crate) fn cached_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Caches `entry` as `cookie`'s profile (replacing what was cached for it), then
+    /// brings the cache back within its budget.
+    fn cache(&mut self, cookie: String, entry: Entry) {
+        cache_within(
+            &mut self.entries,
+            &mut self.bytes,
+            self.limits.bytes,
+            cookie,
+            entry,
+        );
+    }
+
+    /// Drops the least recently asked profiles until the rest fit the byte budget.
+    fn within_budget(&mut self) {
+        drop_beyond(&mut self.entries, &mut self.bytes, self.limits.bytes);
     }
 
     /// Whether the tail is close enough behind the log for answers.
@@ -261,7 +318,11 @@ impl CacheState {
             let tags = entry.action_mut(logged.tag.action);
             tags.add(logged.offset, &logged.tag);
             tags.bound(self.limits.per_action);
+            let before = entry.bytes;
+            entry.bytes = entry.measure(&logged.tag.cookie);
+            self.bytes = self.bytes - before + entry.bytes;
         }
+        self.within_budget();
         self.order
             .entry(logged.partition)
             .or_default()
@@ -280,6 +341,7 @@ impl CacheState {
         let from = self.tail_from.entry(partition).or_insert(0);
         *from = (*from).max(offset + 1);
         self.entries.clear();
+        self.bytes = 0;
     }
 
     /// Drops from the tail every tag below `watermark` (tags ClickHouse holds): call it
@@ -301,7 +363,13 @@ impl CacheState {
                 if !self.entries.contains(&cookie) {
                     if let Some(whole_from) = self.outside.whole_from(&cookie) {
                         let entry = whole_entry(&self.tail, &cookie, whole_from, self.limits);
-                        self.entries.put(cookie.clone(), entry);
+                        cache_within(
+                            &mut self.entries,
+                            &mut self.bytes,
+                            self.limits.bytes,
+                            cookie.clone(),
+                            entry,
+                        );
                     }
                 }
                 if let Some(tags) = self.tail.get_mut(&cookie) {
@@ -353,7 +421,7 @@ impl CacheState {
         }
         entry.views.bound(self.limits.per_action);
         entry.buys.bound(self.limits.per_action);
-        self.entries.put(cookie.to_owned(), entry);
+        self.cache(cookie.to_owned(), entry);
         Ok(())
     }
 
@@ -395,8 +463,39 @@ impl CacheState {
             (Some(views), Some(buys)) => Lookup::Whole(Profile { views, buys }),
             _ => Lookup::Miss,
         };
-        self.entries.put(cookie.to_owned(), entry);
+        self.cache(cookie.to_owned(), entry);
         answer
+    }
+}
+
+/// Caches `entry` as `cookie`'s profile in `entries`, whose profiles hold `bytes` (kept
+/// up to date), then drops the least recently asked ones beyond `budget` bytes. (A
+/// function of the fields, so the tail can be borrowed meanwhile.)
+fn cache_within(
+    entries: &mut LruCache<String, Entry>,
+    bytes: &mut usize,
+    budget: usize,
+    cookie: String,
+    mut entry: Entry,
+) {
+    entry.bytes = entry.measure(&cookie);
+    *bytes += entry.bytes;
+    // `push` gives back the entry it replaced, or the least recently asked one it
+    // dropped to stay within the cookie count.
+    if let Some((_, gone)) = entries.push(cookie, entry) {
+        *bytes -= gone.bytes;
+    }
+    drop_beyond(entries, bytes, budget);
+}
+
+/// Drops the least recently asked profiles of `entries` until they hold at most
+/// `budget` bytes.
+fn drop_beyond(entries: &mut LruCache<String, Entry>, bytes: &mut usize, budget: usize) {
+    while *bytes > budget {
+        let Some((_, gone)) = entries.pop_lru() else {
+            break;
+        };
+        *bytes -= gone.bytes;
     }
 }
 
@@ -414,6 +513,7 @@ fn whole_entry(
     let mut entry = Entry {
         views: empty.clone(),
         buys: empty,
+        bytes: 0,
     };
     for logged in tail.get(cookie).into_iter().flatten() {
         entry
@@ -458,9 +558,93 @@ mod tests {
     fn limits() -> Limits {
         Limits {
             cookies: NonZeroUsize::new(10).expect("non-zero"),
+            bytes: usize::MAX,
             tail_tags: 100,
             per_action: 3,
         }
+    }
+
+    /// What caching `cookie` with `read` alone costs the byte budget.
+    fn entry_bytes(cookie: &str, read: &Profile) -> usize {
+        let entry = all(read, 5).entry();
+        entry.measure(cookie)
+    }
+
+    #[test]
+    fn a_byte_budget_drops_the_least_recently_asked_profiles() {
+        let profile = |cookie: &str| Profile {
+            views: vec![
+                tag(cookie, Action::View, 40, 1),
+                tag(cookie, Action::View, 30, 1),
+            ],
+            buys: vec![tag(cookie, Action::Buy, 35, 1)],
+        };
+        let one = entry_bytes("a", &profile("a"));
+        assert!(one > 3 * std::mem::size_of::<UserTag>(), "{one}");
+        let mut state = CacheState::new(
+            Limits {
+                bytes: 2 * one,
+                ..limits()
+            },
+            offsets(0),
+            NOTHING_WHOLE,
+        );
+        state.set_caught_up(true);
+        state
+            .fill("a", all(&profile("a"), 5), &offsets(0))
+            .expect("fills");
+        state
+            .fill("b", all(&profile("b"), 5), &offsets(0))
+            .expect("fills");
+        assert_eq!((state.cached_cookies(), state.cached_bytes()), (2, 2 * one));
+        // "a" asked again: "b" is now the least recently asked, and goes for "c".
+        assert!(matches!(state.lookup("a", 0, 100, 5), Lookup::Hit(_)));
+        state
+            .fill("c", all(&profile("c"), 5), &offsets(0))
+            .expect("fills");
+        assert_eq!((state.cached_cookies(), state.cached_bytes()), (2, 2 * one));
+        assert_eq!(state.lookup("b", 0, 100, 5), Lookup::Miss);
+        assert!(matches!(state.lookup("a", 0, 100, 5), Lookup::Hit(_)));
+        assert!(matches!(state.lookup("c", 0, 100, 5), Lookup::Hit(_)));
+        // A profile that grows from the log past the budget pushes the other one out.
+        for (offset, time) in [(0, 50), (1, 60), (2, 70)] {
+            state.push(logged(offset, tag("c", Action::Buy, time, 1)));
+        }
+        assert_eq!(state.cached_cookies(), 1);
+        assert!(state.cached_bytes() <= 2 * one, "{}", state.cached_bytes());
+        assert_eq!(state.lookup("a", 0, 100, 5), Lookup::Miss);
+        assert_eq!(
+            times(&hit(state.lookup("c", 0, 100, 5)).buys),
+            vec![70, 60, 50, 35]
+        );
+    }
+
+    #[test]
+    fn the_byte_count_follows_every_change_of_the_cache() {
+        let mut state = ready(0);
+        let read = Profile {
+            views: vec![tag("a", Action::View, 40, 1)],
+            buys: vec![],
+        };
+        state.fill("a", all(&read, 5), &offsets(0)).expect("fills");
+        let filled = state.cached_bytes();
+        assert_eq!(filled, entry_bytes("a", &read));
+        state.push(logged(0, tag("a", Action::View, 50, 1)));
+        let grown = state.cached_bytes();
+        assert!(grown > filled, "{grown} after {filled}");
+        // Filled again from a read that holds the logged tag (the watermark past it):
+        // replaced, not added.
+        state.fill("a", all(&read, 5), &offsets(1)).expect("fills");
+        let refilled = state.cached_bytes();
+        assert_eq!(refilled, filled);
+        let mut sum = 0;
+        for (cookie, entry) in &state.entries {
+            assert_eq!(entry.bytes, entry.measure(cookie));
+            sum += entry.bytes;
+        }
+        assert_eq!(sum, refilled);
+        state.skip(0, 5);
+        assert_eq!((state.cached_cookies(), state.cached_bytes()), (0, 0));
     }
 
     fn offsets(at: i64) -> Offsets {

@@ -190,6 +190,7 @@ impl Tail {
         }
         metrics::gauge!(names::PROFILE_CACHE_TAIL_TAGS.name).set(state.tail_len() as f64);
         metrics::gauge!(names::PROFILE_CACHE_COOKIES.name).set(state.cached_cookies() as f64);
+        metrics::gauge!(names::PROFILE_CACHE_BYTES.name).set(state.cached_bytes() as f64);
     }
 
     /// Caught up when every partition's position has reached the end the log had
