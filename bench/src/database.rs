@@ -277,7 +277,8 @@ pub struct WorkCpu {
 /// seconds, as `event_time`), after flushing the log, by what it was for: the projector's batches
 /// (their materialized views run inside the insert and count with it), profile reads,
 /// aggregates reads (the cube and its rollup), the trimmer (its candidates, keys,
-/// deletes and corrections) and the rest (the projector's offsets, the benchmark's own
+/// deletes, corrections and its `APPLY PATCHES`; a migration's `ALTER` whose comments
+/// name these is not the trimmer's) and the rest (the projector's offsets, the benchmark's own
 /// monitoring). Merges, mutations and TTL drops run in the background and are in no
 /// query: they are the process's CPU less these.
 pub async fn cpu_by_work(
@@ -290,7 +291,8 @@ pub async fn cpu_by_work(
     server
         .query(
             "SELECT multiIf( \
-                 query_kind NOT IN ('Create', 'Drop') AND (positionCaseInsensitive(query, 'trim_') > 0 OR position(query, 'APPLY PATCHES') > 0), 'trimmer', \
+                 (query_kind IN ('Insert', 'Select', 'Delete') AND positionCaseInsensitive(query, 'trim_') > 0) \
+                   OR (query_kind = 'Alter' AND match(query, '^ALTER TABLE \\\\S+ APPLY PATCHES')), 'trimmer', \
                  query_kind = 'Insert' AND startsWith(replaceAll(query, '`', ''), 'INSERT INTO user_tags'), 'projector batches (views included)', \
                  query_kind = 'Select' AND match(query, 'FROM user_tags\\\\s+WHERE\\\\s+cookie (=|IN) '), 'profile reads', \
                  query_kind = 'Select' AND position(query, 'FROM minute_') > 0, 'aggregates reads', \
