@@ -89,6 +89,15 @@ pub enum BenchError {
     /// A chart could not be drawn.
     #[error("plot")]
     Plot(#[from] crate::plot::PlotError),
+    /// A report's template did not render (a figure it names is missing, or its syntax).
+    #[error("report template {name}")]
+    Template {
+        /// The template's file name under `bench/templates/`.
+        name: String,
+        /// What minijinja said.
+        #[source]
+        source: minijinja::Error,
+    },
 }
 
 impl BenchError {

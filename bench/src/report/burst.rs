@@ -2,6 +2,7 @@
 //! twice the sustained capacity, the recovery), from `burst.json`. The figures and
 //! verdicts are the ones [`crate::parts::burst`] defines; this module only writes them.
 
+use crate::error::BenchError;
 use crate::parts::burst::{
     recovery_limit_ms, BurstFigures, BurstResults, LoadPhase, BURST_MAX_MS, RECOVERY_P99_FACTOR,
     SHED_P99_LIMIT_MS,
@@ -208,7 +209,7 @@ fn server_row(label: &str, phase: &LoadPhase) -> Vec<String> {
 }
 
 /// `docs/bench-burst.md`.
-pub fn render(results: &BurstResults) -> String {
+pub fn render(results: &BurstResults) -> Result<String, BenchError> {
     let info = &results.info;
     let load = &results.load;
     let bursts = results.bursts();
@@ -445,7 +446,7 @@ pub fn render(results: &BurstResults) -> String {
         results.recovery_verdict(),
         or_dash(recovery_limit_ms(&results.baseline), ms)
     );
-    text
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -580,13 +581,13 @@ mod tests {
         let rows = summary_rows(&results);
         assert_eq!(rows[2].verdict, "not measured");
         assert_eq!(rows[3].verdict, "not measured");
-        let text = render(&results);
+        let text = render(&results).expect("rendered");
         assert!(text.contains("Overload: not measured"), "{text}");
     }
 
     #[test]
     fn the_report_has_every_section() {
-        let text = render(&results(true));
+        let text = render(&results(true)).expect("rendered");
         for heading in [
             "## Bursts on an idle stack",
             "## Sustained capacity",

@@ -6,7 +6,8 @@
 //! leaves its detail report alone. A part run below its default sizes (a smoke run)
 //! marks every report it appears in, at the top.
 //!
-//! Layout: [`format`] (numbers, tables), [`baseline`] (the 18.16 figures), one module
+//! Layout: [`format`] (numbers, tables), [`template`] (the prose: Markdown templates under
+//! `bench/templates/`), [`baseline`] (the 18.16 figures), one module
 //! per detail report ([`write`], [`projector`], [`read`], [`burst`]) that also gives its rows of
 //! the summary, and [`summary`] (the whole-platform rows and `benchmarks.md`).
 
@@ -17,6 +18,7 @@ pub mod projector;
 pub mod read;
 pub mod soak;
 pub mod summary;
+pub mod template;
 pub mod write;
 
 use crate::error::BenchError;
@@ -149,18 +151,18 @@ pub fn provenance(command: &str, info: &RunInfo, repeats: usize) -> String {
 pub fn render_all(inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
     std::fs::create_dir_all(out_dir)
         .map_err(BenchError::io(format!("creating {}", out_dir.display())))?;
-    let mut documents = vec![("benchmarks.md", summary::render(inputs))];
+    let mut documents = vec![("benchmarks.md", summary::render(inputs)?)];
     if let Some(results) = &inputs.write {
-        documents.push(("bench-write.md", write::render(results)));
+        documents.push(("bench-write.md", write::render(results)?));
     }
     if let Some(results) = &inputs.projector {
-        documents.push(("bench-projector.md", projector::render(results)));
+        documents.push(("bench-projector.md", projector::render(results)?));
     }
     if let Some(results) = &inputs.read {
-        documents.push(("bench-read.md", read::render(results)));
+        documents.push(("bench-read.md", read::render(results)?));
     }
     if let Some(results) = &inputs.burst {
-        documents.push(("bench-burst.md", burst::render(results)));
+        documents.push(("bench-burst.md", burst::render(results)?));
     }
     let mut written = Vec::new();
     for (name, text) in documents {

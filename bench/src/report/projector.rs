@@ -1,5 +1,6 @@
 //! `docs/bench-projector.md` and the projector's row of the summary.
 
+use crate::error::BenchError;
 use crate::parts::projector::{ProjectorResults, ProjectorRun, TARGET_RATE};
 use crate::report::baseline::{self, projector as old};
 use crate::report::format::{fixed, or_dash, thousands, Table};
@@ -72,7 +73,7 @@ pub fn summary_rows(results: &ProjectorResults) -> Vec<SummaryRow> {
 }
 
 /// `docs/bench-projector.md`.
-pub fn render(results: &ProjectorResults) -> String {
+pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
     let info = &results.info;
     let median = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>| results.median(figure);
     let rates = |figure: &dyn Fn(&ProjectorRun) -> f64| {
@@ -257,5 +258,5 @@ pub fn render(results: &ProjectorResults) -> String {
             .to_owned(),
         _ => "Not measured.\n".to_owned(),
     };
-    text
+    Ok(text)
 }

@@ -1,6 +1,7 @@
 //! `docs/bench-read.md` and the read path's rows of the summary.
 
 use crate::database::{LoggedQueries, TableParts};
+use crate::error::BenchError;
 use crate::parts::read::{
     series_limit_ms, AggregatesResult, AnalystsRead, PhaseResult, ReadResults, ReadRun,
     SeriesResult, AGGREGATES_P99_LIMIT_MS, PROFILE_P99_LIMIT_MS, SERIES_LIMITS_MS, SERVED_P99_MS,
@@ -396,7 +397,7 @@ fn logged_row(label: &str, logged: Option<&LoggedQueries>) -> Vec<String> {
 }
 
 /// `docs/bench-read.md`.
-pub fn render(results: &ReadResults) -> String {
+pub fn render(results: &ReadResults) -> Result<String, BenchError> {
     let info = &results.info;
     let load = &results.load;
     let mut text = String::from("# Read path benchmark\n\n");
@@ -798,7 +799,7 @@ pub fn render(results: &ReadResults) -> String {
         thousands(CLICKHOUSE_CAP_MIB),
         thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN)),
     );
-    text
+    Ok(text)
 }
 
 #[cfg(test)]

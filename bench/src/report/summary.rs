@@ -4,6 +4,7 @@
 //! beside the platform's limit) and the memory table are made here, the other parts'
 //! rows by their own report modules.
 
+use crate::error::BenchError;
 use crate::parts::e2e::{E2eResults, MEMORY_BUDGETS_MIB};
 use crate::platform_cpu::{PlatformCpu, PLATFORM_CORES_LIMIT, PLATFORM_CORES_STRETCH};
 use crate::report::baseline::{self, e2e as old};
@@ -281,7 +282,7 @@ fn not_run(figures: &[&str]) -> Vec<SummaryRow> {
 }
 
 /// `docs/benchmarks.md`.
-pub fn render(inputs: &Inputs) -> String {
+pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
     let runs = inputs.runs();
     let infos: Vec<_> = runs.iter().map(|(_, info)| *info).collect();
     let mut text = String::from("# Benchmarks\n\n");
@@ -436,7 +437,7 @@ pub fn render(inputs: &Inputs) -> String {
              then rewrites the reports from every part's latest figures; `make bench-report` only \
              rewrites them); every size and duration is a flag of `target/release/bench <part> --help` \
              with an environment fallback.\n";
-    text
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `docs/bench-write.md` and the write path's rows of the summary.
 
+use crate::error::BenchError;
 use crate::parts::write::{Phase, Target, WriteResults};
 use crate::report::baseline::{self, write as old};
 use crate::report::format::{fixed, ms, or_dash, thousands, Table};
@@ -208,7 +209,7 @@ fn consistency(results: &WriteResults, target: Target) -> Verdict {
 }
 
 /// `docs/bench-write.md`.
-pub fn render(results: &WriteResults) -> String {
+pub fn render(results: &WriteResults) -> Result<String, BenchError> {
     let info = &results.info;
     let mut text = String::from("# Write path benchmark\n\n");
     text += &smoke_banner(&[info]);
@@ -486,7 +487,7 @@ pub fn render(results: &WriteResults) -> String {
         ]);
         text += &table.render();
     }
-    text
+    Ok(text)
 }
 
 fn median_of_ceiling(
