@@ -273,14 +273,17 @@ pub struct WorkCpu {
     pub cpu_s: f64,
 }
 
+/// What a report calls the queries no typed function of read-model sent.
+pub const OTHER_WORK: &str = "other (readiness, migrations, monitoring)";
+
 /// The CPU of every query in `database` that finished between `from` and `to` (unix
-/// seconds, as `event_time`), after flushing the log, by what it was for: the projector's batches
-/// (their materialized views run inside the insert and count with it), profile reads,
-/// aggregates reads (the cube and its rollup), the trimmer (its candidates, keys,
-/// deletes, corrections and its `APPLY PATCHES`; a migration's `ALTER` whose comments
-/// name these is not the trimmer's) and the rest (the projector's offsets, the benchmark's own
-/// monitoring). Merges, mutations and TTL drops run in the background and are in no
-/// query: they are the process's CPU less these.
+/// seconds, as `event_time`), after flushing the log, by what it was for: the
+/// [`read_model::Work`] its `log_comment` names (read-model tags every statement it sends,
+/// so nothing here reads SQL text), most CPU first, and [`OTHER_WORK`] for the rest (the
+/// services' readiness checks, migrations, the benchmark's own monitoring). A projector
+/// batch's materialized views run inside its insert and count with it. Merges, mutations
+/// and TTL drops run in the background and are in no query: they are the process's CPU
+/// less these.
 pub async fn cpu_by_work(
     server: &Client,
     database: &str,
@@ -288,26 +291,74 @@ pub async fn cpu_by_work(
     to: u32,
 ) -> Result<Vec<WorkCpu>, BenchError> {
     flush_query_log(server).await?;
-    server
+    let logged: Vec<WorkCpu> = server
         .query(
-            "SELECT multiIf( \
-                 (query_kind IN ('Insert', 'Select', 'Delete') AND positionCaseInsensitive(query, 'trim_') > 0) \
-                   OR (query_kind = 'Alter' AND match(query, '^ALTER TABLE \\\\S+ APPLY PATCHES')), 'trimmer', \
-                 query_kind = 'Insert' AND startsWith(replaceAll(query, '`', ''), 'INSERT INTO user_tags'), 'projector batches (views included)', \
-                 query_kind = 'Select' AND match(query, 'FROM user_tags\\\\s+WHERE\\\\s+cookie (=|IN) '), 'profile reads', \
-                 query_kind = 'Select' AND position(query, 'FROM minute_') > 0, 'aggregates reads', \
-                 'other (offsets, monitoring)') AS work, \
-               count() AS queries, \
+            "SELECT log_comment AS work, count() AS queries, \
                sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']) / 1e6 AS cpu_s \
              FROM system.query_log \
              WHERE type = 'QueryFinish' AND current_database = ? \
                AND event_time >= toDateTime(?) AND event_time <= toDateTime(?) \
-             GROUP BY work ORDER BY cpu_s DESC",
+             GROUP BY work",
         )
         .bind(database)
         .bind(from)
         .bind(to)
         .fetch_all::<WorkCpu>()
         .await
-        .map_err(BenchError::clickhouse("ClickHouse's CPU by work"))
+        .map_err(BenchError::clickhouse("ClickHouse's CPU by work"))?;
+    Ok(by_work(logged))
+}
+
+/// Query-log groups by `log_comment` named by their work, the unnamed ones summed as
+/// [`OTHER_WORK`], most CPU first.
+fn by_work(logged: Vec<WorkCpu>) -> Vec<WorkCpu> {
+    let mut works: Vec<WorkCpu> = Vec::new();
+    for group in logged {
+        let work = read_model::Work::from_log_comment(&group.work)
+            .map_or(OTHER_WORK, read_model::Work::label);
+        match works.iter_mut().find(|known| known.work == work) {
+            Some(known) => {
+                known.queries += group.queries;
+                known.cpu_s += group.cpu_s;
+            }
+            None => works.push(WorkCpu {
+                work: work.to_owned(),
+                ..group
+            }),
+        }
+    }
+    works.sort_by(|a, b| b.cpu_s.total_cmp(&a.cpu_s));
+    works
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use read_model::Work;
+
+    fn group(work: &str, queries: u64, cpu_s: f64) -> WorkCpu {
+        WorkCpu {
+            work: work.to_owned(),
+            queries,
+            cpu_s,
+        }
+    }
+
+    #[test]
+    fn groups_are_named_by_their_work_and_the_unnamed_summed_as_other() {
+        let works = by_work(vec![
+            group("", 3, 0.5),
+            group(Work::ProfileRead.log_comment(), 10, 2.0),
+            group("a client's own comment", 1, 0.25),
+            group(Work::Trim.log_comment(), 2, 1.0),
+        ]);
+        assert_eq!(
+            works,
+            vec![
+                group("profile reads", 10, 2.0),
+                group("trimmer", 2, 1.0),
+                group(OTHER_WORK, 4, 0.75),
+            ]
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `cpu_by_work` against the real ClickHouse of the running stack (`make up`): one
 //! batch inserted as the projector inserts it, one profile read and one aggregates read
-//! as read-api sends them, each counted under its own work in a fresh database.
+//! as read-api sends them (read-model's typed functions, which log their work as
+//! `log_comment`), each counted under its own work in a fresh database.
 
 use bench::database::{cpu_by_work, server_now};
 use read_model::cube::{MinuteTotals, MinuteTotalsRead};
@@ -15,31 +16,31 @@ async fn each_query_is_counted_under_its_work() {
     let server = service_kit::clickhouse::server_client(&settings);
     let from = server_now(&server).await.expect("clock");
 
-    let mut insert = client
-        .insert::<UserTagRow>("user_tags")
-        .await
-        .expect("insert opened");
-    insert
-        .write(&UserTagRow {
-            cookie: "c".to_owned(),
-            action: 1,
-            time_ms: 1_772_323_200_000,
-            time_text: String::new(),
-            country: "PL".to_owned(),
-            device: 1,
-            origin: "o".to_owned(),
-            product_id: "1".to_owned(),
-            product_id_is_text: 0,
-            brand_id: "b".to_owned(),
-            category_id: "k".to_owned(),
-            price: 10,
-            kafka_partition: 0,
-            kafka_offset: 0,
-            batch_ingested_in: 0,
-        })
-        .await
-        .expect("row written");
-    insert.end().await.expect("batch inserted");
+    let row = UserTagRow {
+        cookie: "c".to_owned(),
+        action: 1,
+        time_ms: 1_772_323_200_000,
+        time_text: String::new(),
+        country: "PL".to_owned(),
+        device: 1,
+        origin: "o".to_owned(),
+        product_id: "1".to_owned(),
+        product_id_is_text: 0,
+        brand_id: "b".to_owned(),
+        category_id: "k".to_owned(),
+        price: 10,
+        kafka_partition: 0,
+        kafka_offset: 0,
+        batch_ingested_in: 0,
+    };
+    read_model::tags::insert(
+        &client,
+        &[row],
+        "bench-query-log",
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .expect("batch inserted");
     let read = CookieRead {
         cookie: "c",
         from: EventTime::from_millis(0),
@@ -78,7 +79,7 @@ async fn each_query_is_counted_under_its_work() {
         .into_iter()
         .map(|work| (work.work, work.queries))
         // The rest: the clock reads, the log flush, the migrations of the same second.
-        .filter(|(work, _)| !work.starts_with("other"))
+        .filter(|(work, _)| work != bench::database::OTHER_WORK)
         .collect();
     works.sort();
     assert_eq!(

@@ -3,6 +3,7 @@
 //! it; read-api's profile cache and `projector reconcile` take the projector's
 //! watermark from it).
 
+use crate::work::{LoggedClient, Work};
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -29,7 +30,11 @@ pub async fn next_offsets(
     client: &Client,
     topic: &str,
 ) -> Result<Vec<(i32, i64)>, clickhouse::error::Error> {
-    client.query(NEXT_OFFSETS).bind(topic).fetch_all().await
+    client
+        .query_for(Work::BatchLog, NEXT_OFFSETS)
+        .bind(topic)
+        .fetch_all()
+        .await
 }
 
 /// The latest entry of every partition of `topic` that has one.
@@ -38,7 +43,7 @@ pub async fn latest(
     topic: &str,
 ) -> Result<Vec<BatchLogRow>, clickhouse::error::Error> {
     client
-        .query(LATEST_BATCHES)
+        .query_for(Work::BatchLog, LATEST_BATCHES)
         .bind(topic)
         .fetch_all::<BatchLogRow>()
         .await
@@ -51,7 +56,7 @@ pub async fn write(
     timeout: Duration,
 ) -> Result<(), clickhouse::error::Error> {
     let mut insert = client
-        .insert::<BatchLogRow>(BATCH_LOG_TABLE)
+        .insert_for::<BatchLogRow>(Work::BatchLog, BATCH_LOG_TABLE)
         .await?
         .with_timeouts(Some(timeout), Some(timeout));
     for entry in entries {

@@ -19,6 +19,7 @@
 //! Every value travels as a bound parameter; a filter value longer than any a tag may
 //! carry matches nothing, and ClickHouse is not asked.
 
+use crate::work::{LoggedClient, Work};
 use clickhouse::query::Query;
 use clickhouse::sql::Identifier;
 use clickhouse::{Client, Row};
@@ -467,7 +468,7 @@ pub async fn minute_totals(
         return Ok(Vec::new());
     }
     let mut query = client
-        .query(MINUTE_TOTALS)
+        .query_for(Work::AggregatesRead, MINUTE_TOTALS)
         .bind(read.action.as_str())
         .bind(read.from_seconds)
         .bind(read.to_seconds);
@@ -491,7 +492,7 @@ pub async fn series(
     let query = match series_rollup(read.filters) {
         Some(rollup) => rollup.bind(
             client
-                .query(SERIES_OF_DIMENSION)
+                .query_for(Work::AnalystsRead, SERIES_OF_DIMENSION)
                 .bind(read.bucket_seconds)
                 .bind(read.action.as_str()),
             from,
@@ -499,7 +500,7 @@ pub async fn series(
         ),
         None => bind_filters(
             client
-                .query(SERIES)
+                .query_for(Work::AnalystsRead, SERIES)
                 .bind(read.bucket_seconds)
                 .bind(read.action.as_str())
                 .bind(from)
@@ -521,13 +522,15 @@ pub async fn top(
     let (from, to) = epoch_seconds(read.from, read.to);
     let query = match top_rollup(read.dimension, read.filters) {
         Some(rollup) => rollup.bind(
-            client.query(TOP_OF_DIMENSION).bind(read.action.as_str()),
+            client
+                .query_for(Work::AnalystsRead, TOP_OF_DIMENSION)
+                .bind(read.action.as_str()),
             from,
             to,
         ),
         None => bind_filters(
             client
-                .query(TOP)
+                .query_for(Work::AnalystsRead, TOP)
                 .bind(Identifier(read.dimension.column()))
                 .bind(read.action.as_str())
                 .bind(from)
@@ -550,7 +553,7 @@ pub async fn newest_minute(
     before_seconds: u32,
 ) -> Result<Option<u32>, clickhouse::error::Error> {
     Ok(client
-        .query(NEWEST_MINUTE)
+        .query_for(Work::AnalystsRead, NEWEST_MINUTE)
         .bind(action.as_str())
         .bind(before_seconds)
         .fetch_optional::<NewestMinute>()
@@ -560,7 +563,10 @@ pub async fn newest_minute(
 
 /// Every tag the cube counts (each tag is in exactly one of its rows).
 pub async fn tags_counted(client: &Client) -> Result<u64, clickhouse::error::Error> {
-    client.query(TAGS_COUNTED).fetch_one().await
+    client
+        .query_for(Work::Inspection, TAGS_COUNTED)
+        .fetch_one()
+        .await
 }
 
 /// The tags the cube counts in the minutes from `from_seconds` (included) to
@@ -571,7 +577,7 @@ pub async fn tags_counted_between(
     to_seconds: i64,
 ) -> Result<u64, clickhouse::error::Error> {
     client
-        .query(TAGS_COUNTED_BETWEEN)
+        .query_for(Work::Inspection, TAGS_COUNTED_BETWEEN)
         .bind(from_seconds)
         .bind(to_seconds)
         .fetch_one()
@@ -601,7 +607,7 @@ pub async fn archive_scope(
         ArchiveAccess::S3 => ARCHIVE_SCOPE_S3,
     };
     let read = client
-        .query(statement)
+        .query_for(Work::AnalystsRead, statement)
         .bind(from.millis())
         .bind(to.millis())
         .bind(manifests)
@@ -635,7 +641,7 @@ pub async fn archive_series(
     };
     bind_filters(
         client
-            .query(statement)
+            .query_for(Work::AnalystsRead, statement)
             .bind(read.bucket_seconds)
             .bind(files)
             .bind(read.action.as_str())
@@ -663,7 +669,7 @@ pub async fn archive_top(
     };
     bind_filters(
         client
-            .query(statement)
+            .query_for(Work::AnalystsRead, statement)
             .bind(Identifier(read.dimension.column()))
             .bind(files)
             .bind(read.action.as_str())

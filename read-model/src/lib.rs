@@ -17,7 +17,9 @@
 //! - [`batch_log`]: the projector's batch log, its writes and its latest entries;
 //! - [`trim`]: the statements of a trim run and the disk's reclaim;
 //! - [`reconcile`]: the comparison of the live aggregates with a replay's;
-//! - [`snapshot`]: copying and restoring the profile store.
+//! - [`snapshot`]: copying and restoring the profile store;
+//! - [`work`]: what each statement is for, logged as its `log_comment` so the query
+//!   log is grouped by work, not by SQL text.
 
 pub mod batch_log;
 pub mod codes;
@@ -28,7 +30,9 @@ pub mod rows;
 pub mod snapshot;
 pub mod tags;
 pub mod trim;
+pub mod work;
 
 pub use batch_log::BatchLogRow;
 pub use profile::Profile;
 pub use rows::{CookieProfileRow, LogPosition, ProfileRow, RowError, UserTagRow};
+pub use work::Work;

@@ -14,6 +14,7 @@
 
 use crate::codes::action_code;
 use crate::rows::{CookieProfileRow, ProfileRow, RowError};
+use crate::work::{LoggedClient, Work};
 use clickhouse::Client;
 use schemas::{Action, EventTime, UserTag, MAX_FIELD_BYTES};
 use std::collections::{HashMap, HashSet};
@@ -203,7 +204,7 @@ impl ProfileRows for Client {
         read: CookieRead<'_>,
         rows: u64,
     ) -> Result<Vec<ProfileRow>, clickhouse::error::Error> {
-        self.query(NEWEST_ROWS)
+        self.query_for(Work::ProfileRead, NEWEST_ROWS)
             .bind(read.cookie)
             .bind(read.from.millis())
             .bind(read.to.millis())
@@ -220,7 +221,7 @@ impl ProfileRows for Client {
         let cookies: Vec<&str> = reads.iter().map(|read| read.cookie).collect();
         let froms: Vec<i64> = reads.iter().map(|read| read.from.millis()).collect();
         let tos: Vec<i64> = reads.iter().map(|read| read.to.millis()).collect();
-        self.query(NEWEST_ROWS_OF_COOKIES)
+        self.query_for(Work::ProfileRead, NEWEST_ROWS_OF_COOKIES)
             .bind(&cookies)
             .bind(&cookies)
             .bind(&froms)
@@ -237,7 +238,7 @@ impl ProfileRows for Client {
         action: Action,
         rows: u64,
     ) -> Result<Vec<ProfileRow>, clickhouse::error::Error> {
-        self.query(NEWEST_ROWS_OF_ACTION)
+        self.query_for(Work::ProfileRead, NEWEST_ROWS_OF_ACTION)
             .bind(read.cookie)
             .bind(action.as_str())
             .bind(read.from.millis())
@@ -252,7 +253,7 @@ impl ProfileRows for Client {
         read: CookieRead<'_>,
         action: Action,
     ) -> Result<Vec<ProfileRow>, clickhouse::error::Error> {
-        self.query(NEWEST_DISTINCT_OF_ACTION)
+        self.query_for(Work::ProfileRead, NEWEST_DISTINCT_OF_ACTION)
             .bind(read.cookie)
             .bind(action.as_str())
             .bind(read.from.millis())

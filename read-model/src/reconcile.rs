@@ -3,6 +3,7 @@
 //! event time, key by key (a full outer join on each table's key; a side without a key
 //! counts zero).
 
+use crate::work::{LoggedClient, Work};
 use clickhouse::query::Query;
 use clickhouse::sql::Identifier;
 use clickhouse::{Client, Row};
@@ -154,12 +155,12 @@ pub async fn differences(
     sides: &Sides<'_>,
 ) -> Result<Vec<Difference>, clickhouse::error::Error> {
     let mut differences = sides
-        .bind(server.query(COMPARE))
+        .bind(server.query_for(Work::Reconcile, COMPARE))
         .fetch_all::<Difference>()
         .await?;
     differences.extend(
         sides
-            .bind(server.query(COMPARE_ROLLUP))
+            .bind(server.query_for(Work::Reconcile, COMPARE_ROLLUP))
             .fetch_all::<Difference>()
             .await?,
     );
@@ -172,7 +173,7 @@ pub async fn coverage(
     sides: &Sides<'_>,
 ) -> Result<Coverage, clickhouse::error::Error> {
     sides
-        .bind(server.query(COVERAGE))
+        .bind(server.query_for(Work::Reconcile, COVERAGE))
         .fetch_one::<Coverage>()
         .await
 }
@@ -183,7 +184,7 @@ pub async fn rollup_keys(
     sides: &Sides<'_>,
 ) -> Result<u64, clickhouse::error::Error> {
     sides
-        .bind(server.query(ROLLUP_KEYS))
+        .bind(server.query_for(Work::Reconcile, ROLLUP_KEYS))
         .fetch_one::<u64>()
         .await
 }
@@ -194,7 +195,7 @@ pub async fn drop_database(
     database: &str,
 ) -> Result<(), clickhouse::error::Error> {
     server
-        .query("DROP DATABASE IF EXISTS ?")
+        .query_for(Work::Reconcile, "DROP DATABASE IF EXISTS ?")
         .bind(Identifier(database))
         .execute()
         .await

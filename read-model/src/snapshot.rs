@@ -2,6 +2,7 @@
 //! --from-snapshot`): copying `user_tags` into another database, and restoring it with
 //! the aggregates' views detached, so a snapshot never feeds the aggregates.
 
+use crate::work::{LoggedClient, Work};
 use clickhouse::sql::Identifier;
 use clickhouse::Client;
 
@@ -14,7 +15,7 @@ pub async fn create_database(
     database: &str,
 ) -> Result<(), clickhouse::error::Error> {
     server
-        .query("CREATE DATABASE IF NOT EXISTS ?")
+        .query_for(Work::Snapshot, "CREATE DATABASE IF NOT EXISTS ?")
         .bind(Identifier(database))
         .execute()
         .await
@@ -27,7 +28,7 @@ pub async fn create_user_tags_like(
     source: &str,
 ) -> Result<(), clickhouse::error::Error> {
     server
-        .query("CREATE TABLE ?.user_tags AS ?.user_tags")
+        .query_for(Work::Snapshot, "CREATE TABLE ?.user_tags AS ?.user_tags")
         .bind(Identifier(target))
         .bind(Identifier(source))
         .execute()
@@ -41,7 +42,10 @@ pub async fn copy_user_tags(
     source: &str,
 ) -> Result<(), clickhouse::error::Error> {
     server
-        .query("INSERT INTO ?.user_tags SELECT * FROM ?.user_tags")
+        .query_for(
+            Work::Snapshot,
+            "INSERT INTO ?.user_tags SELECT * FROM ?.user_tags",
+        )
         .bind(Identifier(target))
         .bind(Identifier(source))
         .execute()
@@ -55,7 +59,7 @@ pub async fn detach_view(
     view: &str,
 ) -> Result<(), clickhouse::error::Error> {
     server
-        .query("DETACH TABLE ?.?")
+        .query_for(Work::Snapshot, "DETACH TABLE ?.?")
         .bind(Identifier(database))
         .bind(Identifier(view))
         .execute()
@@ -69,7 +73,7 @@ pub async fn attach_view(
     view: &str,
 ) -> Result<(), clickhouse::error::Error> {
     server
-        .query("ATTACH TABLE ?.?")
+        .query_for(Work::Snapshot, "ATTACH TABLE ?.?")
         .bind(Identifier(database))
         .bind(Identifier(view))
         .execute()
@@ -82,7 +86,7 @@ pub async fn user_tags_rows(
     database: &str,
 ) -> Result<u64, clickhouse::error::Error> {
     server
-        .query("SELECT count() FROM ?.user_tags")
+        .query_for(Work::Snapshot, "SELECT count() FROM ?.user_tags")
         .bind(Identifier(database))
         .fetch_one()
         .await

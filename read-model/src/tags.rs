@@ -3,6 +3,7 @@
 //! time stored, and the counts the benchmarks check.
 
 use crate::rows::UserTagRow;
+use crate::work::{LoggedClient, Work};
 use clickhouse::Client;
 use std::time::Duration;
 
@@ -45,7 +46,7 @@ pub async fn insert(
     timeout: Duration,
 ) -> Result<(), clickhouse::error::Error> {
     let mut insert = client
-        .insert::<UserTagRow>(USER_TAGS_TABLE)
+        .insert_for::<UserTagRow>(Work::ProjectorBatch, USER_TAGS_TABLE)
         .await?
         .with_setting("insert_deduplication_token", token)
         .with_setting("insert_deduplicate", "1")
@@ -59,12 +60,15 @@ pub async fn insert(
 
 /// The newest event time stored, epoch ms; 0 when nothing is.
 pub async fn newest_time_ms(client: &Client) -> Result<i64, clickhouse::error::Error> {
-    client.query(NEWEST_TIME).fetch_one().await
+    client
+        .query_for(Work::Inspection, NEWEST_TIME)
+        .fetch_one()
+        .await
 }
 
 /// The rows stored (every copy of a replayed tag until merges collapse them).
 pub async fn rows(client: &Client) -> Result<u64, clickhouse::error::Error> {
-    client.query(ROWS).fetch_one().await
+    client.query_for(Work::Inspection, ROWS).fetch_one().await
 }
 
 /// The rows of each (cookie, action) pair of `cookies` in `database`'s `user_tags`,
@@ -75,7 +79,7 @@ pub async fn rows_of_pairs(
     cookies: &[String],
 ) -> Result<Vec<u64>, clickhouse::error::Error> {
     server
-        .query(ROWS_OF_PAIRS)
+        .query_for(Work::Inspection, ROWS_OF_PAIRS)
         .bind(clickhouse::sql::Identifier(database))
         .bind(cookies)
         .fetch_all()

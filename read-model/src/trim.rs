@@ -7,6 +7,7 @@
 //! ([`TrimStatements::on_shard`]): a pair's rows all live on one shard, and deletes,
 //! mutations and `OPTIMIZE` do not pass through a Distributed table.
 
+use crate::work::{LoggedClient, Work};
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
@@ -147,7 +148,11 @@ impl TrimStatements {
         client: &Client,
         bound: u64,
     ) -> Result<Backlog, clickhouse::error::Error> {
-        client.query(&self.backlog).bind(bound).fetch_one().await
+        client
+            .query_for(Work::Trim, &self.backlog)
+            .bind(bound)
+            .fetch_one()
+            .await
     }
 
     /// Stores run `run`'s candidates: the pairs above `bound` of slice `slice` of
@@ -161,7 +166,7 @@ impl TrimStatements {
         slice: u64,
     ) -> Result<(), clickhouse::error::Error> {
         client
-            .query(&self.candidates)
+            .query_for(Work::Trim, &self.candidates)
             .bind(run)
             .bind(bound)
             .bind(slices)
@@ -180,7 +185,7 @@ impl TrimStatements {
         recent_ms: i64,
     ) -> Result<(), clickhouse::error::Error> {
         client
-            .query(&self.keys)
+            .query_for(Work::Trim, &self.keys)
             .bind(run)
             .bind(keep)
             .bind(recent_ms)
@@ -191,18 +196,22 @@ impl TrimStatements {
 
     /// Deletes run `run`'s doomed keys.
     pub async fn delete(&self, client: &Client, run: u64) -> Result<(), clickhouse::error::Error> {
-        client.query(&self.delete).bind(run).execute().await
+        client
+            .query_for(Work::Trim, &self.delete)
+            .bind(run)
+            .execute()
+            .await
     }
 
     /// Applies the deletes' patch parts.
     pub async fn apply(&self, client: &Client) -> Result<(), clickhouse::error::Error> {
-        client.query(&self.apply).execute().await
+        client.query_for(Work::Trim, &self.apply).execute().await
     }
 
     /// Corrects run `run`'s pairs' counts, once however often it is retried.
     pub async fn correct(&self, client: &Client, run: u64) -> Result<(), clickhouse::error::Error> {
         client
-            .query(&self.correct)
+            .query_for(Work::Trim, &self.correct)
             .bind(run)
             .bind(run)
             .with_setting("insert_deduplication_token", format!("trim-{run}"))
@@ -216,12 +225,16 @@ impl TrimStatements {
         client: &Client,
         run: u64,
     ) -> Result<Deleted, clickhouse::error::Error> {
-        client.query(&self.deleted).bind(run).fetch_one().await
+        client
+            .query_for(Work::Trim, &self.deleted)
+            .bind(run)
+            .fetch_one()
+            .await
     }
 
     /// Rewrites the table (see [`RECLAIM`]).
     pub async fn reclaim(&self, client: &Client) -> Result<(), clickhouse::error::Error> {
-        client.query(&self.reclaim).execute().await
+        client.query_for(Work::Trim, &self.reclaim).execute().await
     }
 }
 
