@@ -738,7 +738,8 @@ pub(crate) mod tests {
         }
     }
 
-    fn info(full_size: bool) -> RunInfo {
+    /// A run on a 2-core machine on 2026-12-01 at abc1234.
+    pub(crate) fn info(full_size: bool) -> RunInfo {
         RunInfo {
             started_at: "2026-12-01T10:00:00Z".to_owned(),
             commit: "abc1234".to_owned(),
