@@ -224,7 +224,6 @@ mod tests {
     use super::*;
     use crate::catch_up::CatchUpReport;
     use crate::consume::{ConsumeReport, Work};
-    use crate::machine::{Machine, RunInfo};
     use crate::stats::Latency;
 
     /// One run at these rates (tags/s), every figure present.
@@ -266,17 +265,7 @@ mod tests {
 
     fn results(runs: Vec<ProjectorRun>, batch_max_rows: Option<&str>) -> ProjectorResults {
         ProjectorResults {
-            info: RunInfo {
-                started_at: "2026-12-01T10:00:00Z".to_owned(),
-                commit: "abc1234".to_owned(),
-                machine: Machine {
-                    cores: 2,
-                    cpu_model: "AMD EPYC".to_owned(),
-                    memory_gib: 24.0,
-                    kernel: "Linux 6.1".to_owned(),
-                },
-                full_size: batch_max_rows.is_none(),
-            },
+            info: crate::report::read::tests::info(batch_max_rows.is_none()),
             topic: "bench-projector".to_owned(),
             partitions: 4,
             backlog: 1_000_000,
