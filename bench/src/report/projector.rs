@@ -178,6 +178,7 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
     let seconds = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>, decimals| {
         or_dash(median(figure), |value| fixed(value, decimals))
     };
+    let rate = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>| or_dash(median(figure), thousands);
     let reading = match (catch_up, raw) {
         (Some(catch_up), _) if catch_up >= TARGET_RATE => "met",
         (Some(_), Some(raw)) if raw < TARGET_RATE => "broker",
@@ -198,22 +199,23 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
             first_rows => seconds(&|run| Some(run.catch_up.first_rows_s), 2),
             old_first_message => fixed(old::FIRST_S[0], 2),
             old_first_rows => fixed(old::FIRST_S[1], 2),
-            raw_after_first => or_dash(median(&|run| Some(run.raw.rate_after_first)), thousands),
-            decode_after_first => or_dash(median(&|run| Some(run.decode.rate_after_first)), thousands),
-            catch_up_after_first => or_dash(median(&|run| Some(run.catch_up.rate_after_first)), thousands),
+            raw_after_first => rate(&|run| Some(run.raw.rate_after_first)),
+            decode_after_first => rate(&|run| Some(run.decode.rate_after_first)),
+            catch_up_after_first => rate(&|run| Some(run.catch_up.rate_after_first)),
             old_after_first => old::AFTER_FIRST_RATES.map(thousands),
             verified => results.runs.iter().all(|run| run.catch_up.verified),
             time => table.render(),
             raw_cpu => seconds(&|run| Some(run.raw.cpu_s), 1),
             decode_cpu => seconds(&|run| Some(run.decode.cpu_s), 1),
             own_seconds => seconds(&|run| Some(pipeline_cpu(run) + run.catch_up.insert_s), 1),
-            own => or_dash(median(&own_work_rate), thousands),
+            own => rate(&own_work_rate),
             old_own => thousands(old::OWN_WORK_RATE),
             old_inserts => fixed(old::INSERTS, 0),
             reading,
             target => thousands(TARGET_RATE),
             raw => or_dash(raw, thousands),
-            broker_share => or_dash(share(&|run| run.catch_up.broker_cpu_s), |value| fixed(value, 2)),
+            broker_share =>
+                or_dash(share(&|run| run.catch_up.broker_cpu_s), |value| fixed(value, 2)),
             of_raw => catch_up.zip(raw).map(|(catch_up, raw)| format!("{:.2}", catch_up / raw)),
         },
     )
@@ -222,59 +224,35 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catch_up::CatchUpReport;
-    use crate::consume::{ConsumeReport, Work};
-    use crate::stats::Latency;
+    use serde_json::{json, Value};
 
-    /// One run at these rates (tags/s), every figure present.
-    fn run(catch_up: f64, raw: f64, verified: bool) -> ProjectorRun {
-        let consume = |work, rate: f64| ConsumeReport {
-            work,
-            messages: 1_000_000,
-            elapsed_s: 1e6 / rate,
-            rate,
-            first_message_s: 0.5,
-            rate_after_first: rate * 1.1,
-            cpu_s: 12.0,
-            cpu_by_thread_s: Default::default(),
+    /// One run at these rates (tags/s), every figure present, as `projector.json` holds it.
+    fn run(catch_up: f64, raw: f64, verified: bool) -> Value {
+        let consume = |work: &str, rate: f64| {
+            json!({"work": work, "messages": 1_000_000, "elapsed_s": 1e6 / rate, "rate": rate,
+                "first_message_s": 0.5, "rate_after_first": rate * 1.1, "cpu_s": 12.0,
+                "cpu_by_thread_s": {}})
         };
-        ProjectorRun {
-            raw: consume(Work::Raw, raw),
-            decode: consume(Work::Decode, raw * 0.9),
-            catch_up: CatchUpReport {
-                messages: 1_000_000,
-                elapsed_s: 1e6 / catch_up,
-                rate: catch_up,
-                first_rows_s: 1.5,
-                rate_after_first: catch_up * 1.1,
-                rows: 1_000_000,
-                aggregated: 1_000_000,
-                verified,
-                batches: 20.0,
-                insert_s: 8.0,
-                projector_cpu_by_thread_s: [("projector-pipel", 10.0), ("rdk:broker1", 3.0)]
-                    .into_iter()
-                    .map(|(name, seconds)| (name.to_owned(), seconds))
-                    .collect(),
-                projector_cpu_s: 14.0,
-                clickhouse_cpu_s: Some(9.0),
-                broker_cpu_s: verified.then_some(11.0),
-            },
-        }
+        json!({
+            "raw": consume("raw", raw),
+            "decode": consume("decode", raw * 0.9),
+            "catch_up": {"messages": 1_000_000, "elapsed_s": 1e6 / catch_up, "rate": catch_up,
+                "first_rows_s": 1.5, "rate_after_first": catch_up * 1.1, "rows": 1_000_000,
+                "aggregated": 1_000_000, "verified": verified, "batches": 20.0, "insert_s": 8.0,
+                "projector_cpu_by_thread_s": {"projector-pipel": 10.0, "rdk:broker1": 3.0},
+                "projector_cpu_s": 14.0, "clickhouse_cpu_s": 9.0,
+                "broker_cpu_s": verified.then_some(11.0)},
+        })
     }
 
-    fn results(runs: Vec<ProjectorRun>, batch_max_rows: Option<&str>) -> ProjectorResults {
-        ProjectorResults {
-            info: crate::report::read::tests::info(batch_max_rows.is_none()),
-            topic: "bench-projector".to_owned(),
-            partitions: 4,
-            backlog: 1_000_000,
-            produce_rate: 120_000.0,
-            produce_latency: Latency::default(),
-            batch_max_rows: batch_max_rows.map(str::to_owned),
-            consumer_options: Vec::new(),
-            runs,
-        }
+    fn results(runs: Vec<Value>, batch_max_rows: Option<&str>) -> ProjectorResults {
+        serde_json::from_value(json!({
+            "info": crate::report::read::tests::info(batch_max_rows.is_none()),
+            "topic": "bench-projector", "partitions": 4, "backlog": 1_000_000,
+            "produce_rate": 120_000.0, "produce_latency": crate::stats::Latency::default(),
+            "batch_max_rows": batch_max_rows, "consumer_options": [], "runs": runs,
+        }))
+        .expect("ProjectorResults")
     }
 
     #[test]

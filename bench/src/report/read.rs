@@ -677,7 +677,8 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             served_target => thousands(SERVED_RATE_TARGET),
             ladder,
             highest => highest_served_text(results),
-            highest_verdict => Limit::AtLeast(SERVED_RATE_TARGET).check(highest_served(results)).to_string(),
+            highest_verdict =>
+                Limit::AtLeast(SERVED_RATE_TARGET).check(highest_served(results)).to_string(),
             old_unanswered => thousands(old::PROFILES_1000_FAILED[0]),
             old_sent => thousands(old::PROFILES_1000_FAILED[1]),
             old_p99 => ms(old::PROFILES_1000_READ_API_MS[1]),
@@ -698,160 +699,90 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::background_ingest::IngestSummary;
-    use crate::loader::LoadReport;
-    use crate::machine::{Machine, RunInfo};
-    use crate::open_loop::OpenLoopReport;
-    use crate::parts::read::ClickHouseMemory;
-    use crate::stats::Latency;
+    use serde_json::json;
 
-    fn phase(rate: f64, p99_ms: f64, shed: u64, logged: bool) -> PhaseResult {
-        PhaseResult {
-            report: OpenLoopReport {
-                target_rate: rate,
-                sent: 1_000,
-                succeeded: 1_000 - shed,
-                shed,
-                late: 1,
-                failed: 0,
-                achieved_rate: rate,
-                latency: Latency {
-                    samples: 1_000,
-                    p50_ms: p99_ms / 4.0,
-                    p90_ms: p99_ms / 2.0,
-                    p99_ms,
-                    max_ms: p99_ms * 2.0,
-                },
-            },
-            clickhouse_cpu_s: Some(0.5),
-            logged: logged.then_some(LoggedQueries {
-                queries: 1_000,
-                rows_p50: 8_192.0,
-                rows_p99: 65_536.0,
-                duration_p50_ms: 2.0,
-                duration_p99_ms: 9.0,
-                cpu_mean_us: 900.0,
-                cpu_total_us: 900_000.0,
-                cpu_p50_us: 800.0,
-                memory_p50_bytes: 4_194_304.0,
-            }),
-        }
+    /// A phase at `rate`/s, its p99 and how many of 1,000 were answered 503 (ClickHouse's
+    /// query log figures when `logged`), as `read.json` holds it.
+    fn phase(rate: f64, p99_ms: f64, shed: u64, logged: bool) -> serde_json::Value {
+        json!({
+            "report": {"target_rate": rate, "sent": 1_000, "succeeded": 1_000 - shed,
+                "shed": shed, "late": 1, "failed": 0, "achieved_rate": rate,
+                "latency": {"samples": 1_000, "p50_ms": p99_ms / 4.0, "p90_ms": p99_ms / 2.0,
+                    "p99_ms": p99_ms, "max_ms": p99_ms * 2.0}},
+            "clickhouse_cpu_s": 0.5,
+            "logged": logged.then(|| json!({"queries": 1_000, "rows_p50": 8_192.0,
+                "rows_p99": 65_536.0, "duration_p50_ms": 2.0, "duration_p99_ms": 9.0,
+                "cpu_mean_us": 900.0, "cpu_total_us": 900_000.0, "cpu_p50_us": 800.0,
+                "memory_p50_bytes": 4_194_304.0})),
+        })
     }
 
     /// A run on a 2-core machine on 2026-12-01 at abc1234.
     pub(crate) fn info(full_size: bool) -> RunInfo {
-        RunInfo {
-            started_at: "2026-12-01T10:00:00Z".to_owned(),
-            commit: "abc1234".to_owned(),
-            machine: Machine {
-                cores: 2,
-                cpu_model: "AMD EPYC".to_owned(),
-                memory_gib: 24.0,
-                kernel: "Linux 6.1".to_owned(),
-            },
-            full_size,
-        }
+        serde_json::from_value(
+            json!({"started_at": "2026-12-01T10:00:00Z", "commit": "abc1234",
+            "machine": {"cores": 2, "cpu_model": "AMD EPYC", "memory_gib": 24.0,
+                "kernel": "Linux 6.1"},
+            "full_size": full_size}),
+        )
+        .expect("a RunInfo")
     }
 
     /// Everything measured (`full`: two runs, loaded now, trimmed, the analysts' reads
     /// measured again alone), or as little as a report can be made of.
     pub(crate) fn results(full: bool) -> ReadResults {
-        let run = |index: u32| {
-            let series = |hours, filters| SeriesResult {
-                hours,
-                filters,
-                read_api: phase(10.0, 40.0 * f64::from(hours) + f64::from(index), 0, full),
+        let run = |index: f64| {
+            let series = |hours: u32, filters: &str| {
+                let p99_ms = 40.0 * f64::from(hours) + index;
+                let read_api = phase(10.0, p99_ms, 0, full);
+                json!({"hours": hours, "filters": filters, "read_api": read_api})
             };
-            ReadRun {
-                ingest: IngestSummary {
-                    rate: 1_000,
-                    seconds: 60.0,
-                    sent: 60_000,
-                    accepted: 59_990,
-                    failed: 10,
-                    latency: Latency::default(),
-                },
-                profiles_under_ingest: phase(100.0, 15.0 + f64::from(index), 0, full),
-                ladder: if full {
+            let aggregates = (0..8_u8).map(|mask| {
+                let read_api = phase(10.0, 20.0 + f64::from(mask), 0, full);
+                json!({"mask": mask, "read_api": read_api, "sql": phase(10.0, 18.0, 2, false)})
+            });
+            json!({
+                "ingest": {"rate": 1_000, "seconds": 60.0, "sent": 60_000, "accepted": 59_990,
+                    "failed": 10, "latency": crate::stats::Latency::default()},
+                "profiles_under_ingest": phase(100.0, 15.0 + index, 0, full),
+                "ladder": if full {
                     vec![phase(200.0, 30.0, 0, false), phase(500.0, 250.0, 40, false)]
                 } else {
                     vec![phase(200.0, 300.0, 0, false)]
                 },
-                profiles_read_api: phase(100.0, 8.0, 0, full),
-                profiles_sql: phase(100.0, 6.0, 0, full),
-                aggregates: (0..8_u8)
-                    .map(|mask| AggregatesResult {
-                        mask,
-                        read_api: phase(10.0, 20.0 + f64::from(mask), 0, full),
-                        sql: phase(10.0, 18.0, 2, false),
-                    })
-                    .collect(),
-                series: if full {
-                    vec![
-                        series(1, SeriesFilters::None),
-                        series(24, SeriesFilters::Two),
-                    ]
-                } else {
-                    Vec::new()
-                },
-                top: if full {
-                    vec![series(1, SeriesFilters::One)]
-                } else {
-                    Vec::new()
-                },
-            }
+                "profiles_read_api": phase(100.0, 8.0, 0, full),
+                "profiles_sql": phase(100.0, 6.0, 0, full),
+                "aggregates": aggregates.collect::<Vec<_>>(),
+                "series": if full { vec![series(1, "none"), series(24, "two")] } else { vec![] },
+                "top": if full { vec![series(1, "one")] } else { vec![] },
+            })
         };
         let parts = |rows: u64| {
-            vec![TableParts {
-                table: "user_tags".to_owned(),
-                parts: 12,
-                rows,
-                bytes_on_disk: 3 << 30,
-                compressed_bytes: 3 << 30,
-            }]
+            json!([{"table": "user_tags", "parts": 12, "rows": rows,
+                "bytes_on_disk": 3_u64 << 30, "compressed_bytes": 3_u64 << 30}])
         };
-        ReadResults {
-            info: info(full),
-            load: LoadReport {
-                database: "bench_read".to_owned(),
-                tags: 86_400_000,
-                seed: 1,
-                start_ms: 0,
-                end_ms: 86_400_000,
-                loaded_now: full,
-                seconds: 900.0,
-                rows_per_second: 96_000.0,
-                chunk_rows: 1_000_000,
-                trimmed_rows: full.then_some(1_234_567),
-            },
-            merges_settled: full,
-            warmed_bytes: 3 << 30,
-            parts_before: parts(86_400_000),
-            parts_after: parts(86_460_000),
-            profile_rate: 100,
-            ingest_rate: 1_000,
-            seconds: 60,
-            ladder_seconds: 20,
-            aggregates_rate: 10,
-            aggregates_seconds: 30,
-            series_rate: 10,
-            series_seconds: 30,
-            runs: if full {
-                vec![run(0), run(1)]
-            } else {
-                vec![run(0)]
-            },
-            clickhouse_memory: ClickHouseMemory {
-                peak_mib: Some(2_500.0),
-                peak_reset: full,
-                sampled_max_mib: full.then_some(2_400.0),
-            },
-            analysts_info: full.then(|| RunInfo {
-                started_at: "2026-12-02T11:00:00Z".to_owned(),
-                commit: "def5678".to_owned(),
-                ..info(true)
-            }),
-        }
+        let mut analysts = info(true);
+        analysts.started_at = "2026-12-02T11:00:00Z".to_owned();
+        analysts.commit = "def5678".to_owned();
+        serde_json::from_value(json!({
+            "info": info(full),
+            "load": {"database": "bench_read", "tags": 86_400_000, "seed": 1, "start_ms": 0,
+                "end_ms": 86_400_000, "loaded_now": full, "seconds": 900.0,
+                "rows_per_second": 96_000.0, "chunk_rows": 1_000_000,
+                "trimmed_rows": full.then_some(1_234_567)},
+            "merges_settled": full,
+            "warmed_bytes": 3_u64 << 30,
+            "parts_before": parts(86_400_000),
+            "parts_after": parts(86_460_000),
+            "profile_rate": 100, "ingest_rate": 1_000, "seconds": 60, "ladder_seconds": 20,
+            "aggregates_rate": 10, "aggregates_seconds": 30,
+            "series_rate": 10, "series_seconds": 30,
+            "runs": if full { vec![run(0.0), run(1.0)] } else { vec![run(0.0)] },
+            "clickhouse_memory": {"peak_mib": 2_500.0, "peak_reset": full,
+                "sampled_max_mib": full.then_some(2_400.0)},
+            "analysts_info": full.then_some(analysts),
+        }))
+        .expect("ReadResults")
     }
 
     #[test]

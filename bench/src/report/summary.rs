@@ -398,101 +398,49 @@ pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
 mod tests {
     use super::*;
     use crate::database::TableParts;
-    use crate::loader::LoadReport;
-    use crate::parts::e2e::{
-        bytes_per_tag, FreshnessFigures, HarnessFigures, QueryFigures, TagFigures,
-    };
-    use crate::process::Memory;
-    use crate::stats::Latency;
+    use crate::parts::e2e::bytes_per_tag;
+    use serde_json::json;
 
-    fn latency(p99_ms: f64) -> Latency {
-        Latency {
-            samples: 1_000,
-            p50_ms: p99_ms / 4.0,
-            p90_ms: p99_ms / 2.0,
-            p99_ms,
-            max_ms: p99_ms * 2.0,
-        }
-    }
-
-    /// The whole platform's figures: `full` with a preload, every check passed,
-    /// ClickHouse's peak reset, freshness probes and the platform's CPU; otherwise none of
-    /// those.
+    /// The whole platform's figures as `e2e.json` holds them: `full` with a preload, every
+    /// check passed, ClickHouse's peak reset, freshness probes and the platform's CPU;
+    /// otherwise none of those.
     fn e2e(full: bool) -> E2eResults {
-        let queries = |asked: u64, p99_ms| QueryFigures {
-            asked,
-            correct: asked,
-            wrong: 0,
-            errors: 0,
-            latency: latency(p99_ms),
+        let latency = |p99_ms: f64| {
+            json!({"samples": 1_000, "p50_ms": p99_ms / 4.0, "p90_ms": p99_ms / 2.0,
+                "p99_ms": p99_ms, "max_ms": p99_ms * 2.0})
         };
-        E2eResults {
-            info: crate::report::read::tests::info(full),
-            scratch: "bench_e2e".to_owned(),
-            preload: full.then(|| LoadReport {
-                database: "bench_e2e".to_owned(),
-                tags: 10_000_000,
-                seed: 1,
-                start_ms: 0,
-                end_ms: 10_000_000,
-                loaded_now: true,
-                seconds: 120.0,
-                rows_per_second: 83_000.0,
-                chunk_rows: 1_000_000,
-                trimmed_rows: None,
-            }),
-            harness: HarnessFigures {
-                event_time_seconds: 300.0,
-                lags_ms: [10_000, 60_000],
-                tags: TagFigures {
-                    sent: 300_000,
-                    accepted: 300_000,
-                    failed: 0,
-                    target_rate: 1_000,
-                    latency: latency(12.0),
-                },
-                profiles: queries(30_000, 9.0),
-                aggregates: queries(if full { 300 } else { 0 }, 40.0),
-                final_profiles: queries(1_000, 9.0),
-                final_aggregates: queries(100, 40.0),
-                lost_tags: 0,
-                freshness: full.then(|| FreshnessFigures {
-                    probes: 300,
-                    visible: 300,
-                    latency: latency(900.0),
-                }),
-                passed: full,
-            },
-            harness_report: serde_json::Value::Null,
-            memory: [
-                ("clickhouse", 1_900.0),
-                ("read-api", 120.0),
-                ("tansu", 80.0),
-            ]
-            .into_iter()
-            .map(|(name, peak_mib)| {
-                (
-                    name.to_owned(),
-                    Memory {
-                        peak_mib,
-                        current_mib: peak_mib / 2.0,
-                    },
-                )
-            })
-            .collect(),
-            clickhouse_peak_reset: full,
-            parts: Vec::new(),
-            platform_cpu: full.then(|| PlatformCpu {
-                from_s: 30.0,
-                window_s: 265.0,
-                components: [("clickhouse", 0.3), ("tansu", 0.1)]
-                    .into_iter()
-                    .map(|(name, cores)| (name.to_owned(), cores))
-                    .collect(),
-                not_measured: vec!["nginx".to_owned()],
-                clickhouse_threads: [("QueryPipelineEx".to_owned(), 0.2)].into(),
-            }),
-        }
+        let queries = |asked: u64, p99_ms| {
+            json!({"asked": asked, "correct": asked, "wrong": 0, "errors": 0,
+                "latency": latency(p99_ms)})
+        };
+        let memory = |peak_mib: f64| json!({"peak_mib": peak_mib, "current_mib": peak_mib / 2.0});
+        serde_json::from_value(json!({
+            "info": crate::report::read::tests::info(full),
+            "scratch": "bench_e2e",
+            "preload": full.then(|| json!({"database": "bench_e2e", "tags": 10_000_000, "seed": 1,
+                "start_ms": 0, "end_ms": 10_000_000, "loaded_now": true, "seconds": 120.0,
+                "rows_per_second": 83_000.0, "chunk_rows": 1_000_000})),
+            "harness": {"event_time_seconds": 300.0, "lags_ms": [10_000, 60_000],
+                "tags": {"sent": 300_000, "accepted": 300_000, "failed": 0, "target_rate": 1_000,
+                    "latency": latency(12.0)},
+                "profiles": queries(30_000, 9.0),
+                "aggregates": queries(if full { 300 } else { 0 }, 40.0),
+                "final_profiles": queries(1_000, 9.0),
+                "final_aggregates": queries(100, 40.0),
+                "lost_tags": 0,
+                "freshness": full.then(|| json!({"probes": 300, "visible": 300,
+                    "latency": latency(900.0)})),
+                "passed": full},
+            "harness_report": null,
+            "memory": [["clickhouse", memory(1_900.0)], ["read-api", memory(120.0)],
+                ["tansu", memory(80.0)]],
+            "clickhouse_peak_reset": full,
+            "parts": [],
+            "platform_cpu": full.then(|| json!({"from_s": 30.0, "window_s": 265.0,
+                "components": {"clickhouse": 0.3, "tansu": 0.1}, "not_measured": ["nginx"],
+                "clickhouse_threads": {"QueryPipelineEx": 0.2}})),
+        }))
+        .expect("E2eResults")
     }
 
     #[test]
