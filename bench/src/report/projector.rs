@@ -1,12 +1,14 @@
-//! `docs/bench-projector.md` and the projector's row of the summary.
+//! `docs/bench-projector.md` and the projector's row of the summary: the figures and
+//! tables are computed here, the prose is in `bench/templates/bench-projector.md`.
 
 use crate::error::BenchError;
 use crate::parts::projector::{ProjectorResults, ProjectorRun, TARGET_RATE};
 use crate::report::baseline::{self, projector as old};
 use crate::report::format::{fixed, or_dash, thousands, Table};
-use crate::report::{provenance, smoke_banner, SummaryRow};
+use crate::report::{provenance, smoke_banner, template, SummaryRow};
 use crate::stats;
 use crate::verdict::Limit;
+use minijinja::context;
 
 /// A figure of one run.
 type Figure = dyn Fn(&ProjectorRun) -> Option<f64>;
@@ -72,9 +74,9 @@ pub fn summary_rows(results: &ProjectorResults) -> Vec<SummaryRow> {
     }]
 }
 
-/// `docs/bench-projector.md`.
+/// `docs/bench-projector.md`: the figures and tables; the prose is in
+/// `bench/templates/bench-projector.md`.
 pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
-    let info = &results.info;
     let median = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>| results.median(figure);
     let rates = |figure: &dyn Fn(&ProjectorRun) -> f64| {
         results
@@ -87,29 +89,6 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
     let raw = median(&|run| Some(run.raw.rate));
     let decode = median(&|run| Some(run.decode.rate));
     let catch_up = median(&|run| Some(run.catch_up.rate));
-    let verified = results.runs.iter().all(|run| run.catch_up.verified);
-    let mut text = String::from("# Projector benchmark\n\n");
-    text += &smoke_banner(&[info]);
-    text += &provenance("make bench-projector", info, results.runs.len());
-    text += &format!(
-        "The load generator, the broker, ClickHouse and the projector share the machine's {} cores; the \
-         live stack keeps running beside it (idle unless someone sends tags).\n\n",
-        info.machine.cores
-    );
-    text += &format!(
-        "Backlog: {} Avro tags (Confluent framing, key = cookie, produced with write-api's producer settings \
-         at {} tags/s) in the scratch topic `{}`, {} partitions. Every run reads that same backlog from the \
-         beginning in a fresh consumer group; the projector projects into a freshly migrated scratch \
-         database. Batch size: {}.\n\n",
-        thousands(results.backlog as f64),
-        thousands(results.produce_rate),
-        results.topic,
-        results.partitions,
-        results
-            .batch_max_rows
-            .clone()
-            .unwrap_or_else(|| "50000 (default)".to_owned())
-    );
     let mut table = Table::new(&[
         "measurement",
         "median",
@@ -155,29 +134,7 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
         ),
         format!("{} tags/s", thousands(old::CATCH_UP_RATE)),
     ]);
-    text += &table.render();
-    text += &format!(
-        "\nEach rate is the backlog over the time from creating the consumer (starting the projector) to the \
-         last message read (the last offset durable in ClickHouse), so it includes joining the group: {} s to \
-         the first message for the raw consumer, {} s to the first rows visible for the projector (18.16: {} \
-         and {} s). Counted from those first messages/rows: raw {} tags/s, decode {} tags/s, projector {} \
-         tags/s (18.16: {}, {}, {}). After every catch-up, `user_tags` held {} and the unfiltered minute counts \
-         summed to it ({} in every run of {}).\n\n",
-        or_dash(median(&|run| Some(run.raw.first_message_s)), |value| fixed(value, 2)),
-        or_dash(median(&|run| Some(run.catch_up.first_rows_s)), |value| fixed(value, 2)),
-        fixed(old::FIRST_S[0], 2),
-        fixed(old::FIRST_S[1], 2),
-        or_dash(median(&|run| Some(run.raw.rate_after_first)), thousands),
-        or_dash(median(&|run| Some(run.decode.rate_after_first)), thousands),
-        or_dash(median(&|run| Some(run.catch_up.rate_after_first)), thousands),
-        thousands(old::AFTER_FIRST_RATES[0]),
-        thousands(old::AFTER_FIRST_RATES[1]),
-        thousands(old::AFTER_FIRST_RATES[2]),
-        if verified { "exactly the backlog" } else { "**not** the backlog" },
-        if verified { "verified" } else { "**failed**" },
-        results.runs.len()
-    );
-    text += "## Where the time goes (medians, projector catch-up)\n\n";
+    let rates_table = table.render();
     let mut table = Table::new(&["", "seconds", "share of the catch-up", baseline::COLUMN]);
     let share = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>| {
         median(&|run| stats::ratio(figure(run)?, run.catch_up.elapsed_s))
@@ -218,45 +175,117 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
             ),
         ]);
     }
-    text += &table.render();
-    let own = median(&own_work_rate);
-    text += &format!(
-        "\nCPU shares are of one core; the machine has {}. For comparison, the raw consumer used {} CPU s and \
-         the decoding consumer {} CPU s for the same backlog.\n\n\
-         The projector's own serial work per batch is its pipeline thread's CPU plus the wait inside inserts: \
-         {} s for the backlog, i.e. it could keep up with about {} tags/s if messages were always waiting (an \
-         estimate: it ignores that ClickHouse, the broker and the projector share the cores; 18.16: {} \
-         tags/s, {} inserts).\n\n## Reading\n\n",
-        info.machine.cores,
-        or_dash(median(&|run| Some(run.raw.cpu_s)), |value| fixed(value, 1)),
-        or_dash(median(&|run| Some(run.decode.cpu_s)), |value| fixed(value, 1)),
-        or_dash(median(&|run| Some(pipeline_cpu(run) + run.catch_up.insert_s)), |value| fixed(value, 1)),
-        or_dash(own, thousands),
-        thousands(old::OWN_WORK_RATE),
-        fixed(old::INSERTS, 0),
-    );
-    let broker_share = share(&|run| run.catch_up.broker_cpu_s);
-    text += &match (catch_up, raw) {
-        (Some(catch_up), _) if catch_up >= TARGET_RATE => {
-            format!("The catch-up meets the {} tags/s target.\n", thousands(TARGET_RATE))
-        }
-        (Some(catch_up), Some(raw)) if raw < TARGET_RATE => format!(
-            "The target is above what this broker serves: a consumer that does nothing but receive reads this \
-             backlog at {} tags/s, and no consumer of the same broker can catch up faster. The broker used {} \
-             of a core during the catch-up (Tansu 0.6's sqlite storage), while the projector's own work would \
-             keep up with about {} tags/s. The projector reaches {:.2} of the raw consume rate; the difference \
-             is mostly ClickHouse and the projector taking CPU from the broker on shared cores. With a broker \
-             that serves faster (production runs Apache Kafka; not measured here), the projector's own figure \
-             above becomes the bound.\n",
-            thousands(raw),
-            or_dash(broker_share, |value| fixed(value, 2)),
-            or_dash(own, thousands),
-            catch_up / raw
-        ),
-        (Some(_), Some(_)) => "The projector is below the target while the raw consume rate is above it: the \
-             gap is the projector's own (see where the time goes).\n"
-            .to_owned(),
-        _ => "Not measured.\n".to_owned(),
+    let seconds = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>, decimals| {
+        or_dash(median(figure), |value| fixed(value, decimals))
     };
-    Ok(text)
+    let rate = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>| or_dash(median(figure), thousands);
+    let reading = match (catch_up, raw) {
+        (Some(catch_up), _) if catch_up >= TARGET_RATE => "met",
+        (Some(_), Some(raw)) if raw < TARGET_RATE => "broker",
+        (Some(_), Some(_)) => "own",
+        _ => "none",
+    };
+    template::render(
+        "bench-projector.md",
+        include_str!("../../templates/bench-projector.md"),
+        context! {
+            r => results,
+            banner => smoke_banner(&[&results.info]),
+            provenance => provenance("make bench-projector", &results.info, results.runs.len()),
+            backlog => thousands(results.backlog as f64),
+            produce_rate => thousands(results.produce_rate),
+            rates => rates_table,
+            first_message => seconds(&|run| Some(run.raw.first_message_s), 2),
+            first_rows => seconds(&|run| Some(run.catch_up.first_rows_s), 2),
+            old_first_message => fixed(old::FIRST_S[0], 2),
+            old_first_rows => fixed(old::FIRST_S[1], 2),
+            raw_after_first => rate(&|run| Some(run.raw.rate_after_first)),
+            decode_after_first => rate(&|run| Some(run.decode.rate_after_first)),
+            catch_up_after_first => rate(&|run| Some(run.catch_up.rate_after_first)),
+            old_after_first => old::AFTER_FIRST_RATES.map(thousands),
+            verified => results.runs.iter().all(|run| run.catch_up.verified),
+            time => table.render(),
+            raw_cpu => seconds(&|run| Some(run.raw.cpu_s), 1),
+            decode_cpu => seconds(&|run| Some(run.decode.cpu_s), 1),
+            own_seconds => seconds(&|run| Some(pipeline_cpu(run) + run.catch_up.insert_s), 1),
+            own => rate(&own_work_rate),
+            old_own => thousands(old::OWN_WORK_RATE),
+            old_inserts => fixed(old::INSERTS, 0),
+            reading,
+            target => thousands(TARGET_RATE),
+            raw => or_dash(raw, thousands),
+            broker_share =>
+                or_dash(share(&|run| run.catch_up.broker_cpu_s), |value| fixed(value, 2)),
+            of_raw => catch_up.zip(raw).map(|(catch_up, raw)| format!("{:.2}", catch_up / raw)),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// One run at these rates (tags/s), every figure present, as `projector.json` holds it.
+    fn run(catch_up: f64, raw: f64, verified: bool) -> Value {
+        let consume = |work: &str, rate: f64| {
+            json!({"work": work, "messages": 1_000_000, "elapsed_s": 1e6 / rate, "rate": rate,
+                "first_message_s": 0.5, "rate_after_first": rate * 1.1, "cpu_s": 12.0,
+                "cpu_by_thread_s": {}})
+        };
+        json!({
+            "raw": consume("raw", raw),
+            "decode": consume("decode", raw * 0.9),
+            "catch_up": {"messages": 1_000_000, "elapsed_s": 1e6 / catch_up, "rate": catch_up,
+                "first_rows_s": 1.5, "rate_after_first": catch_up * 1.1, "rows": 1_000_000,
+                "aggregated": 1_000_000, "verified": verified, "batches": 20.0, "insert_s": 8.0,
+                "projector_cpu_by_thread_s": {"projector-pipel": 10.0, "rdk:broker1": 3.0},
+                "projector_cpu_s": 14.0, "clickhouse_cpu_s": 9.0,
+                "broker_cpu_s": verified.then_some(11.0)},
+        })
+    }
+
+    fn results(runs: Vec<Value>, batch_max_rows: Option<&str>) -> ProjectorResults {
+        serde_json::from_value(json!({
+            "info": crate::report::read::tests::info(batch_max_rows.is_none()),
+            "topic": "bench-projector", "partitions": 4, "backlog": 1_000_000,
+            "produce_rate": 120_000.0, "produce_latency": crate::stats::Latency::default(),
+            "batch_max_rows": batch_max_rows, "consumer_options": [], "runs": runs,
+        }))
+        .expect("ProjectorResults")
+    }
+
+    #[test]
+    fn the_report_renders_each_reading_of_its_template() {
+        let text = render(&results(vec![run(60_000.0, 80_000.0, true)], None)).expect("rendered");
+        for sentence in [
+            "# Projector benchmark\n\nProduced by `make bench-projector` on 2026-12-01 at abc1234.",
+            "Backlog: 1,000,000 Avro tags",
+            "in the scratch topic `bench-projector`, 4 partitions.",
+            "Batch size: 50000 (default).",
+            "`user_tags` held exactly the backlog and the unfiltered minute counts summed to it (verified in every run of 1).",
+            "The catch-up meets the 50,000 tags/s target.\n",
+        ] {
+            assert!(text.contains(sentence), "{sentence}\n{text}");
+        }
+        let broker_bound = vec![
+            run(30_000.0, 40_000.0, false),
+            run(32_000.0, 42_000.0, true),
+        ];
+        let text = render(&results(broker_bound, Some("20000"))).expect("rendered");
+        for sentence in [
+            "> **Smoke run.**",
+            "Batch size: 20000.",
+            "held **not** the backlog",
+            "(**failed** in every run of 2)",
+            "reads this backlog at 41,000 tags/s",
+            "The projector reaches 0.76 of the raw consume rate",
+        ] {
+            assert!(text.contains(sentence), "{sentence}\n{text}");
+        }
+        let text = render(&results(vec![run(30_000.0, 70_000.0, true)], None)).expect("rendered");
+        assert!(text.contains("the gap is the projector's own"), "{text}");
+        let text = render(&results(Vec::new(), None)).expect("rendered");
+        assert!(text.ends_with("## Reading\n\nNot measured.\n"), "{text}");
+    }
 }

@@ -1,7 +1,9 @@
-//! `docs/bench-read.md` and the read path's rows of the summary.
+//! `docs/bench-read.md` and the read path's rows of the summary: the figures and tables are
+//! computed here, the prose is in `bench/templates/bench-read.md`.
 
 use crate::database::{LoggedQueries, TableParts};
 use crate::error::BenchError;
+use crate::machine::RunInfo;
 use crate::parts::read::{
     series_limit_ms, AggregatesResult, AnalystsRead, PhaseResult, ReadResults, ReadRun,
     SeriesResult, AGGREGATES_P99_LIMIT_MS, PROFILE_P99_LIMIT_MS, SERIES_LIMITS_MS, SERVED_P99_MS,
@@ -10,8 +12,9 @@ use crate::parts::read::{
 use crate::queries::SeriesFilters;
 use crate::report::baseline::{self, read as old};
 use crate::report::format::{fixed, ms, or_dash, percent, thousands, Table};
-use crate::report::{provenance, smoke_banner, SummaryRow};
+use crate::report::{provenance, smoke_banner, template, SummaryRow};
 use crate::verdict::{Limit, Verdict};
+use minijinja::context;
 
 /// The former profile target (p99 < 10 ms), kept for the comparison with 18.16.
 pub const FORMER_PROFILE_P99_MS: f64 = 10.0;
@@ -396,81 +399,10 @@ fn logged_row(label: &str, logged: Option<&LoggedQueries>) -> Vec<String> {
     }
 }
 
-/// `docs/bench-read.md`.
+/// `docs/bench-read.md`: the figures and tables; the prose is in
+/// `bench/templates/bench-read.md`.
 pub fn render(results: &ReadResults) -> Result<String, BenchError> {
-    let info = &results.info;
     let load = &results.load;
-    let mut text = String::from("# Read path benchmark\n\n");
-    text += &smoke_banner(&[info]);
-    text += &provenance("make bench-read", info, results.runs.len());
-    text += &format!(
-        "The load generator (in the `bench` process), nginx, the three services, the broker and ClickHouse \
-         share the machine's {} cores. Every figure is beside its limit and beside its value on ClickHouse 18.16 ({}).\n\n",
-        info.machine.cores,
-        baseline::MEASURED
-    );
-    text += "## Data\n\n";
-    text += &format!(
-        "{} tags of loadgen's stream (seed {}: 1 ms apart from 2026-03-01T00:00:00Z, 1,000,000 cookies, 100 \
-         countries, 1,000 origins, 250 brands, 67 categories, about one BUY in five, each dimension skewed: a \
-         quarter of the draws hit the 16 hottest values) loaded by `bench`'s loader straight into the scratch \
-         database `{}`, migrated with the real migrations, as the rows the projector would write, {} per \
-         insert, so the materialized view filled `minute_aggregates` from the same inserts. The rows carry \
-         synthetic log positions: they are not in the Kafka log, and `projector rebuild` cannot reproduce them. \
-         {} ({} rows/s){}. {} Merges {} before measuring; {:.2} GiB read into the page cache first.\n\n\
-         Parts when the measurements started:\n\n",
-        thousands(load.tags as f64),
-        load.seed,
-        load.database,
-        thousands(load.chunk_rows as f64),
-        if load.loaded_now {
-            format!("Loading took {} s", fixed(load.seconds, 0))
-        } else {
-            format!("Loaded by an earlier run in {} s", fixed(load.seconds, 0))
-        },
-        thousands(load.rows_per_second),
-        format_args!(
-            "; on 18.16, {} tags took {} s (generated inside ClickHouse by INSERT ... SELECT)",
-            thousands(old::LOAD_TAGS),
-            thousands(old::LOAD_SECONDS)
-        ),
-        match load.trimmed_rows {
-            Some(rows) => format!(
-                "Then the profile store was trimmed as the projector trims it (each cookie and action keeps \
-                 its newest 200 tags and the last five minutes): {} rows deleted{}.",
-                thousands(rows as f64),
-                if rows > 0 { ", the table rewritten" } else { "" }
-            ),
-            None => "The profile store was trimmed as the projector trims it when it was loaded.".to_owned(),
-        },
-        if results.merges_settled { "had settled" } else { "had **not** settled" },
-        results.warmed_bytes as f64 / f64::from(1 << 30),
-    );
-    text += &parts_table(&results.parts_before);
-    text += &format!(
-        "\nOn 18.16: user_tags {} parts, {} GiB; minute_aggregates {} parts, {} rows, {} GiB (the cube then had \
-         three dimensions fewer). At the end of this run (ingestion added rows):\n\n",
-        old::USER_TAGS_PARTS[0],
-        old::USER_TAGS_PARTS[2],
-        old::MINUTE_AGGREGATES_PARTS[0],
-        thousands(old::MINUTE_AGGREGATES_PARTS[1]),
-        old::MINUTE_AGGREGATES_PARTS[2],
-    );
-    text += &parts_table(&results.parts_after);
-
-    text += "\n## User profiles under ingestion (the decision rule)\n\n";
-    text += &format!(
-        "While {} tags/s go in through the front door (loadgen's stream from the first whole minute after the \
-         newest stored tag: write-api → scratch topic → projector → this database), profile queries go through \
-         the front door, open loop, {} s per run at {}/s (latency from each request's due time; shed (503), \
-         late (past the 200 ms client deadline) and failed requests count in the percentiles at the time they \
-         took). Cookies are drawn with the data's skew; ranges end in the last hour of the data, 1 to 60 \
-         minutes long, millisecond precision; default limit. A quarter of the queries ask about one of the 16 \
-         hot cookies: they set the p99.\n\n",
-        thousands(f64::from(results.ingest_rate)),
-        results.seconds,
-        results.profile_rate
-    );
     let mut table = Table::new(&[
         "",
         "p50",
@@ -493,7 +425,7 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
     );
     cells.push("not measured under ingestion".to_owned());
     table.row(cells);
-    text += &table.render();
+    let under_ingestion = table.render();
     let mut table = Table::new(&[
         "run",
         "tags sent",
@@ -514,18 +446,8 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             ms(run.ingest.latency.max_ms),
         ]);
     }
-    text += "\nThe ingestion meanwhile (through the front door, 200 ms client deadline):\n\n";
-    text += &table.render();
+    let ingestion = table.render();
 
-    text += "\n## The highest profile rate served\n\n";
-    text += &format!(
-        "Still under ingestion, through the front door, {} s per step, rising until a step is not served: \
-         served means p99 ≤ {SERVED_P99_MS} ms and at most {} of the requests answered 503 (read-api's gate \
-         sheds what cannot be answered in time). Target: at least {}/s.\n\n",
-        results.ladder_seconds,
-        percent(SERVED_SHED_SHARE),
-        thousands(SERVED_RATE_TARGET)
-    );
     let mut table = Table::new(&[
         "run", "rate", "achieved", "p50", "p99", "503", "late", "served",
     ]);
@@ -544,28 +466,8 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             ]);
         }
     }
-    text += &table.render();
-    text += &format!(
-        "\nHighest served (median of the runs): {}: {}. On 18.16 this was not measured; at 1,000/s without \
-         ingestion read-api left {} of {} requests unanswered (p99 {}).\n",
-        highest_served_text(results),
-        Limit::AtLeast(SERVED_RATE_TARGET).check(highest_served(results)),
-        thousands(old::PROFILES_1000_FAILED[0]),
-        thousands(old::PROFILES_1000_FAILED[1]),
-        ms(old::PROFILES_1000_READ_API_MS[1]),
-    );
+    let ladder = table.render();
 
-    text += "\n## User profiles without ingestion: read-api beside the same SQL\n\n";
-    text += &format!(
-        "{}/s for {} s per run straight to read-api, and the same requests (same seed) as read-api's own SQL \
-         (`read_api::Store`, its query settings) straight to ClickHouse, the order alternating between \
-         runs. ClickHouse's CPU per read comes from two sides: its process CPU over the phase divided by the \
-         reads answered (everything the server did: parsing, HTTP, background merges), and the sum of \
-         `UserTimeMicroseconds + SystemTimeMicroseconds` of the phase's queries in `system.query_log` \
-         divided by the reads answered (read-api may batch several reads into one query, and a read \
-         may take a second query when one action is short).\n\n",
-        results.profile_rate, results.seconds
-    );
     let mut table = Table::new(&[
         "path",
         "p50",
@@ -616,15 +518,8 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
         ));
         table.row(cells);
     }
-    text += &table.render();
+    let profiles = table.render();
 
-    text += "\n## Aggregates\n\n";
-    text += &format!(
-        "10-minute ranges on whole minutes anywhere in the loaded data, random action, both aggregates, filter \
-         values drawn with the data's skew (values that exist); {}/s for {} s per filter combination and run, \
-         open loop, 60 s client deadline, no ingestion.\n\n",
-        results.aggregates_rate, results.aggregates_seconds
-    );
     let mut table = Table::new(&[
         "filters",
         "read-api p50",
@@ -667,43 +562,13 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             ms(old::AGGREGATES_P99_SQL_MS[index]),
         ]);
     }
-    text += &table.render();
+    let aggregates = table.render();
 
-    if let Some(analysts) = &results.analysts_info {
-        text += &format!(
-            "\n## The analysts' reads\n\nMeasured again alone (`bench read --analysts-only`) on {} at {}, \
-             on the same loaded day; everything above is from the run named at the top.\n",
-            analysts.date(), analysts.commit
-        );
-    }
-    for read in AnalystsRead::ALL {
+    // Each analysts' read's table, none when it was not measured.
+    let [series, top] = AnalystsRead::ALL.map(|read| {
         if results.runs.iter().all(|run| read.results(run).is_empty()) {
-            continue;
+            return None;
         }
-        text += &match read {
-            AnalystsRead::Series => format!(
-                "\n## The analysts' series\n\n\
-                 `GET /v1/series` straight to read-api, {}/s for {} s per range, shape of filters and run, open \
-                 loop, 15 s client deadline, no ingestion: a random action, ranges of whole hours ending on a whole \
-                 minute anywhere in the data, 1-minute buckets for an hour, 5-minute buckets for a day. Filters: \
-                 none, or one or two distinct dimensions of the five drawn at random, set to skewed values that \
-                 exist. Read-api answers a series of one filter at most from the one-dimension rollup \
-                 (`minute_dimension_totals`: per minute, a row per value of each dimension) and any other from \
-                 the minute cube (`minute_aggregates`: a row per combination of the five), which ClickHouse reads \
-                 through one of its projections when that reads less (sorted by brand and origin, or by category \
-                 and country; summed per device and one other dimension).\n\n",
-                results.series_rate, results.series_seconds
-            ),
-            AnalystsRead::Top => format!(
-                "\n## The analysts' top-N\n\n\
-                 `GET /v1/top` straight to read-api, {}/s for {} s per range, shape of filters and run, open loop, \
-                 15 s client deadline, no ingestion: the same ranges and actions as the series, the 10 values of a \
-                 random dimension of the five with the most tags or revenue (drawn), filtered on none, one or two \
-                 distinct other dimensions set to skewed values that exist. Read-api answers an unfiltered top-N \
-                 from the rollup and any other from the cube (through a projection when that reads less).\n\n",
-                results.series_rate, results.series_seconds
-            ),
-        };
         let mut table = Table::new(&[
             "range",
             "filters",
@@ -732,12 +597,9 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
                 table.row(cells);
             }
         }
-        text += &table.render();
-    }
+        Some(table.render())
+    });
 
-    text += "\n## What ClickHouse reads per query\n\n";
-    text += "From `system.query_log` (the local server keeps it), for the first run's phases: rows read, server \
-             time, CPU (user + system) and peak memory per query.\n\n";
     let mut table = Table::new(&[
         "reads",
         "queries",
@@ -781,30 +643,147 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             }
         }
     }
-    text += &table.render();
+    let logged = table.render();
 
     let memory = &results.clickhouse_memory;
-    text += "\n## ClickHouse memory\n\n";
-    text += &format!(
-        "Peak resident memory of the ClickHouse process over the measurements: {} MiB ({}); the largest \
-         resident set sampled every 500 ms: {} MiB. The server's cap is {} MiB (`max_server_memory_usage`). \
-         On 18.16 the peak during the whole-platform run was {} MiB.\n",
-        or_dash(memory.peak_mib, thousands),
-        if memory.peak_reset {
-            "VmHWM, reset through /proc/<pid>/clear_refs before measuring"
-        } else {
-            "VmHWM since the server started, loading included: the reset was refused"
+    template::render(
+        "bench-read.md",
+        include_str!("../../templates/bench-read.md"),
+        context! {
+            r => results,
+            banner => smoke_banner(&[&results.info]),
+            provenance => provenance("make bench-read", &results.info, results.runs.len()),
+            measured => baseline::MEASURED,
+            tags => thousands(load.tags as f64),
+            chunk_rows => thousands(load.chunk_rows as f64),
+            load_seconds => fixed(load.seconds, 0),
+            rows_per_second => thousands(load.rows_per_second),
+            old_load_tags => thousands(old::LOAD_TAGS),
+            old_load_seconds => thousands(old::LOAD_SECONDS),
+            trimmed => load.trimmed_rows.map(|rows| thousands(rows as f64)),
+            warmed_gib => format!("{:.2}", results.warmed_bytes as f64 / f64::from(1 << 30)),
+            parts_before => parts_table(&results.parts_before),
+            parts_after => parts_table(&results.parts_after),
+            old_user_tags_parts => old::USER_TAGS_PARTS[0].to_string(),
+            old_user_tags_gib => old::USER_TAGS_PARTS[2].to_string(),
+            old_aggregates_parts => old::MINUTE_AGGREGATES_PARTS[0].to_string(),
+            old_aggregates_rows => thousands(old::MINUTE_AGGREGATES_PARTS[1]),
+            old_aggregates_gib => old::MINUTE_AGGREGATES_PARTS[2].to_string(),
+            ingest_rate => thousands(f64::from(results.ingest_rate)),
+            under_ingestion,
+            ingestion,
+            served_p99 => SERVED_P99_MS.to_string(),
+            served_shed => percent(SERVED_SHED_SHARE),
+            served_target => thousands(SERVED_RATE_TARGET),
+            ladder,
+            highest => highest_served_text(results),
+            highest_verdict =>
+                Limit::AtLeast(SERVED_RATE_TARGET).check(highest_served(results)).to_string(),
+            old_unanswered => thousands(old::PROFILES_1000_FAILED[0]),
+            old_sent => thousands(old::PROFILES_1000_FAILED[1]),
+            old_p99 => ms(old::PROFILES_1000_READ_API_MS[1]),
+            profiles,
+            aggregates,
+            analysts_date => results.analysts_info.as_ref().map(RunInfo::date),
+            series,
+            top,
+            logged,
+            peak => or_dash(memory.peak_mib, thousands),
+            sampled_max => or_dash(memory.sampled_max_mib, thousands),
+            cap => thousands(CLICKHOUSE_CAP_MIB),
+            old_peak => thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN)),
         },
-        or_dash(memory.sampled_max_mib, thousands),
-        thousands(CLICKHOUSE_CAP_MIB),
-        thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN)),
-    );
-    Ok(text)
+    )
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// A phase at `rate`/s, its p99 and how many of 1,000 were answered 503 (ClickHouse's
+    /// query log figures when `logged`), as `read.json` holds it.
+    fn phase(rate: f64, p99_ms: f64, shed: u64, logged: bool) -> serde_json::Value {
+        json!({
+            "report": {"target_rate": rate, "sent": 1_000, "succeeded": 1_000 - shed,
+                "shed": shed, "late": 1, "failed": 0, "achieved_rate": rate,
+                "latency": {"samples": 1_000, "p50_ms": p99_ms / 4.0, "p90_ms": p99_ms / 2.0,
+                    "p99_ms": p99_ms, "max_ms": p99_ms * 2.0}},
+            "clickhouse_cpu_s": 0.5,
+            "logged": logged.then(|| json!({"queries": 1_000, "rows_p50": 8_192.0,
+                "rows_p99": 65_536.0, "duration_p50_ms": 2.0, "duration_p99_ms": 9.0,
+                "cpu_mean_us": 900.0, "cpu_total_us": 900_000.0, "cpu_p50_us": 800.0,
+                "memory_p50_bytes": 4_194_304.0})),
+        })
+    }
+
+    /// A run on a 2-core machine on 2026-12-01 at abc1234.
+    pub(crate) fn info(full_size: bool) -> RunInfo {
+        serde_json::from_value(
+            json!({"started_at": "2026-12-01T10:00:00Z", "commit": "abc1234",
+            "machine": {"cores": 2, "cpu_model": "AMD EPYC", "memory_gib": 24.0,
+                "kernel": "Linux 6.1"},
+            "full_size": full_size}),
+        )
+        .expect("a RunInfo")
+    }
+
+    /// Everything measured (`full`: two runs, loaded now, trimmed, the analysts' reads
+    /// measured again alone), or as little as a report can be made of.
+    pub(crate) fn results(full: bool) -> ReadResults {
+        let run = |index: f64| {
+            let series = |hours: u32, filters: &str| {
+                let p99_ms = 40.0 * f64::from(hours) + index;
+                let read_api = phase(10.0, p99_ms, 0, full);
+                json!({"hours": hours, "filters": filters, "read_api": read_api})
+            };
+            let aggregates = (0..8_u8).map(|mask| {
+                let read_api = phase(10.0, 20.0 + f64::from(mask), 0, full);
+                json!({"mask": mask, "read_api": read_api, "sql": phase(10.0, 18.0, 2, false)})
+            });
+            json!({
+                "ingest": {"rate": 1_000, "seconds": 60.0, "sent": 60_000, "accepted": 59_990,
+                    "failed": 10, "latency": crate::stats::Latency::default()},
+                "profiles_under_ingest": phase(100.0, 15.0 + index, 0, full),
+                "ladder": if full {
+                    vec![phase(200.0, 30.0, 0, false), phase(500.0, 250.0, 40, false)]
+                } else {
+                    vec![phase(200.0, 300.0, 0, false)]
+                },
+                "profiles_read_api": phase(100.0, 8.0, 0, full),
+                "profiles_sql": phase(100.0, 6.0, 0, full),
+                "aggregates": aggregates.collect::<Vec<_>>(),
+                "series": if full { vec![series(1, "none"), series(24, "two")] } else { vec![] },
+                "top": if full { vec![series(1, "one")] } else { vec![] },
+            })
+        };
+        let parts = |rows: u64| {
+            json!([{"table": "user_tags", "parts": 12, "rows": rows,
+                "bytes_on_disk": 3_u64 << 30, "compressed_bytes": 3_u64 << 30}])
+        };
+        let mut analysts = info(true);
+        analysts.started_at = "2026-12-02T11:00:00Z".to_owned();
+        analysts.commit = "def5678".to_owned();
+        serde_json::from_value(json!({
+            "info": info(full),
+            "load": {"database": "bench_read", "tags": 86_400_000, "seed": 1, "start_ms": 0,
+                "end_ms": 86_400_000, "loaded_now": full, "seconds": 900.0,
+                "rows_per_second": 96_000.0, "chunk_rows": 1_000_000,
+                "trimmed_rows": full.then_some(1_234_567)},
+            "merges_settled": full,
+            "warmed_bytes": 3_u64 << 30,
+            "parts_before": parts(86_400_000),
+            "parts_after": parts(86_460_000),
+            "profile_rate": 100, "ingest_rate": 1_000, "seconds": 60, "ladder_seconds": 20,
+            "aggregates_rate": 10, "aggregates_seconds": 30,
+            "series_rate": 10, "series_seconds": 30,
+            "runs": if full { vec![run(0.0), run(1.0)] } else { vec![run(0.0)] },
+            "clickhouse_memory": {"peak_mib": 2_500.0, "peak_reset": full,
+                "sampled_max_mib": full.then_some(2_400.0)},
+            "analysts_info": full.then_some(analysts),
+        }))
+        .expect("ReadResults")
+    }
 
     #[test]
     fn a_series_passes_within_its_range_limit_with_nothing_failed() {
@@ -815,6 +794,36 @@ mod tests {
         assert_eq!(series_verdict(24, Some(10.0), 1), Verdict::NotMet);
         assert_eq!(series_verdict(1, None, 0), Verdict::NotMeasured);
         assert_eq!(series_verdict(2, Some(1.0), 0), Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn the_report_renders_each_branch_of_its_template() {
+        let text = render(&results(true)).expect("rendered");
+        for sentence in [
+            "# Read path benchmark\n\nProduced by `make bench-read` on 2026-12-01 at abc1234.",
+            "share the machine's 2 cores.",
+            "86,400,000 tags of loadgen's stream (seed 1:",
+            "Loading took 900 s (96,000 rows/s)",
+            "1,234,567 rows deleted, the table rewritten. Merges had settled",
+            "Highest served (median of the runs): 200/s: **not met**.",
+            "on 2026-12-02 at def5678, on the same loaded day",
+            "## The analysts' series\n\n`GET /v1/series` straight to read-api, 10/s for 30 s",
+            "## The analysts' top-N\n\n`GET /v1/top`",
+            "Peak resident memory of the ClickHouse process over the measurements: 2,500 MiB (VmHWM, reset",
+        ] {
+            assert!(text.contains(sentence), "{sentence}\n{text}");
+        }
+        let text = render(&results(false)).expect("rendered");
+        for sentence in [
+            "> **Smoke run.**",
+            "Loaded by an earlier run in 900 s",
+            "The profile store was trimmed as the projector trims it when it was loaded. Merges had **not** settled",
+            "Highest served (median of the runs): below 200/s (the lowest step tried)",
+            "the reset was refused); the largest resident set sampled every 500 ms: — MiB.",
+        ] {
+            assert!(text.contains(sentence), "{sentence}\n{text}");
+        }
+        assert!(!text.contains("## The analysts'"), "{text}");
     }
 
     #[test]

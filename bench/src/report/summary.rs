@@ -2,15 +2,16 @@
 //! same run where the limit is a measurement), its verdict and its ClickHouse 18.16
 //! value; the whole-platform rows, its CPU (per component and ClickHouse's threads,
 //! beside the platform's limit) and the memory table are made here, the other parts'
-//! rows by their own report modules.
+//! rows by their own report modules; the prose is in `bench/templates/benchmarks.md`.
 
 use crate::error::BenchError;
 use crate::parts::e2e::{E2eResults, MEMORY_BUDGETS_MIB};
 use crate::platform_cpu::{PlatformCpu, PLATFORM_CORES_LIMIT, PLATFORM_CORES_STRETCH};
 use crate::report::baseline::{self, e2e as old};
 use crate::report::format::{fixed, ms, or_dash, thousands, Table};
-use crate::report::{smoke_banner, Inputs, SummaryRow};
+use crate::report::{smoke_banner, template, Inputs, SummaryRow};
 use crate::verdict::{Limit, Verdict};
+use minijinja::context;
 
 /// The contract's deadline for a tag, ms.
 pub const INGEST_DEADLINE_MS: f64 = 200.0;
@@ -75,63 +76,6 @@ pub fn cpu_row(cpu: Option<&PlatformCpu>) -> SummaryRow {
         verdict: format!("{} (stretch: {})", cpu.verdict(), cpu.stretch_verdict()),
         baseline: "not measured then".to_owned(),
     }
-}
-
-/// The e2e section's CPU paragraph and tables: each component, then ClickHouse's
-/// threads.
-pub fn cpu_section(cpu: &PlatformCpu) -> String {
-    let mut text = format!(
-        "
-CPU of each component while tags were sent (from `/proc`, user and system, nginx with \
-         its workers), over {} s: from {} s after sending started until shortly before it ended \
-         (the warm-up, the lags' wait and the final round left out). The limit of the whole \
-         platform is {PLATFORM_CORES_LIMIT} core, the stretch target {PLATFORM_CORES_STRETCH}.\n\n",
-        fixed(cpu.window_s, 0),
-        fixed(cpu.from_s, 0),
-    );
-    let total = cpu.total_cores();
-    let mut table = Table::new(&["component", "cores", "share of the platform"]);
-    let mut busiest: Vec<(&String, &f64)> = cpu.components.iter().collect();
-    busiest.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    for (name, cores) in busiest {
-        table.row(vec![
-            name.clone(),
-            fixed(*cores, 3),
-            or_dash(crate::stats::ratio(*cores * 100.0, total), |share| {
-                format!("{} %", fixed(share, 0))
-            }),
-        ]);
-    }
-    for name in &cpu.not_measured {
-        table.row(vec![
-            name.clone(),
-            "not measured".to_owned(),
-            "—".to_owned(),
-        ]);
-    }
-    table.row(vec![
-        format!(
-            "**whole platform** (limit {PLATFORM_CORES_LIMIT}: {}; stretch {PLATFORM_CORES_STRETCH}: {})",
-            cpu.verdict(),
-            cpu.stretch_verdict()
-        ),
-        fixed(total, 3),
-        "100 %".to_owned(),
-    ]);
-    text += &table.render();
-    let threads = cpu.busiest_clickhouse_threads(LEAST_THREAD_CORES);
-    if !threads.is_empty() {
-        text += &format!(
-            "\nClickHouse's threads over the same window, by name (numbers stripped), those of \
-             at least {LEAST_THREAD_CORES} core:\n\n"
-        );
-        let mut table = Table::new(&["thread", "cores"]);
-        for (name, cores) in threads {
-            table.row(vec![format!("`{name}`"), fixed(cores, 3)]);
-        }
-        text += &table.render();
-    }
-    text
 }
 
 /// The whole platform's rows.
@@ -281,25 +225,106 @@ fn not_run(figures: &[&str]) -> Vec<SummaryRow> {
         .collect()
 }
 
-/// `docs/benchmarks.md`.
+/// The whole-platform run's figures and tables beside the summary: the memory table,
+/// and each component's and ClickHouse's threads' CPU.
+fn e2e_context(e2e: &E2eResults) -> minijinja::Value {
+    let mut table = Table::new(&[
+        "component",
+        "peak RSS",
+        "budget",
+        "verdict",
+        baseline::COLUMN,
+    ]);
+    for (name, memory) in &e2e.memory {
+        let budget = MEMORY_BUDGETS_MIB
+            .iter()
+            .find(|(service, _)| service == name)
+            .map(|(_, mib)| *mib);
+        table.row(vec![
+            name.clone(),
+            format!("{} MiB", thousands(memory.peak_mib)),
+            or_dash(budget, |mib| format!("{} MiB", thousands(mib))),
+            budget.map_or_else(
+                || "—".to_owned(),
+                |budget| {
+                    Limit::AtMost(budget)
+                        .check(Some(memory.peak_mib))
+                        .to_string()
+                },
+            ),
+            or_dash(old::memory_mib(name), |mib| {
+                format!("{} MiB", thousands(mib))
+            }),
+        ]);
+    }
+    let harness = &e2e.harness;
+    context! {
+        r => e2e,
+        memory => table.render(),
+        sent => thousands(harness.tags.sent as f64),
+        rate => thousands(f64::from(harness.tags.target_rate)),
+        event_time => format!("{:.0}", harness.event_time_seconds),
+        preload => e2e.preload.as_ref().map(|preload| context! {
+            tags => thousands(preload.tags as f64),
+            seconds => fixed(preload.seconds, 0),
+            rows_per_second => thousands(preload.rows_per_second),
+        }),
+        lags_s => harness.lags_ms.map(|ms| ms / 1000),
+        cpu => e2e.platform_cpu.as_ref().map(cpu_context),
+    }
+}
+
+/// The whole platform's CPU tables: each component, then ClickHouse's threads.
+fn cpu_context(cpu: &PlatformCpu) -> minijinja::Value {
+    let total = cpu.total_cores();
+    let mut table = Table::new(&["component", "cores", "share of the platform"]);
+    let mut busiest: Vec<(&String, &f64)> = cpu.components.iter().collect();
+    busiest.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    for (name, cores) in busiest {
+        table.row(vec![
+            name.clone(),
+            fixed(*cores, 3),
+            or_dash(crate::stats::ratio(*cores * 100.0, total), |share| {
+                format!("{} %", fixed(share, 0))
+            }),
+        ]);
+    }
+    for name in &cpu.not_measured {
+        table.row(vec![
+            name.clone(),
+            "not measured".to_owned(),
+            "—".to_owned(),
+        ]);
+    }
+    table.row(vec![
+        format!(
+            "**whole platform** (limit {PLATFORM_CORES_LIMIT}: {}; stretch {PLATFORM_CORES_STRETCH}: {})",
+            cpu.verdict(),
+            cpu.stretch_verdict()
+        ),
+        fixed(total, 3),
+        "100 %".to_owned(),
+    ]);
+    let threads = cpu.busiest_clickhouse_threads(LEAST_THREAD_CORES);
+    let mut threads_table = Table::new(&["thread", "cores"]);
+    for (name, cores) in &threads {
+        threads_table.row(vec![format!("`{name}`"), fixed(*cores, 3)]);
+    }
+    context! {
+        window => fixed(cpu.window_s, 0),
+        from => fixed(cpu.from_s, 0),
+        components => table.render(),
+        threads => (!threads.is_empty()).then(|| threads_table.render()),
+    }
+}
+
+/// `docs/benchmarks.md`: the tables; the prose is in `bench/templates/benchmarks.md`.
 pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
     let runs = inputs.runs();
     let infos: Vec<_> = runs.iter().map(|(_, info)| *info).collect();
-    let mut text = String::from("# Benchmarks\n\n");
-    text += &smoke_banner(&infos);
-    text += "Produced by `make bench`: the `bench` crate runs `bench write`, `bench projector`, `bench read`, \
-             `bench burst` and `bench e2e` one after another (each needs the machine to itself), each writing its figures \
-             to `.stack/bench/<part>.json`, then `bench report` writes this file and the linked reports. \
-             ClickHouse 26.9 (chdb-core), Tansu 0.6 (sqlite storage), nginx; everything (load generator, \
-             front door, services, broker, database) shares the machine's cores. Each figure stands beside \
-             its limit, measured in the same run where the limit is a measurement, and beside the figure the \
-             platform had on ClickHouse 18.16 (";
-    text += baseline::MEASURED;
-    text += "; 18.16 has left the project, so those figures are quoted from that run, not measured again). \
-             Medians of repeated runs; details in the linked reports.\n\n";
-    let mut table = Table::new(&["part", "run at", "commit", "machine", "sizes"]);
+    let mut runs_table = Table::new(&["part", "run at", "commit", "machine", "sizes"]);
     for (name, info) in &runs {
-        table.row(vec![
+        runs_table.row(vec![
             (*name).to_owned(),
             info.started_at.clone(),
             info.commit.clone(),
@@ -311,8 +336,6 @@ pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
             },
         ]);
     }
-    text += &table.render();
-    text += "\n## Summary\n\n";
     let mut table = Table::new(&[
         "figure",
         "measured",
@@ -355,89 +378,20 @@ pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
     for row in &rows {
         table.row(row.cells());
     }
-    text += &table.render();
-
-    if let Some(e2e) = &inputs.e2e {
-        text += "\nPeak resident memory of each component during the whole-platform run (VmHWM; the three \
-                 services were restarted just before it";
-        text += if e2e.clickhouse_peak_reset {
-            ", ClickHouse's peak was reset then; the broker and nginx were not restarted):\n\n"
-        } else {
-            "; the infrastructure was not, so its peak covers its whole life):\n\n"
-        };
-        let mut table = Table::new(&[
-            "component",
-            "peak RSS",
-            "budget",
-            "verdict",
-            baseline::COLUMN,
-        ]);
-        for (name, memory) in &e2e.memory {
-            let budget = MEMORY_BUDGETS_MIB
-                .iter()
-                .find(|(service, _)| service == name)
-                .map(|(_, mib)| *mib);
-            table.row(vec![
-                name.clone(),
-                format!("{} MiB", thousands(memory.peak_mib)),
-                or_dash(budget, |mib| format!("{} MiB", thousands(mib))),
-                budget.map_or_else(
-                    || "—".to_owned(),
-                    |budget| {
-                        Limit::AtMost(budget)
-                            .check(Some(memory.peak_mib))
-                            .to_string()
-                    },
-                ),
-                or_dash(old::memory_mib(name), |mib| {
-                    format!("{} MiB", thousands(mib))
-                }),
-            ]);
-        }
-        text += &table.render();
-        text += "\nThe memory budgets are ours (a service should fit a small container); the contract sets none.\n\n";
-        let harness = &e2e.harness;
-        text += &format!(
-            "Whole-platform run: {} tags at {} tags/s through the front door ({:.0} s of event time) into a \
-             scratch topic and database{}, lags of {} s (profiles) and {} s (aggregates; the contract's are 10 \
-             and 60 s), a profile query every 10 tags and an aggregates query every 1,000 in debug mode, then the final round over everything. {}. Its full report is \
-             `loadgen run`'s JSON, kept in `.stack/bench/e2e.json`. (On 18.16 the run started from an empty \
-             database.)\n",
-            thousands(harness.tags.sent as f64),
-            thousands(f64::from(harness.tags.target_rate)),
-            harness.event_time_seconds,
-            e2e.preload.as_ref().map_or_else(
-                || " that started empty".to_owned(),
-                |preload| format!(
-                    " preloaded with {} tags by the loader ({} s, {} rows/s)",
-                    thousands(preload.tags as f64),
-                    fixed(preload.seconds, 0),
-                    thousands(preload.rows_per_second)
-                )
-            ),
-            harness.lags_ms[0] / 1000,
-            harness.lags_ms[1] / 1000,
-            if harness.passed { "Every check passed" } else { "**Some checks failed**" },
-        );
-        match &e2e.platform_cpu {
-            Some(cpu) => text += &cpu_section(cpu),
-            None => {
-                text +=
-                    "\nThe platform's CPU was not measured in this run (results from before it \
-                         was, or sending too short for a window).\n";
-            }
-        }
-    }
-    text += "\n## Details\n\n\
-             - [Write path](bench-write.md): CPU per tag beside the no-op floor, latency from three sides, flat out and the raw ceiling.\n\
-             - [Projector](bench-projector.md): catch-up, raw consume, where the time goes.\n\
-             - [Read path](bench-read.md): the loaded day, profiles under ingestion, the highest rate served, read-api beside direct SQL, aggregates, the analysts' series and top-N, ClickHouse CPU and memory.\n\
-             - [Overload](bench-burst.md): 200 profile queries at once on an idle stack, the sustained capacity, twice it, the recovery.\n\n\
-             Run one part with `make bench-write`, `bench-projector`, `bench-read`, `bench-burst` or `bench-e2e` (each \
-             then rewrites the reports from every part's latest figures; `make bench-report` only \
-             rewrites them); every size and duration is a flag of `target/release/bench <part> --help` \
-             with an environment fallback.\n";
-    Ok(text)
+    template::render(
+        "benchmarks.md",
+        include_str!("../../templates/benchmarks.md"),
+        context! {
+            banner => smoke_banner(&infos),
+            measured => baseline::MEASURED,
+            runs => runs_table.render(),
+            summary => table.render(),
+            e2e => inputs.e2e.as_ref().map(e2e_context),
+            limit => PLATFORM_CORES_LIMIT.to_string(),
+            stretch => PLATFORM_CORES_STRETCH.to_string(),
+            least => LEAST_THREAD_CORES.to_string(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -445,6 +399,87 @@ mod tests {
     use super::*;
     use crate::database::TableParts;
     use crate::parts::e2e::bytes_per_tag;
+    use serde_json::json;
+
+    /// The whole platform's figures as `e2e.json` holds them: `full` with a preload, every
+    /// check passed, ClickHouse's peak reset, freshness probes and the platform's CPU;
+    /// otherwise none of those.
+    fn e2e(full: bool) -> E2eResults {
+        let latency = |p99_ms: f64| {
+            json!({"samples": 1_000, "p50_ms": p99_ms / 4.0, "p90_ms": p99_ms / 2.0,
+                "p99_ms": p99_ms, "max_ms": p99_ms * 2.0})
+        };
+        let queries = |asked: u64, p99_ms| {
+            json!({"asked": asked, "correct": asked, "wrong": 0, "errors": 0,
+                "latency": latency(p99_ms)})
+        };
+        let memory = |peak_mib: f64| json!({"peak_mib": peak_mib, "current_mib": peak_mib / 2.0});
+        serde_json::from_value(json!({
+            "info": crate::report::read::tests::info(full),
+            "scratch": "bench_e2e",
+            "preload": full.then(|| json!({"database": "bench_e2e", "tags": 10_000_000, "seed": 1,
+                "start_ms": 0, "end_ms": 10_000_000, "loaded_now": true, "seconds": 120.0,
+                "rows_per_second": 83_000.0, "chunk_rows": 1_000_000})),
+            "harness": {"event_time_seconds": 300.0, "lags_ms": [10_000, 60_000],
+                "tags": {"sent": 300_000, "accepted": 300_000, "failed": 0, "target_rate": 1_000,
+                    "latency": latency(12.0)},
+                "profiles": queries(30_000, 9.0),
+                "aggregates": queries(if full { 300 } else { 0 }, 40.0),
+                "final_profiles": queries(1_000, 9.0),
+                "final_aggregates": queries(100, 40.0),
+                "lost_tags": 0,
+                "freshness": full.then(|| json!({"probes": 300, "visible": 300,
+                    "latency": latency(900.0)})),
+                "passed": full},
+            "harness_report": null,
+            "memory": [["clickhouse", memory(1_900.0)], ["read-api", memory(120.0)],
+                ["tansu", memory(80.0)]],
+            "clickhouse_peak_reset": full,
+            "parts": [],
+            "platform_cpu": full.then(|| json!({"from_s": 30.0, "window_s": 265.0,
+                "components": {"clickhouse": 0.3, "tansu": 0.1}, "not_measured": ["nginx"],
+                "clickhouse_threads": {"QueryPipelineEx": 0.2}})),
+        }))
+        .expect("E2eResults")
+    }
+
+    #[test]
+    fn the_report_renders_each_branch_of_its_template() {
+        let inputs = |full| Inputs {
+            read: Some(crate::report::read::tests::results(full)),
+            e2e: Some(e2e(full)),
+            ..Inputs::default()
+        };
+        let text = render(&inputs(true)).expect("rendered");
+        for sentence in [
+            "# Benchmarks\n\nProduced by `make bench`:",
+            "ClickHouse 18.16 (make bench of 2026-11-24 at 75a6f2a; 18.16 has left the project",
+            "| whole platform | 2026-12-01T10:00:00Z | abc1234 |",
+            "ClickHouse's peak was reset then; the broker and nginx were not restarted):",
+            "Whole-platform run: 300,000 tags at 1,000 tags/s through the front door (300 s of event time)",
+            "preloaded with 10,000,000 tags by the loader (120 s, 83,000 rows/s), lags of 10 s (profiles) and 60 s",
+            "Every check passed.",
+            "nginx with its workers), over 265 s: from 30 s after sending started",
+            "The limit of the whole platform is 0.6 core, the stretch target 0.35.",
+            "those of at least 0.005 core:\n\n| thread | cores |",
+            "| `QueryPipelineEx` | 0.200 |\n\n## Details",
+        ] {
+            assert!(text.contains(sentence), "{sentence}\n{text}");
+        }
+        let text = render(&inputs(false)).expect("rendered");
+        for sentence in [
+            "> **Smoke run.**",
+            "the infrastructure was not, so its peak covers its whole life):",
+            "scratch topic and database that started empty, lags of",
+            "**Some checks failed**.",
+            "The platform's CPU was not measured in this run",
+        ] {
+            assert!(text.contains(sentence), "{sentence}\n{text}");
+        }
+        let text = render(&Inputs::default()).expect("rendered");
+        assert!(text.contains("| projector catch-up | not run |"), "{text}");
+        assert!(!text.contains("Whole-platform run"), "{text}");
+    }
 
     #[test]
     fn ingestion_needs_every_tag_within_the_deadline() {
@@ -487,10 +522,6 @@ mod tests {
         );
         assert_eq!(row.limit, "at most 0.6 core (stretch 0.35)");
         assert_eq!(row.verdict, "met (stretch: **not met**)");
-        let section = cpu_section(&cpu);
-        assert!(section.contains("over 265 s: from 30 s"), "{section}");
-        assert!(section.contains("nginx with its workers"), "{section}");
-        assert!(section.contains("`QueryPipelineEx`"), "{section}");
         assert_eq!(cpu_row(None).verdict, "not measured");
     }
 
