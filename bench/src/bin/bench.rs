@@ -292,7 +292,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
                 bench::parts::Part::Archive,
             )? {
                 let path = docs.join("bench-archive.md");
-                std::fs::write(&path, bench::parts::archive::render(&archive))
+                std::fs::write(&path, bench::parts::archive::render(&archive)?)
                     .map_err(BenchError::io(format!("writing {}", path.display())))?;
             }
         }

@@ -12,7 +12,8 @@
 //!    from the broker, and `projector rebuild --from-archive` (the archive, then an empty
 //!    tail). Both databases must count every tag.
 //!
-//! Writes `.stack/bench/archive.json` and `docs/bench-archive.md`.
+//! Writes `.stack/bench/archive.json` and `docs/bench-archive.md` (its prose in
+//! `bench/templates/bench-archive.md`).
 
 use crate::database;
 use crate::error::BenchError;
@@ -176,7 +177,7 @@ pub async fn run(
         partitions: options.partitions,
     };
     crate::parts::save(results_dir, crate::parts::Part::Archive, &results)?;
-    let report = render(&results);
+    let report = render(&results)?;
     std::fs::create_dir_all(docs_dir).map_err(BenchError::io("creating the docs directory"))?;
     let path = docs_dir.join("bench-archive.md");
     std::fs::write(&path, report).map_err(BenchError::io(format!("writing {}", path.display())))?;
@@ -503,73 +504,112 @@ fn replay_rate(stdout: &str) -> Option<f64> {
     before.rsplit(' ').next()?.parse().ok()
 }
 
-/// `docs/bench-archive.md`.
-pub fn render(results: &ArchiveResults) -> String {
-    let steady = &results.steady;
-    let replay = &results.replay;
+/// `docs/bench-archive.md`: the figures; the prose, the tables and the goals' checks are
+/// in `bench/templates/bench-archive.md`.
+pub fn render(results: &ArchiveResults) -> Result<String, BenchError> {
+    let (steady, replay) = (&results.steady, &results.replay);
     let (broker_rate, archive_rate) = results.rebuild_rates();
-    let verdict = |met: bool| if met { "met" } else { "**not met**" };
-    let smoke = if results.info.full_size {
-        String::new()
-    } else {
-        "**Smoke run: below the default sizes; not the figures of record.**\n\n".to_owned()
+    let context = minijinja::context! {
+        smoke => !results.info.full_size,
+        date => results.info.date(),
+        machine => results.info.machine.describe(),
+        commit => &results.info.commit,
+        rate => steady.tags as f64 / steady.seconds.max(1e-9),
+        partitions => results.replay_partitions(),
+        bytes_per_tag => results.bytes_per_tag(),
+        core_percent => results.core_percent(),
+        cpu_per_tag_us => results.cpu_per_tag_us(),
+        replay_bytes_per_tag => replay.bytes as f64 / replay.tags.max(1) as f64,
+        archive_catch_up_s => replay.tags as f64 / replay.archive_rate.max(1e-9),
+        broker_rate,
+        archive_rate,
+        steady,
+        replay,
     };
-    format!(
-        "# The archive: bytes, CPU, freshness, replay\n\n\
-         {smoke}Written by `bench archive` (`make bench-archive`; part of `make bench`) on {date}, {machine}, commit {commit}. \
-         Each figure comes from this one run; the method is in `bench/src/parts/archive.rs`.\n\n\
-         ## At the contract's load: {rate:.0} tags/s for {seconds:.0} s\n\n\
-         The archiver with its defaults (a file a minute per partition, {partitions} partitions) on a scratch topic fed by a producer paced open loop.\n\n\
-         | figure | value | goal | |\n|---|---|---|---|\n\
-         | archive bytes per tag (files of a minute: dictionary, delta, zstd) | {bytes_per_tag:.1} B ({files} files, {bytes} B, {records} records) | ≤ 15 B | {bytes_verdict} |\n\
-         | archiver CPU at {rate:.0} tags/s | {percent:.2}% of a core ({per_tag:.1} µs a tag, {window:.0} s after a 30 s warm-up) | ≤ 5% | {cpu_verdict} |\n\
-         | freshness: broker timestamp to the tag's file in place, p50 / p99 / max | {p50:.1} / {p99:.1} / {max:.1} s | a file at least every 60 s | |\n\n\
-         The broker's timestamp is the producer's send, a few milliseconds before write-api's 204: the freshness from the 204 is a few milliseconds less.\n\n\
-         ## Replay: {tags} tags\n\n\
-         The same backlog, produced flat out, archived ({replay_files} files, {replay_bytes_per_tag:.1} B a tag; all of it in place {archive_catch_up_s:.0} s after the archiver started, {archive_catch_up:.0} records/s, a figure bounded by the roll interval: a file closes a minute after its first record unless it reaches `ARCHIVER_MAX_FILE_RECORDS`), then rebuilt twice into fresh databases; each counted all {tags} tags.\n\n\
-         | rebuild | seconds | tags/s |\n|---|---|---|\n\
-         | `projector rebuild` (the broker) | {broker_s:.1} | {broker_rate:.0} |\n\
-         | `projector rebuild --from-archive` (the archive, then the broker's empty tail) | {archive_s:.1} | {archive_rate:.0} |\n\n\
-         Of the second, the archive's replay itself ran at {replay_rate} records/s (as the command reports it; the rest is migrating the database and the projector's start on the tail).\n",
-        date = results.info.date(),
-        machine = results.info.machine.describe(),
-        commit = results.info.commit,
-        rate = results.steady.tags as f64 / steady.seconds.max(1e-9),
-        seconds = steady.seconds,
-        partitions = results.replay_partitions(),
-        bytes_per_tag = results.bytes_per_tag(),
-        files = steady.files,
-        bytes = steady.bytes,
-        records = steady.records,
-        bytes_verdict = verdict(results.bytes_per_tag() <= 15.0),
-        percent = results.core_percent(),
-        per_tag = results.cpu_per_tag_us(),
-        window = steady.cpu_window_seconds,
-        cpu_verdict = verdict(results.core_percent() <= 5.0),
-        p50 = steady.freshness_p50_s,
-        p99 = steady.freshness_p99_s,
-        max = steady.freshness_max_s,
-        tags = replay.tags,
-        archive_catch_up = replay.archive_rate,
-        archive_catch_up_s = replay.tags as f64 / replay.archive_rate.max(1e-9),
-        replay_files = replay.files,
-        replay_bytes_per_tag = replay.bytes as f64 / replay.tags.max(1) as f64,
-        broker_s = replay.broker_rebuild_seconds,
-        archive_s = replay.archive_rebuild_seconds,
-        replay_rate = replay
-            .archive_replay_rate
-            .map_or_else(|| "(not reported)".to_owned(), |rate| format!("{rate:.0}")),
+    crate::report::template::render(
+        "bench-archive.md",
+        include_str!("../../templates/bench-archive.md"),
+        context,
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::Machine;
+
+    /// A full run meeting its goals whose replay rate was reported, or a smoke run
+    /// missing both goals whose replay rate was not.
+    fn results(full: bool) -> ArchiveResults {
+        ArchiveResults {
+            info: RunInfo {
+                started_at: "2026-12-01T10:00:00Z".to_owned(),
+                commit: "abc1234".to_owned(),
+                machine: Machine {
+                    cores: 2,
+                    cpu_model: "AMD EPYC".to_owned(),
+                    memory_gib: 24.0,
+                    kernel: "Linux 6.1".to_owned(),
+                },
+                full_size: full,
+            },
+            steady: SteadyState {
+                tags: 240_000,
+                seconds: 240.2,
+                archiver_cores: if full { 0.012 } else { 0.08 },
+                cpu_window_seconds: 210.0,
+                cpu_window_tags: 210_000,
+                files: 10,
+                bytes: if full { 2_400_000 } else { 4_800_000 },
+                records: 240_000,
+                freshness_p50_s: 30.2,
+                freshness_p99_s: 59.4,
+                freshness_max_s: 60.1,
+            },
+            replay: Replay {
+                tags: 1_000_000,
+                archive_rate: 16_000.0,
+                bytes: 9_800_000,
+                files: 4,
+                broker_rebuild_seconds: 80.5,
+                archive_rebuild_seconds: 40.25,
+                archive_replay_rate: full.then_some(50_000.0),
+                counted: (1_000_000, 1_000_000),
+            },
+            partitions: 2,
+        }
+    }
 
     #[test]
     fn the_replay_rate_is_read_from_the_rebuild_output() {
         let stdout = "from the archive: 1000 records (998 tags) in 4 files in 0.5 s, 2000 records/s\nrebuilt 1000 messages into database x in 1.0 s; switch with CLICKHOUSE_DATABASE=x\n";
         assert_eq!(replay_rate(stdout), Some(2000.0));
         assert_eq!(replay_rate("rebuilt 1 messages"), None);
+    }
+
+    #[test]
+    fn the_report_gives_each_figure_beside_its_goal() {
+        let text = render(&results(true)).expect("rendered");
+        for sentence in [
+            "on 2026-12-01, 2 cores (AMD EPYC), 24 GiB, Linux 6.1, commit abc1234.",
+            "## At the contract's load: 999 tags/s for 240 s",
+            "| 10.0 B (10 files, 2400000 B, 240000 records) | ≤ 15 B | met |",
+            "| 1.20% of a core (12.0 µs a tag, 210 s after a 30 s warm-up) | ≤ 5% | met |",
+            "| 30.2 / 59.4 / 60.1 s |",
+            "all of it in place 62 s after the archiver started, 16000 records/s",
+            "| 40.2 | 24845 |",
+            "ran at 50000 records/s",
+        ] {
+            assert!(text.contains(sentence), "{sentence}: {text}");
+        }
+        let smoke = render(&results(false)).expect("rendered");
+        for sentence in [
+            "**Smoke run: below the default sizes",
+            "| ≤ 15 B | **not met** |",
+            "| ≤ 5% | **not met** |",
+            "ran at (not reported) records/s",
+        ] {
+            assert!(smoke.contains(sentence), "{sentence}: {smoke}");
+        }
     }
 }

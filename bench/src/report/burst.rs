@@ -1,6 +1,7 @@
 //! `docs/bench-burst.md` and the overload rows of the summary (bursts on an idle stack,
 //! twice the sustained capacity, the recovery), from `burst.json`. The figures and
-//! verdicts are the ones [`crate::parts::burst`] defines; this module only writes them.
+//! verdicts are the ones [`crate::parts::burst`] defines; this module only writes them,
+//! into the prose of `bench/templates/bench-burst.md`.
 
 use crate::error::BenchError;
 use crate::parts::burst::{
@@ -8,8 +9,9 @@ use crate::parts::burst::{
     SHED_P99_LIMIT_MS,
 };
 use crate::report::format::{fixed, ms, or_dash, percent, thousands, Table};
-use crate::report::{provenance, smoke_banner, SummaryRow};
+use crate::report::{provenance, smoke_banner, template, SummaryRow};
 use crate::stats::Latency;
+use minijinja::context;
 
 /// A percentile of `latency`, or a dash when it has no samples.
 fn of(latency: &Latency, figure: fn(&Latency) -> f64) -> String {
@@ -208,76 +210,13 @@ fn server_row(label: &str, phase: &LoadPhase) -> Vec<String> {
     ]
 }
 
-/// `docs/bench-burst.md`.
+/// `docs/bench-burst.md`: the figures and tables; the prose is in
+/// `bench/templates/bench-burst.md`.
 pub fn render(results: &BurstResults) -> Result<String, BenchError> {
     let info = &results.info;
-    let load = &results.load;
     let bursts = results.bursts();
     let capacity = &results.capacity;
-    let mut text = String::from("# Overload benchmark: bursts, twice the capacity, recovery\n\n");
-    text += &smoke_banner(&[info]);
-    text += &provenance("make bench-burst", info, 1);
-    text += &format!(
-        "The load generator (in the `bench` process), nginx, the three services, the broker and ClickHouse \
-         share the machine's {} cores. Every request goes through the front door, as the contract's \
-         harness sends them.\n\n",
-        info.machine.cores
-    );
-    text += "Issue 13, item 4 (\"Overload done right\"): a burst that fits the deadline is served, not shed; \
-             read-api queues a profile request while the wait it can expect (the batches queued ahead of it \
-             and its own, each priced by the recent cost per query and per read) fits 90% of its deadline, \
-             and refuses it at once (503) when it does not (`read-api/src/admission/batch_cost.rs`); profile reads \
-             that pile up are read together, up to 32 cookies a query (`read-api/src/admission/batcher.rs`). A queue \
-             that stands (even its least wait over 100 ms above 5 ms, as in CoDel: a sustained overload, \
-             not a burst passing through) is admitted to 40% of the deadline until it drains \
-             (`read-api/src/admission/standing_queue.rs`): it serves no more for being long, and what it admits \
-             then ends in time. Targets: 200 profile queries fired at once on an idle stack \
-             all answered 200 within 200 ms; at twice the sustained capacity, fast 503s for the excess and \
-             full recovery after.\n\n";
-    text += &format!(
-        "Data: the read benchmark's day, {} tags of loadgen's stream in `{}` ({}), merges {}, {:.2} GiB \
-         read into the page cache first; the three services moved onto it (and a scratch topic) for the \
-         run, no ingestion. Requests are drawn as `bench read` draws them: skewed cookies (a quarter \
-         among the 16 hottest), ranges ending in the last hour of the data, 1 to 60 minutes long, \
-         millisecond precision, default limit. Client deadline: the contract's 200 ms (past it a request \
-         counts as late).\n\n",
-        thousands(load.tags as f64),
-        load.database,
-        if load.loaded_now {
-            "loaded by this run"
-        } else {
-            "loaded by an earlier run"
-        },
-        if results.merges_settled {
-            "settled"
-        } else {
-            "**not** settled"
-        },
-        results.warmed_bytes as f64 / f64::from(1 << 30),
-    );
-
-    text += "## Bursts on an idle stack\n\n";
-    let how = if results.rounds.iter().all(|round| round.connections == 0) {
-        "each on fresh connections (a client of its own: every request opens its connection to the \
-         front door as it fires, as a burst of new visitors does) and without waiting for ClickHouse to \
-         go idle (the column says whether it ran a read when the burst fired)"
-            .to_owned()
-    } else {
-        format!(
-            "each once ClickHouse ran no read and with the keep-alive connections to the front door \
-             already open (so the burst measures the stack, not {} TCP handshakes)",
-            results.burst_size
-        )
-    };
-    text += &format!(
-        "{} profile queries fired at the same instant, {} round{}, {} s or more apart, {how}. Client \
-         latency runs from the instant fired; the front door's is nginx's `rt` of the same requests.\n\n",
-        results.burst_size,
-        results.rounds.len(),
-        if results.rounds.len() == 1 { "" } else { "s" },
-        results.round_gap_s,
-    );
-    let mut table = Table::new(&[
+    let mut rounds = Table::new(&[
         "round",
         "ClickHouse idle",
         "200",
@@ -289,7 +228,7 @@ pub fn render(results: &BurstResults) -> Result<String, BenchError> {
         "verdict",
     ]);
     let mut add = |label: String, idle: String, figures: &BurstFigures| {
-        table.row(vec![
+        rounds.row(vec![
             label,
             idle,
             format!("{}/{}", figures.ok, figures.fired),
@@ -309,30 +248,7 @@ pub fn render(results: &BurstResults) -> Result<String, BenchError> {
         );
     }
     add("all".to_owned(), String::new(), &bursts);
-    text += &table.render();
-    text += &format!(
-        "\nTarget: every query answered 200 and the slowest within {}: {}.",
-        ms(BURST_MAX_MS),
-        bursts.verdict()
-    );
-    if bursts.server_logged != bursts.fired {
-        text += &format!(
-            " (nginx logged {} of the {} requests.)",
-            bursts.server_logged, bursts.fired
-        );
-    }
-    text += "\n";
-
-    text += "\n## Sustained capacity\n\n";
-    text += &format!(
-        "{} clients in a closed loop through the front door for {} s, each sending its next profile query \
-         as soon as the last is answered (10 ms later when it was not answered well): the profiles \
-         answered 200 within the deadline per second while work is always waiting. It is measured in \
-         this run so that the overload below is a multiple of a measurement, not of a guess.\n\n",
-        capacity.clients,
-        fixed(capacity.seconds, 1)
-    );
-    let mut table = Table::new(&[
+    let mut capacity_table = Table::new(&[
         "sent",
         "200 in time",
         "503",
@@ -341,7 +257,7 @@ pub fn render(results: &BurstResults) -> Result<String, BenchError> {
         "200s p50 / p99 / max",
         "capacity",
     ]);
-    table.row(vec![
+    capacity_table.row(vec![
         thousands(capacity.sent as f64),
         thousands(capacity.succeeded as f64),
         thousands(capacity.shed as f64),
@@ -350,34 +266,7 @@ pub fn render(results: &BurstResults) -> Result<String, BenchError> {
         three(&capacity.by_answer.ok),
         or_dash(capacity.goodput(), rate),
     ]);
-    text += &table.render();
-
-    text += "\n## Twice the capacity, and the recovery\n\n";
-    text += &format!(
-        "Open loop through the front door (latency from each request's due time): the contract's {} for \
-         {} s on the idle stack (the baseline), then {}× the capacity ({}) for {} s, then at once the \
-         contract's rate again for {} s (the recovery). Targets: at the overload, the excess refused \
-         fast, its 503s' p99 at most {} and nothing late or failed; after it, every request answered 200 \
-         and the p99 at most {RECOVERY_P99_FACTOR} times the baseline's.\n\n",
-        rate(f64::from(results.contract_rate)),
-        results.steady_seconds,
-        results.overload_factor,
-        overload_rate_text(results),
-        results.overload_seconds,
-        results.steady_seconds,
-        ms(SHED_P99_LIMIT_MS),
-    );
-    text += &format!(
-        "Why {} for the 503s: a refusal helps only while the caller can still use the rest of its 200 ms \
-         (answer without the profile, try again). read-api decides at arrival from the queue's length, \
-         so a 503 costs little more than the trip through the front door; a quarter of the deadline \
-         leaves the caller three quarters of it and room for the load generator sharing the cores. A \
-         request admitted and then cut at read-api's own deadline (150 ms), or dropped from the queue \
-         when its batch could no longer end in time, is answered 503 too, but slowly: those are what \
-         the p99 catches.\n\n",
-        ms(SHED_P99_LIMIT_MS)
-    );
-    let mut table = Table::new(&[
+    let mut phases = Table::new(&[
         "phase",
         "rate",
         "achieved",
@@ -389,16 +278,7 @@ pub fn render(results: &BurstResults) -> Result<String, BenchError> {
         "200s p50 / p99 / max",
         "503s p50 / p99 / max",
     ]);
-    table.row(phase_row("baseline", &results.baseline));
-    if let Some(phase) = &results.overload {
-        table.row(phase_row("overload", phase));
-    }
-    if let Some(phase) = &results.recovery {
-        table.row(phase_row("recovery", phase));
-    }
-    text += &table.render();
-    text += "\nThe front door's side (nginx's `rt` of the same requests):\n\n";
-    let mut table = Table::new(&[
+    let mut server = Table::new(&[
         "phase",
         "logged",
         "200",
@@ -407,46 +287,71 @@ pub fn render(results: &BurstResults) -> Result<String, BenchError> {
         "200s p50 / p99 / max",
         "503s p50 / p99 / max",
     ]);
-    table.row(server_row("baseline", &results.baseline));
-    if let Some(phase) = &results.overload {
-        table.row(server_row("overload", phase));
-    }
-    if let Some(phase) = &results.recovery {
-        table.row(server_row("recovery", phase));
-    }
-    text += &table.render();
-    text += "\n";
-    match &results.overload {
-        Some(phase) => {
-            let served_rate = crate::stats::ratio(
-                phase.report.succeeded as f64,
-                results.overload_seconds as f64,
-            );
-            text += &format!(
-                "Overload: {}. Served {} during it ({} of the capacity measured above){}.\n\n",
-                results.overload_verdict(),
-                or_dash(served_rate, rate),
-                or_dash(
-                    served_rate
-                        .zip(capacity.goodput())
-                        .and_then(|(served, capacity)| crate::stats::ratio(served, capacity)),
-                    percent
-                ),
-                if phase.report.achieved_rate < 0.95 * phase.report.target_rate {
-                    "; the load generator fell behind the rate asked (see achieved)"
-                } else {
-                    ""
-                }
-            );
+    for (label, phase) in [
+        ("baseline", Some(&results.baseline)),
+        ("overload", results.overload.as_ref()),
+        ("recovery", results.recovery.as_ref()),
+    ] {
+        if let Some(phase) = phase {
+            phases.row(phase_row(label, phase));
+            server.row(server_row(label, phase));
         }
-        None => text += &format!("Overload: {NO_OVERLOAD}.\n\n"),
     }
-    text += &format!(
-        "Recovery: {} (limit p99 ≤ {}).\n",
-        results.recovery_verdict(),
-        or_dash(recovery_limit_ms(&results.baseline), ms)
-    );
-    Ok(text)
+    let overload = results.overload.as_ref().map(|phase| {
+        let served = crate::stats::ratio(
+            phase.report.succeeded as f64,
+            results.overload_seconds as f64,
+        );
+        let share = served
+            .zip(capacity.goodput())
+            .and_then(|(served, capacity)| crate::stats::ratio(served, capacity));
+        context! {
+            served => or_dash(served, rate),
+            share => or_dash(share, percent),
+            behind => phase.report.achieved_rate < 0.95 * phase.report.target_rate,
+        }
+    });
+    let context = context! {
+        smoke => smoke_banner(&[info]),
+        provenance => provenance("make bench-burst", info, 1),
+        cores => info.machine.cores,
+        tags => thousands(results.load.tags as f64),
+        database => &results.load.database,
+        loaded_now => results.load.loaded_now,
+        merges_settled => results.merges_settled,
+        warmed_gib => format!("{:.2}", results.warmed_bytes as f64 / f64::from(1 << 30)),
+        burst_size => results.burst_size,
+        rounds => results.rounds.len(),
+        round_gap_s => results.round_gap_s,
+        fresh_connections => results.rounds.iter().all(|round| round.connections == 0),
+        rounds_table => rounds.render().trim_end(),
+        burst_max => ms(BURST_MAX_MS),
+        bursts_verdict => bursts.verdict().to_string(),
+        logged => bursts.server_logged,
+        fired => bursts.fired,
+        clients => capacity.clients,
+        capacity_seconds => fixed(capacity.seconds, 1),
+        capacity_table => capacity_table.render().trim_end(),
+        contract_rate => rate(f64::from(results.contract_rate)),
+        steady_seconds => results.steady_seconds,
+        overload_factor => results.overload_factor.to_string(),
+        overload_rate => overload_rate_text(results),
+        overload_seconds => results.overload_seconds,
+        shed_limit => ms(SHED_P99_LIMIT_MS),
+        recovery_factor => RECOVERY_P99_FACTOR.to_string(),
+        phases_table => phases.render().trim_end(),
+        server_table => server.render().trim_end(),
+        overload,
+        overload_verdict => results.overload_verdict().to_string(),
+        no_overload => NO_OVERLOAD,
+        recovery_verdict => results.recovery_verdict().to_string(),
+        recovery_limit => or_dash(recovery_limit_ms(&results.baseline), ms),
+    };
+    template::render(
+        "bench-burst.md",
+        include_str!("../../templates/bench-burst.md"),
+        context,
+    )
 }
 
 #[cfg(test)]
@@ -604,5 +509,14 @@ mod tests {
             text.contains("Served 400/s during it (100.0% of the capacity"),
             "{text}"
         );
+        for sentence in [
+            "share the machine's 2 cores",
+            "2 profile queries fired at the same instant, 1 round, 3 s or more apart",
+            "not 2 TCP handshakes",
+            "then 2× the capacity (800/s) for 20 s",
+            "Recovery: met (limit p99 ≤ 30.0 ms).\n",
+        ] {
+            assert!(text.contains(sentence), "{sentence}: {text}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! `docs/soak.md` and its plots (`docs/soak/*.png`) from the soak's results: every
 //! target of the soak beside its figure, the CPU the platform spends per 1,000 tags,
 //! the minute-by-minute table, and the charts (latency per endpoint, errors, bytes on
-//! disk, resident memory, rows of the hottest cookies).
+//! disk, resident memory, rows of the hottest cookies). The figures and tables are
+//! computed here; the prose around them is in `bench/templates/soak.md`.
 
 use crate::error::BenchError;
 use crate::parts::soak::{
@@ -10,7 +11,9 @@ use crate::parts::soak::{
 };
 use crate::plot::{self, Chart, Series};
 use crate::report::format::{fixed, ms, or_dash, thousands, Table};
+use crate::report::template;
 use crate::verdict::{Limit, Verdict};
+use minijinja::context;
 use std::path::Path;
 
 /// The processes of the table, in order.
@@ -27,6 +30,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// Writes `soak.md` and the plots into `dir` (the plots into `dir/soak/`).
 pub fn write(results: &SoakResults, dir: &Path) -> Result<(), BenchError> {
+    let text = markdown(results)?;
     let plots = dir.join("soak");
     std::fs::create_dir_all(&plots)
         .map_err(BenchError::io(format!("creating {}", plots.display())))?;
@@ -35,8 +39,7 @@ pub fn write(results: &SoakResults, dir: &Path) -> Result<(), BenchError> {
         plot::draw(&chart, &path).map_err(|error| BenchError::Stack(error.to_string()))?;
     }
     let path = dir.join("soak.md");
-    std::fs::write(&path, markdown(results))
-        .map_err(BenchError::io(format!("writing {}", path.display())))?;
+    std::fs::write(&path, text).map_err(BenchError::io(format!("writing {}", path.display())))?;
     tracing::info!(path = %path.display(), "soak report written");
     Ok(())
 }
@@ -165,72 +168,14 @@ fn targets(results: &SoakResults) -> Vec<[String; 4]> {
     rows
 }
 
-fn markdown(results: &SoakResults) -> String {
+/// `soak.md`: the figures and tables; the prose is in `bench/templates/soak.md`.
+fn markdown(results: &SoakResults) -> Result<String, BenchError> {
     let info = &results.info;
-    let minutes_of_load = results.hold_minutes
-        + u64::from(results.retention_minutes) * u64::from(results.retention_windows);
-    let mut text = String::new();
-    text.push_str("# Soak\n\n");
-    if !info.full_size {
-        text.push_str(
-            "> **Smoke run**: smaller than the full soak (`bench soak --help` gives the \
-             full sizes); its figures prove the machinery, not the platform.\n\n",
-        );
-    }
-    text.push_str(&format!(
-        "Produced by `make soak` (`target/release/bench soak`) on {} at {}.\n\
-         Machine: {}. Everything (load generator, front door, services, broker, database)\n\
-         shares the machine's cores.\n\n",
-        info.date(),
-        info.commit,
-        info.machine.describe()
-    ));
-    let preload = &results.preload;
-    text.push_str(&format!(
-        "**What ran.** {} tags of loadgen's stream (a day at 1,000 tags/s) loaded into the \
-         scratch database `{}` first ({}, {} s), trimmed as the projector trims. Then \
-         `loadgen run` through the front door at {} tags/s with a profile query every 10 \
-         tags, an aggregates query every 1,000 and a freshness probe every 1,000, every \
-         answer checked: {} minutes on the day's retention (the hold), then {} windows of \
-         {} minutes with the aggregates' retention shortened to {} minutes (`ALTER TABLE \
-         ... MODIFY TTL` when the hold ended; the scratch topic `{}` keeps records {} \
-         minutes from the start). {} minutes of load in all ({} s with the final round), \
-         then the write path's floor. The final round checks profiles over the whole run \
-         and the aggregates of the last {} minutes of event time (older minutes may have \
-         expired, as they should).\n\n",
-        thousands(preload.tags as f64),
-        preload.database,
-        if preload.loaded_now {
-            "loaded by this run"
-        } else {
-            "reused from an earlier load"
-        },
-        thousands(preload.seconds),
-        results.rate,
-        results.hold_minutes,
-        results.retention_windows,
-        results.retention_minutes,
-        results.retention_minutes,
-        results.topic,
-        results.retention_minutes,
-        minutes_of_load,
-        thousands(results.load_seconds),
-        crate::parts::soak::final_aggregates_within(results.retention_minutes).as_secs() / 60,
-    ));
-
-    text.push_str("## Targets\n\n");
-    text.push_str(
-        "Why the targets not met are not met, with the measurements that show it: \
-         [soak-findings.md](soak-findings.md) (written by hand from the run it names).\n\n",
-    );
-    let mut table = Table::new(&["figure", "measured", "target", ""]);
+    let mut targets_table = Table::new(&["figure", "measured", "target", ""]);
     for row in targets(results) {
-        table.row(row.to_vec());
+        targets_table.row(row.to_vec());
     }
-    text.push_str(&table.render());
-
-    text.push_str("\n## Requests over the whole soak\n\n");
-    let mut table = Table::new(&[
+    let mut requests_table = Table::new(&[
         "endpoint",
         "side",
         "requests",
@@ -248,7 +193,7 @@ fn markdown(results: &SoakResults) -> String {
             ("client", &totals.client),
             ("server (nginx rt)", &totals.server),
         ] {
-            table.row(vec![
+            requests_table.row(vec![
                 endpoint.to_owned(),
                 side.to_owned(),
                 thousands(requests.requests as f64),
@@ -260,21 +205,12 @@ fn markdown(results: &SoakResults) -> String {
             ]);
         }
     }
-    text.push_str(&table.render());
-    text.push_str(
-        "\nClient side is loadgen's clock (a tag from when it was due, open loop; a query \
-         from when it was sent); server side is nginx's `rt`. Errors: client side, any \
-         answer other than the one wanted or none within the deadline (200 ms for tags and \
-         profiles); server side, 5xx.\n",
-    );
-
-    text.push_str("\n## CPU per 1,000 tags\n\n");
-    let mut table = Table::new(&["process", "CPU s per 1,000 tags", "cores at 1,000 tags/s"]);
+    let mut cpu_table = Table::new(&["process", "CPU s per 1,000 tags", "cores at 1,000 tags/s"]);
     let mut total = 0.0;
     for process in PROCESSES {
         let per_1000 = results.cpu_per_1000_tags(process);
         total += per_1000.unwrap_or(0.0);
-        table.row(vec![
+        cpu_table.row(vec![
             process.to_owned(),
             or_dash(per_1000, |value| fixed(value, 3)),
             or_dash(per_1000, |value| {
@@ -282,58 +218,24 @@ fn markdown(results: &SoakResults) -> String {
             }),
         ]);
     }
-    table.row(vec![
+    cpu_table.row(vec![
         "**all server processes**".to_owned(),
         fixed(total, 3),
         fixed(total * f64::from(results.rate) / 1000.0, 3),
     ]);
-    text.push_str(&table.render());
-    text.push_str(
-        "\nCPU from `/proc/<pid>/stat` (nginx: master and workers) per minute, divided by the \
-         tags answered 204 in the minute; the load generator is not a server process and is \
-         not counted (it is in the minute table's `loadgen cores`, beside the whole machine's \
-         busy cores). This includes the queries (100 profiles/s, 1 aggregate/s), the \
-         trimmer and the merges the load causes: the whole contract load per 1,000 tags.\n",
-    );
-
-    text.push_str(&clickhouse_work(results));
-
     let mean = |value: fn(&Minute) -> Option<f64>| {
         let values: Vec<f64> = results.load_minutes().filter_map(value).collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
-    match (
-        mean(|minute| minute.machine_cores),
-        mean(|minute| minute.load_generator_cores),
-    ) {
-        (Some(machine), Some(load_generator)) => text.push_str(&format!(
-            "\nThe whole machine was busy {} cores on average under load, the load generator \
-             {} of them.\n",
-            fixed(machine, 2),
-            fixed(load_generator, 2)
-        )),
-        _ => text.push_str(
-            "\nThis run's results predate the machine's and the load generator's CPU per minute.\n",
-        ),
-    }
-
-    text.push_str("\n## Plots\n\n");
-    for (file, chart) in charts(results) {
-        text.push_str(&format!("![{}](soak/{file})\n\n", chart.title));
-    }
-
-    text.push_str(if results.disk_files_counted_once {
-        "Bytes on disk of ClickHouse: the files of the database's tables, each file once \
-         however many parts link it.\n\n"
-    } else {
-        "Bytes on disk of ClickHouse in this run: the sum of `bytes_on_disk` over the \
-         database's parts, active or waiting for removal. A mutation (each trim run's \
-         `APPLY PATCHES`) makes a new part that hard-links the old one's unchanged columns, \
-         and both count until the old part is removed: the saw-tooth of up to 1.6 GiB in the \
-         disk plot is that double count, not disk. Later runs count each file once.\n\n"
-    });
-    text.push_str("## Minute by minute\n\n");
-    let mut table = Table::new(&[
+    let cores = mean(|minute| minute.machine_cores)
+        .zip(mean(|minute| minute.load_generator_cores))
+        .map(|(machine, load_generator)| {
+            context! {
+                machine => fixed(machine, 2),
+                load_generator => fixed(load_generator, 2),
+            }
+        });
+    let mut minutes_table = Table::new(&[
         "min",
         "phase",
         "tags 204",
@@ -374,7 +276,7 @@ fn markdown(results: &SoakResults) -> String {
             .iter()
             .map(|process| minute.cpu_per_1000_tags(process))
             .sum();
-        table.row(vec![
+        minutes_table.row(vec![
             (minute.index + 1).to_string(),
             match minute.phase {
                 Phase::Hold => "hold",
@@ -410,25 +312,48 @@ fn markdown(results: &SoakResults) -> String {
             or_dash(minute.load_generator_cores, |value| fixed(value, 2)),
         ]);
     }
-    text.push_str(&table.render());
-    text.push_str(
-        "\n`s/c`: server side (nginx `rt`) / client side, ms. `merges`: finished in the minute \
-         (running at its end). `hot rows max`: the most rows `user_tags` holds for one (cookie, \
-         action) of the 16 hottest cookies, each of which gets about 15 tags a second; the \
-         trimmer keeps 200 per pair plus the pair's last minute of event time and what came \
-         since its last run (every 2 minutes).\n",
-    );
-    text
+    let preload = &results.preload;
+    let context = context! {
+        smoke => !info.full_size,
+        date => info.date(),
+        commit => &info.commit,
+        machine => info.machine.describe(),
+        preload_tags => thousands(preload.tags as f64),
+        database => &preload.database,
+        loaded_now => preload.loaded_now,
+        preload_seconds => thousands(preload.seconds),
+        rate => results.rate,
+        hold_minutes => results.hold_minutes,
+        retention_windows => results.retention_windows,
+        retention_minutes => results.retention_minutes,
+        topic => &results.topic,
+        minutes_of_load => results.hold_minutes
+            + u64::from(results.retention_minutes) * u64::from(results.retention_windows),
+        load_seconds => thousands(results.load_seconds),
+        final_aggregates_minutes =>
+            crate::parts::soak::final_aggregates_within(results.retention_minutes).as_secs() / 60,
+        targets_table => targets_table.render().trim_end(),
+        requests_table => requests_table.render().trim_end(),
+        cpu_table => cpu_table.render().trim_end(),
+        work_table => clickhouse_work(results),
+        cores,
+        plots => charts(results)
+            .iter()
+            .map(|(file, chart)| (*file, chart.title))
+            .collect::<Vec<_>>(),
+        disk_files_counted_once => results.disk_files_counted_once,
+        minutes_table => minutes_table.render().trim_end(),
+    };
+    template::render("soak.md", include_str!("../../templates/soak.md"), context)
 }
 
 /// Where ClickHouse's CPU went: its queries by work (`system.query_log`), and the rest
-/// of the process's CPU, the background's (merges, mutations, TTL drops).
-fn clickhouse_work(results: &SoakResults) -> String {
-    let Some((process_cpu, tags)) = results.cpu_and_tags_of_every_minute("clickhouse") else {
-        return String::new();
-    };
+/// of the process's CPU, the background's (merges, mutations, TTL drops); none without
+/// those figures.
+fn clickhouse_work(results: &SoakResults) -> Option<String> {
+    let (process_cpu, tags) = results.cpu_and_tags_of_every_minute("clickhouse")?;
     if results.clickhouse_work.is_empty() || tags == 0 {
-        return String::new();
+        return None;
     }
     let per_1000 = |cpu: f64| cpu * 1000.0 / tags as f64;
     let share = |cpu: f64| {
@@ -436,7 +361,6 @@ fn clickhouse_work(results: &SoakResults) -> String {
             format!("{}%", fixed(share * 100.0, 1))
         })
     };
-    let mut text = String::from("\n### Where ClickHouse's CPU went\n\n");
     let mut table = Table::new(&[
         "work",
         "queries",
@@ -477,16 +401,7 @@ fn clickhouse_work(results: &SoakResults) -> String {
         fixed(per_1000(process_cpu), 3),
         "100%".to_owned(),
     ]);
-    text.push_str(&table.render());
-    text.push_str(
-        "\nEvery minute sampled, the final round's included, against the queries that \
-         finished in the same span (`system.query_log`, user and system CPU of each). A \
-         projector batch counts with the materialized views it feeds, which run inside \
-         its insert. A profile query may carry several cookies (read-api batches the \
-         requests that arrive together). Background work runs in no query: it is the \
-         process's CPU less its queries'.\n",
-    );
-    text
+    Some(table.render().trim_end().to_owned())
 }
 
 fn series(name: &str, minutes: &[&Minute], value: impl Fn(&Minute) -> Option<f64>) -> Series {
@@ -629,4 +544,127 @@ fn charts(results: &SoakResults) -> Vec<(&'static str, Chart<'static>)> {
             },
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn latency(samples: u64, p99_ms: f64) -> Value {
+        json!({"samples": samples, "p50_ms": p99_ms / 2.0, "p90_ms": p99_ms * 0.8,
+            "p99_ms": p99_ms, "max_ms": p99_ms * 1.5})
+    }
+
+    fn requests(requests: u64, p99_ms: f64) -> Value {
+        json!({"requests": requests, "errors": 1, "slow": 0, "latency": latency(requests, p99_ms)})
+    }
+
+    fn queries(wrong: u64) -> Value {
+        json!({"asked": 100, "correct": 100 - wrong, "wrong": wrong, "errors": 0,
+            "latency": latency(100, 9.0)})
+    }
+
+    /// A full soak (every figure there, an extra minute after the retention windows),
+    /// or a smoke run's results of an earlier version (no machine CPU, no ClickHouse
+    /// work, the disk's double count, no aggregates nor freshness measured).
+    fn results(full: bool) -> SoakResults {
+        let endpoints: &[&str] = if full {
+            &ENDPOINTS
+        } else {
+            &["tags", "profiles"]
+        };
+        let minute = |index: u64, phase: &str| {
+            let sides: serde_json::Map<String, Value> = endpoints
+                .iter()
+                .map(|endpoint| ((*endpoint).to_owned(), requests(600, 8.0 + index as f64)))
+                .collect();
+            let processes: serde_json::Map<String, Value> = PROCESSES
+                .iter()
+                .map(|process| {
+                    (
+                        (*process).to_owned(),
+                        json!({"cpu_s": 6.0, "rss_mib": 300.0}),
+                    )
+                })
+                .collect();
+            json!({
+                "index": index, "phase": phase, "tags_accepted": 60_000, "client": sides,
+                "server": sides, "wrong": 0, "freshness": latency(u64::from(full) * 60, 400.0),
+                "parts": 40, "merges_running": 1, "merges_done": 3,
+                "clickhouse_bytes": (1_000 + index * 10) << 20, "broker_bytes": 500 << 20,
+                "hot_rows_max": 260, "hot_rows_median": 210.0, "processes": processes,
+                "machine_cores": full.then_some(1.9), "load_generator_cores": full.then_some(0.4),
+            })
+        };
+        let totals: serde_json::Map<String, Value> = endpoints
+            .iter()
+            .map(|endpoint| {
+                let totals = json!({
+                    "client": requests(3_000, 12.0), "server": requests(3_000, 10.0),
+                    "first_p99_ms": 9.0, "last_p99_ms": full.then_some(11.0)});
+                ((*endpoint).to_owned(), totals)
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "info": {"started_at": "2026-12-01T10:00:00Z", "commit": "abc1234", "full_size": full,
+                "machine": {"cores": 2, "cpu_model": "AMD EPYC", "memory_gib": 24.0,
+                    "kernel": "Linux 6.1"}},
+            "hold_minutes": 2, "retention_minutes": 1, "retention_windows": 2, "rate": 1000,
+            "topic": "bench_soak_1",
+            "preload": {"database": "bench_soak", "tags": 86_400_000, "seed": 1, "start_ms": 0,
+                "end_ms": 86_400_000, "loaded_now": !full, "seconds": 900.0,
+                "rows_per_second": 96_000.0, "chunk_rows": 1_000_000},
+            "minutes": [minute(0, "Hold"), minute(1, "Hold"), minute(2, "Retention"),
+                minute(3, "Retention"), minute(4, "FinalRound")],
+            "endpoints": totals,
+            "freshness": latency(u64::from(full) * 240, 450.0),
+            "write_floor": {"write_api_us_per_tag": full.then_some(30.0),
+                "noop_us_per_request": full.then_some(12.0), "noop_requests": 240_000},
+            "load_seconds": 290.0,
+            "harness": {"event_time_seconds": 240.0, "lags_ms": [0, 0],
+                "tags": {"sent": 240_000, "accepted": 240_000, "failed": 0, "target_rate": 1000,
+                    "latency": latency(240_000, 9.0)},
+                "profiles": queries(0), "aggregates": queries(u64::from(!full)),
+                "final_profiles": queries(0), "final_aggregates": queries(0),
+                "lost_tags": 0, "freshness": null, "passed": full},
+            "disk_files_counted_once": full,
+            "clickhouse_work": if full {
+                json!([{"work": "projector batches", "queries": 2_400, "cpu_s": 6.0},
+                    {"work": "profile reads", "queries": 24_000, "cpu_s": 4.0}])
+            } else {
+                json!([])
+            },
+        }))
+        .expect("a soak's results")
+    }
+
+    #[test]
+    fn the_report_renders_each_branch_of_its_prose() {
+        let text = markdown(&results(true)).expect("rendered");
+        for sentence in [
+            "# Soak\n\nProduced by `make soak`",
+            "into the scratch database `bench_soak` first (reused from an earlier load, 900 s)",
+            "then 2 windows of 1 minutes",
+            "the scratch topic `bench_soak_1` keeps records 1 minutes from the start). 4 minutes",
+            "| aggregates p99, server side, whole soak | 10.0 ms | ≤ 100.0 ms | met |",
+            "### Where ClickHouse's CPU went",
+            "the load generator 0.40 of them.\n\n## Plots",
+            "![bytes on disk](soak/disk.png)\n\n",
+            "each file once however many parts link it.\n\n## Minute by minute",
+            "| 5 | final | 60,000 |",
+        ] {
+            assert!(text.contains(sentence), "{sentence}: {text}");
+        }
+        let smoke = markdown(&results(false)).expect("rendered");
+        for sentence in [
+            "> **Smoke run**: smaller than the full soak",
+            "first (loaded by this run, 900 s)",
+            "load per 1,000 tags.\n\nThis run's results predate",
+            "the saw-tooth of up to 1.6 GiB",
+        ] {
+            assert!(smoke.contains(sentence), "{sentence}: {smoke}");
+        }
+        assert!(!smoke.contains("### Where"), "{smoke}");
+    }
 }

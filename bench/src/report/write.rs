@@ -1,12 +1,14 @@
-//! `docs/bench-write.md` and the write path's rows of the summary.
+//! `docs/bench-write.md` (its prose in `bench/templates/bench-write.md`) and the write
+//! path's rows of the summary.
 
 use crate::error::BenchError;
 use crate::parts::write::{Phase, Target, WriteResults};
 use crate::report::baseline::{self, write as old};
 use crate::report::format::{fixed, ms, or_dash, thousands, Table};
-use crate::report::{provenance, smoke_banner, SummaryRow};
+use crate::report::{provenance, smoke_banner, template, SummaryRow};
 use crate::stats;
 use crate::verdict::{Limit, Verdict};
+use minijinja::context;
 
 /// The target: write-api's CPU per accepted tag at most this many times the floor's.
 pub const FLOOR_MULTIPLE: f64 = 2.0;
@@ -208,32 +210,11 @@ fn consistency(results: &WriteResults, target: Target) -> Verdict {
     }
 }
 
-/// `docs/bench-write.md`.
+/// `docs/bench-write.md`: the figures and tables; the prose is in
+/// `bench/templates/bench-write.md`.
 pub fn render(results: &WriteResults) -> Result<String, BenchError> {
     let info = &results.info;
-    let mut text = String::from("# Write path benchmark\n\n");
-    text += &smoke_banner(&[info]);
-    text += &provenance("make bench-write", info, results.runs.len());
-    text += &format!(
-        "The load generator (in the `bench` process), nginx, write-api, the broker and the no-op server \
-         share the machine's {} cores; the projector is stopped while measuring. Every figure is beside \
-         its limit measured in the same run, and beside its value on ClickHouse 18.16 ({}).\n\n",
-        info.machine.cores,
-        baseline::MEASURED
-    );
-
-    text += "## CPU per accepted tag\n\n";
-    text += &format!(
-        "Each phase sends loadgen's tag stream open loop at a fixed rate for {} s (256 in flight at most, \
-         200 ms client deadline) and reads the CPU seconds (user + system, all threads, from \
-         `/proc/<pid>/stat`) of the server, nginx (master and workers) and the broker before and after. \
-         The floor is a no-op axum server (`bench-noop-server`: same runtime flavour as write-api, \
-         `#[tokio::main]`, answers 204 without parsing) driven by the same load generator with the same \
-         bodies. Target: write-api at most {FLOOR_MULTIPLE}× the floor (the ratio is taken within each run, \
-         then the median).\n\n",
-        results.seconds
-    );
-    let mut table = Table::new(&[
+    let mut cpu_table = Table::new(&[
         "rate",
         "server",
         "accepted / s",
@@ -248,7 +229,7 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
         for target in [Target::Noop, Target::Direct, Target::FrontDoor] {
             let figure = |figure: fn(&Phase) -> Option<f64>| median(results, target, rate, figure);
             let ratio = (target != Target::Noop).then(|| results.floor_ratio(target, rate));
-            table.row(vec![
+            cpu_table.row(vec![
                 format!("{}/s", thousands(f64::from(rate))),
                 target.label().to_owned(),
                 or_dash(figure(|phase| Some(phase.achieved_rate)), thousands),
@@ -279,22 +260,7 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
             ]);
         }
     }
-    text += &table.render();
-    text += &format!(
-        "\nOn ClickHouse 18.16 the CPU per tag was not measured at a fixed rate; flat out, write-api handled \
-         about 17,311 tags/s per core it used ({} per tag, the broker's fetching and the load generator \
-         sharing the cores).\n\n",
-        us(old::FLAT_CPU_PER_TAG_US)
-    );
-
-    if results.rates.contains(&LATENCY_RATE) {
-        text += "## Latency at 1,000 tags/s, three views\n\n";
-        text += "The same requests seen by the client (loadgen, from each request's due time, so queueing \
-                 counts), by nginx (`rt=` of `.stack/logs/nginx-access.log`: first byte read to last byte \
-                 sent, millisecond resolution) and by write-api (`http_request_duration_seconds{route=\"/user_tags\"}` \
-                 of its `/metrics`, scraped before and after the phase; a histogram with buckets at 0.5, 1, 2, \
-                 5, 10, 20 ms..., so its percentiles are estimates within the bucket shown). Each view includes \
-                 the next: client ≥ nginx ≥ write-api, within nginx's millisecond.\n\n";
+    let latency_table = results.rates.contains(&LATENCY_RATE).then(|| {
         let mut table = Table::new(&[
             "path",
             "client p50",
@@ -356,27 +322,13 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
                 ),
             ]);
         }
-        text += &table.render();
-        text.push('\n');
-    }
-
-    let flat_direct = median(results, Target::Direct, 0, |phase| {
+        table.render().trim_end().to_owned()
+    });
+    let flat_out = median(results, Target::Direct, 0, |phase| {
         Some(phase.achieved_rate)
     });
-    if flat_direct.is_some() {
+    let flat_tables = flat_out.map(|_| {
         let ceiling = results.ceiling_rate();
-        text += "## Context: flat out and the raw producer ceiling\n\n";
-        text += &format!(
-            "The old figures, kept for comparison: write-api flat out ({} in flight, 1 s client deadline, {} s \
-             per phase) beside the raw ceiling of an rdkafka producer with write-api's settings (idempotent, \
-             acks=all, Avro, key = cookie) straight to the broker ({} records into a scratch topic, 5,000 in \
-             flight). On two shared cores the flat-out rate measures how the load generator, nginx, write-api \
-             and the broker share the CPU, which is why its target (0.8 of the ceiling) is retired in favour \
-             of the CPU per tag above.\n\n",
-            results.concurrency,
-            results.flat_seconds,
-            thousands(results.ceiling_tags as f64)
-        );
         let mut table = Table::new(&[
             "measurement",
             "median",
@@ -442,7 +394,7 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
                 ),
             ]);
         }
-        text += &table.render();
+        let flat_table = table.render().trim_end().to_owned();
         let cores = |cpu: fn(&Phase) -> Option<f64>| {
             median(results, Target::Direct, 0, |phase| phase.cores(cpu(phase)))
         };
@@ -450,10 +402,6 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
             cores(|phase| phase.machine_cpu_s),
             cores(|phase| phase.server_cpu_s),
             cores(|phase| phase.broker_cpu_s),
-        );
-        text += &format!(
-            "\nCPU while write-api runs flat out, direct (medians, in cores; the machine has {}):\n\n",
-            results.info.machine.cores
         );
         let mut table = Table::new(&[
             "",
@@ -485,9 +433,30 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
                 2,
             ),
         ]);
-        text += &table.render();
-    }
-    Ok(text)
+        (flat_table, table.render().trim_end().to_owned())
+    });
+    let (flat_table, flat_cpu_table) = flat_tables.unzip();
+    let context = context! {
+        smoke => smoke_banner(&[info]),
+        provenance => provenance("make bench-write", info, results.runs.len()),
+        cores => info.machine.cores,
+        baseline_measured => baseline::MEASURED,
+        seconds => results.seconds,
+        floor_multiple => FLOOR_MULTIPLE.to_string(),
+        cpu_table => cpu_table.render().trim_end(),
+        old_cpu_per_tag => us(old::FLAT_CPU_PER_TAG_US),
+        latency_table,
+        concurrency => results.concurrency,
+        flat_seconds => results.flat_seconds,
+        ceiling_tags => thousands(results.ceiling_tags as f64),
+        flat_table,
+        flat_cpu_table,
+    };
+    template::render(
+        "bench-write.md",
+        include_str!("../../templates/bench-write.md"),
+        context,
+    )
 }
 
 fn median_of_ceiling(
@@ -505,6 +474,99 @@ fn median_of_ceiling(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::{Machine, RunInfo};
+    use crate::parts::write::{Ceiling, WriteRun};
+    use crate::stats::{Bucket, Latency};
+
+    fn latency(p99_ms: f64) -> Latency {
+        Latency {
+            samples: 10_000,
+            p50_ms: p99_ms / 2.0,
+            p90_ms: p99_ms * 0.8,
+            p99_ms,
+            max_ms: p99_ms * 1.5,
+        }
+    }
+
+    fn phase(target: Target, rate: u32, cpu_s: f64) -> Phase {
+        let front_door = target == Target::FrontDoor;
+        Phase {
+            target,
+            rate,
+            seconds: 10.0,
+            sent: 10_000,
+            accepted: 10_000,
+            failed: u64::from(rate == 0),
+            achieved_rate: if rate == 0 { 4_000.0 } else { f64::from(rate) },
+            client: latency(6.0),
+            server_cpu_s: Some(cpu_s),
+            nginx_cpu_s: front_door.then_some(0.3),
+            broker_cpu_s: (target != Target::Noop).then_some(0.5),
+            machine_cpu_s: Some(15.0),
+            nginx: front_door.then(|| latency(5.0)),
+            server_histogram: vec![
+                Bucket {
+                    le: 0.001,
+                    count: 5_000.0,
+                },
+                Bucket {
+                    le: 0.005,
+                    count: 9_990.0,
+                },
+                Bucket {
+                    le: f64::INFINITY,
+                    count: 10_000.0,
+                },
+            ],
+        }
+    }
+
+    /// A full run (three repeats, 1,000 and 3,000 tags/s, flat out and the ceiling) or
+    /// a smoke run (one repeat at 3,000 tags/s only).
+    fn results(full: bool) -> WriteResults {
+        let rates = if full { vec![1000, 3000] } else { vec![3000] };
+        let run = |scale: f64| WriteRun {
+            phases: rates
+                .iter()
+                .flat_map(|&rate| {
+                    [
+                        phase(Target::Noop, rate, 0.2 * scale),
+                        phase(Target::Direct, rate, 0.3 * scale),
+                        phase(Target::FrontDoor, rate, 0.35 * scale),
+                    ]
+                })
+                .chain(full.then(|| phase(Target::Direct, 0, 8.0)))
+                .chain(full.then(|| phase(Target::FrontDoor, 0, 9.0)))
+                .collect(),
+            ceiling: full.then(|| Ceiling {
+                rate: 20_000.0,
+                latency: latency(30.0),
+            }),
+        };
+        WriteResults {
+            info: RunInfo {
+                started_at: "2026-12-01T10:00:00Z".to_owned(),
+                commit: "abc1234".to_owned(),
+                machine: Machine {
+                    cores: 2,
+                    cpu_model: "AMD EPYC".to_owned(),
+                    memory_gib: 24.0,
+                    kernel: "Linux 6.1".to_owned(),
+                },
+                full_size: full,
+            },
+            rates: rates.clone(),
+            seconds: 10,
+            flat_seconds: 20,
+            concurrency: 64,
+            ceiling_tags: 1_000_000,
+            runs: if full {
+                vec![run(1.0), run(1.1), run(0.9)]
+            } else {
+                vec![run(1.0)]
+            },
+        }
+    }
 
     #[test]
     fn the_three_views_must_nest() {
@@ -539,5 +601,29 @@ mod tests {
         assert_eq!(floor_verdict(Some(1.5)), "1.50× the floor: met");
         assert_eq!(floor_verdict(Some(2.5)), "2.50× the floor: **not met**");
         assert_eq!(floor_verdict(None), "not measured");
+    }
+
+    #[test]
+    fn the_report_renders_every_section_of_a_full_run_and_fewer_of_a_smoke_run() {
+        let text = render(&results(true)).expect("rendered");
+        for sentence in [
+            "Medians of 3 runs.\nThe load generator",
+            "share the machine's 2 cores; the projector is stopped",
+            "at a fixed rate for 10 s (256 in flight at most",
+            "Target: write-api at most 2× the floor",
+            "| 1,000/s | write-api, front door | 1,000 | 35.0 µs | 1.75× the floor: met |",
+            "(57.8 µs per tag, the broker's fetching",
+            "## Latency at 1,000 tags/s, three views",
+            "write-api flat out (64 in flight, 1 s client deadline, 20 s per phase)",
+            "(1,000,000 records into a scratch topic",
+            "(medians, in cores; the machine has 2):\n\n|  | whole machine busy",
+        ] {
+            assert!(text.contains(sentence), "{sentence}: {text}");
+        }
+        let smoke = render(&results(false)).expect("rendered");
+        assert!(smoke.starts_with("# Write path benchmark\n\n> **Smoke run.**"));
+        assert!(!smoke.contains("## Latency"), "{smoke}");
+        assert!(!smoke.contains("## Context"), "{smoke}");
+        assert!(smoke.ends_with("sharing the cores).\n\n"), "{smoke}");
     }
 }
