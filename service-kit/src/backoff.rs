@@ -166,6 +166,40 @@ mod tests {
             .expect("runtime")
     }
 
+    /// A runtime on tokio's paused clock, which jumps to the next timer whenever
+    /// nothing else can run: the time a test measures is the time its code slept, exactly,
+    /// however busy the machine is.
+    fn paused_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    }
+
+    /// Runs the blocking `work` (which sleeps through `Handle::block_on`) on another
+    /// thread while this one drives `runtime`'s paused clock; the virtual time it took.
+    fn on_paused_clock<T: Send>(
+        runtime: &tokio::runtime::Runtime,
+        work: impl FnOnce(&Handle) -> T + Send,
+    ) -> (T, Duration) {
+        let handle = runtime.handle().clone();
+        let started = runtime.block_on(async { tokio::time::Instant::now() });
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                let value = work(&handle);
+                let _ = done_tx.send(());
+                value
+            });
+            let elapsed = runtime.block_on(async move {
+                let _ = done_rx.await;
+                started.elapsed()
+            });
+            (worker.join().expect("work finished"), elapsed)
+        })
+    }
+
     #[test]
     fn the_delays_double_from_100_ms_up_to_5_s() {
         let runtime = runtime();
@@ -183,27 +217,27 @@ mod tests {
 
     #[test]
     fn at_most_n_tries_then_gives_up_without_a_last_wait() {
-        let runtime = runtime();
+        let runtime = paused_runtime();
         let cancel = CancellationToken::new();
-        let tries = Cell::new(0);
-        let reported = Cell::new(0);
-        let started = std::time::Instant::now();
-        let outcome: Option<()> = retry(
-            runtime.handle(),
-            &cancel,
-            Attempts::AtMost(2),
-            || {
-                tries.set(tries.get() + 1);
-                Err("down")
-            },
-            |failure, _| reported.set(failure),
-        );
+        let ((outcome, tries, reported), waited) = on_paused_clock(&runtime, |handle| {
+            let (mut tries, mut reported) = (0, 0);
+            let outcome: Option<()> = retry(
+                handle,
+                &cancel,
+                Attempts::AtMost(2),
+                || {
+                    tries += 1;
+                    Err("down")
+                },
+                |failure, _| reported = failure,
+            );
+            (outcome, tries, reported)
+        });
         assert_eq!(outcome, None);
-        assert_eq!((tries.get(), reported.get()), (2, 2));
-        let waited = started.elapsed();
-        assert!(
-            waited >= FIRST_DELAY && waited < FIRST_DELAY * 2,
-            "one wait between two tries, none after the last: {waited:?}"
+        assert_eq!((tries, reported), (2, 2));
+        assert_eq!(
+            waited, FIRST_DELAY,
+            "one wait between two tries, none after the last"
         );
     }
 
@@ -246,22 +280,26 @@ mod tests {
 
     #[test]
     fn retry_async_tries_at_most_n_times_and_returns_the_last_error() {
-        let runtime = runtime();
+        let runtime = paused_runtime();
         let tries = Cell::new(0);
-        let started = std::time::Instant::now();
-        let outcome: Result<(), u32> = runtime.block_on(retry_async(
-            3,
-            || {
-                tries.set(tries.get() + 1);
-                std::future::ready(Err(tries.get()))
-            },
-            |_, _| {},
-        ));
+        let (outcome, waited) = runtime.block_on(async {
+            let started = tokio::time::Instant::now();
+            let outcome: Result<(), u32> = retry_async(
+                3,
+                || {
+                    tries.set(tries.get() + 1);
+                    std::future::ready(Err(tries.get()))
+                },
+                |_, _| {},
+            )
+            .await;
+            (outcome, started.elapsed())
+        });
         assert_eq!(outcome, Err(3));
-        let waited = started.elapsed();
-        assert!(
-            waited >= FIRST_DELAY * 3 && waited < FIRST_DELAY * 7,
-            "100 ms, then 200 ms, none after the last: {waited:?}"
+        assert_eq!(
+            waited,
+            FIRST_DELAY * 3,
+            "100 ms, then 200 ms, none after the last"
         );
     }
 
