@@ -34,6 +34,24 @@ pub struct RunInfo {
     pub full_size: bool,
 }
 
+#[cfg(test)]
+impl RunInfo {
+    /// The reports' tests' run: a 2-core machine, 2026-12-01 at abc1234.
+    pub(crate) fn fixture(full_size: bool) -> Self {
+        Self {
+            started_at: "2026-12-01T10:00:00Z".to_owned(),
+            commit: "abc1234".to_owned(),
+            machine: Machine {
+                cores: 2,
+                cpu_model: "AMD EPYC".to_owned(),
+                memory_gib: 24.0,
+                kernel: "Linux 6.1".to_owned(),
+            },
+            full_size,
+        }
+    }
+}
+
 impl RunInfo {
     /// The provenance of a part starting now in the repository at `root`.
     pub fn now(root: &Path, full_size: bool) -> Self {

@@ -536,23 +536,12 @@ pub fn render(results: &ArchiveResults) -> Result<String, BenchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::Machine;
 
     /// A full run meeting its goals whose replay rate was reported, or a smoke run
     /// missing both goals whose replay rate was not.
     fn results(full: bool) -> ArchiveResults {
         ArchiveResults {
-            info: RunInfo {
-                started_at: "2026-12-01T10:00:00Z".to_owned(),
-                commit: "abc1234".to_owned(),
-                machine: Machine {
-                    cores: 2,
-                    cpu_model: "AMD EPYC".to_owned(),
-                    memory_gib: 24.0,
-                    kernel: "Linux 6.1".to_owned(),
-                },
-                full_size: full,
-            },
+            info: RunInfo::fixture(full),
             steady: SteadyState {
                 tags: 240_000,
                 seconds: 240.2,
@@ -590,26 +579,28 @@ mod tests {
     #[test]
     fn the_report_gives_each_figure_beside_its_goal() {
         let text = render(&results(true)).expect("rendered");
-        for sentence in [
-            "on 2026-12-01, 2 cores (AMD EPYC), 24 GiB, Linux 6.1, commit abc1234.",
-            "## At the contract's load: 999 tags/s for 240 s",
-            "| 10.0 B (10 files, 2400000 B, 240000 records) | ≤ 15 B | met |",
-            "| 1.20% of a core (12.0 µs a tag, 210 s after a 30 s warm-up) | ≤ 5% | met |",
-            "| 30.2 / 59.4 / 60.1 s |",
-            "all of it in place 62 s after the archiver started, 16000 records/s",
-            "| 40.2 | 24845 |",
-            "ran at 50000 records/s",
-        ] {
-            assert!(text.contains(sentence), "{sentence}: {text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "on 2026-12-01, 2 cores (AMD EPYC), 24 GiB, Linux 6.1, commit abc1234.",
+                "## At the contract's load: 999 tags/s for 240 s",
+                "| 10.0 B (10 files, 2400000 B, 240000 records) | ≤ 15 B | met |",
+                "| 1.20% of a core (12.0 µs a tag, 210 s after a 30 s warm-up) | ≤ 5% | met |",
+                "| 30.2 / 59.4 / 60.1 s |",
+                "all of it in place 62 s after the archiver started, 16000 records/s",
+                "| 40.2 | 24845 |",
+                "ran at 50000 records/s",
+            ],
+        );
         let smoke = render(&results(false)).expect("rendered");
-        for sentence in [
-            "**Smoke run: below the default sizes",
-            "| ≤ 15 B | **not met** |",
-            "| ≤ 5% | **not met** |",
-            "ran at (not reported) records/s",
-        ] {
-            assert!(smoke.contains(sentence), "{sentence}: {smoke}");
-        }
+        crate::report::assert_says(
+            &smoke,
+            &[
+                "**Smoke run: below the default sizes",
+                "| ≤ 15 B | **not met** |",
+                "| ≤ 5% | **not met** |",
+                "ran at (not reported) records/s",
+            ],
+        );
     }
 }

@@ -477,7 +477,6 @@ fn unix_seconds() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::Machine;
 
     fn phase(target: Target, rate: u32, cpu_s: f64, accepted: u64) -> Phase {
         Phase {
@@ -500,17 +499,7 @@ mod tests {
 
     fn results(runs: Vec<WriteRun>) -> WriteResults {
         WriteResults {
-            info: RunInfo {
-                started_at: String::new(),
-                commit: String::new(),
-                machine: Machine {
-                    cores: 2,
-                    cpu_model: String::new(),
-                    memory_gib: 0.0,
-                    kernel: String::new(),
-                },
-                full_size: true,
-            },
+            info: RunInfo::fixture(true),
             rates: vec![1000],
             seconds: 10,
             flat_seconds: 0,

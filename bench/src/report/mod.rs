@@ -174,3 +174,12 @@ pub fn render_all(inputs: &Inputs, out_dir: &Path) -> Result<Vec<PathBuf>, Bench
     }
     Ok(written)
 }
+
+/// Fails, quoting `text`, unless it says every one of `sentences` (the reports' tests).
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_says(text: &str, sentences: &[&str]) {
+    for sentence in sentences {
+        assert!(text.contains(sentence), "{sentence}\n{text}");
+    }
+}

@@ -247,7 +247,7 @@ mod tests {
 
     fn results(runs: Vec<Value>, batch_max_rows: Option<&str>) -> ProjectorResults {
         serde_json::from_value(json!({
-            "info": crate::report::read::tests::info(batch_max_rows.is_none()),
+            "info": crate::machine::RunInfo::fixture(batch_max_rows.is_none()),
             "topic": "bench-projector", "partitions": 4, "backlog": 1_000_000,
             "produce_rate": 120_000.0, "produce_latency": crate::stats::Latency::default(),
             "batch_max_rows": batch_max_rows, "consumer_options": [], "runs": runs,
@@ -258,31 +258,33 @@ mod tests {
     #[test]
     fn the_report_renders_each_reading_of_its_template() {
         let text = render(&results(vec![run(60_000.0, 80_000.0, true)], None)).expect("rendered");
-        for sentence in [
-            "# Projector benchmark\n\nProduced by `make bench-projector` on 2026-12-01 at abc1234.",
-            "Backlog: 1,000,000 Avro tags",
-            "in the scratch topic `bench-projector`, 4 partitions.",
-            "Batch size: 50000 (default).",
-            "`user_tags` held exactly the backlog and the unfiltered minute counts summed to it (verified in every run of 1).",
-            "The catch-up meets the 50,000 tags/s target.\n",
-        ] {
-            assert!(text.contains(sentence), "{sentence}\n{text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "# Projector benchmark\n\nProduced by `make bench-projector` on 2026-12-01 at abc1234.",
+                "Backlog: 1,000,000 Avro tags",
+                "in the scratch topic `bench-projector`, 4 partitions.",
+                "Batch size: 50000 (default).",
+                "`user_tags` held exactly the backlog and the unfiltered minute counts summed to it (verified in every run of 1).",
+                "The catch-up meets the 50,000 tags/s target.\n",
+            ],
+        );
         let broker_bound = vec![
             run(30_000.0, 40_000.0, false),
             run(32_000.0, 42_000.0, true),
         ];
         let text = render(&results(broker_bound, Some("20000"))).expect("rendered");
-        for sentence in [
-            "> **Smoke run.**",
-            "Batch size: 20000.",
-            "held **not** the backlog",
-            "(**failed** in every run of 2)",
-            "reads this backlog at 41,000 tags/s",
-            "The projector reaches 0.76 of the raw consume rate",
-        ] {
-            assert!(text.contains(sentence), "{sentence}\n{text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "> **Smoke run.**",
+                "Batch size: 20000.",
+                "held **not** the backlog",
+                "(**failed** in every run of 2)",
+                "reads this backlog at 41,000 tags/s",
+                "The projector reaches 0.76 of the raw consume rate",
+            ],
+        );
         let text = render(&results(vec![run(30_000.0, 70_000.0, true)], None)).expect("rendered");
         assert!(text.contains("the gap is the projector's own"), "{text}");
         let text = render(&results(Vec::new(), None)).expect("rendered");

@@ -717,17 +717,6 @@ pub(crate) mod tests {
         })
     }
 
-    /// A run on a 2-core machine on 2026-12-01 at abc1234.
-    pub(crate) fn info(full_size: bool) -> RunInfo {
-        serde_json::from_value(
-            json!({"started_at": "2026-12-01T10:00:00Z", "commit": "abc1234",
-            "machine": {"cores": 2, "cpu_model": "AMD EPYC", "memory_gib": 24.0,
-                "kernel": "Linux 6.1"},
-            "full_size": full_size}),
-        )
-        .expect("a RunInfo")
-    }
-
     /// Everything measured (`full`: two runs, loaded now, trimmed, the analysts' reads
     /// measured again alone), or as little as a report can be made of.
     pub(crate) fn results(full: bool) -> ReadResults {
@@ -761,11 +750,11 @@ pub(crate) mod tests {
             json!([{"table": "user_tags", "parts": 12, "rows": rows,
                 "bytes_on_disk": 3_u64 << 30, "compressed_bytes": 3_u64 << 30}])
         };
-        let mut analysts = info(true);
+        let mut analysts = crate::machine::RunInfo::fixture(true);
         analysts.started_at = "2026-12-02T11:00:00Z".to_owned();
         analysts.commit = "def5678".to_owned();
         serde_json::from_value(json!({
-            "info": info(full),
+            "info": crate::machine::RunInfo::fixture(full),
             "load": {"database": "bench_read", "tags": 86_400_000, "seed": 1, "start_ms": 0,
                 "end_ms": 86_400_000, "loaded_now": full, "seconds": 900.0,
                 "rows_per_second": 96_000.0, "chunk_rows": 1_000_000,
@@ -799,30 +788,32 @@ pub(crate) mod tests {
     #[test]
     fn the_report_renders_each_branch_of_its_template() {
         let text = render(&results(true)).expect("rendered");
-        for sentence in [
-            "# Read path benchmark\n\nProduced by `make bench-read` on 2026-12-01 at abc1234.",
-            "share the machine's 2 cores.",
-            "86,400,000 tags of loadgen's stream (seed 1:",
-            "Loading took 900 s (96,000 rows/s)",
-            "1,234,567 rows deleted, the table rewritten. Merges had settled",
-            "Highest served (median of the runs): 200/s: **not met**.",
-            "on 2026-12-02 at def5678, on the same loaded day",
-            "## The analysts' series\n\n`GET /v1/series` straight to read-api, 10/s for 30 s",
-            "## The analysts' top-N\n\n`GET /v1/top`",
-            "Peak resident memory of the ClickHouse process over the measurements: 2,500 MiB (VmHWM, reset",
-        ] {
-            assert!(text.contains(sentence), "{sentence}\n{text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "# Read path benchmark\n\nProduced by `make bench-read` on 2026-12-01 at abc1234.",
+                "share the machine's 2 cores.",
+                "86,400,000 tags of loadgen's stream (seed 1:",
+                "Loading took 900 s (96,000 rows/s)",
+                "1,234,567 rows deleted, the table rewritten. Merges had settled",
+                "Highest served (median of the runs): 200/s: **not met**.",
+                "on 2026-12-02 at def5678, on the same loaded day",
+                "## The analysts' series\n\n`GET /v1/series` straight to read-api, 10/s for 30 s",
+                "## The analysts' top-N\n\n`GET /v1/top`",
+                "Peak resident memory of the ClickHouse process over the measurements: 2,500 MiB (VmHWM, reset",
+            ],
+        );
         let text = render(&results(false)).expect("rendered");
-        for sentence in [
-            "> **Smoke run.**",
-            "Loaded by an earlier run in 900 s",
-            "The profile store was trimmed as the projector trims it when it was loaded. Merges had **not** settled",
-            "Highest served (median of the runs): below 200/s (the lowest step tried)",
-            "the reset was refused); the largest resident set sampled every 500 ms: — MiB.",
-        ] {
-            assert!(text.contains(sentence), "{sentence}\n{text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "> **Smoke run.**",
+                "Loaded by an earlier run in 900 s",
+                "The profile store was trimmed as the projector trims it when it was loaded. Merges had **not** settled",
+                "Highest served (median of the runs): below 200/s (the lowest step tried)",
+                "the reset was refused); the largest resident set sampled every 500 ms: — MiB.",
+            ],
+        );
         assert!(!text.contains("## The analysts'"), "{text}");
     }
 

@@ -642,29 +642,31 @@ mod tests {
     #[test]
     fn the_report_renders_each_branch_of_its_prose() {
         let text = markdown(&results(true)).expect("rendered");
-        for sentence in [
-            "# Soak\n\nProduced by `make soak`",
-            "into the scratch database `bench_soak` first (reused from an earlier load, 900 s)",
-            "then 2 windows of 1 minutes",
-            "the scratch topic `bench_soak_1` keeps records 1 minutes from the start). 4 minutes",
-            "| aggregates p99, server side, whole soak | 10.0 ms | ≤ 100.0 ms | met |",
-            "### Where ClickHouse's CPU went",
-            "the load generator 0.40 of them.\n\n## Plots",
-            "![bytes on disk](soak/disk.png)\n\n",
-            "each file once however many parts link it.\n\n## Minute by minute",
-            "| 5 | final | 60,000 |",
-        ] {
-            assert!(text.contains(sentence), "{sentence}: {text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "# Soak\n\nProduced by `make soak`",
+                "into the scratch database `bench_soak` first (reused from an earlier load, 900 s)",
+                "then 2 windows of 1 minutes",
+                "the scratch topic `bench_soak_1` keeps records 1 minutes from the start). 4 minutes",
+                "| aggregates p99, server side, whole soak | 10.0 ms | ≤ 100.0 ms | met |",
+                "### Where ClickHouse's CPU went",
+                "the load generator 0.40 of them.\n\n## Plots",
+                "![bytes on disk](soak/disk.png)\n\n",
+                "each file once however many parts link it.\n\n## Minute by minute",
+                "| 5 | final | 60,000 |",
+            ],
+        );
         let smoke = markdown(&results(false)).expect("rendered");
-        for sentence in [
-            "> **Smoke run**: smaller than the full soak",
-            "first (loaded by this run, 900 s)",
-            "load per 1,000 tags.\n\nThis run's results predate",
-            "the saw-tooth of up to 1.6 GiB",
-        ] {
-            assert!(smoke.contains(sentence), "{sentence}: {smoke}");
-        }
+        crate::report::assert_says(
+            &smoke,
+            &[
+                "> **Smoke run**: smaller than the full soak",
+                "first (loaded by this run, 900 s)",
+                "load per 1,000 tags.\n\nThis run's results predate",
+                "the saw-tooth of up to 1.6 GiB",
+            ],
+        );
         assert!(!smoke.contains("### Where"), "{smoke}");
     }
 }

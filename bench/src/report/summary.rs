@@ -415,7 +415,7 @@ mod tests {
         };
         let memory = |peak_mib: f64| json!({"peak_mib": peak_mib, "current_mib": peak_mib / 2.0});
         serde_json::from_value(json!({
-            "info": crate::report::read::tests::info(full),
+            "info": crate::machine::RunInfo::fixture(full),
             "scratch": "bench_e2e",
             "preload": full.then(|| json!({"database": "bench_e2e", "tags": 10_000_000, "seed": 1,
                 "start_ms": 0, "end_ms": 10_000_000, "loaded_now": true, "seconds": 120.0,
@@ -451,31 +451,33 @@ mod tests {
             ..Inputs::default()
         };
         let text = render(&inputs(true)).expect("rendered");
-        for sentence in [
-            "# Benchmarks\n\nProduced by `make bench`:",
-            "ClickHouse 18.16 (make bench of 2026-11-24 at 75a6f2a; 18.16 has left the project",
-            "| whole platform | 2026-12-01T10:00:00Z | abc1234 |",
-            "ClickHouse's peak was reset then; the broker and nginx were not restarted):",
-            "Whole-platform run: 300,000 tags at 1,000 tags/s through the front door (300 s of event time)",
-            "preloaded with 10,000,000 tags by the loader (120 s, 83,000 rows/s), lags of 10 s (profiles) and 60 s",
-            "Every check passed.",
-            "nginx with its workers), over 265 s: from 30 s after sending started",
-            "The limit of the whole platform is 0.6 core, the stretch target 0.35.",
-            "those of at least 0.005 core:\n\n| thread | cores |",
-            "| `QueryPipelineEx` | 0.200 |\n\n## Details",
-        ] {
-            assert!(text.contains(sentence), "{sentence}\n{text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "# Benchmarks\n\nProduced by `make bench`:",
+                "ClickHouse 18.16 (make bench of 2026-11-24 at 75a6f2a; 18.16 has left the project",
+                "| whole platform | 2026-12-01T10:00:00Z | abc1234 |",
+                "ClickHouse's peak was reset then; the broker and nginx were not restarted):",
+                "Whole-platform run: 300,000 tags at 1,000 tags/s through the front door (300 s of event time)",
+                "preloaded with 10,000,000 tags by the loader (120 s, 83,000 rows/s), lags of 10 s (profiles) and 60 s",
+                "Every check passed.",
+                "nginx with its workers), over 265 s: from 30 s after sending started",
+                "The limit of the whole platform is 0.6 core, the stretch target 0.35.",
+                "those of at least 0.005 core:\n\n| thread | cores |",
+                "| `QueryPipelineEx` | 0.200 |\n\n## Details",
+            ],
+        );
         let text = render(&inputs(false)).expect("rendered");
-        for sentence in [
-            "> **Smoke run.**",
-            "the infrastructure was not, so its peak covers its whole life):",
-            "scratch topic and database that started empty, lags of",
-            "**Some checks failed**.",
-            "The platform's CPU was not measured in this run",
-        ] {
-            assert!(text.contains(sentence), "{sentence}\n{text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "> **Smoke run.**",
+                "the infrastructure was not, so its peak covers its whole life):",
+                "scratch topic and database that started empty, lags of",
+                "**Some checks failed**.",
+                "The platform's CPU was not measured in this run",
+            ],
+        );
         let text = render(&Inputs::default()).expect("rendered");
         assert!(text.contains("| projector catch-up | not run |"), "{text}");
         assert!(!text.contains("Whole-platform run"), "{text}");

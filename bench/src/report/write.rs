@@ -474,7 +474,7 @@ fn median_of_ceiling(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::{Machine, RunInfo};
+    use crate::machine::RunInfo;
     use crate::parts::write::{Ceiling, WriteRun};
     use crate::stats::{Bucket, Latency};
 
@@ -544,17 +544,7 @@ mod tests {
             }),
         };
         WriteResults {
-            info: RunInfo {
-                started_at: "2026-12-01T10:00:00Z".to_owned(),
-                commit: "abc1234".to_owned(),
-                machine: Machine {
-                    cores: 2,
-                    cpu_model: "AMD EPYC".to_owned(),
-                    memory_gib: 24.0,
-                    kernel: "Linux 6.1".to_owned(),
-                },
-                full_size: full,
-            },
+            info: RunInfo::fixture(full),
             rates: rates.clone(),
             seconds: 10,
             flat_seconds: 20,
@@ -606,20 +596,21 @@ mod tests {
     #[test]
     fn the_report_renders_every_section_of_a_full_run_and_fewer_of_a_smoke_run() {
         let text = render(&results(true)).expect("rendered");
-        for sentence in [
-            "Medians of 3 runs.\nThe load generator",
-            "share the machine's 2 cores; the projector is stopped",
-            "at a fixed rate for 10 s (256 in flight at most",
-            "Target: write-api at most 2× the floor",
-            "| 1,000/s | write-api, front door | 1,000 | 35.0 µs | 1.75× the floor: met |",
-            "(57.8 µs per tag, the broker's fetching",
-            "## Latency at 1,000 tags/s, three views",
-            "write-api flat out (64 in flight, 1 s client deadline, 20 s per phase)",
-            "(1,000,000 records into a scratch topic",
-            "(medians, in cores; the machine has 2):\n\n|  | whole machine busy",
-        ] {
-            assert!(text.contains(sentence), "{sentence}: {text}");
-        }
+        crate::report::assert_says(
+            &text,
+            &[
+                "Medians of 3 runs.\nThe load generator",
+                "share the machine's 2 cores; the projector is stopped",
+                "at a fixed rate for 10 s (256 in flight at most",
+                "Target: write-api at most 2× the floor",
+                "| 1,000/s | write-api, front door | 1,000 | 35.0 µs | 1.75× the floor: met |",
+                "(57.8 µs per tag, the broker's fetching",
+                "## Latency at 1,000 tags/s, three views",
+                "write-api flat out (64 in flight, 1 s client deadline, 20 s per phase)",
+                "(1,000,000 records into a scratch topic",
+                "(medians, in cores; the machine has 2):\n\n|  | whole machine busy",
+            ],
+        );
         let smoke = render(&results(false)).expect("rendered");
         assert!(smoke.starts_with("# Write path benchmark\n\n> **Smoke run.**"));
         assert!(!smoke.contains("## Latency"), "{smoke}");
