@@ -501,15 +501,12 @@ impl Pipeline {
         what: &str,
         attempt: impl FnMut() -> Result<T, E>,
     ) -> Option<T> {
-        service_kit::backoff::retry(
+        service_kit::backoff::retry_until_cancelled(
             &self.parts.runtime,
             &self.cancel,
-            Attempts::UntilCancelled,
+            what,
+            names::RETRIES,
             attempt,
-            |_, error| {
-                metrics::counter!(names::RETRIES.name).increment(1);
-                tracing::warn!(what, error = %service_kit::error::chain(error), "failed; retrying");
-            },
         )
     }
 

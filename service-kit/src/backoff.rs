@@ -115,6 +115,28 @@ pub fn retry<T, E>(
     }
 }
 
+/// [`retry`] until `attempt` succeeds or `cancel` comes first (`None`), each failure
+/// counted in the counter `retries` and logged as a warning naming `what`: how a
+/// service's pipeline waits out a broker or a store that is down.
+pub fn retry_until_cancelled<T, E: std::error::Error + 'static>(
+    runtime: &Handle,
+    cancel: &CancellationToken,
+    what: &str,
+    retries: crate::metric_names::Metric,
+    attempt: impl FnMut() -> Result<T, E>,
+) -> Option<T> {
+    retry(
+        runtime,
+        cancel,
+        Attempts::UntilCancelled,
+        attempt,
+        |_, error| {
+            metrics::counter!(retries.name).increment(1);
+            tracing::warn!(what, error = %crate::error::chain(error), "failed; retrying");
+        },
+    )
+}
+
 /// [`retry`] for async work on a runtime worker: runs `attempt` at most `most` times (at
 /// least once), with [`Backoff`]'s delays slept between failures. Each failure is first
 /// handed to `on_failure` with its number (from 1). The last failure's error when every

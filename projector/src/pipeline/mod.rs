@@ -160,15 +160,12 @@ impl<Source: TagSource, Sink: BatchSink, Letters: DeadLetterSink> Pipeline<Sourc
         what: &str,
         attempt: impl FnMut() -> Result<T, E>,
     ) -> Option<T> {
-        service_kit::backoff::retry(
+        service_kit::backoff::retry_until_cancelled(
             &self.runtime,
             &self.cancel,
-            Attempts::UntilCancelled,
+            what,
+            names::RETRIES,
             attempt,
-            |_, error| {
-                metrics::counter!(names::RETRIES.name).increment(1);
-                tracing::warn!(what, error = %service_kit::error::chain(error), "failed; retrying");
-            },
         )
     }
 
