@@ -125,23 +125,16 @@ pub async fn run(options: ChaosOptions) -> Result<ChaosReport, ChaosError> {
     );
 
     let harness_options = HarnessOptions {
-        base_url: options.base_url.clone(),
-        tags: total_tags,
-        rate: options.rate,
-        concurrency: 256,
-        seed: options.seed,
-        start_ms: start.millis(),
-        tag_deadline: Duration::from_millis(200),
-        profile_deadline: Duration::from_millis(200),
-        aggregate_deadline: Duration::from_secs(60),
         profile_lag: options.profile_lag,
         aggregate_lag: options.aggregate_lag,
-        profile_every: 10,
-        aggregate_every: 1_000,
         freshness_every: 0,
-        final_profiles: 200,
-        final_aggregates_within: None,
-        progress: false,
+        ..HarnessOptions::contract(
+            options.base_url.clone(),
+            total_tags,
+            options.rate,
+            options.seed,
+            start.millis(),
+        )
     };
     let ledger = Arc::new(Mutex::new(Ledger::new()));
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();

@@ -91,6 +91,35 @@ pub struct HarnessOptions {
     pub progress: bool,
 }
 
+impl HarnessOptions {
+    /// The contract's run: its deadlines (200 ms for a tag and a profile, 60 s for
+    /// aggregates) and lags (10 s to be in a profile, 60 s to be counted), a profile
+    /// query every 10 tags and an aggregates query and a freshness probe every 1,000
+    /// (100/s and 1/s at 1,000 tags/s), 256 tags in flight at most, 200 cookies sampled
+    /// in the final round, no progress bar. Callers change what their run does otherwise.
+    pub fn contract(base_url: String, tags: u64, rate: u32, seed: u64, start_ms: i64) -> Self {
+        Self {
+            base_url,
+            tags,
+            rate,
+            concurrency: 256,
+            seed,
+            start_ms,
+            tag_deadline: Duration::from_millis(200),
+            profile_deadline: Duration::from_millis(200),
+            aggregate_deadline: Duration::from_secs(60),
+            profile_lag: Duration::from_secs(10),
+            aggregate_lag: Duration::from_secs(60),
+            profile_every: 10,
+            aggregate_every: 1_000,
+            freshness_every: 1_000,
+            final_profiles: 200,
+            final_aggregates_within: None,
+            progress: false,
+        }
+    }
+}
+
 /// Why the run could not be made (wrong answers are in the report, not here).
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {

@@ -54,23 +54,10 @@ async fn every_answer_is_correct_and_no_answered_tag_is_lost() {
 
     let tags = 130_000;
     let report = run(HarnessOptions {
-        base_url: front_door,
-        tags,
-        rate: 1_000,
-        concurrency: 256,
-        seed: 42,
-        start_ms: start.millis(),
-        tag_deadline: Duration::from_millis(200),
-        profile_deadline: Duration::from_millis(200),
-        aggregate_deadline: Duration::from_secs(60),
         profile_lag: Duration::from_secs(5),
         aggregate_lag: Duration::from_secs(10),
-        profile_every: 10,
-        aggregate_every: 1_000,
         freshness_every: 5_000,
-        final_profiles: 200,
-        final_aggregates_within: None,
-        progress: false,
+        ..HarnessOptions::contract(front_door, tags, 1_000, 42, start.millis())
     })
     .await
     .expect("the harness runs");

@@ -304,23 +304,16 @@ async fn measure(
             .map_err(BenchError::clickhouse("the newest stored tag"))?;
         tracing::info!(tags = options.tags, rate = options.rate, start = %start, "loadgen run through the front door");
         let report = loadgen::harness::run(HarnessOptions {
-            base_url: stack.settings.front_door_url.clone(),
-            tags: options.tags,
-            rate: options.rate,
-            concurrency: 256,
-            seed: options.seed,
-            start_ms: start.millis(),
-            tag_deadline: Duration::from_millis(200),
-            profile_deadline: Duration::from_millis(200),
-            aggregate_deadline: Duration::from_secs(60),
             profile_lag: Duration::from_millis(options.profile_lag_ms),
             aggregate_lag: Duration::from_millis(options.aggregate_lag_ms),
-            profile_every: 10,
-            aggregate_every: 1000,
             freshness_every: options.freshness_every,
-            final_profiles: 200,
-            final_aggregates_within: None,
-            progress: false,
+            ..HarnessOptions::contract(
+                stack.settings.front_door_url.clone(),
+                options.tags,
+                options.rate,
+                options.seed,
+                start.millis(),
+            )
         })
         .await?;
         tracing::info!("{}", report.summary_text());

@@ -257,23 +257,14 @@ async fn soak(
     let load_minutes = options.load_minutes();
     let tags = load_minutes * 60 * u64::from(options.rate);
     let harness_options = HarnessOptions {
-        base_url: stack.settings.front_door_url.clone(),
-        tags,
-        rate: options.rate,
-        concurrency: 256,
-        seed: options.seed + 1,
-        start_ms: start.millis(),
-        tag_deadline: Duration::from_millis(200),
-        profile_deadline: Duration::from_millis(200),
-        aggregate_deadline: Duration::from_secs(60),
-        profile_lag: Duration::from_secs(10),
-        aggregate_lag: Duration::from_secs(60),
-        profile_every: 10,
-        aggregate_every: 1000,
-        freshness_every: 1000,
-        final_profiles: 200,
         final_aggregates_within: Some(final_aggregates_within(options.retention_minutes)),
-        progress: false,
+        ..HarnessOptions::contract(
+            stack.settings.front_door_url.clone(),
+            tags,
+            options.rate,
+            options.seed + 1,
+            start.millis(),
+        )
     };
     tracing::info!(
         tags,
