@@ -147,11 +147,8 @@ async fn main() -> ExitCode {
     };
     print!("{}", report.summary_text());
     if let Some(path) = json_out {
-        let written = serde_json::to_string_pretty(&report)
-            .map_err(|error| error.to_string())
-            .and_then(|text| std::fs::write(&path, text).map_err(|error| error.to_string()));
-        if let Err(error) = written {
-            tracing::error!(path = %path.display(), error = %error, "cannot write the JSON report");
+        if let Err(error) = loadgen::report::write_json(&path, &report) {
+            tracing::error!(error = %service_kit::error::chain(&error), "cannot write the JSON report");
             return ExitCode::FAILURE;
         }
     }

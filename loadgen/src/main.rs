@@ -140,11 +140,8 @@ async fn run_harness(options: HarnessOptions, json_out: Option<PathBuf>) -> Exit
     };
     print!("{}", report.summary_text());
     if let Some(path) = json_out {
-        let written = serde_json::to_string_pretty(&report)
-            .map_err(|error| error.to_string())
-            .and_then(|text| std::fs::write(&path, text).map_err(|error| error.to_string()));
-        if let Err(error) = written {
-            eprintln!("loadgen: cannot write {}: {error}", path.display());
+        if let Err(error) = loadgen::report::write_json(&path, &report) {
+            eprintln!("loadgen: {}", service_kit::error::chain(&error));
             return ExitCode::FAILURE;
         }
     }

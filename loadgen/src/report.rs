@@ -336,3 +336,51 @@ impl HarnessReport {
         text
     }
 }
+
+/// Why a report could not be written as JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonWriteError {
+    /// It did not serialize.
+    #[error("serializing the report")]
+    Serialize(#[from] serde_json::Error),
+    /// The file could not be written.
+    #[error("writing {path}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes `report` to `path` as pretty JSON (`--json-out` of loadgen and chaos).
+pub fn write_json(path: &std::path::Path, report: &impl Serialize) -> Result<(), JsonWriteError> {
+    let text = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, text).map_err(|source| JsonWriteError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_is_written_as_json_or_the_failure_names_the_file() {
+        let path = std::env::temp_dir().join(format!("loadgen-report-{}.json", std::process::id()));
+        write_json(&path, &serde_json::json!({"passed": true})).expect("written");
+        let text = std::fs::read_to_string(&path).expect("read back");
+        std::fs::remove_file(&path).expect("removed");
+        assert_eq!(text, "{\n  \"passed\": true\n}");
+        let missing = std::env::temp_dir()
+            .join("no-such-dir-of-loadgen")
+            .join("r.json");
+        let error = write_json(&missing, &1).expect_err("no such directory");
+        assert!(
+            error.to_string().contains("no-such-dir-of-loadgen"),
+            "{error}"
+        );
+    }
+}
