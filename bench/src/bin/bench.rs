@@ -245,11 +245,13 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
             bench::parts::burst::run(&stack, &options, &results_dir).await?;
         }
         Command::Archive { options, out_dir } => {
-            let docs = stack.settings.repo_root.join(out_dir);
-            bench::parts::archive::run(&stack, &options, &results_dir, &docs).await?;
+            let results = bench::parts::archive::run(&stack, &options, &results_dir).await?;
+            bench::report::archive::write(&results, &stack.settings.repo_root.join(out_dir))?;
         }
         Command::Soak(options) => {
-            bench::parts::soak::run(&stack, &options, &results_dir).await?;
+            let results = bench::parts::soak::run(&stack, &options, &results_dir).await?;
+            let report_dir = stack.settings.repo_root.join(&options.report_dir);
+            bench::report::soak::write(&results, &report_dir)?;
         }
         Command::E2e(options) => {
             let results = bench::parts::e2e::run(&stack, &options, &results_dir).await?;
@@ -291,9 +293,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BenchError> {
                 &results_dir,
                 bench::parts::Part::Archive,
             )? {
-                let path = docs.join("bench-archive.md");
-                std::fs::write(&path, bench::parts::archive::render(&archive)?)
-                    .map_err(BenchError::io(format!("writing {}", path.display())))?;
+                bench::report::archive::write(&archive, &docs)?;
             }
         }
     }

@@ -11,6 +11,7 @@
 //! per detail report ([`write`], [`projector`], [`read`], [`burst`]) that also gives its rows of
 //! the summary, and [`summary`] (the whole-platform rows and `benchmarks.md`).
 
+pub mod archive;
 pub mod baseline;
 pub mod burst;
 pub mod format;

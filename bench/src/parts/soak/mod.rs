@@ -160,19 +160,16 @@ pub enum Phase {
     FinalRound,
 }
 
-/// Runs `bench soak` (or, with `--report-only`, only its report), writes `soak.json`
-/// into `results_dir` and the report into `--report-dir`.
+/// Runs `bench soak` and writes `soak.json` into `results_dir` ([`crate::report::soak`]
+/// writes the report); with `--report-only`, reads the last run's `soak.json` instead.
 pub async fn run(
     stack: &Stack,
     options: &SoakOptions,
     results_dir: &Path,
 ) -> Result<SoakResults, BenchError> {
-    let report_dir = stack.settings.repo_root.join(&options.report_dir);
     if options.report_only {
-        let results: SoakResults = crate::parts::load(results_dir, Part::Soak)?
-            .ok_or_else(|| BenchError::Stack("no soak results to report".to_owned()))?;
-        crate::report::soak::write(&results, &report_dir)?;
-        return Ok(results);
+        return crate::parts::load(results_dir, Part::Soak)?
+            .ok_or_else(|| BenchError::Stack("no soak results to report".to_owned()));
     }
     stack.check_up().await?;
     if options.retention_minutes < 15 {
@@ -229,7 +226,6 @@ pub async fn run(
         clickhouse_work: soaked.clickhouse_work,
     };
     save(results_dir, Part::Soak, &results)?;
-    crate::report::soak::write(&results, &report_dir)?;
     Ok(results)
 }
 
