@@ -263,7 +263,7 @@ pub async fn server_now(server: &Client) -> Result<u32, BenchError> {
 }
 
 /// ClickHouse's CPU spent on one kind of work, from `system.query_log`.
-#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkCpu {
     /// What the queries were for (see [`cpu_by_work`]).
     pub work: String,
@@ -271,6 +271,40 @@ pub struct WorkCpu {
     pub queries: u64,
     /// Their CPU seconds (user and system, ProfileEvents).
     pub cpu_s: f64,
+    /// What a query of this work read; `None` for [`OTHER_WORK`] (several kinds summed)
+    /// and in results from before it was kept.
+    #[serde(default)]
+    pub read: Option<ReadPerQuery>,
+}
+
+/// What one query read, median and 99th percentile over the queries of a work.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReadPerQuery {
+    /// Rows read (`read_rows`).
+    pub rows: [f64; 2],
+    /// Granules (marks) selected by the primary key (`SelectedMarks`).
+    pub granules: [f64; 2],
+    /// Data parts selected (`SelectedParts`).
+    pub parts: [f64; 2],
+}
+
+/// One `log_comment`'s line of the query log.
+#[derive(Debug, Row, Deserialize)]
+struct LoggedWork {
+    comment: String,
+    queries: u64,
+    cpu_s: f64,
+    rows: Vec<f64>,
+    granules: Vec<f64>,
+    parts: Vec<f64>,
+}
+
+/// The median and 99th percentile of a logged `[p50, p99]`.
+fn p50_p99(quantiles: &[f64]) -> [f64; 2] {
+    match quantiles {
+        [p50, p99] => [*p50, *p99],
+        _ => [f64::NAN; 2],
+    }
 }
 
 /// What a report calls the queries no typed function of read-model sent.
@@ -280,10 +314,10 @@ pub const OTHER_WORK: &str = "other (readiness, migrations, monitoring)";
 /// seconds, as `event_time`), after flushing the log, by what it was for: the
 /// [`read_model::Work`] its `log_comment` names (read-model tags every statement it sends,
 /// so nothing here reads SQL text), most CPU first, and [`OTHER_WORK`] for the rest (the
-/// services' readiness checks, migrations, the benchmark's own monitoring). A projector
-/// batch's materialized views run inside its insert and count with it. Merges, mutations
-/// and TTL drops run in the background and are in no query: they are the process's CPU
-/// less these.
+/// services' readiness checks, migrations, the benchmark's own monitoring); with what a
+/// query of each work read (rows, granules, parts). A projector batch's materialized
+/// views run inside its insert and count with it. Merges, mutations and TTL drops run in
+/// the background and are in no query: they are the process's CPU less these.
 pub async fn cpu_by_work(
     server: &Client,
     database: &str,
@@ -291,19 +325,24 @@ pub async fn cpu_by_work(
     to: u32,
 ) -> Result<Vec<WorkCpu>, BenchError> {
     flush_query_log(server).await?;
-    let logged: Vec<WorkCpu> = server
+    let logged: Vec<LoggedWork> = server
         .query(
-            "SELECT log_comment AS work, count() AS queries, \
-               sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']) / 1e6 AS cpu_s \
+            "SELECT log_comment AS comment, count() AS queries, \
+               sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']) / 1e6 AS cpu_s, \
+               [quantileExact(0.5)(toFloat64(read_rows)), quantileExact(0.99)(toFloat64(read_rows))] AS rows, \
+               [quantileExact(0.5)(toFloat64(ProfileEvents['SelectedMarks'])), \
+                quantileExact(0.99)(toFloat64(ProfileEvents['SelectedMarks']))] AS granules, \
+               [quantileExact(0.5)(toFloat64(ProfileEvents['SelectedParts'])), \
+                quantileExact(0.99)(toFloat64(ProfileEvents['SelectedParts']))] AS parts \
              FROM system.query_log \
              WHERE type = 'QueryFinish' AND current_database = ? \
                AND event_time >= toDateTime(?) AND event_time <= toDateTime(?) \
-             GROUP BY work",
+             GROUP BY log_comment",
         )
         .bind(database)
         .bind(from)
         .bind(to)
-        .fetch_all::<WorkCpu>()
+        .fetch_all::<LoggedWork>()
         .await
         .map_err(BenchError::clickhouse("ClickHouse's CPU by work"))?;
     Ok(by_work(logged))
@@ -311,19 +350,26 @@ pub async fn cpu_by_work(
 
 /// Query-log groups by `log_comment` named by their work, the unnamed ones summed as
 /// [`OTHER_WORK`], most CPU first.
-fn by_work(logged: Vec<WorkCpu>) -> Vec<WorkCpu> {
+fn by_work(logged: Vec<LoggedWork>) -> Vec<WorkCpu> {
     let mut works: Vec<WorkCpu> = Vec::new();
     for group in logged {
-        let work = read_model::Work::from_log_comment(&group.work)
-            .map_or(OTHER_WORK, read_model::Work::label);
+        let named = read_model::Work::from_log_comment(&group.comment);
+        let work = named.map_or(OTHER_WORK, read_model::Work::label);
         match works.iter_mut().find(|known| known.work == work) {
             Some(known) => {
                 known.queries += group.queries;
                 known.cpu_s += group.cpu_s;
+                known.read = None;
             }
             None => works.push(WorkCpu {
                 work: work.to_owned(),
-                ..group
+                queries: group.queries,
+                cpu_s: group.cpu_s,
+                read: named.map(|_| ReadPerQuery {
+                    rows: p50_p99(&group.rows),
+                    granules: p50_p99(&group.granules),
+                    parts: p50_p99(&group.parts),
+                }),
             }),
         }
     }
@@ -336,28 +382,44 @@ mod tests {
     use super::*;
     use read_model::Work;
 
-    fn group(work: &str, queries: u64, cpu_s: f64) -> WorkCpu {
+    fn logged(comment: &str, queries: u64, cpu_s: f64) -> LoggedWork {
+        LoggedWork {
+            comment: comment.to_owned(),
+            queries,
+            cpu_s,
+            rows: vec![1024.0, 9216.0],
+            granules: vec![1.0, 9.0],
+            parts: vec![1.0, 9.0],
+        }
+    }
+
+    fn work(work: &str, queries: u64, cpu_s: f64, read: bool) -> WorkCpu {
         WorkCpu {
             work: work.to_owned(),
             queries,
             cpu_s,
+            read: read.then_some(ReadPerQuery {
+                rows: [1024.0, 9216.0],
+                granules: [1.0, 9.0],
+                parts: [1.0, 9.0],
+            }),
         }
     }
 
     #[test]
     fn groups_are_named_by_their_work_and_the_unnamed_summed_as_other() {
         let works = by_work(vec![
-            group("", 3, 0.5),
-            group(Work::ProfileRead.log_comment(), 10, 2.0),
-            group("a client's own comment", 1, 0.25),
-            group(Work::Trim.log_comment(), 2, 1.0),
+            logged("", 3, 0.5),
+            logged(Work::ProfileRead.log_comment(), 10, 2.0),
+            logged("a client's own comment", 1, 0.25),
+            logged(Work::Trim.log_comment(), 2, 1.0),
         ]);
         assert_eq!(
             works,
             vec![
-                group("profile reads", 10, 2.0),
-                group("trimmer", 2, 1.0),
-                group(OTHER_WORK, 4, 0.75),
+                work("profile reads", 10, 2.0, true),
+                work("trimmer", 2, 1.0, true),
+                work(OTHER_WORK, 4, 0.75, false),
             ]
         );
     }

@@ -73,9 +73,24 @@ async fn each_query_is_counted_under_its_work() {
     );
     let to = server_now(&server).await.expect("clock") + 1;
 
-    let mut works: Vec<(String, u64)> = cpu_by_work(&server, &settings.database, from, to)
+    let logged = cpu_by_work(&server, &settings.database, from, to)
         .await
-        .expect("query log read")
+        .expect("query log read");
+    // The profile read found the one row, in the one part, through the primary key.
+    let profile_read = logged
+        .iter()
+        .find(|work| work.work == "profile reads")
+        .and_then(|work| work.read)
+        .expect("what the profile read read");
+    assert_eq!(
+        (
+            profile_read.rows[0],
+            profile_read.granules[0],
+            profile_read.parts[0]
+        ),
+        (1.0, 1.0, 1.0)
+    );
+    let mut works: Vec<(String, u64)> = logged
         .into_iter()
         .map(|work| (work.work, work.queries))
         // The rest: the clock reads, the log flush, the migrations of the same second.

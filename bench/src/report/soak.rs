@@ -4,6 +4,7 @@
 //! disk, resident memory, rows of the hottest cookies). The figures and tables are
 //! computed here; the prose around them is in `bench/templates/soak.md`.
 
+use crate::database::ReadPerQuery;
 use crate::error::BenchError;
 use crate::parts::soak::{
     Minute, Phase, SoakResults, DISK_LEVEL_LIMIT, DRIFT_LIMIT, DRIFT_MINUTES, ENDPOINTS,
@@ -368,6 +369,7 @@ fn clickhouse_work(results: &SoakResults) -> Option<String> {
         "CPU ms per query",
         "CPU s per 1,000 tags",
         "share of ClickHouse's CPU",
+        "rows / granules / parts read per query, p50 (p99)",
     ]);
     let mut in_queries = 0.0;
     for work in &results.clickhouse_work {
@@ -382,6 +384,7 @@ fn clickhouse_work(results: &SoakResults) -> Option<String> {
             ),
             fixed(per_1000(work.cpu_s), 3),
             share(work.cpu_s),
+            work.read.map_or_else(|| "—".to_owned(), read_per_query),
         ]);
     }
     let background = (process_cpu - in_queries).max(0.0);
@@ -392,6 +395,7 @@ fn clickhouse_work(results: &SoakResults) -> Option<String> {
         "—".to_owned(),
         fixed(per_1000(background), 3),
         share(background),
+        "—".to_owned(),
     ]);
     table.row(vec![
         "**the process**".to_owned(),
@@ -400,8 +404,22 @@ fn clickhouse_work(results: &SoakResults) -> Option<String> {
         "—".to_owned(),
         fixed(per_1000(process_cpu), 3),
         "100%".to_owned(),
+        "—".to_owned(),
     ]);
     Some(table.render().trim_end().to_owned())
+}
+
+/// `1,024 / 1 / 1 (9,216 / 9 / 9)`.
+fn read_per_query(read: ReadPerQuery) -> String {
+    let at = |index: usize| {
+        format!(
+            "{} / {} / {}",
+            thousands(read.rows[index]),
+            thousands(read.granules[index]),
+            thousands(read.parts[index])
+        )
+    };
+    format!("{} ({})", at(0), at(1))
 }
 
 fn series(name: &str, minutes: &[&Minute], value: impl Fn(&Minute) -> Option<f64>) -> Series {
@@ -631,7 +649,8 @@ mod tests {
             "disk_files_counted_once": full,
             "clickhouse_work": if full {
                 json!([{"work": "projector batches", "queries": 2_400, "cpu_s": 6.0},
-                    {"work": "profile reads", "queries": 24_000, "cpu_s": 4.0}])
+                    {"work": "profile reads", "queries": 24_000, "cpu_s": 4.0,
+                        "read": {"rows": [2048.0, 9216.0], "granules": [2.0, 9.0], "parts": [2.0, 9.0]}}])
             } else {
                 json!([])
             },
@@ -651,6 +670,8 @@ mod tests {
                 "the scratch topic `bench_soak_1` keeps records 1 minutes from the start). 4 minutes",
                 "| aggregates p99, server side, whole soak | 10.0 ms | ≤ 100.0 ms | met |",
                 "### Where ClickHouse's CPU went",
+                "| 0.013 | 13.3% | 2,048 / 2 / 2 (9,216 / 9 / 9) |",
+                "| 0.020 | 20.0% | — |",
                 "the load generator 0.40 of them.\n\n## Plots",
                 "![bytes on disk](soak/disk.png)\n\n",
                 "each file once however many parts link it.\n\n## Minute by minute",
