@@ -1010,6 +1010,38 @@ mod tests {
     }
 
     #[test]
+    fn a_shopper_outside_in_an_older_generation_only_is_answered_from_the_tail_after_it() {
+        let sizes = super::super::outside::Sizes {
+            capacity: 1_000,
+            span_ms: 50,
+            kept: 8,
+        };
+        let mut state = CacheState::with_outside(
+            Limits {
+                cookies: NonZeroUsize::new(1).expect("non-zero"),
+                ..limits()
+            },
+            offsets(0),
+            OutsideTail::with_sizes(100, sizes),
+        );
+        state.set_caught_up(true);
+        state.push(logged(0, tag("early", Action::View, 120, 1)));
+        state.push(logged(1, tag("other", Action::View, 125, 1)));
+        state.push(logged(2, tag("later", Action::View, 200, 1)));
+        // All three leave the tail: "later" closes the first generation (its span is
+        // 100..150), and the one-cookie cache keeps "later" only.
+        state.evict_below(&offsets(3));
+        state.push(logged(3, tag("early", Action::Buy, 300, 2)));
+        // "early" has a tag at 120 that only ClickHouse holds now...
+        assert_eq!(state.lookup("early", 110, 1_000, 200), Lookup::Miss);
+        // ...and none outside the tail after the first generation: a range from then on
+        // is answered from the tail.
+        let profile = whole(state.lookup("early", 250, 1_000, 200));
+        assert!(profile.views.is_empty());
+        assert_eq!(times(&profile.buys), [300]);
+    }
+
+    #[test]
     fn a_shopper_whose_tags_a_full_tail_dropped_goes_to_clickhouse() {
         let mut state = CacheState::new(
             Limits {
