@@ -193,7 +193,7 @@ impl QueryKind {
 
 /// Writes out what the server buffers for `system.query_log`, so a summary that follows
 /// sees every query finished before it.
-async fn flush_query_log(server: &Client) -> Result<(), BenchError> {
+pub async fn flush_query_log(server: &Client) -> Result<(), BenchError> {
     server
         .query("SYSTEM FLUSH LOGS")
         .execute()

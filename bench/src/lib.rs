@@ -23,7 +23,8 @@
 //!   scratch topic and database, scratch topics); its processes (pids checked against
 //!   `/proc/<pid>/cmdline`, `scripts/stack.sh`) through the `stack-control` crate;
 //! - [`database`]: what is asked of ClickHouse besides the measured queries (parts,
-//!   settling, page cache, `system.query_log`);
+//!   settling, page cache, `system.query_log`); [`query_cost`]: its fixed price per
+//!   query (`SELECT 1`);
 //! - load: [`open_loop`] (requests at due times, answers classified), [`closed_loop`]
 //!   (clients sending back to back: throughput), [`queries`]
 //!   (profile and aggregates requests over the loaded data, to read-api or as its SQL),
@@ -60,6 +61,7 @@ pub mod plot;
 pub mod process;
 pub mod prometheus;
 pub mod queries;
+pub mod query_cost;
 pub mod report;
 pub mod stack;
 pub mod stats;

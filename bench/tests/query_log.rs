@@ -106,3 +106,21 @@ async fn each_query_is_counted_under_its_work() {
         ]
     );
 }
+
+/// `SELECT 1` sent by the benchmark is found again in the query log, every one of them,
+/// and the server process's CPU is read when its pid is given.
+#[tokio::test]
+async fn every_select_one_is_found_in_the_query_log() {
+    let settings = test_support::migrated_database("bench_select_one").await;
+    let server = service_kit::clickhouse::server_client(&settings);
+    let pid_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../.stack/run/clickhouse.pid");
+    let pid = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|text| text.trim().parse().ok());
+    let cost = bench::query_cost::select_one(&server, pid, 20)
+        .await
+        .expect("measured");
+    assert_eq!(cost.queries, 20);
+    assert_eq!(cost.logged_queries, 20, "{cost:?}");
+    assert_eq!(cost.process_us.is_some(), pid.is_some(), "{cost:?}");
+}

@@ -12,8 +12,10 @@
 //! [`CPU_WARM_UP_S`] after the start and ends [`CPU_END_MARGIN_S`] before sending does
 //! ([`crate::platform_cpu`]: the whole platform's cores at the contract's load beside
 //! its limit, per process, and ClickHouse's per thread). Afterwards: each component's
-//! peak resident memory (`VmHWM`) and the bytes ClickHouse holds per stored tag. The services go back to the defaults and the
-//! scratch database is dropped. The command fails when any answer was wrong.
+//! peak resident memory (`VmHWM`), the bytes ClickHouse holds per stored tag and
+//! ClickHouse's CPU per `SELECT 1` ([`crate::query_cost`]; the stack has just worked
+//! at the contract's load, as a user's would have). The services go back to the defaults
+//! and the scratch database is dropped. The command fails when any answer was wrong.
 
 use crate::database::{self, TableParts};
 use crate::error::BenchError;
@@ -22,6 +24,7 @@ use crate::machine::RunInfo;
 use crate::parts::{save, Part};
 use crate::platform_cpu::{self, PlatformCpu};
 use crate::process::{self, Memory};
+use crate::query_cost::{self, SelectOneCost, SELECT_ONE_QUERIES};
 use crate::stack::{Component, Scratch, Stack, COMPONENTS};
 use crate::stats::Latency;
 use clap::Args;
@@ -181,6 +184,10 @@ pub struct E2eResults {
     /// it was measured, or when the sending was too short for a window).
     #[serde(default)]
     pub platform_cpu: Option<PlatformCpu>,
+    /// ClickHouse's CPU per `SELECT 1` after the run (absent in results from before it
+    /// was measured, or when it failed).
+    #[serde(default)]
+    pub select_one: Option<SelectOneCost>,
 }
 
 impl E2eResults {
@@ -224,6 +231,19 @@ pub async fn run(
     let dropped = database::drop_database(&server, &scratch.database).await;
     let (preload, harness_report, memory, clickhouse_peak_reset, parts, platform_cpu) = outcome?;
     dropped?;
+    let select_one = match query_cost::select_one(
+        &server,
+        stack.pid(Component::ClickHouse),
+        SELECT_ONE_QUERIES,
+    )
+    .await
+    {
+        Ok(cost) => Some(cost),
+        Err(error) => {
+            tracing::warn!(error = %service_kit::error::chain(&error), "SELECT 1 not measured");
+            None
+        }
+    };
     let harness: HarnessFigures =
         serde_json::from_value(harness_report.clone()).map_err(|source| BenchError::Results {
             path: PathBuf::from("loadgen run report"),
@@ -239,6 +259,7 @@ pub async fn run(
         clickhouse_peak_reset,
         parts,
         platform_cpu,
+        select_one,
     };
     save(results_dir, Part::E2e, &results)?;
     Ok(results)

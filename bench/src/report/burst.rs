@@ -49,7 +49,7 @@ fn rate(value: f64) -> String {
 }
 
 /// What the bursts did, in a sentence's words.
-fn burst_text(figures: &BurstFigures) -> String {
+pub(crate) fn burst_text(figures: &BurstFigures) -> String {
     format!(
         "{}/{} answered 200 ({} 503, {} late, {} failed); max {} client side (p99 {}), {} at the front door (p99 {})",
         thousands(figures.ok as f64),

@@ -1,7 +1,7 @@
 //! `bench report`: assembles `docs/benchmarks.md` (every figure beside its limit and
 //! beside its ClickHouse 18.16 value) and the detail reports `docs/bench-write.md`,
 //! `bench-projector.md`, `bench-read.md` and `bench-burst.md` from the results files each part wrote
-//! (`.stack/bench/*.json`). Medians, ratios and verdicts are computed here, from every
+//! (`.stack/bench/*.json`; `make soak`'s and `make chaos`'s too, for the cost targets). Medians, ratios and verdicts are computed here, from every
 //! run's raw figures; a part that has not run shows as 'not run' in the summary and
 //! leaves its detail report alone. A part run below its default sizes (a smoke run)
 //! marks every report it appears in, at the top.
@@ -9,7 +9,8 @@
 //! Layout: [`format`] (numbers, tables), [`template`] (the prose: Markdown templates under
 //! `bench/templates/`), [`baseline`] (the 18.16 figures), one module
 //! per detail report ([`write`], [`projector`], [`read`], [`burst`]) that also gives its rows of
-//! the summary, and [`summary`] (the whole-platform rows and `benchmarks.md`).
+//! the summary, [`targets`] (issue 24's cost targets, each from the run that measures it)
+//! and [`summary`] (the whole-platform rows and `benchmarks.md`).
 
 pub mod archive;
 pub mod baseline;
@@ -19,6 +20,7 @@ pub mod projector;
 pub mod read;
 pub mod soak;
 pub mod summary;
+pub mod targets;
 pub mod template;
 pub mod write;
 
@@ -28,9 +30,11 @@ use crate::parts::burst::BurstResults;
 use crate::parts::e2e::E2eResults;
 use crate::parts::projector::ProjectorResults;
 use crate::parts::read::ReadResults;
+use crate::parts::soak::SoakResults;
 use crate::parts::write::WriteResults;
 use crate::parts::{load, Part};
 use std::path::{Path, PathBuf};
+use targets::ChaosRecoveries;
 
 /// The results files found.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +49,12 @@ pub struct Inputs {
     pub burst: Option<BurstResults>,
     /// `e2e.json`.
     pub e2e: Option<E2eResults>,
+    /// `soak.json` (`make soak`): the day's data at the contract's load, for the cost
+    /// targets.
+    pub soak: Option<SoakResults>,
+    /// `make chaos`'s report (`../chaos/report.json` beside the results directory): the
+    /// projector's kills, for the cost targets.
+    pub chaos: Option<ChaosRecoveries>,
 }
 
 impl Inputs {
@@ -56,6 +66,10 @@ impl Inputs {
             read: load(dir, Part::Read)?,
             burst: load(dir, Part::Burst)?,
             e2e: load(dir, Part::E2e)?,
+            soak: load(dir, Part::Soak)?,
+            chaos: dir
+                .parent()
+                .and_then(|stack| ChaosRecoveries::load(&stack.join("chaos").join("report.json"))),
         })
     }
 

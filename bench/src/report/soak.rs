@@ -45,6 +45,24 @@ pub fn write(results: &SoakResults, dir: &Path) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// CPU seconds per 1,000 tags of all the server processes together (a process not
+/// measured counts as none).
+fn platform_cpu_per_1000_tags(results: &SoakResults) -> f64 {
+    PROCESSES
+        .iter()
+        .filter_map(|process| results.cpu_per_1000_tags(process))
+        .sum()
+}
+
+/// The cores all the server processes took at the soak's rate; none when none was
+/// measured.
+pub fn platform_cores(results: &SoakResults) -> Option<f64> {
+    PROCESSES
+        .iter()
+        .any(|process| results.cpu_per_1000_tags(process).is_some())
+        .then(|| platform_cpu_per_1000_tags(results) * f64::from(results.rate) / 1000.0)
+}
+
 /// Each target: what, measured, target, verdict.
 fn targets(results: &SoakResults) -> Vec<[String; 4]> {
     let mut rows = Vec::new();
@@ -207,10 +225,9 @@ fn markdown(results: &SoakResults) -> Result<String, BenchError> {
         }
     }
     let mut cpu_table = Table::new(&["process", "CPU s per 1,000 tags", "cores at 1,000 tags/s"]);
-    let mut total = 0.0;
+    let total = platform_cpu_per_1000_tags(results);
     for process in PROCESSES {
         let per_1000 = results.cpu_per_1000_tags(process);
-        total += per_1000.unwrap_or(0.0);
         cpu_table.row(vec![
             process.to_owned(),
             or_dash(per_1000, |value| fixed(value, 3)),

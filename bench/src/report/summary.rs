@@ -387,6 +387,7 @@ pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
             runs => runs_table.render(),
             summary => table.render(),
             e2e => inputs.e2e.as_ref().map(e2e_context),
+            targets => crate::report::targets::context(inputs),
             limit => PLATFORM_CORES_LIMIT.to_string(),
             stretch => PLATFORM_CORES_STRETCH.to_string(),
             least => LEAST_THREAD_CORES.to_string(),
@@ -481,6 +482,56 @@ mod tests {
         let text = render(&Inputs::default()).expect("rendered");
         assert!(text.contains("| projector catch-up | not run |"), "{text}");
         assert!(!text.contains("Whole-platform run"), "{text}");
+    }
+
+    #[test]
+    fn a_missed_cost_target_gets_its_cause_and_a_met_one_none() {
+        use crate::query_cost::SelectOneCost;
+        use crate::report::targets::{ChaosRecoveries, ChaosRecovery, ChaosSlot};
+        let cost = |process_us: f64| SelectOneCost {
+            queries: 500,
+            process_us: Some(process_us),
+            logged_queries: 500,
+            logged_p50_us: 450.0,
+        };
+        let chaos = ChaosRecoveries {
+            date: "2026-12-05 09:18 UTC".to_owned(),
+            commit: "5f9b5b8".to_owned(),
+            slots: vec![ChaosSlot {
+                fault: Some("projector".to_owned()),
+                recovery: vec![ChaosRecovery {
+                    path: "fresh".to_owned(),
+                    seconds: Some(1.5),
+                }],
+            }],
+        };
+        let inputs = |process_us| Inputs {
+            e2e: Some(E2eResults {
+                select_one: Some(cost(process_us)),
+                ..e2e(true)
+            }),
+            chaos: Some(chaos.clone()),
+            ..Inputs::default()
+        };
+        let text = render(&inputs(1_100.0)).expect("rendered");
+        crate::report::assert_says(
+            &text,
+            &[
+                "## The cost targets",
+                "| ClickHouse CPU per `SELECT 1` | 1100 µs (the server process over 500 queries sent one after another; the query's own thread in the query log: 450 µs at the median) | ≤ 300 µs | **not met** | `bench e2e` at abc1234, after its run |",
+                "- **ClickHouse's price per query**",
+                "| 1 kills, the slowest 1.5 s from the kill | ≤ 5 s | met | `make chaos` at 5f9b5b8 (2026-12-05 09:18 UTC) |",
+                "| profile reads answered 5xx at the contract's load | not run | 0 | not measured | `make soak` |",
+            ],
+        );
+        assert!(
+            !text.contains("**Fresh again after the projector's kill.**"),
+            "{text}"
+        );
+        assert!(!text.contains("**Profile p99 and 5xx"), "{text}");
+        let text = render(&inputs(250.0)).expect("rendered");
+        assert!(text.contains("| 250 µs (the server process"), "{text}");
+        assert!(!text.contains("**ClickHouse's price per query**"), "{text}");
     }
 
     #[test]
