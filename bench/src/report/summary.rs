@@ -518,7 +518,7 @@ mod tests {
             &text,
             &[
                 "## The cost targets",
-                "| ClickHouse CPU per `SELECT 1` | 1100 µs (the server process over 500 queries sent one after another; the query's own thread in the query log: 450 µs at the median) | ≤ 300 µs | **not met** | `bench e2e` at abc1234, after its run |",
+                "| ClickHouse CPU per `SELECT 1` | 1,100 µs (the server process over 500 queries sent one after another; the query's own thread in the query log: 450 µs at the median) | ≤ 300 µs | **not met** | `bench e2e` at abc1234, after its run |",
                 "- **ClickHouse's price per query**",
                 "| 1 kills, the slowest 1.5 s from the kill | ≤ 5 s | met | `make chaos` at 5f9b5b8 (2026-12-05 09:18 UTC) |",
                 "| profile reads answered 5xx at the contract's load | not run | 0 | not measured | `make soak` |",

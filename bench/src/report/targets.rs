@@ -123,9 +123,9 @@ fn select_one(e2e: Option<&E2eResults>) -> Row {
         figure,
         measured: format!(
             "{} (the server process over {} queries sent one after another; the query's own thread in the query log: {} µs at the median)",
-            or_dash(cost.process_us, |us| format!("{} µs", fixed(us, 0))),
+            or_dash(cost.process_us, |us| format!("{} µs", thousands(us))),
             thousands(f64::from(cost.queries)),
-            fixed(cost.logged_p50_us, 0)
+            thousands(cost.logged_p50_us)
         ),
         target,
         verdict: Limit::AtMost(SELECT_ONE_TARGET_US).check(cost.process_us),
@@ -135,7 +135,7 @@ fn select_one(e2e: Option<&E2eResults>) -> Row {
 
 fn profile_read(read: Option<&ReadResults>) -> Row {
     let figure = "ClickHouse CPU per one-cookie profile read (median, query log)";
-    let target = format!("≤ {} µs", fixed(PROFILE_READ_TARGET_US, 0));
+    let target = format!("≤ {} µs", thousands(PROFILE_READ_TARGET_US));
     let Some(read) = read else {
         return not_run("profile_read", figure, target, "`bench read`");
     };
@@ -150,7 +150,7 @@ fn profile_read(read: Option<&ReadResults>) -> Row {
         figure,
         measured: format!(
             "{} ({} tags loaded, read-api's reads at {}/s)",
-            or_dash(p50, |us| format!("{} µs", fixed(us, 0))),
+            or_dash(p50, |us| format!("{} µs", thousands(us))),
             thousands(read.load.tags as f64),
             read.profile_rate
         ),
