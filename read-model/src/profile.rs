@@ -38,13 +38,22 @@ const NEWEST_ROWS: &str = "\
 /// instead of 8-12 ms, most of it analysing, planning and building the pipeline for
 /// the 96 conditions (26.9, `system.query_log`, the same rows read and returned).
 /// Binds: the cookies (distinct), the cookies and each one's `from` ms, the cookies and
-/// each one's `to` ms (arrays, in the same order), then the row count per cookie.
+/// each one's `to` ms (arrays, in the same order), then the row count per cookie and
+/// action.
+///
+/// The rows are limited per cookie *and action*: a batch reads every row of each
+/// cookie's range anyway (no early stop, unlike [`NEWEST_ROWS`]), so keeping each
+/// action's share costs nothing more, and a busy shopper (hundreds of views for each
+/// buy) no longer needs a read of its own per action after the batch. Those reads ran
+/// one by one after it, holding the batcher's slots: in `bench burst` on the 86.4M-tag
+/// day (2026-12-05) every batch of 32 was followed by about nine of them, and most of a
+/// 200-request burst expired in the queue behind them.
 const NEWEST_ROWS_OF_COOKIES: &str = "\
     SELECT ?fields FROM user_tags \
     WHERE cookie IN ? \
       AND time_ms >= transform(cookie, ?, ?, 0) \
       AND time_ms < transform(cookie, ?, ?, 0) \
-    ORDER BY cookie, time_ms DESC LIMIT ? BY cookie";
+    ORDER BY cookie, time_ms DESC LIMIT ? BY cookie, action";
 
 /// The same for one action: for an action the first read was too short for (a busy
 /// shopper with far more views than buys in the range, say). Binds: cookie, action,
@@ -173,8 +182,8 @@ pub trait ProfileRows: Sync {
         rows: u64,
     ) -> impl Future<Output = Result<Vec<ProfileRow>, clickhouse::error::Error>> + Send;
 
-    /// Each cookie's newest `rows` rows of its range, in one query; the cookies are
-    /// distinct.
+    /// Each cookie's newest `rows` rows of each action in its range, in one query; the
+    /// cookies are distinct.
     fn newest_rows_of_cookies(
         &self,
         reads: &[CookieRead<'_>],
@@ -267,7 +276,12 @@ impl ProfileRows for Client {
 /// Rows read (both actions) for a profile of `limit` tags per action: room for copies
 /// of replayed tags in each action's share.
 fn rows_to_read(limit: u64) -> u64 {
-    limit.saturating_add(DUPLICATE_MARGIN).saturating_mul(2)
+    rows_per_action(limit).saturating_mul(2)
+}
+
+/// Rows read of each action for a profile of `limit` tags per action: room for copies.
+fn rows_per_action(limit: u64) -> u64 {
+    limit.saturating_add(DUPLICATE_MARGIN)
 }
 
 /// `read.cookie`'s tags in the range, newest first, one per event time, at most
@@ -308,14 +322,14 @@ pub async fn newest_many<R: ProfileRows>(
         .zip(&batched)
         .filter_map(|(read, batched)| batched.then_some(*read))
         .collect();
-    let rows_read = asked
+    let per_action = asked
         .iter()
-        .map(|read| rows_to_read(read.limit))
+        .map(|read| rows_per_action(read.limit))
         .max()
         .unwrap_or(0);
     let mut by_cookie: HashMap<String, Vec<ProfileRow>> = HashMap::new();
     if !asked.is_empty() {
-        for row in source.newest_rows_of_cookies(&asked, rows_read).await? {
+        for row in source.newest_rows_of_cookies(&asked, per_action).await? {
             let (cookie, row) = row.into_profile_row();
             by_cookie.entry(cookie).or_default().push(row);
         }
@@ -327,7 +341,19 @@ pub async fn newest_many<R: ProfileRows>(
             continue;
         }
         let rows = by_cookie.remove(read.cookie).unwrap_or_default();
-        profiles.push(finish(source, *read, rows, rows_read).await?);
+        // Each action's share was limited apart: one with fewer rows holds them all.
+        let (views, buys) = split_by_action(rows);
+        let views_complete = (views.len() as u64) < per_action;
+        let buys_complete = (buys.len() as u64) < per_action;
+        profiles.push(
+            finish_actions(
+                source,
+                *read,
+                (views, views_complete),
+                (buys, buys_complete),
+            )
+            .await?,
+        );
     }
     Ok(profiles)
 }
@@ -341,14 +367,27 @@ async fn finish<R: ProfileRows>(
     rows: Vec<ProfileRow>,
     rows_read: u64,
 ) -> Result<Profile, ReadError> {
-    let per_action = read.limit.saturating_add(DUPLICATE_MARGIN);
+    // Fewer rows than were asked for: the read holds every row of the range.
     let complete = (rows.len() as u64) < rows_read;
     let (views, buys) = split_by_action(rows);
-    let views = match newest_distinct(views, read.limit, complete) {
+    finish_actions(source, read, (views, complete), (buys, complete)).await
+}
+
+/// The profile from each action's newest rows of the range, each with whether they
+/// are all of that action's rows in the range; an action cut short (by copies, or by
+/// the other action) gets a read of its own.
+async fn finish_actions<R: ProfileRows>(
+    source: &R,
+    read: CookieRead<'_>,
+    (views, views_complete): (Vec<ProfileRow>, bool),
+    (buys, buys_complete): (Vec<ProfileRow>, bool),
+) -> Result<Profile, ReadError> {
+    let per_action = rows_per_action(read.limit);
+    let views = match newest_distinct(views, read.limit, views_complete) {
         Some(newest) => newest,
         None => newest_of_action(source, read, Action::View, per_action).await?,
     };
-    let buys = match newest_distinct(buys, read.limit, complete) {
+    let buys = match newest_distinct(buys, read.limit, buys_complete) {
         Some(newest) => newest,
         None => newest_of_action(source, read, Action::Buy, per_action).await?,
     };
@@ -515,8 +554,9 @@ mod tests {
             Ok(reads
                 .iter()
                 .flat_map(|read| {
-                    limited(self.matching(*read, None), rows)
+                    [Action::View, Action::Buy]
                         .into_iter()
+                        .flat_map(|action| limited(self.matching(*read, Some(action)), rows))
                         .map(|row| CookieProfileRow {
                             cookie: read.cookie.to_owned(),
                             action: row.action,
@@ -677,5 +717,26 @@ mod tests {
             &source.reads()[..2],
             &["newest_rows_of_cookies", "newest_rows"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_gives_a_busy_shoppers_rarer_action_its_share_without_a_read_of_its_own() {
+        // 600 views newer than every buy: a read of both actions together (as a lone
+        // read is) holds views only, and the buys need a read of their own.
+        let mut rows: Vec<(&str, ProfileRow)> = (0..600)
+            .map(|index| ("busy", tag_row(Action::View, 1_000 + index, index)))
+            .collect();
+        rows.push(("busy", tag_row(Action::Buy, 5, 900)));
+        rows.push(("busy", tag_row(Action::Buy, 7, 901)));
+        rows.push(("calm", tag_row(Action::Buy, 8, 902)));
+        let source = InMemory::new(rows);
+        let reads = [read("busy", 0, 10_000, 200), read("calm", 0, 10_000, 200)];
+        let batched = newest_many(&source, &reads).await.expect("batch");
+        assert_eq!(millis(&batched[0].buys), vec![7, 5]);
+        assert_eq!(batched[0].views.len(), 200);
+        assert_eq!(millis(&batched[1].buys), vec![8]);
+        assert_eq!(source.reads(), vec!["newest_rows_of_cookies"]);
+        let alone = newest(&source, reads[0]).await.expect("alone");
+        assert_eq!(batched[0], alone);
     }
 }
