@@ -120,7 +120,7 @@ chaos:
 # Benchmarks (the bench crate; `target/release/bench <part> --help` lists every size and
 # duration, each a flag with an environment fallback, the defaults being the full run).
 # Each part writes its figures to .stack/bench/<part>.json; `bench report` assembles
-# docs/benchmarks.md (each figure beside its limit and its ClickHouse 18.16 value) and the
+# docs/benchmarks.md (each figure beside its limit) and the
 # detail reports docs/bench-{write,projector,read,burst}.md. Never part of `make test`.
 # Sequential on purpose: each benchmark needs the machine's cores to itself. The report is
 # written even when the whole-platform run finds a wrong answer; make then fails.

@@ -13,8 +13,7 @@
 //! - [`parts`]: the benchmarks ([`parts::write`], [`parts::projector`], [`parts::read`],
 //!   [`parts::burst`], [`parts::e2e`], [`parts::soak`]) and their results files under
 //!   `.stack/bench/`;
-//! - [`report`]: `docs/benchmarks.md` and the detail reports, from the results files,
-//!   with the ClickHouse 18.16 figures ([`report::baseline`]);
+//! - [`report`]: `docs/benchmarks.md` and the detail reports, from the results files;
 //! - [`loader`]: tags of loadgen's stream straight into a scratch database (read, e2e,
 //!   later the soak);
 //! - [`loaded_day`]: the loaded day the read-path parts share (`read`, `burst`): its

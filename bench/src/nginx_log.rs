@@ -32,9 +32,6 @@ pub struct AccessLine {
     pub status: u16,
     /// `$request_time`, milliseconds.
     pub request_ms: f64,
-    /// `$upstream_response_time` of the last upstream tried, milliseconds (none when
-    /// nginx answered itself).
-    pub upstream_ms: Option<f64>,
 }
 
 impl AccessLine {
@@ -98,18 +95,12 @@ pub fn parse_line(line: &str) -> Option<AccessLine> {
     };
     let request_ms = fields
         .find_map(|field| field.strip_prefix("rt="))
-        .and_then(seconds_to_ms);
-    // Several upstreams tried give "urt=0.001, 0.150": the last one answered.
-    let upstream_ms = rest.split_once(" urt=").and_then(|(_, times)| {
-        let times = times.split_once(" ua=").map_or(times, |(times, _)| times);
-        times.rsplit(',').next().and_then(seconds_to_ms)
-    });
+        .and_then(seconds_to_ms)?;
     Some(AccessLine {
         method,
         path,
         status,
-        request_ms: request_ms?,
-        upstream_ms,
+        request_ms,
     })
 }
 
@@ -154,14 +145,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_proxied_request_gives_both_times() {
+    fn a_proxied_request_gives_its_time() {
         let line = r#"127.0.0.1 [2026-11-29T16:00:00+00:00] "POST /user_tags HTTP/1.1" 204 0 rt=0.003 urt=0.002 ua="127.0.0.1:8081""#;
         let parsed = parse_line(line).expect("a stack line");
         assert_eq!(parsed.method, "POST");
         assert_eq!(parsed.path, "/user_tags");
         assert_eq!(parsed.status, 204);
         assert!((parsed.request_ms - 3.0).abs() < 1e-9);
-        assert_eq!(parsed.upstream_ms.map(|ms| ms.round()), Some(2.0));
     }
 
     #[test]
@@ -169,12 +159,10 @@ mod tests {
         let own = r#"127.0.0.1 [2026-11-29T16:00:00+00:00] "GET /nowhere HTTP/1.1" 404 10 rt=0.000 urt=- ua="-""#;
         let parsed = parse_line(own).expect("a stack line");
         assert_eq!(parsed.status, 404);
-        assert_eq!(parsed.upstream_ms, None);
         let retried = r#"127.0.0.1 [2026-11-29T16:00:00+00:00] "POST /user_profiles/c?time_range=a_b HTTP/1.1" 503 0 rt=0.151 urt=0.001, 0.150 ua="a, b""#;
         let parsed = parse_line(retried).expect("a stack line");
         assert_eq!(parsed.path, "/user_profiles/c?time_range=a_b");
         assert!((parsed.request_ms - 151.0).abs() < 1e-9);
-        assert_eq!(parsed.upstream_ms.map(|ms| ms.round()), Some(150.0));
     }
 
     #[test]

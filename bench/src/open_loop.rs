@@ -107,23 +107,8 @@ impl Recorder {
 }
 
 /// Fires `request(i)` at `rate` per second for `duration`, at most `max_in_flight` at once
-/// (past that a request waits for a slot, and the wait counts in its latency).
-pub async fn run<F, Fut>(
-    rate: f64,
-    duration: Duration,
-    max_in_flight: usize,
-    request: F,
-) -> OpenLoopReport
-where
-    F: FnMut(u64) -> Fut,
-    Fut: Future<Output = Answer> + Send + 'static,
-{
-    run_by_answer(rate, duration, max_in_flight, request)
-        .await
-        .0
-}
-
-/// [`run`], with each kind of answer's latency apart.
+/// (past that a request waits for a slot, and the wait counts in its latency); each kind
+/// of answer's latency apart.
 pub async fn run_by_answer<F, Fut>(
     rate: f64,
     duration: Duration,
@@ -205,7 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_request_is_sent_and_counted_by_its_answer() {
-        let report = run(200.0, Duration::from_millis(100), 8, |index| async move {
+        let (report, _) = run_by_answer(200.0, Duration::from_millis(100), 8, |index| async move {
             match index % 4 {
                 0 => Answer::Ok,
                 1 => Answer::Shed,

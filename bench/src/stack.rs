@@ -231,11 +231,6 @@ impl Stack {
         &self.http
     }
 
-    /// The stack's processes (pids, signals, `scripts/stack.sh`).
-    pub fn control(&self) -> &stack_control::Stack {
-        &self.control
-    }
-
     /// `.stack/` of the repository.
     pub fn stack_dir(&self) -> PathBuf {
         self.control.stack_dir()
@@ -322,18 +317,6 @@ impl Stack {
             self.stack_script(Action::Restart, service, Some(scratch))
                 .await?;
         }
-        Ok(guard)
-    }
-
-    /// Stops `component` until the returned guard restores it.
-    pub async fn stop(&self, component: Component) -> Result<Restore, BenchError> {
-        tracing::info!(component = component.name(), "stopping while measuring");
-        let guard = Restore {
-            stack: self.clone(),
-            components: vec![component],
-            restored: false,
-        };
-        self.stack_script(Action::Stop, component, None).await?;
         Ok(guard)
     }
 

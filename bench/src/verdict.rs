@@ -54,11 +54,6 @@ impl Limit {
 }
 
 impl Verdict {
-    /// Whether every verdict is met.
-    pub fn all_met(verdicts: impl IntoIterator<Item = Self>) -> bool {
-        verdicts.into_iter().all(|verdict| verdict == Self::Met)
-    }
-
     /// Met when `condition` holds.
     pub fn of(condition: bool) -> Self {
         if condition {
@@ -106,8 +101,6 @@ mod tests {
             Limit::check_measured(Some(Limit::AtMost(2.0)), Some(1.0)),
             Verdict::Met
         );
-        assert!(!Verdict::all_met([Verdict::Met, Verdict::NotMeasured]));
-        assert!(Verdict::all_met([Verdict::Met, Verdict::Met]));
     }
 
     #[test]

@@ -91,7 +91,6 @@ pub fn summary_rows(results: &BurstResults) -> Vec<SummaryRow> {
             measured: burst_text(&bursts),
             limit: format!("every one 200, max ≤ {}", ms(BURST_MAX_MS)),
             verdict: bursts.verdict().to_string(),
-            baseline: "not measured".to_owned(),
         },
         SummaryRow {
             figure: format!(
@@ -109,7 +108,6 @@ pub fn summary_rows(results: &BurstResults) -> Vec<SummaryRow> {
             ),
             limit: "—".to_owned(),
             verdict: "—".to_owned(),
-            baseline: "not measured".to_owned(),
         },
     ];
     let overload_figure = format!(
@@ -133,14 +131,12 @@ pub fn summary_rows(results: &BurstResults) -> Vec<SummaryRow> {
             ),
             limit: overload_limit,
             verdict: results.overload_verdict().to_string(),
-            baseline: "not measured".to_owned(),
         },
         None => SummaryRow {
             figure: overload_figure,
             measured: NO_OVERLOAD.to_owned(),
             limit: overload_limit,
             verdict: results.overload_verdict().to_string(),
-            baseline: "not measured".to_owned(),
         },
     });
     let recovery_figure = format!(
@@ -166,7 +162,6 @@ pub fn summary_rows(results: &BurstResults) -> Vec<SummaryRow> {
         },
         limit: recovery_limit,
         verdict: results.recovery_verdict().to_string(),
-        baseline: "not measured".to_owned(),
     });
     rows
 }

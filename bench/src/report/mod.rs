@@ -1,5 +1,4 @@
-//! `bench report`: assembles `docs/benchmarks.md` (every figure beside its limit and
-//! beside its ClickHouse 18.16 value) and the detail reports `docs/bench-write.md`,
+//! `bench report`: assembles `docs/benchmarks.md` (every figure beside its limit) and the detail reports `docs/bench-write.md`,
 //! `bench-projector.md`, `bench-read.md` and `bench-burst.md` from the results files each part wrote
 //! (`.stack/bench/*.json`; `make soak`'s and `make chaos`'s too, for the cost targets). Medians, ratios and verdicts are computed here, from every
 //! run's raw figures; a part that has not run shows as 'not run' in the summary and
@@ -7,13 +6,12 @@
 //! marks every report it appears in, at the top.
 //!
 //! Layout: [`format`] (numbers, tables), [`template`] (the prose: Markdown templates under
-//! `bench/templates/`), [`baseline`] (the 18.16 figures), one module
+//! `bench/templates/`), one module
 //! per detail report ([`write`], [`projector`], [`read`], [`burst`]) that also gives its rows of
 //! the summary, [`targets`] (issue 24's cost targets, each from the run that measures it)
 //! and [`summary`] (the whole-platform rows and `benchmarks.md`).
 
 pub mod archive;
-pub mod baseline;
 pub mod burst;
 pub mod format;
 pub mod projector;
@@ -106,8 +104,6 @@ pub struct SummaryRow {
     pub limit: String,
     /// The verdict, with the ratio when there is one.
     pub verdict: String,
-    /// The ClickHouse 18.16 figure.
-    pub baseline: String,
 }
 
 impl SummaryRow {
@@ -118,18 +114,16 @@ impl SummaryRow {
             self.measured.clone(),
             self.limit.clone(),
             self.verdict.clone(),
-            self.baseline.clone(),
         ]
     }
 
     /// A row for a part that has not run.
-    pub fn not_run(figure: &str, baseline: String) -> Self {
+    pub fn not_run(figure: &str) -> Self {
         Self {
             figure: figure.to_owned(),
             measured: "not run".to_owned(),
             limit: String::new(),
             verdict: "not measured".to_owned(),
-            baseline,
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use crate::error::BenchError;
 use crate::parts::projector::{ProjectorResults, ProjectorRun, TARGET_RATE};
-use crate::report::baseline::{self, projector as old};
 use crate::report::format::{fixed, or_dash, thousands, Table};
 use crate::report::{provenance, smoke_banner, template, SummaryRow};
 use crate::stats;
@@ -65,12 +64,6 @@ pub fn summary_rows(results: &ProjectorResults) -> Vec<SummaryRow> {
             ),
             Limit::AtLeast(TARGET_RATE).check(catch_up)
         ),
-        baseline: format!(
-            "{} tags/s ({:.2} of raw consume {})",
-            thousands(old::CATCH_UP_RATE),
-            old::CATCH_UP_RATE / old::RAW_RATE,
-            thousands(old::RAW_RATE)
-        ),
     }]
 }
 
@@ -95,7 +88,6 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
         "runs",
         "vs raw consume",
         &format!("vs target {} tags/s", thousands(TARGET_RATE)),
-        baseline::COLUMN,
     ]);
     let vs = |value: Option<f64>, of: Option<f64>| {
         or_dash(
@@ -112,7 +104,6 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
         rates(&|run| run.raw.rate),
         "1.00".to_owned(),
         vs(raw, target),
-        format!("{} tags/s", thousands(old::RAW_RATE)),
     ]);
     table.row(vec![
         "consume + decode + build rows (no insert)".to_owned(),
@@ -120,7 +111,6 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
         rates(&|run| run.decode.rate),
         vs(decode, raw),
         vs(decode, target),
-        format!("{} tags/s", thousands(old::DECODE_RATE)),
     ]);
     table.row(vec![
         "**projector catch-up** (start until ClickHouse holds every offset)".to_owned(),
@@ -132,47 +122,38 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
             vs(catch_up, target),
             Limit::AtLeast(TARGET_RATE).check(catch_up)
         ),
-        format!("{} tags/s", thousands(old::CATCH_UP_RATE)),
     ]);
     let rates_table = table.render();
-    let mut table = Table::new(&["", "seconds", "share of the catch-up", baseline::COLUMN]);
+    let mut table = Table::new(&["", "seconds", "share of the catch-up"]);
     let share = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>| {
         median(&|run| stats::ratio(figure(run)?, run.catch_up.elapsed_s))
     };
-    let rows: [(String, &Figure, f64); 7] = [
-        ("catch-up, wall clock".to_owned(), &|run| Some(run.catch_up.elapsed_s), old::TIME_S[0]),
+    let rows: [(String, &Figure); 7] = [
+        ("catch-up, wall clock".to_owned(), &|run| Some(run.catch_up.elapsed_s)),
         (
             format!(
                 "pipeline thread inside inserts ({} inserts of one block each; ClickHouse answering)",
                 or_dash(median(&|run| Some(run.catch_up.batches)), |value| fixed(value, 0))
             ),
             &|run| Some(run.catch_up.insert_s),
-            old::TIME_S[1],
         ),
         (
             "pipeline thread CPU (poll, decode, build rows, serialize the insert)".to_owned(),
             &|run| Some(pipeline_cpu(run)),
-            old::TIME_S[2],
         ),
-        ("librdkafka threads CPU (fetching)".to_owned(), &|run| Some(librdkafka_cpu(run)), old::TIME_S[3]),
-        ("projector process CPU, all threads".to_owned(), &|run| Some(run.catch_up.projector_cpu_s), old::TIME_S[4]),
+        ("librdkafka threads CPU (fetching)".to_owned(), &|run| Some(librdkafka_cpu(run))),
+        ("projector process CPU, all threads".to_owned(), &|run| Some(run.catch_up.projector_cpu_s)),
         (
             "ClickHouse CPU (inserts, materialized views, merges)".to_owned(),
             &|run| run.catch_up.clickhouse_cpu_s,
-            old::TIME_S[5],
         ),
-        ("broker CPU (serving fetches)".to_owned(), &|run| run.catch_up.broker_cpu_s, old::TIME_S[6]),
+        ("broker CPU (serving fetches)".to_owned(), &|run| run.catch_up.broker_cpu_s),
     ];
-    for (label, figure, old_seconds) in rows {
+    for (label, figure) in rows {
         table.row(vec![
             label,
             or_dash(median(figure), |value| fixed(value, 1)),
             or_dash(share(figure), |value| fixed(value, 2)),
-            format!(
-                "{} s ({:.2})",
-                fixed(old_seconds, 1),
-                old_seconds / old::TIME_S[0]
-            ),
         ]);
     }
     let seconds = |figure: &dyn Fn(&ProjectorRun) -> Option<f64>, decimals| {
@@ -197,20 +178,15 @@ pub fn render(results: &ProjectorResults) -> Result<String, BenchError> {
             rates => rates_table,
             first_message => seconds(&|run| Some(run.raw.first_message_s), 2),
             first_rows => seconds(&|run| Some(run.catch_up.first_rows_s), 2),
-            old_first_message => fixed(old::FIRST_S[0], 2),
-            old_first_rows => fixed(old::FIRST_S[1], 2),
             raw_after_first => rate(&|run| Some(run.raw.rate_after_first)),
             decode_after_first => rate(&|run| Some(run.decode.rate_after_first)),
             catch_up_after_first => rate(&|run| Some(run.catch_up.rate_after_first)),
-            old_after_first => old::AFTER_FIRST_RATES.map(thousands),
             verified => results.runs.iter().all(|run| run.catch_up.verified),
             time => table.render(),
             raw_cpu => seconds(&|run| Some(run.raw.cpu_s), 1),
             decode_cpu => seconds(&|run| Some(run.decode.cpu_s), 1),
             own_seconds => seconds(&|run| Some(pipeline_cpu(run) + run.catch_up.insert_s), 1),
             own => rate(&own_work_rate),
-            old_own => thousands(old::OWN_WORK_RATE),
-            old_inserts => fixed(old::INSERTS, 0),
             reading,
             target => thousands(TARGET_RATE),
             raw => or_dash(raw, thousands),

@@ -10,13 +10,12 @@ use crate::parts::read::{
     SERVED_RATE_TARGET, SERVED_SHED_SHARE,
 };
 use crate::queries::SeriesFilters;
-use crate::report::baseline::{self, read as old};
 use crate::report::format::{fixed, ms, or_dash, percent, thousands, Table};
 use crate::report::{provenance, smoke_banner, template, SummaryRow};
 use crate::verdict::{Limit, Verdict};
 use minijinja::context;
 
-/// The former profile target (p99 < 10 ms), kept for the comparison with 18.16.
+/// The former profile target (p99 < 10 ms), kept for the comparison with earlier runs.
 pub const FORMER_PROFILE_P99_MS: f64 = 10.0;
 /// ClickHouse's memory cap in `deploy/local/clickhouse/config.xml`, MiB.
 pub const CLICKHOUSE_CAP_MIB: f64 = 6_000_000_000.0 / 1024.0 / 1024.0;
@@ -227,11 +226,6 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
             ),
             limit: format!("≤ {PROFILE_P99_LIMIT_MS} ms (the decision rule of the move to ClickHouse 26)"),
             verdict: Limit::AtMost(PROFILE_P99_LIMIT_MS).check(under_p99).to_string(),
-            baseline: format!(
-                "not measured under ingestion; without it, {} through read-api (same SQL direct {})",
-                ms(old::PROFILES_100_READ_API_MS[1]),
-                ms(old::PROFILES_100_SQL_MS[1])
-            ),
         },
         SummaryRow {
             figure: format!(
@@ -241,23 +235,12 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
             measured: highest_served_text(results),
             limit: format!("≥ {}/s", thousands(SERVED_RATE_TARGET)),
             verdict: Limit::AtLeast(SERVED_RATE_TARGET).check(highest).to_string(),
-            baseline: format!(
-                "not measured; at 1,000/s (no ingestion) {} of {} requests were not answered (p99 {})",
-                thousands(old::PROFILES_1000_FAILED[0]),
-                thousands(old::PROFILES_1000_FAILED[1]),
-                ms(old::PROFILES_1000_READ_API_MS[1])
-            ),
         },
         SummaryRow {
             figure: format!("profile p99 at {}/s straight to read-api, no ingestion", results.profile_rate),
             measured: format!("{} (same SQL straight to ClickHouse {})", or_dash(read_api_p99, ms), or_dash(sql_p99, ms)),
             limit: format!("< {FORMER_PROFILE_P99_MS} ms (the former target)"),
             verdict: Limit::Below(FORMER_PROFILE_P99_MS).check(read_api_p99).to_string(),
-            baseline: format!(
-                "{} (same SQL {})",
-                ms(old::PROFILES_100_READ_API_MS[1]),
-                ms(old::PROFILES_100_SQL_MS[1])
-            ),
         },
         SummaryRow {
             figure: "ClickHouse CPU per profile read (read-api's reads at 100/s, no ingestion)".to_owned(),
@@ -268,18 +251,12 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
             ),
             limit: "—".to_owned(),
             verdict: "—".to_owned(),
-            baseline: "not measured".to_owned(),
         },
         SummaryRow {
             figure: "aggregates p99, 10-minute ranges, worst of the 8 filter combinations".to_owned(),
             measured: format!("{} (same SQL direct {})", or_dash(aggregates_p99, ms), or_dash(aggregates_sql_p99, ms)),
             limit: format!("< {AGGREGATES_P99_LIMIT_MS} ms"),
             verdict: Limit::Below(AGGREGATES_P99_LIMIT_MS).check(aggregates_p99).to_string(),
-            baseline: format!(
-                "{} (same SQL {})",
-                ms(old::AGGREGATES_P99_READ_API_MS.iter().copied().fold(0.0, f64::max)),
-                ms(old::AGGREGATES_P99_SQL_MS.iter().copied().fold(0.0, f64::max))
-            ),
         },
         SummaryRow {
             figure: "ClickHouse peak resident memory during the read benchmark".to_owned(),
@@ -290,10 +267,6 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
             ),
             limit: format!("the server's cap, max_server_memory_usage = {} MiB", thousands(CLICKHOUSE_CAP_MIB)),
             verdict: Limit::AtMost(CLICKHOUSE_CAP_MIB).check(peak).to_string(),
-            baseline: format!(
-                "not measured here; {} MiB during the whole-platform run",
-                thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN))
-            ),
         },
         SummaryRow {
             figure: format!("loading {tags} tags straight into ClickHouse"),
@@ -305,12 +278,6 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
             ),
             limit: "—".to_owned(),
             verdict: "—".to_owned(),
-            baseline: format!(
-                "{} tags in {} s ({} rows/s, generated inside ClickHouse)",
-                thousands(old::LOAD_TAGS),
-                thousands(old::LOAD_SECONDS),
-                thousands(old::LOAD_TAGS / old::LOAD_SECONDS)
-            ),
         },
     ];
     for read in AnalystsRead::ALL {
@@ -334,7 +301,6 @@ pub fn summary_rows(results: &ReadResults) -> Vec<SummaryRow> {
                     ),
                     limit: format!("≤ {}, none failed", ms(limit)),
                     verdict: series_verdict(hours, p99, failed).to_string(),
-                    baseline: "not measured (no analysts' API then)".to_owned(),
                 });
             }
         }
@@ -410,7 +376,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
         "max",
         "shed / late / failed of sent",
         "target p99 ≤ 20 ms",
-        baseline::COLUMN,
     ]);
     let mut cells = vec!["profiles, front door, under ingestion".to_owned()];
     cells.extend(phase_cells(results, |run| Some(&run.profiles_under_ingest)));
@@ -423,7 +388,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             ))
             .to_string(),
     );
-    cells.push("not measured under ingestion".to_owned());
     table.row(cells);
     let under_ingestion = table.render();
     let mut table = Table::new(&[
@@ -477,22 +441,13 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
         "ClickHouse CPU per read (process)",
         "(query log)",
         "target p99 < 10 ms (former)",
-        baseline::COLUMN,
     ]);
     type Pick = fn(&ReadRun) -> Option<&PhaseResult>;
-    let paths: [(&str, Pick, [f64; 3]); 2] = [
-        (
-            "read-api",
-            |run| Some(&run.profiles_read_api),
-            old::PROFILES_100_READ_API_MS,
-        ),
-        (
-            "same SQL, direct",
-            |run| Some(&run.profiles_sql),
-            old::PROFILES_100_SQL_MS,
-        ),
+    let paths: [(&str, Pick); 2] = [
+        ("read-api", |run| Some(&run.profiles_read_api)),
+        ("same SQL, direct", |run| Some(&run.profiles_sql)),
     ];
-    for (label, pick, old_ms) in paths {
+    for (label, pick) in paths {
         let mut cells = vec![label.to_owned()];
         cells.extend(phase_cells(results, pick));
         cells.push(or_dash(
@@ -510,12 +465,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
         } else {
             String::new()
         });
-        cells.push(format!(
-            "p50 {}, p99 {}, max {}",
-            ms(old_ms[0]),
-            ms(old_ms[1]),
-            ms(old_ms[2])
-        ));
         table.row(cells);
     }
     let profiles = table.render();
@@ -528,8 +477,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
         "direct p99",
         "not answered / sent",
         "target p99 < 50 ms",
-        "18.16 read-api p50 / p99",
-        "18.16 direct p99",
     ]);
     for mask in 0..8_u8 {
         let read_api_p99 = aggregates_median(results, mask, false, p99);
@@ -543,7 +490,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
                     sent + result.read_api.report.sent + result.sql.report.sent,
                 )
             });
-        let index = usize::from(mask);
         table.row(vec![
             mask_name(mask).to_owned(),
             or_dash(aggregates_median(results, mask, false, p50), ms),
@@ -554,12 +500,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             Limit::Below(AGGREGATES_P99_LIMIT_MS)
                 .check(read_api_p99)
                 .to_string(),
-            format!(
-                "{} / {}",
-                ms(old::AGGREGATES_P50_READ_API_MS[index]),
-                ms(old::AGGREGATES_P99_READ_API_MS[index])
-            ),
-            ms(old::AGGREGATES_P99_SQL_MS[index]),
         ]);
     }
     let aggregates = table.render();
@@ -653,22 +593,14 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             r => results,
             banner => smoke_banner(&[&results.info]),
             provenance => provenance("make bench-read", &results.info, results.runs.len()),
-            measured => baseline::MEASURED,
             tags => thousands(load.tags as f64),
             chunk_rows => thousands(load.chunk_rows as f64),
             load_seconds => fixed(load.seconds, 0),
             rows_per_second => thousands(load.rows_per_second),
-            old_load_tags => thousands(old::LOAD_TAGS),
-            old_load_seconds => thousands(old::LOAD_SECONDS),
             trimmed => load.trimmed_rows.map(|rows| thousands(rows as f64)),
             warmed_gib => format!("{:.2}", results.warmed_bytes as f64 / f64::from(1 << 30)),
             parts_before => parts_table(&results.parts_before),
             parts_after => parts_table(&results.parts_after),
-            old_user_tags_parts => old::USER_TAGS_PARTS[0].to_string(),
-            old_user_tags_gib => old::USER_TAGS_PARTS[2].to_string(),
-            old_aggregates_parts => old::MINUTE_AGGREGATES_PARTS[0].to_string(),
-            old_aggregates_rows => thousands(old::MINUTE_AGGREGATES_PARTS[1]),
-            old_aggregates_gib => old::MINUTE_AGGREGATES_PARTS[2].to_string(),
             ingest_rate => thousands(f64::from(results.ingest_rate)),
             under_ingestion,
             ingestion,
@@ -679,9 +611,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             highest => highest_served_text(results),
             highest_verdict =>
                 Limit::AtLeast(SERVED_RATE_TARGET).check(highest_served(results)).to_string(),
-            old_unanswered => thousands(old::PROFILES_1000_FAILED[0]),
-            old_sent => thousands(old::PROFILES_1000_FAILED[1]),
-            old_p99 => ms(old::PROFILES_1000_READ_API_MS[1]),
             profiles,
             aggregates,
             analysts_date => results.analysts_info.as_ref().map(RunInfo::date),
@@ -691,7 +620,6 @@ pub fn render(results: &ReadResults) -> Result<String, BenchError> {
             peak => or_dash(memory.peak_mib, thousands),
             sampled_max => or_dash(memory.sampled_max_mib, thousands),
             cap => thousands(CLICKHOUSE_CAP_MIB),
-            old_peak => thousands(baseline::e2e::memory_mib("clickhouse").unwrap_or(f64::NAN)),
         },
     )
 }

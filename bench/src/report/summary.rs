@@ -1,13 +1,11 @@
 //! `docs/benchmarks.md`: one table with every figure beside its limit (measured in the
-//! same run where the limit is a measurement), its verdict and its ClickHouse 18.16
-//! value; the whole-platform rows, its CPU (per component and ClickHouse's threads,
+//! same run where the limit is a measurement) and its verdict; the whole-platform rows, its CPU (per component and ClickHouse's threads,
 //! beside the platform's limit) and the memory table are made here, the other parts'
 //! rows by their own report modules; the prose is in `bench/templates/benchmarks.md`.
 
 use crate::error::BenchError;
 use crate::parts::e2e::{E2eResults, MEMORY_BUDGETS_MIB};
 use crate::platform_cpu::{PlatformCpu, PLATFORM_CORES_LIMIT, PLATFORM_CORES_STRETCH};
-use crate::report::baseline::{self, e2e as old};
 use crate::report::format::{fixed, ms, or_dash, thousands, Table};
 use crate::report::{smoke_banner, template, Inputs, SummaryRow};
 use crate::verdict::{Limit, Verdict};
@@ -51,7 +49,7 @@ const LEAST_THREAD_CORES: f64 = 0.005;
 /// beside the limit and the stretch target.
 pub fn cpu_row(cpu: Option<&PlatformCpu>) -> SummaryRow {
     let Some(cpu) = cpu else {
-        return SummaryRow::not_run(CPU_FIGURE, "not measured then".to_owned());
+        return SummaryRow::not_run(CPU_FIGURE);
     };
     let mut busiest: Vec<(&String, &f64)> = cpu.components.iter().collect();
     busiest.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
@@ -74,7 +72,6 @@ pub fn cpu_row(cpu: Option<&PlatformCpu>) -> SummaryRow {
         ),
         limit: format!("at most {PLATFORM_CORES_LIMIT} core (stretch {PLATFORM_CORES_STRETCH})"),
         verdict: format!("{} (stretch: {})", cpu.verdict(), cpu.stretch_verdict()),
-        baseline: "not measured then".to_owned(),
     }
 }
 
@@ -95,19 +92,12 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
             ),
             limit: "0 wrong".to_owned(),
             verdict: Verdict::of(wrong == 0).to_string(),
-            baseline: format!(
-                "{} correct, {} wrong, {} failed",
-                thousands(old::ANSWERS[0]),
-                old::ANSWERS[1],
-                old::ANSWERS[2]
-            ),
         },
         SummaryRow {
             figure: "tags answered 204 and lost".to_owned(),
             measured: harness.lost_tags.to_string(),
             limit: "0".to_owned(),
             verdict: Verdict::of(harness.lost_tags == 0).to_string(),
-            baseline: fixed(old::LOST_TAGS, 0),
         },
         SummaryRow {
             figure: "ingest latency, whole platform, front door".to_owned(),
@@ -120,12 +110,6 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
             ),
             limit: "200 ms deadline, none failed".to_owned(),
             verdict: ingest_verdict(tags.latency.max_ms, tags.failed).to_string(),
-            baseline: format!(
-                "p50 {}, p99 {}, max {}",
-                ms(old::INGEST_MS[0]),
-                ms(old::INGEST_MS[1]),
-                ms(old::INGEST_MS[2])
-            ),
         },
         SummaryRow {
             figure: "profile latency, whole platform (100 queries/s under ingestion)".to_owned(),
@@ -137,11 +121,6 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
             ),
             limit: "200 ms deadline, none failed".to_owned(),
             verdict: queries_verdict(harness.profiles.asked, harness.profiles.errors).to_string(),
-            baseline: format!(
-                "p50 {}, p99 {}",
-                ms(old::PROFILES_MS[0]),
-                ms(old::PROFILES_MS[1])
-            ),
         },
         SummaryRow {
             figure: "aggregate latency, whole platform".to_owned(),
@@ -158,11 +137,6 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
             limit: "60 s deadline, none failed".to_owned(),
             verdict: queries_verdict(harness.aggregates.asked, harness.aggregates.errors)
                 .to_string(),
-            baseline: format!(
-                "p50 {}, p99 {}",
-                ms(old::AGGREGATES_MS[0]),
-                ms(old::AGGREGATES_MS[1])
-            ),
         },
     ];
     rows.push(match &harness.freshness {
@@ -183,14 +157,8 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
                 freshness.latency.max_ms,
             )
             .to_string(),
-            baseline: format!(
-                "p50 {}, p99 {}, max {} (300/300 probes)",
-                ms(old::FRESHNESS_MS[0]),
-                ms(old::FRESHNESS_MS[1]),
-                ms(old::FRESHNESS_MS[2])
-            ),
         },
-        None => SummaryRow::not_run("freshness: 204 to visible in the profile", String::new()),
+        None => SummaryRow::not_run("freshness: 204 to visible in the profile"),
     });
     rows.push(SummaryRow {
         figure: "bytes per stored tag in ClickHouse (compressed, all tables)".to_owned(),
@@ -206,12 +174,6 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
         ),
         limit: "—".to_owned(),
         verdict: "—".to_owned(),
-        baseline: format!(
-            "{} B (profiles {} B, aggregates {} B)",
-            old::BYTES_PER_TAG[0],
-            old::BYTES_PER_TAG[1],
-            old::BYTES_PER_TAG[2]
-        ),
     });
     rows.push(cpu_row(results.platform_cpu.as_ref()));
     rows
@@ -221,20 +183,14 @@ pub fn e2e_rows(results: &E2eResults) -> Vec<SummaryRow> {
 fn not_run(figures: &[&str]) -> Vec<SummaryRow> {
     figures
         .iter()
-        .map(|figure| SummaryRow::not_run(figure, "see the detail report".to_owned()))
+        .map(|figure| SummaryRow::not_run(figure))
         .collect()
 }
 
 /// The whole-platform run's figures and tables beside the summary: the memory table,
 /// and each component's and ClickHouse's threads' CPU.
 fn e2e_context(e2e: &E2eResults) -> minijinja::Value {
-    let mut table = Table::new(&[
-        "component",
-        "peak RSS",
-        "budget",
-        "verdict",
-        baseline::COLUMN,
-    ]);
+    let mut table = Table::new(&["component", "peak RSS", "budget", "verdict"]);
     for (name, memory) in &e2e.memory {
         let budget = MEMORY_BUDGETS_MIB
             .iter()
@@ -252,9 +208,6 @@ fn e2e_context(e2e: &E2eResults) -> minijinja::Value {
                         .to_string()
                 },
             ),
-            or_dash(old::memory_mib(name), |mib| {
-                format!("{} MiB", thousands(mib))
-            }),
         ]);
     }
     let harness = &e2e.harness;
@@ -336,13 +289,7 @@ pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
             },
         ]);
     }
-    let mut table = Table::new(&[
-        "figure",
-        "measured",
-        "limit or target",
-        "verdict",
-        baseline::COLUMN,
-    ]);
+    let mut table = Table::new(&["figure", "measured", "limit or target", "verdict"]);
     let mut rows = Vec::new();
     match &inputs.write {
         Some(write) => rows.extend(crate::report::write::summary_rows(write)),
@@ -383,7 +330,6 @@ pub fn render(inputs: &Inputs) -> Result<String, BenchError> {
         include_str!("../../templates/benchmarks.md"),
         context! {
             banner => smoke_banner(&infos),
-            measured => baseline::MEASURED,
             runs => runs_table.render(),
             summary => table.render(),
             e2e => inputs.e2e.as_ref().map(e2e_context),
@@ -456,7 +402,7 @@ mod tests {
             &text,
             &[
                 "# Benchmarks\n\nProduced by `make bench`:",
-                "ClickHouse 18.16 (make bench of 2026-11-24 at 75a6f2a; 18.16 has left the project",
+                "The platform's figures on ClickHouse 18.16, before the move to 26.9, are in [clickhouse-cost.md]",
                 "| whole platform | 2026-12-01T10:00:00Z | abc1234 |",
                 "ClickHouse's peak was reset then; the broker and nginx were not restarted):",
                 "Whole-platform run: 300,000 tags at 1,000 tags/s through the front door (300 s of event time)",

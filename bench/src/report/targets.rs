@@ -244,8 +244,8 @@ fn burst(burst: Option<&BurstResults>) -> Row {
         target,
         verdict: bursts.verdict(),
         source: format!(
-            "`bench burst` at {}, after `bench read` (its hour of load)",
-            burst.info.commit
+            "`bench burst` at {} ({})",
+            burst.info.commit, burst.info.started_at
         ),
     }
 }

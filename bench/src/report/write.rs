@@ -3,7 +3,6 @@
 
 use crate::error::BenchError;
 use crate::parts::write::{Phase, Target, WriteResults};
-use crate::report::baseline::{self, write as old};
 use crate::report::format::{fixed, ms, or_dash, thousands, Table};
 use crate::report::{provenance, smoke_banner, template, SummaryRow};
 use crate::stats;
@@ -93,10 +92,6 @@ pub fn summary_rows(results: &WriteResults) -> Vec<SummaryRow> {
                     or_dash(floor.map(|floor| floor * FLOOR_MULTIPLE), us)
                 ),
                 verdict: floor_verdict(results.floor_ratio(target, rate)),
-                baseline: format!(
-                    "not measured at a fixed rate (flat out: {} per tag)",
-                    us(old::FLAT_CPU_PER_TAG_US)
-                ),
             });
         }
     }
@@ -130,18 +125,10 @@ pub fn summary_rows(results: &WriteResults) -> Vec<SummaryRow> {
             ),
             limit: format!("client p99 < {P99_TARGET_MS} ms (contract: 200 ms)"),
             verdict: Limit::Below(P99_TARGET_MS).check(client_p99).to_string(),
-            baseline: format!(
-                "client p50 {}, p99 {}",
-                ms(old::FRONT_1K_MS[0]),
-                ms(old::FRONT_1K_MS[1])
-            ),
         });
     }
     let ceiling = results.ceiling_rate();
-    for (target, old_rate) in [
-        (Target::Direct, old::FLAT_DIRECT_RATE),
-        (Target::FrontDoor, old::FLAT_FRONT_RATE),
-    ] {
+    for target in [Target::Direct, Target::FrontDoor] {
         let Some(rate) = median(results, target, 0, |phase| Some(phase.achieved_rate)) else {
             continue;
         };
@@ -170,12 +157,6 @@ pub fn summary_rows(results: &WriteResults) -> Vec<SummaryRow> {
             verdict: or_dash(ceiling.and_then(|ceiling| stats::ratio(rate, ceiling)), |ratio| {
                 format!("{ratio:.2} of the ceiling")
             }),
-            baseline: format!(
-                "{} tags/s ({:.2} of {})",
-                thousands(old_rate),
-                old_rate / old::CEILING_RATE,
-                thousands(old::CEILING_RATE)
-            ),
         });
     }
     rows
@@ -273,12 +254,8 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
             "failed",
             "views consistent",
             "target client p99 < 20 ms",
-            baseline::COLUMN,
         ]);
-        for (target, old_ms) in [
-            (Target::FrontDoor, old::FRONT_1K_MS),
-            (Target::Direct, old::DIRECT_1K_MS),
-        ] {
+        for target in [Target::FrontDoor, Target::Direct] {
             let figure = |figure: &dyn Fn(&Phase) -> Option<f64>| {
                 median(results, target, LATENCY_RATE, figure)
             };
@@ -314,12 +291,6 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
                     "— (no nginx)".to_owned()
                 },
                 Limit::Below(P99_TARGET_MS).check(client_p99).to_string(),
-                format!(
-                    "client p50 {}, p99 {}, max {}",
-                    ms(old_ms[0]),
-                    ms(old_ms[1]),
-                    ms(old_ms[2])
-                ),
             ]);
         }
         table.render().trim_end().to_owned()
@@ -329,13 +300,7 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
     });
     let flat_tables = flat_out.map(|_| {
         let ceiling = results.ceiling_rate();
-        let mut table = Table::new(&[
-            "measurement",
-            "median",
-            "vs the ceiling",
-            "p50 / p99",
-            baseline::COLUMN,
-        ]);
+        let mut table = Table::new(&["measurement", "median", "vs the ceiling", "p50 / p99"]);
         let ceiling_latency = (
             median_of_ceiling(results, |ceiling| ceiling.latency.p50_ms),
             median_of_ceiling(results, |ceiling| ceiling.latency.p99_ms),
@@ -349,21 +314,10 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
                 or_dash(ceiling_latency.0, ms),
                 or_dash(ceiling_latency.1, ms)
             ),
-            format!("{} tags/s", thousands(old::CEILING_RATE)),
         ]);
-        for (target, label, old_rate, old_ms) in [
-            (
-                Target::Direct,
-                "write-api flat out, direct",
-                old::FLAT_DIRECT_RATE,
-                old::FLAT_DIRECT_MS,
-            ),
-            (
-                Target::FrontDoor,
-                "flat out through the front door",
-                old::FLAT_FRONT_RATE,
-                old::FLAT_FRONT_MS,
-            ),
+        for (target, label) in [
+            (Target::Direct, "write-api flat out, direct"),
+            (Target::FrontDoor, "flat out through the front door"),
         ] {
             let rate = median(results, target, 0, |phase| Some(phase.achieved_rate));
             table.row(vec![
@@ -384,13 +338,6 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
                         median(results, target, 0, |phase| Some(phase.client.p99_ms)),
                         ms
                     )
-                ),
-                format!(
-                    "{} tags/s ({:.2}); {} / {}",
-                    thousands(old_rate),
-                    old_rate / old::CEILING_RATE,
-                    ms(old_ms[0]),
-                    ms(old_ms[1])
                 ),
             ]);
         }
@@ -423,16 +370,6 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
                 |value| fixed(value, 2),
             ),
         ]);
-        table.row(vec![
-            baseline::COLUMN.to_owned(),
-            fixed(old::FLAT_CPU_MACHINE, 2),
-            fixed(old::FLAT_CPU_WRITE_API, 2),
-            fixed(old::FLAT_CPU_BROKER, 2),
-            fixed(
-                old::FLAT_CPU_MACHINE - old::FLAT_CPU_WRITE_API - old::FLAT_CPU_BROKER,
-                2,
-            ),
-        ]);
         (flat_table, table.render().trim_end().to_owned())
     });
     let (flat_table, flat_cpu_table) = flat_tables.unzip();
@@ -440,11 +377,9 @@ pub fn render(results: &WriteResults) -> Result<String, BenchError> {
         smoke => smoke_banner(&[info]),
         provenance => provenance("make bench-write", info, results.runs.len()),
         cores => info.machine.cores,
-        baseline_measured => baseline::MEASURED,
         seconds => results.seconds,
         floor_multiple => FLOOR_MULTIPLE.to_string(),
         cpu_table => cpu_table.render().trim_end(),
-        old_cpu_per_tag => us(old::FLAT_CPU_PER_TAG_US),
         latency_table,
         concurrency => results.concurrency,
         flat_seconds => results.flat_seconds,
@@ -604,7 +539,6 @@ mod tests {
                 "at a fixed rate for 10 s (256 in flight at most",
                 "Target: write-api at most 2× the floor",
                 "| 1,000/s | write-api, front door | 1,000 | 35.0 µs | 1.75× the floor: met |",
-                "(57.8 µs per tag, the broker's fetching",
                 "## Latency at 1,000 tags/s, three views",
                 "write-api flat out (64 in flight, 1 s client deadline, 20 s per phase)",
                 "(1,000,000 records into a scratch topic",
@@ -615,6 +549,6 @@ mod tests {
         assert!(smoke.starts_with("# Write path benchmark\n\n> **Smoke run.**"));
         assert!(!smoke.contains("## Latency"), "{smoke}");
         assert!(!smoke.contains("## Context"), "{smoke}");
-        assert!(smoke.ends_with("sharing the cores).\n\n"), "{smoke}");
+        assert!(smoke.ends_with("|\n\n"), "{smoke}");
     }
 }

@@ -191,7 +191,6 @@ impl Sampler {
                     path,
                     status,
                     request_ms,
-                    ..
                 } in lines
                 {
                     if let Some(endpoint) = endpoint_of(&method, &path) {
