@@ -42,7 +42,8 @@ const NEWEST_ROWS: &str = "\
 /// action.
 ///
 /// The rows are limited per cookie *and action*: a batch reads every row of each
-/// cookie's range anyway (no early stop, unlike [`NEWEST_ROWS`]), so keeping each
+/// cookie's range anyway (so does [`NEWEST_ROWS`]: the sort key puts the action before
+/// the time, so no read of both actions newest first can stop early), so keeping each
 /// action's share costs nothing more, and a busy shopper (hundreds of views for each
 /// buy) no longer needs a read of its own per action after the batch. Those reads ran
 /// one by one after it, holding the batcher's slots: in `bench burst` on the 86.4M-tag
