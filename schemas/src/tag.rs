@@ -151,6 +151,28 @@ impl UserTag {
             + self.product_info.category_id.capacity()
     }
 
+    /// Whether `other` is the same action: every field equal, the time as an instant
+    /// (`...:00Z` and `...:00.000Z` are the same tag, written two ways).
+    pub fn same_as(&self, other: &Self) -> bool {
+        // Destructured whole, so a field added to the tag must be compared here too.
+        let Self {
+            time,
+            cookie,
+            country,
+            device,
+            action,
+            origin,
+            product_info,
+        } = self;
+        time.instant() == other.time.instant()
+            && *cookie == other.cookie
+            && *country == other.country
+            && *device == other.device
+            && *action == other.action
+            && *origin == other.origin
+            && *product_info == other.product_info
+    }
+
     /// Parses and validates a tag from its JSON body.
     pub fn from_json(body: &[u8]) -> Result<Self, TagError> {
         let mut deserializer = serde_json::Deserializer::from_slice(body);

@@ -1,13 +1,23 @@
 //! Debug mode: a query's JSON body is the answer the caller expects. It is compared
-//! with ours; a mismatch is logged with the whole difference (an RFC 6902 JSON patch
-//! from the expected answer to ours, every differing value included) and counted in
-//! `read_api_debug_mismatches_total{endpoint}`. Our answer and status never change,
-//! and the body is never echoed.
+//! with ours; a mismatch is counted in `read_api_debug_mismatches_total{endpoint}` and
+//! logged with the whole difference (an RFC 6902 JSON patch from the expected answer to
+//! ours, every differing value included), at most one line a second per endpoint (the
+//! line says how many it stands for). Our answer and status never change, and the body
+//! is never echoed.
+//!
+//! The harness sends an expected answer with every query, so the check is on the hot
+//! path: the body is parsed straight into the contract's answer type and compared
+//! typed; only a mismatch (or a body that is not such an answer) pays for the generic
+//! JSON comparison that finds the difference.
 
+use schemas::contract::{AggregatesAnswer, ProfileAnswer};
 use schemas::EventTime;
 use serde::Serialize;
 use serde_json::Value;
 use service_kit::metric_names::read_api as names;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The endpoint an answer belongs to (the metric's `endpoint` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +36,39 @@ impl Endpoint {
             Self::Aggregates => "aggregates",
         }
     }
+
+    const fn index(self) -> usize {
+        match self {
+            Self::UserProfiles => 0,
+            Self::Aggregates => 1,
+        }
+    }
+}
+
+/// An answer the service gives, comparable with the caller's expected one.
+pub(crate) trait Answer: Serialize {
+    /// The endpoint that gives it.
+    const ENDPOINT: Endpoint;
+
+    /// Whether `body` is this kind of answer and says the same as `self`.
+    fn same_as_body(&self, body: &[u8]) -> bool;
+}
+
+impl Answer for ProfileAnswer<'_> {
+    const ENDPOINT: Endpoint = Endpoint::UserProfiles;
+
+    fn same_as_body(&self, body: &[u8]) -> bool {
+        serde_json::from_slice::<ProfileAnswer<'static>>(body)
+            .is_ok_and(|expected| self.same_as(&expected))
+    }
+}
+
+impl Answer for AggregatesAnswer {
+    const ENDPOINT: Endpoint = Endpoint::Aggregates;
+
+    fn same_as_body(&self, body: &[u8]) -> bool {
+        serde_json::from_slice::<Self>(body).is_ok_and(|expected| *self == expected)
+    }
 }
 
 /// The difference between the expected answer and ours, as a JSON patch turning the
@@ -42,27 +85,94 @@ pub(crate) fn difference(endpoint: Endpoint, expected: &Value, ours: &Value) -> 
     }
 }
 
-/// Compares `ours` with the caller's expected answer, if any, and reports a mismatch.
-pub(crate) fn check(endpoint: Endpoint, expected: Option<&Value>, ours: &impl Serialize) {
-    let Some(expected) = expected else {
+/// Compares `ours` with the answer the caller expects, if the body carries one (a body
+/// that is not JSON carries none), and reports a mismatch.
+pub(crate) fn check<A: Answer>(expected: Option<&[u8]>, ours: &A) {
+    let Some(body) = expected else {
+        return;
+    };
+    if ours.same_as_body(body) {
+        return;
+    }
+    let Ok(expected) = serde_json::from_slice::<Value>(body) else {
         return;
     };
     let Ok(ours) = serde_json::to_value(ours) else {
         return;
     };
-    let difference = difference(endpoint, expected, &ours);
+    let endpoint = A::ENDPOINT;
+    let difference = difference(endpoint, &expected, &ours);
     if difference.0.is_empty() {
         return;
     }
     metrics::counter!(names::DEBUG_MISMATCHES.name, "endpoint" => endpoint.label()).increment(1);
+    let Some(mismatches) = LOG_LINES[endpoint.index()].admit(Instant::now()) else {
+        return;
+    };
     tracing::warn!(
         endpoint = endpoint.label(),
+        mismatches,
         differences = difference.0.len(),
         difference = %serde_json::to_string(&difference).unwrap_or_default(),
         expected = %expected,
         ours = %ours,
         "answer differs from the expected one"
     );
+}
+
+/// How often a mismatch of one endpoint is logged at most. A caller whose expectations
+/// differ from every answer (its own model wrong, or a tag it thinks failed that the log
+/// holds) would otherwise have every answer logged twice over, at hundreds of lines a
+/// second; the metric counts every mismatch.
+const LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// The log lines of one endpoint's mismatches: at most one per [`LOG_EVERY`].
+struct LogLines {
+    /// Milliseconds after [`epoch`] before which no line is written.
+    next_at: AtomicU64,
+    /// Mismatches since the last line written, this one included.
+    pending: AtomicU64,
+}
+
+static LOG_LINES: [LogLines; 2] = [LogLines::new(), LogLines::new()];
+
+/// The instant the rate of log lines is measured from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl LogLines {
+    const fn new() -> Self {
+        Self {
+            next_at: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a mismatch at `now`. `Some(n)` when it is to be logged, standing for `n`
+    /// mismatches (itself and those not logged since the last line).
+    fn admit(&self, now: Instant) -> Option<u64> {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let at =
+            u64::try_from(now.saturating_duration_since(epoch()).as_millis()).unwrap_or(u64::MAX);
+        let next_at = self.next_at.load(Ordering::Relaxed);
+        let every = u64::try_from(LOG_EVERY.as_millis()).unwrap_or(u64::MAX);
+        if at < next_at
+            || self
+                .next_at
+                .compare_exchange(
+                    next_at,
+                    at.saturating_add(every),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return None;
+        }
+        Some(self.pending.swap(0, Ordering::Relaxed))
+    }
 }
 
 /// The profile with every parseable tag time rewritten in one canonical form.
@@ -124,5 +234,65 @@ mod tests {
                 {"op": "replace", "path": "/rows/497/2", "value": "y"}
             ])
         );
+    }
+
+    fn profile_body(time: &str, price: u32) -> String {
+        format!(
+            r#"{{"cookie":"c","views":[{{"time":"{time}","cookie":"c","country":"PL","device":"PC","action":"VIEW","origin":"o","product_info":{{"product_id":1,"brand_id":"b","category_id":"k","price":{price}}}}}],"buys":[]}}"#
+        )
+    }
+
+    #[test]
+    fn the_typed_comparison_agrees_with_the_json_difference() {
+        let ours: ProfileAnswer<'static> =
+            serde_json::from_str(&profile_body("2026-03-01T12:00:00Z", 10)).expect("an answer");
+        let ours_json = serde_json::to_value(&ours).expect("serializes");
+        for (body, same) in [
+            (profile_body("2026-03-01T12:00:00.000Z", 10), true),
+            (profile_body("2026-03-01T12:00:00Z", 10), true),
+            (profile_body("2026-03-01T12:00:00.001Z", 10), false),
+            (profile_body("2026-03-01T12:00:00Z", 11), false),
+            (r#"{"cookie":"c","views":[],"buys":[]}"#.to_owned(), false),
+        ] {
+            assert_eq!(ours.same_as_body(body.as_bytes()), same, "{body}");
+            let expected: Value = serde_json::from_str(&body).expect("JSON");
+            assert_eq!(
+                difference(Endpoint::UserProfiles, &expected, &ours_json)
+                    .0
+                    .is_empty(),
+                same,
+                "{body}"
+            );
+        }
+        assert!(!ours.same_as_body(b"not json {"));
+
+        let table = AggregatesAnswer {
+            columns: vec![
+                "1m_bucket".to_owned(),
+                "action".to_owned(),
+                "count".to_owned(),
+            ],
+            rows: vec![vec![
+                "2026-03-01T12:00:00".to_owned(),
+                "BUY".to_owned(),
+                "1".to_owned(),
+            ]],
+        };
+        let body = serde_json::to_string(&table).expect("serializes");
+        assert!(table.same_as_body(body.as_bytes()));
+        assert!(!table.same_as_body(body.replace("\"1\"", "1").as_bytes()));
+        assert!(!table.same_as_body(body.replace("\"1\"", "\"2\"").as_bytes()));
+    }
+
+    #[test]
+    fn a_mismatch_is_logged_at_most_once_a_second_standing_for_those_not_logged() {
+        let lines = LogLines::new();
+        let start = epoch() + Duration::from_secs(5);
+        assert_eq!(lines.admit(start), Some(1));
+        assert_eq!(lines.admit(start + Duration::from_millis(10)), None);
+        assert_eq!(lines.admit(start + Duration::from_millis(999)), None);
+        assert_eq!(lines.admit(start + LOG_EVERY), Some(3));
+        assert_eq!(lines.admit(start + LOG_EVERY), None);
+        assert_eq!(lines.admit(start + LOG_EVERY * 5), Some(2));
     }
 }

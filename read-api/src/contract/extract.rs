@@ -7,7 +7,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use schemas::contract::{AggregatesQuery, InvalidParameter, ProfileQuery};
-use serde_json::Value;
 
 /// `POST /user_profiles/{cookie}?time_range=..&limit=..`, parsed.
 #[derive(Debug)]
@@ -48,19 +47,18 @@ async fn query_pairs<S: Send + Sync>(
         .map_err(|_| InvalidParameter::new("query", "unreadable query string"))
 }
 
-/// The answer the caller expects, when the body carries one (debug mode). A body that
-/// is empty, unreadable or not JSON carries none; it never makes a request fail.
+/// The answer the caller expects, when the body carries one (debug mode): the body as
+/// it came, unless empty or blank. It is parsed only when compared
+/// ([`crate::contract::debug_mode`]), and it never makes a request fail.
 #[derive(Debug)]
-pub(crate) struct ExpectedAnswer(pub Option<Value>);
+pub(crate) struct ExpectedAnswer(pub Option<Bytes>);
 
 impl<S: Send + Sync> FromRequest<S> for ExpectedAnswer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let expected = match Bytes::from_request(request, state).await {
-            Ok(body) if !body.iter().all(u8::is_ascii_whitespace) => {
-                serde_json::from_slice(&body).ok()
-            }
+            Ok(body) if !body.iter().all(u8::is_ascii_whitespace) => Some(body),
             _ => None,
         };
         Ok(Self(expected))

@@ -94,6 +94,19 @@ impl<'a> ProfileAnswer<'a> {
     }
 }
 
+impl ProfileAnswer<'_> {
+    /// Whether `other` says the same: the same shopper and the same tags in the same
+    /// order, tag times compared as instants ([`UserTag::same_as`]).
+    pub fn same_as(&self, other: &ProfileAnswer<'_>) -> bool {
+        let same_tags = |ours: &[UserTag], theirs: &[UserTag]| {
+            ours.len() == theirs.len() && ours.iter().zip(theirs).all(|(a, b)| a.same_as(b))
+        };
+        self.cookie == other.cookie
+            && same_tags(&self.views, &other.views)
+            && same_tags(&self.buys, &other.buys)
+    }
+}
+
 impl ProfileAnswer<'static> {
     /// The answer for `cookie` owning its lists.
     pub fn owned(cookie: String, views: Vec<UserTag>, buys: Vec<UserTag>) -> Self {
@@ -182,5 +195,38 @@ mod tests {
             r#"{"cookie":"c","views":[],"buys":[],"more":1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn answers_are_the_same_when_their_tags_are_the_same_instants() {
+        let tag = |time: &str, price: u32| {
+            crate::UserTag::from_json(format!(
+                r#"{{"time":"{time}","cookie":"c","country":"PL","device":"PC","action":"VIEW","origin":"o","product_info":{{"product_id":1,"brand_id":"b","category_id":"k","price":{price}}}}}"#
+            ).as_bytes())
+            .expect("valid tag")
+        };
+        let ours = [
+            tag("2026-03-01T12:00:02Z", 10),
+            tag("2026-03-01T12:00:01Z", 10),
+        ];
+        let answer = ProfileAnswer::borrowed("c", &ours, &[]);
+        let written_otherwise = [
+            tag("2026-03-01T12:00:02.000Z", 10),
+            tag("2026-03-01T12:00:01.000Z", 10),
+        ];
+        assert!(answer.same_as(&ProfileAnswer::borrowed("c", &written_otherwise, &[])));
+        let a_millisecond_later = [
+            tag("2026-03-01T12:00:02.001Z", 10),
+            tag("2026-03-01T12:00:01Z", 10),
+        ];
+        assert!(!answer.same_as(&ProfileAnswer::borrowed("c", &a_millisecond_later, &[])));
+        let another_price = [
+            tag("2026-03-01T12:00:02Z", 10),
+            tag("2026-03-01T12:00:01Z", 11),
+        ];
+        assert!(!answer.same_as(&ProfileAnswer::borrowed("c", &another_price, &[])));
+        assert!(!answer.same_as(&ProfileAnswer::borrowed("c", &ours[..1], &[])));
+        assert!(!answer.same_as(&ProfileAnswer::borrowed("c", &[], &ours)));
+        assert!(!answer.same_as(&ProfileAnswer::borrowed("d", &ours, &[])));
     }
 }

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use crate::contract::answers;
-use crate::contract::debug_mode::{self, Endpoint};
+use crate::contract::debug_mode;
 use crate::contract::error::ApiError;
 use crate::contract::extract::{ExpectedAnswer, ProfileRequest};
 use crate::contract::store::ProfileRead;
@@ -29,6 +29,6 @@ pub(crate) async fn user_profile(
         .await?;
     let cookie = read.cookie;
     let answer = answers::profile(&cookie, &profile);
-    debug_mode::check(Endpoint::UserProfiles, expected.as_ref(), &answer);
+    debug_mode::check(expected.as_deref(), &answer);
     Ok(Json(answer).into_response())
 }
