@@ -15,8 +15,7 @@ use schemas::EventTime;
 use serde::Serialize;
 use serde_json::Value;
 use service_kit::metric_names::read_api as names;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The endpoint an answer belongs to (the metric's `endpoint` label).
@@ -126,52 +125,37 @@ pub(crate) fn check<A: Answer>(expected: Option<&[u8]>, ours: &A) {
 /// second; the metric counts every mismatch.
 const LOG_EVERY: Duration = Duration::from_secs(1);
 
-/// The log lines of one endpoint's mismatches: at most one per [`LOG_EVERY`].
-struct LogLines {
-    /// Milliseconds after [`epoch`] before which no line is written.
-    next_at: AtomicU64,
-    /// Mismatches since the last line written, this one included.
-    pending: AtomicU64,
+/// The log lines of one endpoint's mismatches: at most one per [`LOG_EVERY`]. Only a
+/// mismatch takes its lock.
+struct LogLines(Mutex<LogState>);
+
+struct LogState {
+    /// No line before this instant (none yet: the first mismatch is logged).
+    next_at: Option<Instant>,
+    /// Mismatches since the last line written.
+    pending: u64,
 }
 
 static LOG_LINES: [LogLines; 2] = [LogLines::new(), LogLines::new()];
 
-/// The instant the rate of log lines is measured from.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
 impl LogLines {
     const fn new() -> Self {
-        Self {
-            next_at: AtomicU64::new(0),
-            pending: AtomicU64::new(0),
-        }
+        Self(Mutex::new(LogState {
+            next_at: None,
+            pending: 0,
+        }))
     }
 
     /// Counts a mismatch at `now`. `Some(n)` when it is to be logged, standing for `n`
     /// mismatches (itself and those not logged since the last line).
     fn admit(&self, now: Instant) -> Option<u64> {
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        let at =
-            u64::try_from(now.saturating_duration_since(epoch()).as_millis()).unwrap_or(u64::MAX);
-        let next_at = self.next_at.load(Ordering::Relaxed);
-        let every = u64::try_from(LOG_EVERY.as_millis()).unwrap_or(u64::MAX);
-        if at < next_at
-            || self
-                .next_at
-                .compare_exchange(
-                    next_at,
-                    at.saturating_add(every),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.pending += 1;
+        if state.next_at.is_some_and(|next_at| now < next_at) {
             return None;
         }
-        Some(self.pending.swap(0, Ordering::Relaxed))
+        state.next_at = Some(now + LOG_EVERY);
+        Some(std::mem::take(&mut state.pending))
     }
 }
 
@@ -287,7 +271,7 @@ mod tests {
     #[test]
     fn a_mismatch_is_logged_at_most_once_a_second_standing_for_those_not_logged() {
         let lines = LogLines::new();
-        let start = epoch() + Duration::from_secs(5);
+        let start = Instant::now();
         assert_eq!(lines.admit(start), Some(1));
         assert_eq!(lines.admit(start + Duration::from_millis(10)), None);
         assert_eq!(lines.admit(start + Duration::from_millis(999)), None);
